@@ -1,0 +1,251 @@
+//! The command line: argument parsing, dispatch, exit codes. Thin: every command calls the
+//! core and prints its result as text or JSON (`--json`, schema in docs/cli.md).
+
+mod output;
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+use crate::jobs::{JobEvent, JobOutput, Jobs};
+use crate::model::StudyState;
+use crate::store::{QueueFilter, Store};
+use crate::workspace::Workspace;
+
+#[derive(Debug, Parser)]
+#[command(name = "qcdesk", version, about = "PACS exception handling and QA desk")]
+struct Cli {
+    /// Workspace folder (database + file store). Default: the platform data dir.
+    #[arg(long, global = true, env = "QCDESK_WORKSPACE", value_name = "DIR")]
+    workspace: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Import DICOM files, folders (recursively) or DICOMDIR media into quarantine.
+    Import {
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Print the import report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the studies in the queue, most severe first.
+    Queue {
+        /// Only studies in this state: broken, inconsistent, mismatch, unmatched, matched.
+        #[arg(long, value_parser = parse_state)]
+        state: Option<StudyState>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one study: demographics, findings, series, instances, matching orders.
+    Show {
+        /// The id shown in the queue, or the Study Instance UID.
+        study: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Counts of studies per state, instances, files and worklist orders.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the RIS worklist cache.
+    Worklist {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check that the database and the file store agree (every blob present, sizes and hashes).
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Build (or reuse) the demo workspace and open the desk on it.
+    Demo {
+        /// Only create the demo workspace; do not open a window.
+        #[arg(long)]
+        no_gui: bool,
+        /// Open the desk, save a PNG of its window to this file once drawn, and exit.
+        #[arg(long, value_name = "OUT.png", conflicts_with = "no_gui")]
+        screenshot: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_state(s: &str) -> Result<StudyState, String> {
+    StudyState::parse(s).ok_or_else(|| format!("unknown state '{s}' (broken, inconsistent, mismatch, unmatched, matched)"))
+}
+
+/// Runs the command line; returns the process exit code (0 ok, 1 error, 2 usage).
+pub fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+                _ => ExitCode::from(2),
+            };
+        }
+    };
+    init_logging();
+    match dispatch(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("qcdesk: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("QCDESK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,dicom_parser=error,dicom_encoding=error"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+fn workspace_dir(cli_dir: &Option<PathBuf>, default_name: &str) -> Result<PathBuf> {
+    match cli_dir {
+        Some(d) => Ok(d.clone()),
+        None => Ok(Workspace::default_dir(default_name)?),
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<()> {
+    let Some(command) = cli.command else {
+        let dir = workspace_dir(&cli.workspace, "default")?;
+        Store::open(&dir)?; // fail here, with a clear message, rather than in the window
+        return crate::ui::run_desk(crate::ui::DeskOptions { workspace: dir, screenshot: None });
+    };
+    match command {
+        Command::Import { paths, json } => {
+            let dir = workspace_dir(&cli.workspace, "default")?;
+            Store::open(&dir)?;
+            for p in &paths {
+                if !p.exists() {
+                    anyhow::bail!("{}: no such file or folder", p.display());
+                }
+            }
+            let (d, p) = (dir.clone(), paths.clone());
+            let report = run_job("import", move |ctx| {
+                crate::import::import_paths(&d, &p, ctx).map(JobOutput::Import).map_err(|e| e.to_string())
+            })?;
+            let JobOutput::Import(report) = report else { anyhow::bail!("import produced no report") };
+            if json {
+                output::print_json(&report)?;
+            } else {
+                output::print_import(&report);
+            }
+        }
+        Command::Queue { state, json } => {
+            let store = Store::open(&workspace_dir(&cli.workspace, "default")?)?;
+            let rows = store.queue(&QueueFilter { state })?;
+            if json {
+                output::print_json(&rows)?;
+            } else {
+                output::print_queue(&rows);
+            }
+        }
+        Command::Show { study, json } => {
+            let store = Store::open(&workspace_dir(&cli.workspace, "default")?)?;
+            let id = store.find_study(&study)?;
+            let detail = store.study_detail(id)?;
+            if json {
+                output::print_json(&detail)?;
+            } else {
+                output::print_detail(&detail);
+            }
+        }
+        Command::Status { json } => {
+            let store = Store::open(&workspace_dir(&cli.workspace, "default")?)?;
+            let stats = store.stats()?;
+            if json {
+                output::print_json(&output::StatusJson::from(&stats))?;
+            } else {
+                output::print_status(&stats, store.workspace().root());
+            }
+        }
+        Command::Worklist { json } => {
+            let store = Store::open(&workspace_dir(&cli.workspace, "default")?)?;
+            let items = store.worklist()?;
+            if json {
+                output::print_json(&items)?;
+            } else {
+                output::print_worklist(&items);
+            }
+        }
+        Command::Verify { json } => {
+            let store = Store::open(&workspace_dir(&cli.workspace, "default")?)?;
+            let problems = store.verify(true)?;
+            if json {
+                output::print_json(&serde_json::json!({ "ok": problems.is_empty(), "problems": problems }))?;
+            } else if problems.is_empty() {
+                println!("workspace {} is consistent", store.workspace().root().display());
+            } else {
+                for p in &problems {
+                    println!("{p}");
+                }
+            }
+            if !problems.is_empty() {
+                anyhow::bail!("{} problem(s) found", problems.len());
+            }
+        }
+        Command::Demo { no_gui, screenshot, json } => {
+            let dir = workspace_dir(&cli.workspace, "demo")?;
+            let d = dir.clone();
+            let out = run_job("demo", move |ctx| {
+                crate::demo::build_demo(&d, ctx).map(JobOutput::Demo).map_err(|e| e.to_string())
+            })?;
+            let JobOutput::Demo(report) = out else { anyhow::bail!("demo produced no report") };
+            if json {
+                output::print_json(&report)?;
+            } else {
+                eprintln!(
+                    "demo workspace {} ({}): {} studies, {} worklist orders",
+                    dir.display(),
+                    if report.reused { "reused" } else { "created" },
+                    report.studies.len(),
+                    report.worklist_items
+                );
+            }
+            if !no_gui {
+                return crate::ui::run_desk(crate::ui::DeskOptions { workspace: dir, screenshot });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs a job to completion, drawing its progress on stderr when that is a terminal.
+fn run_job(
+    title: &str,
+    work: impl FnOnce(&crate::jobs::JobCtx) -> Result<JobOutput, String> + Send + 'static,
+) -> Result<JobOutput> {
+    let jobs = Jobs::default();
+    let handle = jobs.spawn(title, work);
+    let tty = std::io::stderr().is_terminal();
+    let mut drew = false;
+    let out = jobs.wait(handle.id, |e| {
+        if let JobEvent::Progress { done, total, note, .. } = e
+            && tty
+        {
+            let line = match total {
+                Some(t) if *t > 0 => format!("{title}: {done}/{t} ({}%) {note}", done * 100 / t),
+                _ => format!("{title}: {note}"),
+            };
+            eprint!("\r\x1b[2K{line}");
+            let _ = std::io::stderr().flush();
+            drew = true;
+        }
+    });
+    if drew {
+        eprintln!();
+    }
+    out.map_err(anyhow::Error::msg).with_context(|| format!("{title} failed"))
+}

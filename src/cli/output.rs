@@ -1,0 +1,149 @@
+//! Text and JSON rendering of command results.
+
+use serde::Serialize;
+
+use crate::fsutil::human_age;
+use crate::import::ImportReport;
+use crate::model::{StudyDetail, StudyRow, WorklistItem};
+use crate::store::StoreStats;
+
+pub fn print_json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// `status --json`: counts per state as an object, not a list of pairs.
+#[derive(Serialize)]
+pub struct StatusJson {
+    studies: u64,
+    states: serde_json::Map<String, serde_json::Value>,
+    instances: u64,
+    files: u64,
+    rejects: u64,
+    worklist: u64,
+}
+
+impl From<&StoreStats> for StatusJson {
+    fn from(s: &StoreStats) -> Self {
+        StatusJson {
+            studies: s.studies,
+            states: s.by_state.iter().map(|(st, n)| (st.as_str().to_string(), (*n).into())).collect(),
+            instances: s.instances,
+            files: s.files,
+            rejects: s.rejects,
+            worklist: s.worklist,
+        }
+    }
+}
+
+fn cut(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+pub fn print_import(r: &ImportReport) {
+    println!("{}", r.summary());
+    for p in &r.broken {
+        println!("  damaged: {}: {}", p.path, p.reason);
+    }
+    for p in &r.unreadable {
+        println!("  unreadable: {}: {}", p.path, p.reason);
+    }
+    for m in &r.missing_from_dicomdir {
+        println!("  missing: {m}");
+    }
+}
+
+pub fn print_queue(rows: &[StudyRow]) {
+    let now = crate::fsutil::now().1;
+    println!(
+        "{:>5}  {:<12} {:<24} {:<10} {:<10} {:<6} {:<8} {:>4} {:>5}  {:<7} FINDINGS",
+        "ID", "STATE", "PATIENT", "PATIENT ID", "ACCESSION", "MOD", "DATE", "SER", "INST", "AGE"
+    );
+    for r in rows {
+        println!(
+            "{:>5}  {:<12} {:<24} {:<10} {:<10} {:<6} {:<8} {:>4} {:>5}  {:<7} {}",
+            r.id,
+            r.state.as_str(),
+            cut(&r.patient_name, 24),
+            cut(&r.patient_id, 10),
+            cut(&r.accession, 10),
+            cut(&r.modality, 6),
+            r.study_date,
+            r.series,
+            r.instances,
+            human_age(now - r.first_seen_unix),
+            cut(&r.finding_summary(), 80)
+        );
+    }
+    println!("{} studies", rows.len());
+}
+
+pub fn print_detail(d: &StudyDetail) {
+    let r = &d.row;
+    println!("Study {}  [{}]", r.id, r.state);
+    println!("  Study Instance UID  {}", r.study_instance_uid.as_deref().unwrap_or("(none)"));
+    println!("  Patient             {}  ID {}  born {}  sex {}", r.patient_name, r.patient_id, d.patient_birth_date, d.patient_sex);
+    println!("  Accession           {}", r.accession);
+    println!("  Modality / date     {}  {} {}", r.modality, r.study_date, d.study_time);
+    println!("  Description         {}", r.study_description);
+    println!("  Source              {}  (first seen {})", r.source, r.first_seen);
+    if !r.findings.is_empty() {
+        println!("Findings:");
+        for f in &r.findings {
+            match &f.file {
+                Some(file) => println!("  [{}] {} — {}", f.code, f.message, file),
+                None => println!("  [{}] {}", f.code, f.message),
+            }
+        }
+    }
+    println!("Series:");
+    for s in &d.series_list {
+        println!("  #{} {} {} ({} instances)", s.series_number, s.modality, s.description, s.instances.len());
+        for i in &s.instances {
+            println!(
+                "    {:>4} {} {}{}",
+                i.instance_number,
+                i.sop_instance_uid.as_deref().unwrap_or("(no SOP Instance UID)"),
+                i.original_path,
+                if i.conflicts > 0 { format!("  [{} conflicting copies]", i.conflicts) } else { String::new() }
+            );
+        }
+    }
+    if !d.orders.is_empty() {
+        println!("Orders with this accession:");
+        for o in &d.orders {
+            println!("  {} {} ID {} born {} {} {} {}", o.accession, o.patient_name, o.patient_id, o.birth_date, o.sex, o.modality, o.procedure);
+        }
+    }
+}
+
+pub fn print_status(s: &StoreStats, root: &std::path::Path) {
+    println!("workspace {}", root.display());
+    println!("{} studies, {} instances, {} files, {} worklist orders, {} rejected files", s.studies, s.instances, s.files, s.worklist, s.rejects);
+    for (st, n) in &s.by_state {
+        println!("  {:<12} {n}", st.as_str());
+    }
+}
+
+pub fn print_worklist(items: &[WorklistItem]) {
+    println!("{:<10} {:<14} {:<28} {:<10} {:<8} {:<4} PROCEDURE", "ACCESSION", "SCHEDULED", "PATIENT", "ID", "BORN", "MOD");
+    for i in items {
+        println!(
+            "{:<10} {:<14} {:<28} {:<10} {:<8} {:<4} {}",
+            i.accession,
+            cut(&i.scheduled_at, 14),
+            cut(&i.patient_name, 28),
+            i.patient_id,
+            i.birth_date,
+            i.modality,
+            i.procedure
+        );
+    }
+    println!("{} orders", items.len());
+}

@@ -1,0 +1,154 @@
+//! The built-in demo: a synthetic department (patients, four modalities, a RIS worklist) whose
+//! studies carry planted exceptions of every kind, written as real DICOM files into an inbox
+//! folder and imported through the normal import path.
+
+pub mod department;
+pub mod images;
+mod instance;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::import::{ImportReport, import_paths};
+use crate::jobs::JobCtx;
+use crate::model::{StudyState, WorklistItem};
+use crate::store::{Store, StoreError};
+use department::{FUTURE_ORDERS, PATIENTS, Plant, STUDIES};
+pub use instance::uid_from;
+
+/// Bumped whenever the generated department changes, so old demo workspaces are rebuilt.
+const DEMO_VERSION: u32 = 1;
+
+/// One planted study: what it is, which file stands for it, what the desk must say.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlantedStudy {
+    pub label: String,
+    pub study_instance_uid: String,
+    pub accession: String,
+    /// A file of the study (the planted one where the plant concerns one file).
+    pub file: String,
+    pub expected_state: StudyState,
+    pub expected_code: Option<String>,
+}
+
+/// What `qcdesk demo` built.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DemoReport {
+    pub version: u32,
+    pub inbox: PathBuf,
+    pub studies: Vec<PlantedStudy>,
+    /// Files written by the generator that must be valid DICOM (not deliberately damaged).
+    pub valid_files: Vec<String>,
+    pub files_written: usize,
+    pub worklist_items: usize,
+    /// Filled when this run imported (not when it reused an existing demo workspace).
+    #[serde(skip)]
+    pub import: Option<ImportReport>,
+    pub reused: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Write(#[from] crate::dicom::write::WriteError),
+    #[error(transparent)]
+    Import(#[from] crate::import::ImportError),
+    #[error("cannot write {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+}
+
+fn marker_path(root: &Path) -> PathBuf {
+    root.join("demo.json")
+}
+
+/// Creates the demo in the workspace at `root`, or reuses it when it is there already.
+pub fn build_demo(root: &Path, ctx: &JobCtx) -> Result<DemoReport, DemoError> {
+    let mut store = Store::open(root)?;
+    if let Some(existing) = read_marker(root)
+        && existing.version == DEMO_VERSION
+    {
+        return Ok(DemoReport { reused: true, ..existing });
+    }
+    ctx.progress(0, None, "writing the demo department");
+    let today = time::OffsetDateTime::now_utc().date();
+    let inbox = root.join("demo-inbox");
+    let generated = instance::write_department(&inbox, &store.workspace().tmp_dir(), today)?;
+    store.replace_worklist("demo", &generated.orders)?;
+    let import = import_paths(root, std::slice::from_ref(&inbox), ctx)?;
+    let report = DemoReport {
+        version: DEMO_VERSION,
+        inbox,
+        studies: generated.studies,
+        valid_files: generated.valid_files,
+        files_written: generated.files_written,
+        worklist_items: generated.orders.len(),
+        import: Some(import),
+        reused: false,
+    };
+    let json = serde_json::to_vec_pretty(&report).unwrap_or_default();
+    let marker = marker_path(root);
+    crate::fsutil::write_atomic(&store.workspace().tmp_dir(), &marker, &json)
+        .map_err(|source| DemoError::Io { path: marker.display().to_string(), source })?;
+    Ok(report)
+}
+
+/// The report of the demo already built in `root`, if any.
+pub fn read_marker(root: &Path) -> Option<DemoReport> {
+    let bytes = std::fs::read(marker_path(root)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Orders of the RIS for the demo department: one per planned study (except the planted
+/// "no order"), plus orders scheduled for later.
+pub(crate) fn orders(today: time::Date) -> Vec<WorklistItem> {
+    let mut out = Vec::new();
+    for (i, s) in STUDIES.iter().enumerate() {
+        if s.plant == Plant::NoOrder {
+            continue;
+        }
+        let pt = &PATIENTS[s.patient];
+        let date = instance::dicom_date(today - time::Duration::days(i64::from(s.days_ago)));
+        let modality = if s.plant == Plant::WrongModality { "DX" } else { s.modality.code() };
+        out.push(WorklistItem {
+            accession: instance::accession(i),
+            requested_procedure_id: format!("RP{}", 5000 + i),
+            sps_id: format!("SPS{}", 5000 + i),
+            patient_name: pt.name.into(),
+            patient_id: pt.id.into(),
+            issuer_of_patient_id: "RGH".into(),
+            birth_date: pt.birth_date.into(),
+            sex: pt.sex.into(),
+            modality: modality.into(),
+            station_ae: s.modality.station_ae().into(),
+            scheduled_at: format!("{date}{}", s.time),
+            procedure: s.procedure.into(),
+            study_instance_uid: uid_from(&format!("study/{}", s.label)),
+            source: "demo".into(),
+        });
+    }
+    for (k, (patient, modality, procedure, days_ahead, time)) in FUTURE_ORDERS.iter().enumerate() {
+        let pt = &PATIENTS[*patient];
+        let n = STUDIES.len() + k;
+        let date = instance::dicom_date(today + time::Duration::days(i64::from(*days_ahead)));
+        out.push(WorklistItem {
+            accession: instance::accession(n),
+            requested_procedure_id: format!("RP{}", 5000 + n),
+            sps_id: format!("SPS{}", 5000 + n),
+            patient_name: pt.name.into(),
+            patient_id: pt.id.into(),
+            issuer_of_patient_id: "RGH".into(),
+            birth_date: pt.birth_date.into(),
+            sex: pt.sex.into(),
+            modality: modality.code().into(),
+            station_ae: modality.station_ae().into(),
+            scheduled_at: format!("{date}{time}"),
+            procedure: (*procedure).into(),
+            study_instance_uid: uid_from(&format!("future/{n}")),
+            source: "demo".into(),
+        });
+    }
+    out
+}

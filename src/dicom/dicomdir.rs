@@ -1,0 +1,66 @@
+//! DICOMDIR (media directory) reading: the list of files a CD or DVD says it holds.
+
+use std::path::{Path, PathBuf};
+
+use dicom_dictionary_std::tags;
+
+/// The files a DICOMDIR references, resolved against its folder.
+#[derive(Debug, Default)]
+pub struct DirectoryListing {
+    pub files: Vec<PathBuf>,
+    /// Referenced File IDs that name no file on the medium.
+    pub missing: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read DICOMDIR {path}: {reason}")]
+pub struct DicomdirError {
+    pub path: String,
+    pub reason: String,
+}
+
+/// Reads the directory records of the DICOMDIR at `path`.
+pub fn read_dicomdir(path: &Path) -> Result<DirectoryListing, DicomdirError> {
+    let err = |reason: String| DicomdirError { path: path.display().to_string(), reason };
+    let obj = dicom_object::open_file(path).map_err(|e| err(e.to_string()))?;
+    let root = path.parent().unwrap_or(Path::new("."));
+    let mut listing = DirectoryListing::default();
+    let Some(records) = obj.get(tags::DIRECTORY_RECORD_SEQUENCE).and_then(|e| e.items()) else {
+        return Ok(listing);
+    };
+    for record in records {
+        let Some(elem) = record.get(tags::REFERENCED_FILE_ID) else {
+            continue;
+        };
+        let Ok(parts) = elem.to_multi_str() else {
+            continue;
+        };
+        let parts: Vec<String> = parts.iter().map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect();
+        if parts.is_empty() {
+            continue;
+        }
+        match resolve(root, &parts) {
+            Some(p) => listing.files.push(p),
+            None => listing.missing.push(parts.join("\\")),
+        }
+    }
+    Ok(listing)
+}
+
+/// Finds the file named by File ID components, matching case-insensitively where needed:
+/// media are written in upper case, but copies on Linux disks often are not.
+fn resolve(root: &Path, parts: &[String]) -> Option<PathBuf> {
+    let mut here = root.to_path_buf();
+    for part in parts {
+        let exact = here.join(part);
+        if exact.exists() {
+            here = exact;
+            continue;
+        }
+        let found = std::fs::read_dir(&here).ok()?.flatten().find(|e| {
+            e.file_name().to_string_lossy().eq_ignore_ascii_case(part)
+        })?;
+        here = found.path();
+    }
+    here.is_file().then_some(here)
+}

@@ -1,0 +1,102 @@
+//! File-system helpers: durable writes (temp + fsync + rename) and timestamps.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Writes `bytes` to `dest` so that `dest` is either absent or complete, even after a crash:
+/// write to a temp file in `tmp_dir` (same file system), fsync it, rename it into place.
+/// The parent directory is not synced here; callers sync touched directories in batches.
+pub fn write_atomic(tmp_dir: &Path, dest: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = tmp_dir.join(format!(
+        "{}-{}.part",
+        std::process::id(),
+        TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, dest)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Copies the file at `src` to `dest` with the same guarantees as [`write_atomic`],
+/// streaming, for files too large to hold in memory.
+pub fn copy_atomic(tmp_dir: &Path, src: &Path, dest: &Path) -> std::io::Result<()> {
+    let tmp = tmp_dir.join(format!(
+        "{}-{}.part",
+        std::process::id(),
+        TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
+        let mut input = File::open(src)?;
+        let mut f = File::create(&tmp)?;
+        std::io::copy(&mut input, &mut f)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, dest)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Makes the directory entries (renames) in `dir` durable.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Now, UTC, as RFC 3339 with seconds, and as Unix seconds.
+pub fn now() -> (String, i64) {
+    let t = time::OffsetDateTime::now_utc();
+    let text = t
+        .replace_nanosecond(0)
+        .unwrap_or(t)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    (text, t.unix_timestamp())
+}
+
+/// "3d 4h", "2h 05m", "12m", "40s": an age for people.
+pub fn human_age(seconds: i64) -> String {
+    let s = seconds.max(0);
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m", s / 60),
+        3600..=86_399 => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d {}h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("x");
+        write_atomic(dir.path(), &dest, b"abc").unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"abc");
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn ages() {
+        assert_eq!(human_age(5), "5s");
+        assert_eq!(human_age(125), "2m");
+        assert_eq!(human_age(3600 + 5 * 60), "1h 05m");
+        assert_eq!(human_age(2 * 86_400 + 3 * 3600), "2d 3h");
+    }
+}

@@ -1,0 +1,216 @@
+//! Import: files, folders and DICOMDIR media into the quarantine store.
+//!
+//! The job thread lists the files, worker threads read and store them (header-only parse,
+//! content-addressed copy), and the job thread records them in batches, one transaction each,
+//! reclassifying the studies each batch touched. A crash loses at most the open batch; blobs
+//! written for it are complete files that a re-import finds and reuses.
+
+mod read;
+mod walk;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use std::sync::atomic::Ordering;
+
+use crossbeam_channel::{RecvTimeoutError, bounded};
+use serde::Serialize;
+
+pub use read::{FileOutcome, process_file};
+pub use walk::{Candidate, collect};
+
+use crate::jobs::JobCtx;
+use crate::store::{FileRecord, RecordOutcome, Store, StoreError};
+
+/// A file the import could not index as it is, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileProblem {
+    pub path: String,
+    pub reason: String,
+}
+
+/// What an import did, file by file category. Every file found lands in exactly one of
+/// `new_instances`, `duplicates`, `conflicts`, `non_dicom`, `dicomdirs`, `unreadable`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ImportReport {
+    pub files_found: u64,
+    pub new_instances: u64,
+    pub duplicates: u64,
+    pub conflicts: u64,
+    pub non_dicom: u64,
+    pub dicomdirs: u64,
+    /// Files or folders that could not be read at all (also kept in the workspace's rejects).
+    pub unreadable: Vec<FileProblem>,
+    /// DICOM files that were kept but are damaged (they show as `broken` studies).
+    pub broken: Vec<FileProblem>,
+    /// Non-DICOM files skipped (path and why).
+    pub skipped: Vec<FileProblem>,
+    pub missing_from_dicomdir: Vec<String>,
+    /// Ids of the studies that received files.
+    pub studies: Vec<i64>,
+    pub cancelled: bool,
+    pub elapsed_ms: u64,
+}
+
+impl ImportReport {
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "{} files: {} new instances, {} already held, {} conflicting, {} not DICOM",
+            self.files_found, self.new_instances, self.duplicates, self.conflicts, self.non_dicom
+        );
+        if self.dicomdirs > 0 {
+            s.push_str(&format!(", {} DICOMDIR", self.dicomdirs));
+        }
+        if !self.unreadable.is_empty() {
+            s.push_str(&format!(", {} unreadable", self.unreadable.len()));
+        }
+        if !self.broken.is_empty() {
+            s.push_str(&format!("; {} damaged files kept", self.broken.len()));
+        }
+        if self.cancelled {
+            s.push_str(" (cancelled)");
+        }
+        s
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Records are committed when this many are pending or this long has passed.
+const BATCH_SIZE: usize = 400;
+const BATCH_AGE: Duration = Duration::from_millis(300);
+
+/// Imports `paths` into the workspace at `workspace`, reporting progress through `ctx`.
+pub fn import_paths(workspace: &Path, paths: &[PathBuf], ctx: &JobCtx) -> Result<ImportReport, ImportError> {
+    let started = Instant::now();
+    let mut store = Store::open(workspace)?;
+    let mut report = ImportReport::default();
+    ctx.progress(0, None, "listing files");
+    let walked = collect(paths);
+    report.dicomdirs = walked.dicomdirs.len() as u64;
+    report.missing_from_dicomdir = walked.missing_from_dicomdir;
+    let total = walked.files.len() as u64;
+    report.files_found = total + report.dicomdirs;
+    let mut rejects: Vec<(String, String)> = walked.unreadable.clone();
+    report.unreadable.extend(walked.unreadable.into_iter().map(|(path, reason)| FileProblem { path, reason }));
+
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8) * 2;
+    let (job_tx, job_rx) = bounded::<Candidate>(workers * 4);
+    let (out_tx, out_rx) = bounded::<FileOutcome>(BATCH_SIZE);
+    let blobs = store.blobs();
+
+    let mut pending: Vec<FileRecord> = Vec::new();
+    let mut last_commit = Instant::now();
+    let mut done = 0u64;
+    let mut studies = std::collections::BTreeSet::new();
+
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let result = std::thread::scope(|scope| -> Result<(), ImportError> {
+        for _ in 0..workers {
+            let rx = job_rx.clone();
+            let tx = out_tx.clone();
+            let blobs = &blobs;
+            scope.spawn(move || {
+                for c in rx {
+                    if tx.send(process_file(&c.path, &c.source, blobs)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(out_tx);
+        drop(job_rx);
+        // Owned by this closure so that an early return (a database error) drops it, which
+        // makes the workers' sends fail and lets the scope end instead of deadlocking.
+        let out_rx = out_rx;
+        let stop = &stop;
+        let files = walked.files;
+        scope.spawn(move || {
+            for c in files {
+                if stop.load(Ordering::Relaxed) || job_tx.send(c).is_err() {
+                    break;
+                }
+            }
+            // job_tx drops here: workers finish what they hold, then their senders close.
+        });
+        loop {
+            if ctx.is_cancelled() && !report.cancelled {
+                report.cancelled = true;
+                stop.store(true, Ordering::Relaxed);
+            }
+            match out_rx.recv_timeout(BATCH_AGE) {
+                Ok(outcome) => {
+                    done += 1;
+                    tally(outcome, &mut report, &mut pending, &mut rejects);
+                    if pending.len() >= BATCH_SIZE || last_commit.elapsed() >= BATCH_AGE {
+                        flush(&mut store, &mut pending, &mut rejects, &mut report, &mut studies)?;
+                        last_commit = Instant::now();
+                    }
+                    ctx.progress(done, Some(total), format!("{done} of {total} files"));
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    flush(&mut store, &mut pending, &mut rejects, &mut report, &mut studies)?;
+                    last_commit = Instant::now();
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        flush(&mut store, &mut pending, &mut rejects, &mut report, &mut studies)
+    });
+    result?;
+    ctx.progress(total, Some(total), "done");
+    report.studies = studies.into_iter().collect();
+    report.elapsed_ms = started.elapsed().as_millis() as u64;
+    Ok(report)
+}
+
+fn tally(outcome: FileOutcome, report: &mut ImportReport, pending: &mut Vec<FileRecord>, rejects: &mut Vec<(String, String)>) {
+    match outcome {
+        FileOutcome::Record(rec) => pending.push(*rec),
+        FileOutcome::NotDicom { path, reason } => {
+            report.non_dicom += 1;
+            report.skipped.push(FileProblem { path, reason });
+        }
+        FileOutcome::Dicomdir { .. } => report.dicomdirs += 1,
+        FileOutcome::Unreadable { path, reason } => {
+            rejects.push((path.clone(), reason.clone()));
+            report.unreadable.push(FileProblem { path, reason });
+        }
+    }
+}
+
+fn flush(
+    store: &mut Store,
+    pending: &mut Vec<FileRecord>,
+    rejects: &mut Vec<(String, String)>,
+    report: &mut ImportReport,
+    studies: &mut std::collections::BTreeSet<i64>,
+) -> Result<(), ImportError> {
+    if pending.is_empty() && rejects.is_empty() {
+        return Ok(());
+    }
+    let outcomes = store.record_batch(pending, rejects)?;
+    for (rec, o) in pending.iter().zip(outcomes) {
+        match o {
+            RecordOutcome::New { study_id } => {
+                report.new_instances += 1;
+                studies.insert(study_id);
+            }
+            RecordOutcome::Duplicate => report.duplicates += 1,
+            RecordOutcome::Conflict { study_id } => {
+                report.conflicts += 1;
+                studies.insert(study_id);
+            }
+        }
+        if !rec.errors.is_empty() && o != RecordOutcome::Duplicate {
+            report.broken.push(FileProblem { path: rec.original_path.clone(), reason: rec.errors.join("; ") });
+        }
+    }
+    pending.clear();
+    rejects.clear();
+    Ok(())
+}

@@ -1,0 +1,17 @@
+//! qcdesk: a desk for PACS exception handling and QA.
+//!
+//! The core (everything but `ui` and `cli`) knows nothing of egui: DICOM reading and writing,
+//! the store, import, classification rules, the worklist cache, background jobs and the demo.
+
+pub mod cli;
+pub mod demo;
+pub mod dicom;
+pub mod fsutil;
+pub mod import;
+pub mod jobs;
+pub mod model;
+pub mod rules;
+pub mod store;
+pub mod ui;
+pub mod workspace;
+pub mod worklist;

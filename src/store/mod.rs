@@ -1,0 +1,135 @@
+//! The store: the workspace's SQLite database (one connection owner) and its content-addressed
+//! file store. The only module that writes inside the workspace.
+//!
+//! Instances keep every version: the original (as received, never modified) and, later,
+//! corrected copies; `instances.current_version` says which one is sent. Several processes
+//! may open one workspace (the desk and a CLI import): SQLite in WAL mode with a busy timeout
+//! serialises their writes.
+
+mod blobs;
+mod classify;
+mod headers;
+mod ingest;
+mod queries;
+mod schema;
+mod worklist;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+pub use blobs::{BlobStore, hash_bytes, hash_file};
+pub use ingest::{FileRecord, RecordOutcome};
+pub use queries::{QueueFilter, StoreStats};
+pub use schema::SCHEMA_VERSION;
+
+use crate::workspace::{Workspace, WorkspaceError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Workspace(#[from] WorkspaceError),
+    #[error("cannot open database {path}: {source}")]
+    Open { path: String, source: rusqlite::Error },
+    #[error(
+        "database schema version {found} is newer than this qcdesk supports ({supported}); \
+         use a newer qcdesk. The database was not changed."
+    )]
+    NewerSchema { found: i64, supported: i64 },
+    #[error("database error: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("file store: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("no study '{0}' in this workspace (give the id shown in the queue or the Study Instance UID)")]
+    StudyNotFound(String),
+}
+
+/// An open workspace: database connection plus blob store.
+pub struct Store {
+    conn: Connection,
+    blobs: Arc<BlobStore>,
+    workspace: Workspace,
+}
+
+impl Store {
+    /// Opens the workspace at `root`, creating and migrating it as needed.
+    pub fn open(root: &Path) -> Result<Store, StoreError> {
+        let workspace = Workspace::open(root)?;
+        let path = workspace.db_path();
+        let open_err = |source| StoreError::Open { path: path.display().to_string(), source };
+        let mut conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(open_err)?;
+        conn.busy_timeout(Duration::from_secs(30)).map_err(open_err)?;
+        // Check the version before anything writes to the file: a newer database stays untouched.
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(open_err)?;
+        if version > schema::SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema { found: version, supported: schema::SCHEMA_VERSION });
+        }
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(open_err)?;
+        schema::migrate(&mut conn)?;
+        let blobs = Arc::new(BlobStore::new(workspace.blob_dir(), workspace.tmp_dir()));
+        Ok(Store { conn, blobs, workspace })
+    }
+
+    pub fn workspace(&self) -> &Workspace {
+        &self.workspace
+    }
+
+    /// The blob store, shareable with worker threads.
+    pub fn blobs(&self) -> Arc<BlobStore> {
+        Arc::clone(&self.blobs)
+    }
+
+    /// Runs `f` in one transaction: all of its changes land, or none.
+    pub fn in_transaction<T>(
+        &mut self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let tx = self.conn.transaction()?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Checks the database and the file store agree: every referenced blob exists with the
+    /// right size. Returns a list of problems (empty = consistent).
+    pub fn verify(&self, check_hashes: bool) -> Result<Vec<String>, StoreError> {
+        let mut problems = Vec::new();
+        let integrity: String = self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        if integrity != "ok" {
+            problems.push(format!("SQLite integrity check: {integrity}"));
+        }
+        let mut stmt = self.conn.prepare(
+            "SELECT hash, size FROM blobs WHERE hash IN (SELECT blob_hash FROM files UNION SELECT blob_hash FROM versions)",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+        for row in rows {
+            let (hash, size) = row?;
+            let path = self.blobs.path(&hash);
+            match std::fs::metadata(&path) {
+                Err(e) => problems.push(format!("blob {} missing: {e}", path.display())),
+                Ok(m) if m.len() as i64 != size => problems.push(format!(
+                    "blob {} has {} bytes, database says {size}",
+                    path.display(),
+                    m.len()
+                )),
+                Ok(_) if check_hashes => match hash_file(&path) {
+                    Ok(h) if h == hash => {}
+                    Ok(h) => problems.push(format!("blob {} hashes to {h}", path.display())),
+                    Err(e) => problems.push(format!("blob {} unreadable: {e}", path.display())),
+                },
+                Ok(_) => {}
+            }
+        }
+        Ok(problems)
+    }
+}

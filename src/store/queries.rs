@@ -1,0 +1,219 @@
+//! Read-side queries: the queue, one study's detail, lookups by id or UID, counts.
+
+use std::collections::HashMap;
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use super::{Store, StoreError};
+use crate::dicom::uids;
+use crate::model::{Finding, InstanceRow, SeriesRow, StudyDetail, StudyRow, StudyState};
+
+/// Which studies `queue` returns. Empty fields do not filter.
+#[derive(Debug, Clone, Default)]
+pub struct QueueFilter {
+    pub state: Option<StudyState>,
+}
+
+/// Counts for the status bar and `qcdesk status`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StoreStats {
+    pub studies: u64,
+    pub by_state: Vec<(StudyState, u64)>,
+    pub instances: u64,
+    pub files: u64,
+    pub rejects: u64,
+    pub worklist: u64,
+}
+
+const STUDY_COLUMNS: &str = "id, study_uid, state, patient_name, patient_id, accession, modality, study_date, \
+     description, n_series, n_instances, n_files, source, first_seen, first_seen_unix";
+
+fn study_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StudyRow> {
+    let state: String = r.get(2)?;
+    Ok(StudyRow {
+        id: r.get(0)?,
+        study_instance_uid: r.get(1)?,
+        state: StudyState::parse(&state).unwrap_or(StudyState::Broken),
+        patient_name: r.get(3)?,
+        patient_id: r.get(4)?,
+        accession: r.get(5)?,
+        modality: r.get(6)?,
+        study_date: r.get(7)?,
+        study_description: r.get(8)?,
+        series: r.get(9)?,
+        instances: r.get(10)?,
+        files: r.get(11)?,
+        source: r.get(12)?,
+        first_seen: r.get(13)?,
+        first_seen_unix: r.get(14)?,
+        findings: Vec::new(),
+    })
+}
+
+impl Store {
+    /// The studies in the queue, most severe state first, then oldest first.
+    pub fn queue(&self, filter: &QueueFilter) -> Result<Vec<StudyRow>, StoreError> {
+        let mut findings: HashMap<i64, Vec<Finding>> = HashMap::new();
+        let mut stmt = self.conn.prepare("SELECT study_id, code, message, file FROM findings ORDER BY id")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, i64>(0)?, Finding { code: r.get(1)?, message: r.get(2)?, file: r.get(3)? }))
+        })?;
+        for row in rows {
+            let (id, f) = row?;
+            findings.entry(id).or_default().push(f);
+        }
+        let state = filter.state.map(|s| s.as_str().to_string());
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {STUDY_COLUMNS} FROM studies WHERE (?1 IS NULL OR state = ?1) ORDER BY first_seen_unix, id"
+        ))?;
+        let mut out: Vec<StudyRow> = stmt
+            .query_map(params![state], study_row)?
+            .collect::<Result<_, _>>()?;
+        for row in &mut out {
+            row.findings = findings.remove(&row.id).unwrap_or_default();
+        }
+        out.sort_by_key(|r| r.state);
+        Ok(out)
+    }
+
+    /// Resolves what a user typed for a study: the queue id or a Study Instance UID.
+    pub fn find_study(&self, key: &str) -> Result<i64, StoreError> {
+        let key = key.trim();
+        let by_uid: Option<i64> = self
+            .conn
+            .query_row("SELECT id FROM studies WHERE study_uid = ?1 OR study_key = ?1", [key], |r| r.get(0))
+            .optional()?;
+        if let Some(id) = by_uid {
+            return Ok(id);
+        }
+        if let Ok(n) = key.trim_start_matches('#').parse::<i64>() {
+            let hit: Option<i64> =
+                self.conn.query_row("SELECT id FROM studies WHERE id = ?1", [n], |r| r.get(0)).optional()?;
+            if let Some(id) = hit {
+                return Ok(id);
+            }
+        }
+        Err(StoreError::StudyNotFound(key.to_string()))
+    }
+
+    /// Everything about one study: demographics, series, instances, findings, orders.
+    pub fn study_detail(&self, id: i64) -> Result<StudyDetail, StoreError> {
+        let row = self
+            .conn
+            .query_row(&format!("SELECT {STUDY_COLUMNS} FROM studies WHERE id = ?1"), [id], study_row)
+            .optional()?
+            .ok_or_else(|| StoreError::StudyNotFound(id.to_string()))?;
+        let mut row = row;
+        let mut stmt = self.conn.prepare("SELECT code, message, file FROM findings WHERE study_id = ?1 ORDER BY id")?;
+        row.findings = stmt
+            .query_map([id], |r| Ok(Finding { code: r.get(0)?, message: r.get(1)?, file: r.get(2)? }))?
+            .collect::<Result<_, _>>()?;
+        let extra = self.conn.query_row(
+            "SELECT birth_date, sex, issuer_of_patient_id, study_time, referring_physician, institution, station_name
+             FROM studies WHERE id = ?1",
+            [id],
+            |r| {
+                Ok([r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?])
+            },
+        )?;
+        let [birth, sex, issuer, time, referring, institution, station] = extra;
+        let accessions = vec![row.accession.clone()];
+        let series_list = self.series_of(id)?;
+        let orders = super::worklist::orders_for(&self.conn, &accessions)?;
+        Ok(StudyDetail {
+            row,
+            patient_birth_date: birth,
+            patient_sex: sex,
+            issuer_of_patient_id: issuer,
+            study_time: time,
+            referring_physician: referring,
+            institution,
+            station_name: station,
+            series_list,
+            orders,
+        })
+    }
+
+    fn series_of(&self, study_id: i64) -> Result<Vec<SeriesRow>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT s.id, s.series_uid, i.id, i.sop_uid, b.sop_class_uid, b.instance_number, b.transfer_syntax,
+                    b.hash, b.size, f.original_path,
+                    (SELECT COUNT(*) FROM versions v2 WHERE v2.instance_id = i.id),
+                    (SELECT COUNT(*) FROM files f2 WHERE f2.instance_id = i.id AND f2.role = 'conflict'),
+                    b.modality, b.series_number, b.series_description
+             FROM series s
+             JOIN instances i ON i.series_id = s.id
+             JOIN versions v ON v.id = i.current_version
+             JOIN blobs b ON b.hash = v.blob_hash
+             JOIN files f ON f.instance_id = i.id AND f.role = 'original'
+             WHERE s.study_id = ?1
+             ORDER BY s.id, CAST(b.instance_number AS INTEGER), i.id",
+        )?;
+        let mut out: Vec<SeriesRow> = Vec::new();
+        let rows = stmt.query_map([study_id], |r| {
+            let sop_class: String = r.get(4)?;
+            let size: i64 = r.get(8)?;
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                InstanceRow {
+                    id: r.get(2)?,
+                    sop_instance_uid: r.get(3)?,
+                    sop_class_name: uids::sop_class_name(&sop_class),
+                    sop_class_uid: sop_class,
+                    instance_number: r.get(5)?,
+                    transfer_syntax: r.get(6)?,
+                    blob: r.get(7)?,
+                    size: size.max(0) as u64,
+                    original_path: r.get(9)?,
+                    versions: r.get(10)?,
+                    conflicts: r.get(11)?,
+                },
+                [r.get::<_, String>(12)?, r.get(13)?, r.get(14)?],
+            ))
+        })?;
+        for row in rows {
+            let (series_id, series_uid, inst, [modality, number, description]) = row?;
+            match out.last_mut() {
+                Some(s) if s.id == series_id => s.instances.push(inst),
+                _ => out.push(SeriesRow {
+                    id: series_id,
+                    series_instance_uid: series_uid,
+                    modality,
+                    series_number: number,
+                    description,
+                    instances: vec![inst],
+                }),
+            }
+        }
+        out.sort_by_key(|s| (s.series_number.trim().parse::<i64>().unwrap_or(i64::MAX), s.id));
+        Ok(out)
+    }
+
+    /// Files that could not be taken in at all, newest first.
+    pub fn rejects(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        let mut stmt = self.conn.prepare("SELECT path, reason, at FROM rejects ORDER BY id DESC")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn stats(&self) -> Result<StoreStats, StoreError> {
+        let count = |sql: &str| -> Result<u64, StoreError> {
+            Ok(self.conn.query_row(sql, [], |r| r.get::<_, i64>(0))?.max(0) as u64)
+        };
+        let mut by_state = Vec::new();
+        for s in StudyState::ALL {
+            let n: i64 = self.conn.query_row("SELECT COUNT(*) FROM studies WHERE state = ?1", [s.as_str()], |r| r.get(0))?;
+            by_state.push((s, n.max(0) as u64));
+        }
+        Ok(StoreStats {
+            studies: count("SELECT COUNT(*) FROM studies")?,
+            by_state,
+            instances: count("SELECT COUNT(*) FROM instances")?,
+            files: count("SELECT COUNT(*) FROM files")?,
+            rejects: count("SELECT COUNT(*) FROM rejects")?,
+            worklist: count("SELECT COUNT(*) FROM worklist")?,
+        })
+    }
+}

@@ -1,0 +1,179 @@
+//! The database schema and its migrations, versioned with `PRAGMA user_version`.
+//! Each migration runs once, in its own transaction; a database newer than this build is refused.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Migrations in order; index + 1 is the schema version after applying it.
+const MIGRATIONS: &[&str] = &[
+    // 1: store, studies, worklist
+    r#"
+CREATE TABLE blobs (
+    hash TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    transfer_syntax TEXT NOT NULL DEFAULT '',
+    media_sop_class_uid TEXT NOT NULL DEFAULT '',
+    source_ae TEXT NOT NULL DEFAULT '',
+    implementation_version TEXT NOT NULL DEFAULT '',
+    specific_character_set TEXT NOT NULL DEFAULT '',
+    sop_class_uid TEXT NOT NULL DEFAULT '',
+    sop_instance_uid TEXT NOT NULL DEFAULT '',
+    study_date TEXT NOT NULL DEFAULT '',
+    series_date TEXT NOT NULL DEFAULT '',
+    content_date TEXT NOT NULL DEFAULT '',
+    study_time TEXT NOT NULL DEFAULT '',
+    accession TEXT NOT NULL DEFAULT '',
+    modality TEXT NOT NULL DEFAULT '',
+    manufacturer TEXT NOT NULL DEFAULT '',
+    institution TEXT NOT NULL DEFAULT '',
+    referring_physician TEXT NOT NULL DEFAULT '',
+    station_name TEXT NOT NULL DEFAULT '',
+    study_description TEXT NOT NULL DEFAULT '',
+    series_description TEXT NOT NULL DEFAULT '',
+    model_name TEXT NOT NULL DEFAULT '',
+    patient_name TEXT NOT NULL DEFAULT '',
+    patient_id TEXT NOT NULL DEFAULT '',
+    issuer_of_patient_id TEXT NOT NULL DEFAULT '',
+    birth_date TEXT NOT NULL DEFAULT '',
+    sex TEXT NOT NULL DEFAULT '',
+    software_versions TEXT NOT NULL DEFAULT '',
+    study_uid TEXT NOT NULL DEFAULT '',
+    series_uid TEXT NOT NULL DEFAULT '',
+    study_id TEXT NOT NULL DEFAULT '',
+    series_number TEXT NOT NULL DEFAULT '',
+    instance_number TEXT NOT NULL DEFAULT '',
+    rows TEXT NOT NULL DEFAULT '',
+    columns TEXT NOT NULL DEFAULT '',
+    frames TEXT NOT NULL DEFAULT '',
+    has_pixel_data INTEGER NOT NULL DEFAULT 0,
+    truncated INTEGER NOT NULL DEFAULT 0,
+    read_errors TEXT NOT NULL DEFAULT '[]',
+    read_warnings TEXT NOT NULL DEFAULT '[]'
+);
+
+CREATE TABLE studies (
+    id INTEGER PRIMARY KEY,
+    study_key TEXT NOT NULL UNIQUE,
+    study_uid TEXT,
+    state TEXT NOT NULL DEFAULT 'unmatched',
+    patient_name TEXT NOT NULL DEFAULT '',
+    patient_id TEXT NOT NULL DEFAULT '',
+    issuer_of_patient_id TEXT NOT NULL DEFAULT '',
+    birth_date TEXT NOT NULL DEFAULT '',
+    sex TEXT NOT NULL DEFAULT '',
+    accession TEXT NOT NULL DEFAULT '',
+    modality TEXT NOT NULL DEFAULT '',
+    study_date TEXT NOT NULL DEFAULT '',
+    study_time TEXT NOT NULL DEFAULT '',
+    description TEXT NOT NULL DEFAULT '',
+    referring_physician TEXT NOT NULL DEFAULT '',
+    institution TEXT NOT NULL DEFAULT '',
+    station_name TEXT NOT NULL DEFAULT '',
+    source TEXT NOT NULL DEFAULT '',
+    n_series INTEGER NOT NULL DEFAULT 0,
+    n_instances INTEGER NOT NULL DEFAULT 0,
+    n_files INTEGER NOT NULL DEFAULT 0,
+    first_seen TEXT NOT NULL,
+    first_seen_unix INTEGER NOT NULL,
+    last_change TEXT NOT NULL
+);
+CREATE INDEX studies_state ON studies(state);
+CREATE INDEX studies_accession ON studies(accession);
+
+CREATE TABLE series (
+    id INTEGER PRIMARY KEY,
+    study_id INTEGER NOT NULL REFERENCES studies(id),
+    series_key TEXT NOT NULL,
+    series_uid TEXT,
+    UNIQUE (study_id, series_key)
+);
+
+CREATE TABLE instances (
+    id INTEGER PRIMARY KEY,
+    series_id INTEGER NOT NULL REFERENCES series(id),
+    sop_key TEXT NOT NULL UNIQUE,
+    sop_uid TEXT,
+    current_version INTEGER
+);
+CREATE INDEX instances_series ON instances(series_id);
+
+-- Every version of an instance; the original has no parent. Corrections add versions.
+CREATE TABLE versions (
+    id INTEGER PRIMARY KEY,
+    instance_id INTEGER NOT NULL REFERENCES instances(id),
+    blob_hash TEXT NOT NULL REFERENCES blobs(hash),
+    parent_version INTEGER REFERENCES versions(id),
+    created_at TEXT NOT NULL,
+    reason TEXT NOT NULL
+);
+CREATE INDEX versions_instance ON versions(instance_id);
+
+-- Every file ever received, including those that conflicted with an instance already held.
+CREATE TABLE files (
+    id INTEGER PRIMARY KEY,
+    blob_hash TEXT NOT NULL UNIQUE REFERENCES blobs(hash),
+    original_path TEXT NOT NULL,
+    source TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    instance_id INTEGER NOT NULL REFERENCES instances(id),
+    role TEXT NOT NULL CHECK (role IN ('original', 'conflict'))
+);
+CREATE INDEX files_instance ON files(instance_id);
+
+CREATE TABLE findings (
+    id INTEGER PRIMARY KEY,
+    study_id INTEGER NOT NULL REFERENCES studies(id),
+    code TEXT NOT NULL,
+    message TEXT NOT NULL,
+    file TEXT
+);
+CREATE INDEX findings_study ON findings(study_id);
+
+-- Files that could not be taken in at all (unreadable, vanished during import).
+CREATE TABLE rejects (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+
+CREATE TABLE worklist (
+    id INTEGER PRIMARY KEY,
+    accession TEXT NOT NULL DEFAULT '',
+    requested_procedure_id TEXT NOT NULL DEFAULT '',
+    sps_id TEXT NOT NULL DEFAULT '',
+    patient_name TEXT NOT NULL DEFAULT '',
+    patient_id TEXT NOT NULL DEFAULT '',
+    issuer_of_patient_id TEXT NOT NULL DEFAULT '',
+    birth_date TEXT NOT NULL DEFAULT '',
+    sex TEXT NOT NULL DEFAULT '',
+    modality TEXT NOT NULL DEFAULT '',
+    station_ae TEXT NOT NULL DEFAULT '',
+    scheduled_at TEXT NOT NULL DEFAULT '',
+    procedure TEXT NOT NULL DEFAULT '',
+    study_uid TEXT NOT NULL DEFAULT '',
+    source TEXT NOT NULL,
+    last_seen TEXT NOT NULL
+);
+CREATE INDEX worklist_accession ON worklist(accession);
+"#,
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the database up to [`SCHEMA_VERSION`], or refuses one from a newer qcdesk.
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if current > SCHEMA_VERSION {
+        return Err(StoreError::NewerSchema { found: current, supported: SCHEMA_VERSION });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
