@@ -11,37 +11,39 @@ static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// write to a temp file in `tmp_dir` (same file system), fsync it, rename it into place.
 /// The parent directory is not synced here; callers sync touched directories in batches.
 pub fn write_atomic(tmp_dir: &Path, dest: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = tmp_dir.join(format!(
-        "{}-{}.part",
-        std::process::id(),
-        TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| {
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, dest)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    write_atomic_with(tmp_dir, dest, |f| f.write_all(bytes), false)
 }
 
-/// Copies the file at `src` to `dest` with the same guarantees as [`write_atomic`],
-/// streaming, for files too large to hold in memory.
-pub fn copy_atomic(tmp_dir: &Path, src: &Path, dest: &Path) -> std::io::Result<()> {
+/// Like [`write_atomic`], and the file is made read-only: store blobs are never modified.
+pub fn write_atomic_readonly(tmp_dir: &Path, dest: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomic_with(tmp_dir, dest, |f| f.write_all(bytes), true)
+}
+
+/// Like [`copy_atomic`], and the file is made read-only.
+pub fn copy_atomic_readonly(tmp_dir: &Path, src: &Path, dest: &Path) -> std::io::Result<()> {
+    write_atomic_with(tmp_dir, dest, |f| std::io::copy(&mut File::open(src)?, f).map(|_| ()), true)
+}
+
+fn write_atomic_with(
+    tmp_dir: &Path,
+    dest: &Path,
+    fill: impl FnOnce(&mut File) -> std::io::Result<()>,
+    readonly: bool,
+) -> std::io::Result<()> {
     let tmp = tmp_dir.join(format!(
         "{}-{}.part",
         std::process::id(),
         TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
     let result = (|| {
-        let mut input = File::open(src)?;
         let mut f = File::create(&tmp)?;
-        std::io::copy(&mut input, &mut f)?;
+        fill(&mut f)?;
         f.sync_all()?;
+        if readonly {
+            let mut perms = f.metadata()?.permissions();
+            perms.set_readonly(true);
+            f.set_permissions(perms)?;
+        }
         drop(f);
         std::fs::rename(&tmp, dest)
     })();

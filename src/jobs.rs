@@ -13,6 +13,8 @@ use crossbeam_channel::{Receiver, Sender, unbounded};
 
 use crate::demo::DemoReport;
 use crate::import::ImportReport;
+use crate::model::{StudyDetail, StudyRow};
+use crate::store::StoreStats;
 
 pub type JobId = u64;
 
@@ -21,6 +23,8 @@ pub type JobId = u64;
 pub enum JobOutput {
     Import(ImportReport),
     Demo(DemoReport),
+    Queue(Vec<StudyRow>, StoreStats),
+    Study(Box<StudyDetail>),
     Done(String),
 }
 

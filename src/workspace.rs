@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 pub enum WorkspaceError {
     #[error("cannot find a data directory for this user; pass --workspace DIR")]
     NoDataDir,
-    #[error("cannot create workspace folder {path}: {source}")]
-    Create { path: String, source: std::io::Error },
-    #[error("workspace {path} is not writable ({source}); qcdesk needs to write its database and store there")]
-    ReadOnly { path: String, source: std::io::Error },
+    #[error("cannot create workspace folder {path}: {cause}")]
+    Create { path: String, cause: std::io::Error },
+    #[error("workspace {path} is not writable ({cause}); qcdesk needs to write its database and store there")]
+    ReadOnly { path: String, cause: std::io::Error },
 }
 
 /// Paths inside one workspace folder.
@@ -30,18 +30,18 @@ impl Workspace {
     pub fn open(root: &Path) -> Result<Workspace, WorkspaceError> {
         let ws = Workspace { root: root.to_path_buf() };
         for dir in [ws.root.clone(), ws.blob_dir(), ws.tmp_dir()] {
-            std::fs::create_dir_all(&dir).map_err(|source| {
-                if source.kind() == std::io::ErrorKind::PermissionDenied || is_read_only_fs(&source) {
-                    WorkspaceError::ReadOnly { path: root.display().to_string(), source }
+            std::fs::create_dir_all(&dir).map_err(|cause| {
+                if cause.kind() == std::io::ErrorKind::PermissionDenied || is_read_only_fs(&cause) {
+                    WorkspaceError::ReadOnly { path: root.display().to_string(), cause }
                 } else {
-                    WorkspaceError::Create { path: dir.display().to_string(), source }
+                    WorkspaceError::Create { path: dir.display().to_string(), cause }
                 }
             })?;
         }
         // Probe: a read-only mount lets create_dir_all succeed when the folders exist already.
         let probe = ws.tmp_dir().join(format!(".probe-{}", std::process::id()));
         std::fs::write(&probe, b"")
-            .map_err(|source| WorkspaceError::ReadOnly { path: root.display().to_string(), source })?;
+            .map_err(|cause| WorkspaceError::ReadOnly { path: root.display().to_string(), cause })?;
         let _ = std::fs::remove_file(&probe);
         ws.clean_tmp();
         Ok(ws)
@@ -64,15 +64,37 @@ impl Workspace {
     }
 
     /// Removes temp files a killed process left behind; they were never referenced.
+    /// Another live process (or this one) may be writing its own right now: those stay.
     fn clean_tmp(&self) {
-        if let Ok(entries) = std::fs::read_dir(self.tmp_dir()) {
-            for e in entries.flatten() {
-                let name = e.file_name();
-                if name.to_string_lossy().ends_with(".part") {
-                    let _ = std::fs::remove_file(e.path());
-                }
+        let Ok(entries) = std::fs::read_dir(self.tmp_dir()) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            let Some(stem) = name.strip_suffix(".part") else {
+                continue;
+            };
+            let pid = stem.split('-').next().and_then(|p| p.parse::<u32>().ok());
+            let stale_by_age = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > std::time::Duration::from_secs(3600));
+            if stale_by_age || pid.is_some_and(|p| p != std::process::id() && !process_alive(p)) {
+                let _ = std::fs::remove_file(e.path());
             }
         }
+    }
+}
+
+/// Whether a process with this id runs. Where that cannot be told, assume it does
+/// (its temp files then go by age).
+fn process_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new(&format!("/proc/{pid}")).exists()
+    } else {
+        true
     }
 }
 

@@ -56,8 +56,8 @@ pub enum DemoError {
     Write(#[from] crate::dicom::write::WriteError),
     #[error(transparent)]
     Import(#[from] crate::import::ImportError),
-    #[error("cannot write {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    #[error("cannot write {path}: {cause}")]
+    Io { path: String, cause: std::io::Error },
 }
 
 fn marker_path(root: &Path) -> PathBuf {
@@ -91,7 +91,7 @@ pub fn build_demo(root: &Path, ctx: &JobCtx) -> Result<DemoReport, DemoError> {
     let json = serde_json::to_vec_pretty(&report).unwrap_or_default();
     let marker = marker_path(root);
     crate::fsutil::write_atomic(&store.workspace().tmp_dir(), &marker, &json)
-        .map_err(|source| DemoError::Io { path: marker.display().to_string(), source })?;
+        .map_err(|cause| DemoError::Io { path: marker.display().to_string(), cause })?;
     Ok(report)
 }
 

@@ -14,8 +14,8 @@ pub enum WriteError {
     Meta(String),
     #[error("cannot encode the data set: {0}")]
     Encode(String),
-    #[error("cannot write {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    #[error("cannot write {path}: {cause}")]
+    Io { path: String, cause: std::io::Error },
 }
 
 /// Implementation Class UID of qcdesk (2.25 UUID-derived root; no registration needed).
@@ -93,7 +93,7 @@ pub fn encode_part10(obj: InMemDicomObject, source_ae: Option<&str>) -> Result<V
 
 /// Writes `bytes` to `dest` durably (temp file in `tmp_dir`, fsync, rename).
 pub fn write_file(tmp_dir: &Path, dest: &Path, bytes: &[u8]) -> Result<(), WriteError> {
-    let io = |source| WriteError::Io { path: dest.display().to_string(), source };
+    let io = |cause| WriteError::Io { path: dest.display().to_string(), cause };
     if let Some(parent) = dest.parent() {
         std::fs::create_dir_all(parent).map_err(io)?;
     }

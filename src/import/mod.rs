@@ -94,13 +94,15 @@ pub fn import_paths(workspace: &Path, paths: &[PathBuf], ctx: &JobCtx) -> Result
     report.dicomdirs = walked.dicomdirs.len() as u64;
     report.missing_from_dicomdir = walked.missing_from_dicomdir;
     let total = walked.files.len() as u64;
-    report.files_found = total + report.dicomdirs;
+    report.non_dicom = walked.skipped.len() as u64;
+    report.skipped.extend(walked.skipped.into_iter().map(|(path, reason)| FileProblem { path, reason }));
+    report.files_found = total + report.dicomdirs + report.non_dicom + walked.unreadable.len() as u64;
     let mut rejects: Vec<(String, String)> = walked.unreadable.clone();
     report.unreadable.extend(walked.unreadable.into_iter().map(|(path, reason)| FileProblem { path, reason }));
 
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8) * 2;
-    let (job_tx, job_rx) = bounded::<Candidate>(workers * 4);
-    let (out_tx, out_rx) = bounded::<FileOutcome>(BATCH_SIZE);
+    let (job_tx, job_rx) = bounded::<(usize, Candidate)>(workers * 4);
+    let (out_tx, out_rx) = bounded::<(usize, FileOutcome)>(BATCH_SIZE);
     let blobs = store.blobs();
 
     let mut pending: Vec<FileRecord> = Vec::new();
@@ -109,14 +111,16 @@ pub fn import_paths(workspace: &Path, paths: &[PathBuf], ctx: &JobCtx) -> Result
     let mut studies = std::collections::BTreeSet::new();
 
     let stop = std::sync::atomic::AtomicBool::new(false);
+    let mut waiting: std::collections::BTreeMap<usize, FileOutcome> = std::collections::BTreeMap::new();
+    let mut next_seq = 0usize;
     let result = std::thread::scope(|scope| -> Result<(), ImportError> {
         for _ in 0..workers {
             let rx = job_rx.clone();
             let tx = out_tx.clone();
             let blobs = &blobs;
             scope.spawn(move || {
-                for c in rx {
-                    if tx.send(process_file(&c.path, &c.source, blobs)).is_err() {
+                for (seq, c) in rx {
+                    if tx.send((seq, process_file(&c.path, &c.source, blobs))).is_err() {
                         break;
                     }
                 }
@@ -130,7 +134,7 @@ pub fn import_paths(workspace: &Path, paths: &[PathBuf], ctx: &JobCtx) -> Result
         let stop = &stop;
         let files = walked.files;
         scope.spawn(move || {
-            for c in files {
+            for c in files.into_iter().enumerate() {
                 if stop.load(Ordering::Relaxed) || job_tx.send(c).is_err() {
                     break;
                 }
@@ -143,9 +147,15 @@ pub fn import_paths(workspace: &Path, paths: &[PathBuf], ctx: &JobCtx) -> Result
                 stop.store(true, Ordering::Relaxed);
             }
             match out_rx.recv_timeout(BATCH_AGE) {
-                Ok(outcome) => {
+                Ok((seq, outcome)) => {
                     done += 1;
-                    tally(outcome, &mut report, &mut pending, &mut rejects);
+                    // Record in walk order, whatever order the workers finish in: which of two
+                    // files with one SOP Instance UID becomes the original must not be luck.
+                    waiting.insert(seq, outcome);
+                    while let Some(outcome) = waiting.remove(&next_seq) {
+                        next_seq += 1;
+                        tally(outcome, &mut report, &mut pending, &mut rejects);
+                    }
                     if pending.len() >= BATCH_SIZE || last_commit.elapsed() >= BATCH_AGE {
                         flush(&mut store, &mut pending, &mut rejects, &mut report, &mut studies)?;
                         last_commit = Instant::now();
@@ -158,6 +168,10 @@ pub fn import_paths(workspace: &Path, paths: &[PathBuf], ctx: &JobCtx) -> Result
                 }
                 Err(RecvTimeoutError::Disconnected) => break,
             }
+        }
+        // After a cancel the sequence has holes: record what arrived.
+        for (_, outcome) in std::mem::take(&mut waiting) {
+            tally(outcome, &mut report, &mut pending, &mut rejects);
         }
         flush(&mut store, &mut pending, &mut rejects, &mut report, &mut studies)
     });

@@ -70,7 +70,8 @@ pub fn process_file(path: &Path, source: &str, blobs: &BlobStore) -> FileOutcome
         hash,
         size,
         original_path: shown,
-        source: source.to_string(),
+        // The sending station says more than the folder it was dropped in.
+        source: if outcome.header.source_ae.is_empty() { source.to_string() } else { outcome.header.source_ae.clone() },
         header: outcome.header,
         errors: outcome.errors,
         warnings: outcome.warnings,

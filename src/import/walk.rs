@@ -20,6 +20,8 @@ pub struct WalkResult {
     pub dicomdirs: Vec<PathBuf>,
     /// Paths that could not be listed or read: (path, reason).
     pub unreadable: Vec<(String, String)>,
+    /// Entries that are neither folders nor regular files (sockets, devices...): (path, why).
+    pub skipped: Vec<(String, String)>,
     /// File IDs a DICOMDIR lists that are not on the medium.
     pub missing_from_dicomdir: Vec<String>,
 }
@@ -54,7 +56,21 @@ pub fn collect(roots: &[PathBuf]) -> WalkResult {
                 }
             };
             let path = entry.path();
+            let ft = entry.file_type();
+            if ft.is_dir() {
+                continue;
+            }
             if !path.is_file() {
+                let shown = path.display().to_string();
+                if ft.is_symlink() {
+                    match std::fs::metadata(path) {
+                        Ok(m) if m.is_dir() => {} // a linked folder: not followed, on purpose
+                        Ok(_) => out.skipped.push((shown, "not a regular file".into())),
+                        Err(e) => out.unreadable.push((shown, format!("broken symbolic link: {e}"))),
+                    }
+                } else {
+                    out.skipped.push((shown, "not a regular file".into()));
+                }
                 continue;
             }
             if is_dicomdir_name(path) {
@@ -73,9 +89,9 @@ fn read_medium(dicomdir: &Path, source: &str, out: &mut WalkResult, seen: &mut H
     if !seen.insert(dicomdir.to_path_buf()) {
         return;
     }
-    out.dicomdirs.push(dicomdir.to_path_buf());
     match read_dicomdir(dicomdir) {
         Ok(listing) => {
+            out.dicomdirs.push(dicomdir.to_path_buf());
             for f in listing.files {
                 if seen.insert(f.clone()) {
                     out.files.push(Candidate { path: f, source: source.to_string() });

@@ -31,19 +31,33 @@ use crate::workspace::{Workspace, WorkspaceError};
 pub enum StoreError {
     #[error(transparent)]
     Workspace(#[from] WorkspaceError),
-    #[error("cannot open database {path}: {source}")]
-    Open { path: String, source: rusqlite::Error },
+    #[error("cannot open database {path}: {cause}")]
+    Open { path: String, cause: rusqlite::Error },
     #[error(
         "database schema version {found} is newer than this qcdesk supports ({supported}); \
          use a newer qcdesk. The database was not changed."
     )]
     NewerSchema { found: i64, supported: i64 },
     #[error("database error: {0}")]
-    Db(#[from] rusqlite::Error),
+    Db(rusqlite::Error),
     #[error("file store: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
     #[error("no study '{0}' in this workspace (give the id shown in the queue or the Study Instance UID)")]
     StudyNotFound(String),
+}
+
+// Hand-written rather than #[from]: the message already carries the cause, and a `source`
+// would make anyhow print it twice.
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Db(e)
+    }
+}
+
+impl From<std::io::Error> for StoreError {
+    fn from(e: std::io::Error) -> Self {
+        StoreError::Io(e)
+    }
 }
 
 /// An open workspace: database connection plus blob store.
@@ -58,7 +72,7 @@ impl Store {
     pub fn open(root: &Path) -> Result<Store, StoreError> {
         let workspace = Workspace::open(root)?;
         let path = workspace.db_path();
-        let open_err = |source| StoreError::Open { path: path.display().to_string(), source };
+        let open_err = |cause| StoreError::Open { path: path.display().to_string(), cause };
         let mut conn = Connection::open_with_flags(
             &path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,

@@ -1,12 +1,68 @@
-//! The desk window (egui). Draws state and sends commands; never touches SQLite or the network
-//! on the UI thread.
+//! The desk window (egui/eframe). Draws state and turns input into commands; data comes from
+//! background jobs, so the UI thread never waits on SQLite, disk or network.
+
+mod app;
+mod detail;
+mod import_dialog;
+mod queue;
+mod runtime;
+mod state;
+mod status;
+mod theme;
+
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, anyhow};
+
+pub use app::DeskApp;
+pub use runtime::{JobKind, Level, Runtime};
+pub use state::{DeskState, SortColumn, UiCommand};
 
 pub struct DeskOptions {
     pub workspace: PathBuf,
+    /// Save a PNG of the window here once drawn, then exit.
     pub screenshot: Option<PathBuf>,
 }
 
-pub fn run_desk(_o: DeskOptions) -> anyhow::Result<()> {
+/// Opens the desk window on a workspace and runs until it is closed.
+pub fn run_desk(opts: DeskOptions) -> anyhow::Result<()> {
+    let store = crate::store::Store::open(&opts.workspace)?;
+    let screenshot = opts.screenshot.is_some();
+    let native = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("qcdesk")
+            .with_app_id("qcdesk")
+            .with_inner_size([1440.0, 860.0])
+            .with_min_inner_size([900.0, 500.0])
+            .with_drag_and_drop(true),
+        // A screenshot must not depend on (or change) the user's saved layout.
+        persist_window: !screenshot,
+        ..Default::default()
+    };
+    let outcome: app::ScreenshotOutcome = Arc::new(Mutex::new(None));
+    let outcome2 = Arc::clone(&outcome);
+    let workspace = opts.workspace.clone();
+    let shot = opts.screenshot.clone();
+    eframe::run_native(
+        "qcdesk",
+        native,
+        Box::new(move |cc| {
+            let app = DeskApp::new(cc, workspace, store, !screenshot);
+            Ok(Box::new(match shot {
+                Some(path) => app.with_screenshot(path, outcome2),
+                None => app,
+            }))
+        }),
+    )
+    .map_err(|e| anyhow!("cannot open the desk window: {e}"))?;
+    if let Some(path) = opts.screenshot {
+        let result = outcome.lock().ok().and_then(|mut o| o.take());
+        match result {
+            Some(r) => r.map_err(|e| anyhow!(e)).with_context(|| format!("screenshot {}", path.display()))?,
+            None => anyhow::bail!("the window closed before the screenshot was taken"),
+        }
+        eprintln!("screenshot saved to {}", path.display());
+    }
     Ok(())
 }

@@ -1,0 +1,356 @@
+//! The desk application: `logic()` applies job events, `ui()` draws the panels and collects
+//! commands, and the commands run after the frame (egui_demo_app / rerun's split).
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, unbounded};
+use egui::{Key, KeyboardShortcut, Modifiers};
+
+use super::detail::study_ui;
+use super::import_dialog::ImportDialog;
+use super::queue::queue_ui;
+use super::runtime::{Level, Runtime};
+use super::state::{DeskState, SortColumn, UiCommand};
+use super::status::status_bar_ui;
+use super::theme;
+use crate::model::StudyState;
+use crate::store::Store;
+
+/// Result of a `--screenshot` run, read by `run_desk` after the window closed.
+pub type ScreenshotOutcome = Arc<Mutex<Option<Result<(), String>>>>;
+
+struct ScreenshotTask {
+    path: PathBuf,
+    settled_frames: u32,
+    requested: bool,
+    rx: Receiver<Arc<egui::ColorImage>>,
+    tx: crossbeam_channel::Sender<Arc<egui::ColorImage>>,
+    started: Instant,
+    outcome: ScreenshotOutcome,
+}
+
+const SCREENSHOT_TIMEOUT: Duration = Duration::from_secs(90);
+
+pub struct DeskApp {
+    pub state: DeskState,
+    pub rt: Runtime,
+    pub import_dialog: ImportDialog,
+    search_id: egui::Id,
+    scroll_to: Option<usize>,
+    applied_dark: Option<bool>,
+    screenshot: Option<ScreenshotTask>,
+}
+
+impl DeskApp {
+    /// `restore`: read the saved filters and theme (off for screenshots and tests).
+    pub fn new(cc: &eframe::CreationContext<'_>, workspace: PathBuf, store: Store, restore: bool) -> DeskApp {
+        theme::install_fonts(&cc.egui_ctx);
+        let state = if restore {
+            cc.storage.and_then(|s| eframe::get_value::<DeskState>(s, eframe::APP_KEY)).unwrap_or_default()
+        } else {
+            DeskState::default()
+        };
+        let ctx = cc.egui_ctx.clone();
+        let mut rt = Runtime::new(workspace, store, move || ctx.request_repaint());
+        rt.load_queue();
+        if let Some(id) = state.selected {
+            rt.load_study(id);
+        }
+        DeskApp {
+            state,
+            rt,
+            import_dialog: ImportDialog::default(),
+            search_id: egui::Id::unique("queue-search"),
+            scroll_to: None,
+            applied_dark: None,
+            screenshot: None,
+        }
+    }
+
+    /// Saves a PNG of the window to `path` once the queue and the selected study have drawn,
+    /// then closes the window. The outcome is written to `outcome`.
+    pub fn with_screenshot(mut self, path: PathBuf, outcome: ScreenshotOutcome) -> DeskApp {
+        let (tx, rx) = unbounded();
+        self.screenshot =
+            Some(ScreenshotTask { path, settled_frames: 0, requested: false, rx, tx, started: Instant::now(), outcome });
+        self
+    }
+
+    fn selected_position(&self) -> Option<usize> {
+        self.state.selected.and_then(|id| self.rt.view_position(id))
+    }
+
+    fn select(&mut self, id: i64) {
+        if self.state.selected != Some(id) {
+            self.state.selected = Some(id);
+            self.rt.detail = None;
+            self.rt.load_study(id);
+        }
+    }
+
+    fn run_command(&mut self, ctx: &egui::Context, cmd: UiCommand) {
+        match cmd {
+            UiCommand::Select(id) => self.select(id),
+            UiCommand::MoveSelection(delta) => {
+                if self.rt.view.is_empty() {
+                    return;
+                }
+                let last = self.rt.view.len() as isize - 1;
+                let pos = match self.selected_position() {
+                    Some(p) => (p as isize + delta).clamp(0, last),
+                    None => 0,
+                } as usize;
+                let id = self.rt.rows[self.rt.view[pos]].id;
+                self.select(id);
+                self.scroll_to = Some(pos);
+            }
+            UiCommand::OpenDetail => {
+                self.state.show_detail = true;
+                if let Some(id) = self.state.selected
+                    && self.rt.detail.as_ref().is_none_or(|d| d.row.id != id)
+                {
+                    self.rt.load_study(id);
+                }
+            }
+            UiCommand::Import(paths) => {
+                if self.rt.import_running() {
+                    self.rt.notify(Level::Error, "An import is already running; wait for it to finish.");
+                } else {
+                    self.rt.import(paths);
+                }
+            }
+            UiCommand::OpenImportDialog => {
+                let start = std::env::current_dir().unwrap_or_else(|_| self.rt.workspace.clone());
+                self.import_dialog.open_at(&start);
+            }
+            UiCommand::SetSort(col) => {
+                if self.state.sort == col {
+                    self.state.ascending = !self.state.ascending;
+                } else {
+                    self.state.sort = col;
+                    // Oldest first for age, most severe first for state, A→Z otherwise.
+                    self.state.ascending = col != SortColumn::Age;
+                }
+            }
+            UiCommand::ToggleTheme => self.state.dark = !self.state.dark,
+            UiCommand::Reload => {
+                self.rt.load_queue();
+                if let Some(id) = self.state.selected {
+                    self.rt.load_study(id);
+                }
+            }
+            UiCommand::DismissNotification(i) => {
+                if i < self.rt.notifications.len() {
+                    self.rt.notifications.remove(i);
+                }
+            }
+            UiCommand::FocusSearch => ctx.memory_mut(|m| m.request_focus(self.search_id)),
+        }
+    }
+
+    /// Keyboard: arrows/PageUp/PageDown/Home/End move the selection, Enter opens the detail,
+    /// Ctrl+F focuses the search, Escape clears it, Ctrl+I imports, F5 reloads.
+    fn keys(&mut self, ctx: &egui::Context) -> Vec<UiCommand> {
+        if self.import_dialog.open {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        ctx.input_mut(|i| {
+            if i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::F)) {
+                out.push(UiCommand::FocusSearch);
+            }
+            if i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::I)) {
+                out.push(UiCommand::OpenImportDialog);
+            }
+            for (key, delta) in [
+                (Key::ArrowDown, 1),
+                (Key::ArrowUp, -1),
+                (Key::PageDown, 20),
+                (Key::PageUp, -20),
+                (Key::End, isize::MAX / 2),
+                (Key::Home, -(isize::MAX / 2)),
+            ] {
+                if i.consume_key(Modifiers::NONE, key) {
+                    out.push(UiCommand::MoveSelection(delta));
+                }
+            }
+            if i.consume_key(Modifiers::NONE, Key::Enter) {
+                out.push(UiCommand::OpenDetail);
+            }
+            if i.consume_key(Modifiers::NONE, Key::F5) {
+                out.push(UiCommand::Reload);
+            }
+        });
+        if ctx.input(|i| i.key_pressed(Key::Escape)) && !self.state.search.is_empty() {
+            self.state.search.clear();
+        }
+        let dropped: Vec<PathBuf> = ctx.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).collect());
+        if !dropped.is_empty() {
+            out.push(UiCommand::Import(dropped));
+        }
+        out
+    }
+
+    fn top_bar_ui(&mut self, ui: &mut egui::Ui) -> Vec<UiCommand> {
+        let mut out = Vec::new();
+        ui.horizontal_wrapped(|ui| {
+            ui.heading("qcdesk");
+            ui.label(egui::RichText::new(self.rt.workspace.display().to_string()).weak())
+                .on_hover_text("Workspace folder");
+            ui.separator();
+            if ui.button("Import…").on_hover_text("Import a folder, files or a DICOMDIR (Ctrl+I)").clicked() {
+                out.push(UiCommand::OpenImportDialog);
+            }
+            if ui.button("Reload").on_hover_text("Reload the queue (F5)").clicked() {
+                out.push(UiCommand::Reload);
+            }
+            ui.separator();
+            let state_text = self.state.state_filter.map_or("All states".to_string(), |s| s.as_str().to_string());
+            egui::ComboBox::from_label("State").selected_text(state_text).show_ui(ui, |ui| {
+                ui.selectable_value(&mut self.state.state_filter, None, "All states");
+                for s in StudyState::ALL {
+                    ui.selectable_value(&mut self.state.state_filter, Some(s), s.as_str());
+                }
+            });
+            let mod_text = if self.state.modality_filter.is_empty() { "All" } else { &self.state.modality_filter };
+            egui::ComboBox::from_label("Modality").selected_text(mod_text.to_string()).show_ui(ui, |ui| {
+                ui.selectable_value(&mut self.state.modality_filter, String::new(), "All");
+                for m in self.rt.modalities() {
+                    ui.selectable_value(&mut self.state.modality_filter, m.clone(), m);
+                }
+            });
+            let label = ui.label("Search:");
+            ui.add(
+                egui::TextEdit::singleline(&mut self.state.search)
+                    .id(self.search_id)
+                    .hint_text("name, ID, accession, UID, finding (Ctrl+F)")
+                    .desired_width(260.0),
+            )
+            .labelled_by(label.id);
+            ui.separator();
+            let theme = if self.state.dark { "Light theme" } else { "Dark theme" };
+            if ui.button(theme).clicked() {
+                out.push(UiCommand::ToggleTheme);
+            }
+            if !self.state.show_detail && ui.button("Show details").clicked() {
+                out.push(UiCommand::OpenDetail);
+            }
+        });
+        out
+    }
+
+    fn screenshot_logic(&mut self, ctx: &egui::Context) {
+        let Some(task) = &mut self.screenshot else {
+            return;
+        };
+        if let Ok(img) = task.rx.try_recv() {
+            let result = save_png(&task.path, &img);
+            if let Ok(mut o) = task.outcome.lock() {
+                *o = Some(result);
+            }
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            return;
+        }
+        if task.started.elapsed() > SCREENSHOT_TIMEOUT {
+            if let Ok(mut o) = task.outcome.lock() {
+                *o = Some(Err("the desk did not finish drawing in time".into()));
+            }
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            return;
+        }
+        let detail_ready = self.state.selected.is_none() || self.rt.detail.is_some();
+        if self.rt.queue_loads > 0 && self.rt.running.is_empty() && detail_ready {
+            task.settled_frames += 1;
+        }
+        if task.settled_frames >= 3 && !task.requested {
+            task.requested = true;
+            let tx = task.tx.clone();
+            let ctx2 = ctx.clone();
+            ctx.request_screenshot(move |img| {
+                let _ = tx.send(img);
+                ctx2.request_repaint();
+            });
+        }
+        ctx.request_repaint_after(Duration::from_millis(30));
+    }
+}
+
+fn save_png(path: &std::path::Path, img: &egui::ColorImage) -> Result<(), String> {
+    let [w, h] = img.size;
+    let bytes: Vec<u8> = img.pixels.iter().flat_map(|c| c.to_srgba_unmultiplied()).collect();
+    let buf = image::RgbaImage::from_raw(w as u32, h as u32, bytes).ok_or("screenshot has a wrong size")?;
+    buf.save(path).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+impl eframe::App for DeskApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        if self.applied_dark != Some(self.state.dark) {
+            theme::apply_theme(ctx, self.state.dark);
+            self.applied_dark = Some(self.state.dark);
+        }
+        let reloaded = self.rt.drain_events(self.state.selected);
+        self.rt.refresh_view(&self.state);
+        if reloaded {
+            // Keep the selection if the study is still there; otherwise take the first row.
+            let still_there = self.state.selected.is_some_and(|id| self.rt.rows.iter().any(|r| r.id == id));
+            if !still_there {
+                self.state.selected = None;
+                if let Some(&first) = self.rt.view.first() {
+                    let id = self.rt.rows[first].id;
+                    self.select(id);
+                }
+            }
+        }
+        self.screenshot_logic(ctx);
+        // Ages in the queue tick; a slow repaint keeps them honest without burning CPU.
+        ctx.request_repaint_after(Duration::from_secs(30));
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let ctx = ui.ctx().clone();
+        let mut commands = self.keys(&ctx);
+        egui::Panel::top("top-bar").show(ui, |ui| {
+            ui.add_space(2.0);
+            commands.extend(self.top_bar_ui(ui));
+            ui.add_space(2.0);
+        });
+        egui::Panel::bottom("status-bar").show(ui, |ui| {
+            commands.extend(status_bar_ui(ui, &self.rt));
+        });
+        if self.state.show_detail {
+            egui::Panel::right("detail").resizable(true).default_size(440.0).min_size(280.0).show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    ui.label(egui::RichText::new("Study").strong());
+                    ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                        if ui.small_button("Hide").clicked() {
+                            self.state.show_detail = false;
+                        }
+                    });
+                });
+                ui.separator();
+                study_ui(ui, self.rt.detail.as_ref(), self.state.selected);
+            });
+        }
+        let scroll_to = self.scroll_to.take();
+        egui::CentralPanel::default().show(ui, |ui| {
+            commands.extend(queue_ui(ui, &self.rt, &self.state, scroll_to));
+        });
+        commands.extend(self.import_dialog.ui(&ctx));
+        if ctx.input(|i| !i.raw.hovered_files.is_empty()) {
+            egui::Area::new(egui::Id::unique("drop-hint")).fixed_pos([20.0, 60.0]).show(&ctx, |ui| {
+                egui::Frame::popup(ui.style()).show(ui, |ui| ui.heading("Drop to import into quarantine"));
+            });
+        }
+        for cmd in commands {
+            self.run_command(&ctx, cmd);
+        }
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        if self.screenshot.is_none() {
+            eframe::set_value(storage, eframe::APP_KEY, &self.state);
+        }
+    }
+}

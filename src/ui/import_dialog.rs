@@ -1,0 +1,145 @@
+//! The Import dialog: type or browse to a folder, file or DICOMDIR and start an import.
+//! Folder listings are read on a helper thread: a slow network mount must not freeze the desk.
+
+use std::path::{Path, PathBuf};
+
+use crossbeam_channel::{Receiver, Sender, unbounded};
+
+use super::state::UiCommand;
+
+struct Listing {
+    dir: PathBuf,
+    entries: Result<Vec<(String, bool)>, String>,
+}
+
+pub struct ImportDialog {
+    pub open: bool,
+    pub path: String,
+    listing: Option<Listing>,
+    requested: Option<PathBuf>,
+    tx: Sender<Listing>,
+    rx: Receiver<Listing>,
+}
+
+impl Default for ImportDialog {
+    fn default() -> Self {
+        let (tx, rx) = unbounded();
+        ImportDialog { open: false, path: String::new(), listing: None, requested: None, tx, rx }
+    }
+}
+
+const MAX_ENTRIES: usize = 2000;
+
+impl ImportDialog {
+    pub fn open_at(&mut self, start: &Path) {
+        self.open = true;
+        if self.path.is_empty() {
+            self.path = start.display().to_string();
+        }
+    }
+
+    fn request_listing(&mut self, ctx: &egui::Context) {
+        let dir = PathBuf::from(self.path.trim());
+        let dir = if dir.is_dir() { dir } else { dir.parent().map(Path::to_path_buf).unwrap_or(dir) };
+        if self.requested.as_ref() == Some(&dir) {
+            return;
+        }
+        self.requested = Some(dir.clone());
+        let tx = self.tx.clone();
+        let ctx = ctx.clone();
+        std::thread::spawn(move || {
+            let entries = std::fs::read_dir(&dir).map_err(|e| e.to_string()).map(|rd| {
+                let mut v: Vec<(String, bool)> = rd
+                    .flatten()
+                    .take(MAX_ENTRIES)
+                    .map(|e| (e.file_name().to_string_lossy().to_string(), e.path().is_dir()))
+                    .filter(|(n, _)| !n.starts_with('.'))
+                    .collect();
+                v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.to_lowercase().cmp(&b.0.to_lowercase())));
+                v
+            });
+            let _ = tx.send(Listing { dir, entries });
+            ctx.request_repaint();
+        });
+    }
+
+    /// Draws the dialog when open; returns the import to start, if the user asked for one.
+    pub fn ui(&mut self, ctx: &egui::Context) -> Vec<UiCommand> {
+        let mut commands = Vec::new();
+        if !self.open {
+            return commands;
+        }
+        while let Ok(l) = self.rx.try_recv() {
+            if self.requested.as_ref() == Some(&l.dir) {
+                self.listing = Some(l);
+            }
+        }
+        self.request_listing(ctx);
+        let modal = egui::Modal::new(egui::Id::unique("import-dialog")).show(ctx, |ui| {
+            ui.set_width(560.0);
+            ui.heading("Import DICOM");
+            ui.label("A folder (read recursively), a single file, or a CD/DVD with a DICOMDIR.");
+            ui.add_space(6.0);
+            let mut start = false;
+            ui.horizontal(|ui| {
+                let label = ui.label("Path to import:");
+                let edit = egui::TextEdit::singleline(&mut self.path).desired_width(400.0).hint_text("/media/cdrom");
+                let resp = ui.add(edit).labelled_by(label.id);
+                if resp.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
+                    start = true;
+                }
+            });
+            if let Some(l) = &self.listing {
+                ui.label(egui::RichText::new(l.dir.display().to_string()).weak());
+                egui::ScrollArea::vertical().max_height(260.0).auto_shrink([false, true]).show(ui, |ui| {
+                    if let Some(parent) = l.dir.parent()
+                        && ui.selectable_label(false, "⬆ ..").clicked()
+                    {
+                        self.path = parent.display().to_string();
+                    }
+                    match &l.entries {
+                        Err(e) => {
+                            ui.colored_label(egui::Color32::from_rgb(190, 30, 45), format!("Cannot list this folder: {e}"));
+                        }
+                        Ok(entries) => {
+                            for (name, is_dir) in entries {
+                                let text = if *is_dir { format!("📁 {name}") } else { name.clone() };
+                                if ui.selectable_label(false, text).clicked() {
+                                    self.path = l.dir.join(name).display().to_string();
+                                }
+                            }
+                            if entries.len() >= MAX_ENTRIES {
+                                ui.label(format!("(first {MAX_ENTRIES} entries shown)"));
+                            }
+                        }
+                    }
+                });
+            }
+            ui.add_space(6.0);
+            ui.horizontal(|ui| {
+                let path = PathBuf::from(self.path.trim());
+                let exists = path.exists();
+                if ui.add_enabled(exists, egui::Button::new("Import")).clicked() {
+                    start = true;
+                }
+                if ui.button("Cancel").clicked() {
+                    self.open = false;
+                }
+                if !exists && !self.path.trim().is_empty() {
+                    ui.label(egui::RichText::new("no such file or folder").weak());
+                }
+            });
+            if start {
+                let path = PathBuf::from(self.path.trim());
+                if path.exists() {
+                    commands.push(UiCommand::Import(vec![path]));
+                    self.open = false;
+                }
+            }
+        });
+        if modal.should_close() {
+            self.open = false;
+        }
+        commands
+    }
+}

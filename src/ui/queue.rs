@@ -1,0 +1,153 @@
+//! The exception queue table: virtualized (only visible rows are laid out), sortable by
+//! clicking a header, one click to select.
+
+use egui::{Align, RichText, Sense};
+use egui_extras::{Column, TableBuilder};
+
+use super::runtime::Runtime;
+use super::state::{DeskState, SortColumn, UiCommand};
+use super::theme::state_chip;
+use crate::fsutil::human_age;
+
+pub const ROW_HEIGHT: f32 = 22.0;
+
+const COLUMNS: [(&str, SortColumn); 10] = [
+    ("State", SortColumn::State),
+    ("Patient", SortColumn::Patient),
+    ("Patient ID", SortColumn::PatientId),
+    ("Accession", SortColumn::Accession),
+    ("Mod", SortColumn::Modality),
+    ("Study date", SortColumn::StudyDate),
+    ("Ser/Inst", SortColumn::Instances),
+    ("Source", SortColumn::Source),
+    ("Age", SortColumn::Age),
+    ("Findings", SortColumn::State),
+];
+
+/// Draws the queue. `scroll_to` brings a view row into sight (keyboard navigation).
+pub fn queue_ui(ui: &mut egui::Ui, rt: &Runtime, state: &DeskState, scroll_to: Option<usize>) -> Vec<UiCommand> {
+    let mut commands = Vec::new();
+    if rt.rows.is_empty() {
+        ui.add_space(40.0);
+        ui.vertical_centered(|ui| {
+            if rt.queue_loads == 0 {
+                ui.spinner();
+                ui.label("Loading the queue…");
+            } else {
+                ui.heading("No studies yet");
+                ui.label("Import a folder, a CD (DICOMDIR) or files: use Import… or drop them here.");
+            }
+        });
+        return commands;
+    }
+    if rt.view.is_empty() {
+        ui.add_space(20.0);
+        ui.vertical_centered(|ui| ui.label("No study matches the filter."));
+        return commands;
+    }
+    let now = crate::fsutil::now().1;
+    ui.scope(|ui| {
+        // Labels must not take the row's clicks.
+        ui.style_mut().interaction.selectable_labels = false;
+        let mut table = TableBuilder::new(ui)
+            .id_salt("queue")
+            .striped(true)
+            .sense(Sense::click())
+            .cell_layout(egui::Layout::left_to_right(Align::Center))
+            .column(Column::exact(96.0))
+            .column(Column::initial(180.0).at_least(80.0).clip(true).resizable(true))
+            .column(Column::initial(80.0).clip(true).resizable(true))
+            .column(Column::initial(80.0).clip(true).resizable(true))
+            .column(Column::initial(46.0).clip(true))
+            .column(Column::initial(80.0).clip(true))
+            .column(Column::initial(56.0))
+            .column(Column::initial(100.0).clip(true).resizable(true))
+            .column(Column::exact(56.0))
+            .column(Column::remainder().at_least(120.0).clip(true))
+            .min_scrolled_height(0.0);
+        if let Some(row) = scroll_to {
+            table = table.scroll_to_row(row, None);
+        }
+        table
+            .header(ROW_HEIGHT, |mut header| {
+                for (title, col) in COLUMNS {
+                    header.col(|ui| {
+                        let marker = if state.sort == col && title != "Findings" {
+                            if state.ascending { " ⬆" } else { " ⬇" }
+                        } else {
+                            ""
+                        };
+                        let b = egui::Button::new(RichText::new(format!("{title}{marker}")).strong()).frame(false);
+                        if ui.add(b).on_hover_text("Sort by this column").clicked() {
+                            commands.push(UiCommand::SetSort(col));
+                        }
+                    });
+                }
+            })
+            .body(|body| {
+                body.rows(ROW_HEIGHT, rt.view.len(), |mut row| {
+                    let r = &rt.rows[rt.view[row.index()]];
+                    row.set_selected(state.selected == Some(r.id));
+                    row.col(|ui| {
+                        state_chip(ui, r.state);
+                    });
+                    row.col(|ui| {
+                        ui.label(&r.patient_name);
+                    });
+                    row.col(|ui| {
+                        ui.label(&r.patient_id);
+                    });
+                    row.col(|ui| {
+                        ui.label(&r.accession);
+                    });
+                    row.col(|ui| {
+                        ui.label(&r.modality);
+                    });
+                    row.col(|ui| {
+                        ui.label(format_date(&r.study_date));
+                    });
+                    row.col(|ui| {
+                        ui.label(format!("{}/{}", r.series, r.instances));
+                    });
+                    row.col(|ui| {
+                        ui.label(short_source(&r.source)).on_hover_text(&r.source);
+                    });
+                    row.col(|ui| {
+                        ui.label(human_age(now - r.first_seen_unix));
+                    });
+                    row.col(|ui| {
+                        let summary = r.finding_summary();
+                        let resp = ui.label(&summary);
+                        if !r.findings.is_empty() {
+                            resp.on_hover_ui(|ui| {
+                                for f in &r.findings {
+                                    ui.label(format!("[{}] {}", f.code, f.message));
+                                }
+                            });
+                        }
+                    });
+                    if row.response().clicked() {
+                        commands.push(UiCommand::Select(r.id));
+                    }
+                    if row.response().double_clicked() {
+                        commands.push(UiCommand::OpenDetail);
+                    }
+                });
+            });
+    });
+    commands
+}
+
+/// YYYYMMDD → YYYY-MM-DD for reading; anything else is shown as it is (it is a finding).
+pub fn format_date(d: &str) -> String {
+    if d.len() == 8 && d.bytes().all(|b| b.is_ascii_digit()) {
+        format!("{}-{}-{}", &d[0..4], &d[4..6], &d[6..8])
+    } else {
+        d.to_string()
+    }
+}
+
+/// The last component of a folder path, or the AE title as it is.
+fn short_source(s: &str) -> &str {
+    s.rsplit(['/', '\\']).find(|p| !p.is_empty()).unwrap_or(s)
+}

@@ -1,0 +1,300 @@
+//! The desk's runtime state (not persisted): the store handle, background jobs, the cached
+//! queue with its filtered view, the selected study's detail and the notifications.
+//! Everything here is plain data updated from job events; drawing lives in the other modules.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use crate::jobs::{JobEvent, JobId, JobOutput, Jobs};
+use crate::model::{StudyDetail, StudyRow};
+use crate::store::{QueueFilter, Store, StoreStats};
+
+use super::state::{DeskState, SortColumn};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Error,
+}
+
+#[derive(Debug, Clone)]
+pub struct Notification {
+    pub level: Level,
+    pub text: String,
+}
+
+/// A job the desk started and is showing.
+#[derive(Debug, Clone)]
+pub struct RunningJob {
+    pub title: String,
+    pub kind: JobKind,
+    pub done: u64,
+    pub total: Option<u64>,
+    pub note: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    LoadQueue,
+    LoadStudy(i64),
+    Import,
+}
+
+pub struct Runtime {
+    pub workspace: PathBuf,
+    store: Arc<Mutex<Store>>,
+    jobs: Jobs,
+    pub running: BTreeMap<JobId, RunningJob>,
+    /// Every study in the workspace, as last loaded.
+    pub rows: Vec<StudyRow>,
+    /// Lower-cased text each row is searched in, parallel to `rows`.
+    search_text: Vec<String>,
+    /// Indices into `rows`: the filtered, sorted view the table shows.
+    pub view: Vec<usize>,
+    view_key: Option<ViewKey>,
+    pub stats: StoreStats,
+    pub detail: Option<StudyDetail>,
+    pub notifications: Vec<Notification>,
+    /// Number of queue loads completed (screenshot mode and tests wait for the first).
+    pub queue_loads: u64,
+    /// Summary of the last finished import, for the status bar.
+    pub last_import: Option<String>,
+}
+
+/// What the view was computed for; recomputed only when this changes.
+#[derive(Debug, Clone, PartialEq)]
+struct ViewKey {
+    generation: u64,
+    state: Option<crate::model::StudyState>,
+    modality: String,
+    search: String,
+    sort: SortColumn,
+    ascending: bool,
+}
+
+impl Runtime {
+    pub fn new(workspace: PathBuf, store: Store, wake: impl Fn() + Send + Sync + 'static) -> Runtime {
+        Runtime {
+            workspace,
+            store: Arc::new(Mutex::new(store)),
+            jobs: Jobs::new(wake),
+            running: BTreeMap::new(),
+            rows: Vec::new(),
+            search_text: Vec::new(),
+            view: Vec::new(),
+            view_key: None,
+            stats: StoreStats::default(),
+            detail: None,
+            notifications: Vec::new(),
+            queue_loads: 0,
+            last_import: None,
+        }
+    }
+
+    fn spawn(
+        &mut self,
+        title: &str,
+        kind: JobKind,
+        work: impl FnOnce(&crate::jobs::JobCtx) -> Result<JobOutput, String> + Send + 'static,
+    ) {
+        let h = self.jobs.spawn(title, work);
+        self.running.insert(h.id, RunningJob { title: title.into(), kind, done: 0, total: None, note: String::new() });
+    }
+
+    /// Reloads the queue and counts in the background.
+    pub fn load_queue(&mut self) {
+        if self.running.values().any(|j| j.kind == JobKind::LoadQueue) {
+            return;
+        }
+        let store = Arc::clone(&self.store);
+        self.spawn("Loading queue", JobKind::LoadQueue, move |_| {
+            let store = store.lock().map_err(|_| "store lock poisoned".to_string())?;
+            let rows = store.queue(&QueueFilter::default()).map_err(|e| e.to_string())?;
+            let stats = store.stats().map_err(|e| e.to_string())?;
+            Ok(JobOutput::Queue(rows, stats))
+        });
+    }
+
+    /// Loads one study's detail in the background.
+    pub fn load_study(&mut self, id: i64) {
+        let store = Arc::clone(&self.store);
+        self.spawn("Loading study", JobKind::LoadStudy(id), move |_| {
+            let store = store.lock().map_err(|_| "store lock poisoned".to_string())?;
+            store.study_detail(id).map(|d| JobOutput::Study(Box::new(d))).map_err(|e| e.to_string())
+        });
+    }
+
+    /// Starts importing `paths` into this workspace.
+    pub fn import(&mut self, paths: Vec<PathBuf>) {
+        if paths.is_empty() {
+            return;
+        }
+        let ws = self.workspace.clone();
+        let title = match paths.as_slice() {
+            [one] => format!("Importing {}", one.display()),
+            many => format!("Importing {} items", many.len()),
+        };
+        self.spawn(&title, JobKind::Import, move |ctx| {
+            crate::import::import_paths(&ws, &paths, ctx).map(JobOutput::Import).map_err(|e| e.to_string())
+        });
+    }
+
+    pub fn import_running(&self) -> bool {
+        self.running.values().any(|j| j.kind == JobKind::Import)
+    }
+
+    pub fn notify(&mut self, level: Level, text: impl Into<String>) {
+        let text = text.into();
+        match level {
+            Level::Error => tracing::error!("{text}"),
+            Level::Info => tracing::info!("{text}"),
+        }
+        self.notifications.push(Notification { level, text });
+        // Keep the list short: the newest matter.
+        if self.notifications.len() > 8 {
+            self.notifications.remove(0);
+        }
+    }
+
+    /// Applies every job event that has arrived. Returns true when the queue was reloaded.
+    pub fn drain_events(&mut self, selected: Option<i64>) -> bool {
+        let mut reloaded = false;
+        while let Ok(event) = self.jobs.events().try_recv() {
+            match event {
+                JobEvent::Started { .. } => {}
+                JobEvent::Progress { id, done, total, note } => {
+                    if let Some(j) = self.running.get_mut(&id) {
+                        j.done = done;
+                        j.total = total;
+                        j.note = note;
+                    }
+                }
+                JobEvent::Finished { id, outcome } => {
+                    let job = self.running.remove(&id);
+                    match outcome {
+                        Ok(out) => reloaded |= self.apply(out, selected),
+                        Err(e) => {
+                            let what = job.map(|j| j.title).unwrap_or_else(|| "job".into());
+                            self.notify(Level::Error, format!("{what} failed: {e}"));
+                        }
+                    }
+                }
+            }
+        }
+        reloaded
+    }
+
+    fn apply(&mut self, out: JobOutput, selected: Option<i64>) -> bool {
+        match out {
+            JobOutput::Queue(rows, stats) => {
+                self.search_text = rows.iter().map(search_text).collect();
+                self.rows = rows;
+                self.stats = stats;
+                self.queue_loads += 1;
+                self.view_key = None;
+                return true;
+            }
+            JobOutput::Study(d) => {
+                // A late answer for a study no longer selected is dropped.
+                if selected == Some(d.row.id) {
+                    self.detail = Some(*d);
+                }
+            }
+            JobOutput::Import(report) => {
+                let summary = report.summary();
+                let level = if report.unreadable.is_empty() { Level::Info } else { Level::Error };
+                self.notify(level, format!("Import finished: {summary}"));
+                for p in report.unreadable.iter().take(5) {
+                    self.notify(Level::Error, format!("Could not read {}: {}", p.path, p.reason));
+                }
+                self.last_import = Some(summary);
+                self.load_queue();
+                if let Some(id) = selected {
+                    self.load_study(id);
+                }
+            }
+            JobOutput::Demo(_) | JobOutput::Done(_) => {}
+        }
+        false
+    }
+
+    /// Recomputes the filtered, sorted view when the filter, sort or data changed.
+    pub fn refresh_view(&mut self, state: &DeskState) {
+        let key = ViewKey {
+            generation: self.queue_loads,
+            state: state.state_filter,
+            modality: state.modality_filter.clone(),
+            search: state.search.trim().to_lowercase(),
+            sort: state.sort,
+            ascending: state.ascending,
+        };
+        if self.view_key.as_ref() == Some(&key) {
+            return;
+        }
+        let words: Vec<&str> = key.search.split_whitespace().collect();
+        let mut view: Vec<usize> = (0..self.rows.len())
+            .filter(|&i| {
+                let r = &self.rows[i];
+                key.state.is_none_or(|s| r.state == s)
+                    && (key.modality.is_empty() || r.modality.split('\\').any(|m| m == key.modality))
+                    && words.iter().all(|w| self.search_text[i].contains(w))
+            })
+            .collect();
+        let rows = &self.rows;
+        view.sort_by(|&a, &b| {
+            let (ra, rb) = (&rows[a], &rows[b]);
+            let ord = match key.sort {
+                SortColumn::State => ra.state.cmp(&rb.state).then(ra.first_seen_unix.cmp(&rb.first_seen_unix)),
+                SortColumn::Patient => ra.patient_name.cmp(&rb.patient_name),
+                SortColumn::PatientId => ra.patient_id.cmp(&rb.patient_id),
+                SortColumn::Accession => ra.accession.cmp(&rb.accession),
+                SortColumn::Modality => ra.modality.cmp(&rb.modality),
+                SortColumn::StudyDate => ra.study_date.cmp(&rb.study_date),
+                SortColumn::Instances => ra.instances.cmp(&rb.instances),
+                SortColumn::Source => ra.source.cmp(&rb.source),
+                // Oldest first = largest age first.
+                SortColumn::Age => ra.first_seen_unix.cmp(&rb.first_seen_unix),
+            };
+            let ord = ord.then(ra.id.cmp(&rb.id));
+            if key.ascending { ord } else { ord.reverse() }
+        });
+        self.view = view;
+        self.view_key = Some(key);
+    }
+
+    /// Modalities present in the queue, for the filter menu.
+    pub fn modalities(&self) -> Vec<String> {
+        let mut m: Vec<String> =
+            self.rows.iter().flat_map(|r| r.modality.split('\\').map(str::to_string)).filter(|s| !s.is_empty()).collect();
+        m.sort();
+        m.dedup();
+        m
+    }
+
+    /// Position of study `id` in the current view.
+    pub fn view_position(&self, id: i64) -> Option<usize> {
+        self.view.iter().position(|&i| self.rows[i].id == id)
+    }
+}
+
+fn search_text(r: &StudyRow) -> String {
+    let mut s = format!(
+        "{} {} {} {} {} {} {} {}",
+        r.patient_name,
+        r.patient_id,
+        r.accession,
+        r.study_instance_uid.as_deref().unwrap_or(""),
+        r.study_description,
+        r.modality,
+        r.source,
+        r.id
+    );
+    for f in &r.findings {
+        s.push(' ');
+        s.push_str(&f.code);
+        s.push(' ');
+        s.push_str(&f.message);
+    }
+    s.to_lowercase()
+}

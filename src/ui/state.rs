@@ -1,0 +1,65 @@
+//! The desk's serializable state: what the user chose (filters, sort, theme, panels) and is
+//! restored on the next start. Runtime data lives in `runtime`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::StudyState;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SortColumn {
+    State,
+    Patient,
+    PatientId,
+    Accession,
+    Modality,
+    StudyDate,
+    Instances,
+    Source,
+    Age,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DeskState {
+    pub state_filter: Option<StudyState>,
+    /// Empty = all modalities.
+    pub modality_filter: String,
+    pub search: String,
+    pub sort: SortColumn,
+    pub ascending: bool,
+    pub dark: bool,
+    pub show_detail: bool,
+    /// Selected study id.
+    pub selected: Option<i64>,
+}
+
+impl Default for DeskState {
+    fn default() -> Self {
+        DeskState {
+            state_filter: None,
+            modality_filter: String::new(),
+            search: String::new(),
+            sort: SortColumn::State,
+            ascending: true,
+            dark: false,
+            show_detail: true,
+            selected: None,
+        }
+    }
+}
+
+/// What the user asked for during a frame; run after drawing (egui_demo_app's pattern).
+#[derive(Debug, Clone, PartialEq)]
+pub enum UiCommand {
+    Select(i64),
+    /// Move the selection by this many rows in the current view.
+    MoveSelection(isize),
+    OpenDetail,
+    Import(Vec<std::path::PathBuf>),
+    OpenImportDialog,
+    SetSort(SortColumn),
+    ToggleTheme,
+    Reload,
+    DismissNotification(usize),
+    FocusSearch,
+}

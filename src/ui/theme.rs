@@ -1,0 +1,46 @@
+//! Look: bundled fonts (Latin from egui, CJK subset of Noto Sans CJK), state colours, themes.
+
+use std::sync::Arc;
+
+use egui::{Color32, FontData, FontDefinitions, FontFamily, RichText};
+
+use crate::model::StudyState;
+
+/// Noto Sans CJK subset (GB2312 level 1, JIS level 1, KS X 1001 Hangul, kana): patient names.
+static CJK_FONT: &[u8] = include_bytes!("../../assets/fonts/NotoSansCJK-subset.otf");
+
+/// egui's own fonts plus the CJK subset as a fallback in both families, so rendering is the
+/// same on every machine, whatever fonts it has installed.
+pub fn install_fonts(ctx: &egui::Context) {
+    let mut fonts = FontDefinitions::default();
+    fonts.font_data.insert("noto-cjk".into(), Arc::new(FontData::from_static(CJK_FONT)));
+    for family in [FontFamily::Proportional, FontFamily::Monospace] {
+        fonts.families.entry(family).or_default().push("noto-cjk".into());
+    }
+    ctx.set_fonts(fonts);
+}
+
+pub fn apply_theme(ctx: &egui::Context, dark: bool) {
+    ctx.set_theme(if dark { egui::Theme::Dark } else { egui::Theme::Light });
+}
+
+pub fn state_color(state: StudyState, dark: bool) -> Color32 {
+    match (state, dark) {
+        (StudyState::Broken, false) => Color32::from_rgb(190, 30, 45),
+        (StudyState::Broken, true) => Color32::from_rgb(255, 95, 95),
+        (StudyState::Inconsistent, false) => Color32::from_rgb(200, 90, 0),
+        (StudyState::Inconsistent, true) => Color32::from_rgb(255, 150, 60),
+        (StudyState::Mismatch, false) => Color32::from_rgb(150, 110, 0),
+        (StudyState::Mismatch, true) => Color32::from_rgb(235, 200, 70),
+        (StudyState::Unmatched, false) => Color32::from_rgb(30, 90, 190),
+        (StudyState::Unmatched, true) => Color32::from_rgb(110, 165, 255),
+        (StudyState::Matched, false) => Color32::from_rgb(30, 130, 60),
+        (StudyState::Matched, true) => Color32::from_rgb(100, 200, 120),
+    }
+}
+
+/// The state as a coloured word (colour is never the only cue: the word is there).
+pub fn state_chip(ui: &mut egui::Ui, state: StudyState) -> egui::Response {
+    let color = state_color(state, ui.visuals().dark_mode);
+    ui.label(RichText::new(state.as_str()).color(color).strong())
+}
