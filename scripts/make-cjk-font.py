@@ -2,7 +2,7 @@
 """Builds assets/fonts/NotoSansCJK-subset.otf: the CJK glyphs patient names need.
 
 Covers GB2312 level 1, JIS X 0208 level 1, KS X 1001 Hangul, kana (full and half width),
-CJK punctuation and full-width forms, plus every character of the given extra files.
+CJK punctuation and full-width forms, arrows and geometric shapes, plus every character of the given extra files.
 Run: python3 scripts/make-cjk-font.py /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 (needs `pip install fonttools`; Debian package fonts-noto-cjk provides the source font).
 """
@@ -23,7 +23,8 @@ chars = set()
 chars |= decode_range("gb2312", (0xB0, 0xD7), (0xA1, 0xFE))   # GB2312 level 1 hanzi
 chars |= decode_range("euc_jp", (0xB0, 0xCF), (0xA1, 0xFE))   # JIS X 0208 level 1 kanji
 chars |= decode_range("euc_kr", (0xB0, 0xC8), (0xA1, 0xFE))   # KS X 1001 Hangul syllables
-for lo, hi in [(0x3000, 0x30FF), (0x3130, 0x318F), (0xFF00, 0xFFEF)]:
+# CJK punctuation, kana, Hangul jamo, full-width forms; arrows and shapes for the UI's own marks.
+for lo, hi in [(0x3000, 0x30FF), (0x3130, 0x318F), (0xFF00, 0xFFEF), (0x2190, 0x21FF), (0x25A0, 0x25FF)]:
     chars |= {chr(c) for c in range(lo, hi + 1)}
 root = pathlib.Path(__file__).resolve().parent.parent
 for extra in [root / "src/demo/department.rs"]:

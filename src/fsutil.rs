@@ -21,7 +21,12 @@ pub fn write_atomic_readonly(tmp_dir: &Path, dest: &Path, bytes: &[u8]) -> std::
 
 /// Like [`copy_atomic`], and the file is made read-only.
 pub fn copy_atomic_readonly(tmp_dir: &Path, src: &Path, dest: &Path) -> std::io::Result<()> {
-    write_atomic_with(tmp_dir, dest, |f| std::io::copy(&mut File::open(src)?, f).map(|_| ()), true)
+    write_atomic_with(
+        tmp_dir,
+        dest,
+        |f| std::io::copy(&mut File::open(src)?, f).map(|_| ()),
+        true,
+    )
 }
 
 fn write_atomic_with(
@@ -90,7 +95,11 @@ mod tests {
         let dest = dir.path().join("x");
         write_atomic(dir.path(), &dest, b"abc").unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), b"abc");
-        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
         assert_eq!(names.len(), 1);
     }
 

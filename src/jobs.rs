@@ -30,9 +30,20 @@ pub enum JobOutput {
 
 #[derive(Debug, Clone)]
 pub enum JobEvent {
-    Started { id: JobId, title: String },
-    Progress { id: JobId, done: u64, total: Option<u64>, note: String },
-    Finished { id: JobId, outcome: Result<JobOutput, String> },
+    Started {
+        id: JobId,
+        title: String,
+    },
+    Progress {
+        id: JobId,
+        done: u64,
+        total: Option<u64>,
+        note: String,
+    },
+    Finished {
+        id: JobId,
+        outcome: Result<Box<JobOutput>, String>,
+    },
 }
 
 type WakeFn = Arc<dyn Fn() + Send + Sync>;
@@ -78,12 +89,20 @@ impl JobCtx {
     /// Reports progress; throttled, except when `done == total`.
     pub fn progress(&self, done: u64, total: Option<u64>, note: impl Into<String>) {
         let now = Instant::now();
-        let due = self.last_progress.get().is_none_or(|t| now.duration_since(t) >= PROGRESS_INTERVAL);
+        let due = self
+            .last_progress
+            .get()
+            .is_none_or(|t| now.duration_since(t) >= PROGRESS_INTERVAL);
         if !due && total != Some(done) {
             return;
         }
         self.last_progress.set(Some(now));
-        self.send(JobEvent::Progress { id: self.id, done, total, note: note.into() });
+        self.send(JobEvent::Progress {
+            id: self.id,
+            done,
+            total,
+            note: note.into(),
+        });
     }
 
     pub fn is_cancelled(&self) -> bool {
@@ -107,7 +126,12 @@ impl Jobs {
     /// `wake` is called after every event (the UI passes `ctx.request_repaint`).
     pub fn new(wake: impl Fn() + Send + Sync + 'static) -> Jobs {
         let (tx, rx) = unbounded();
-        Jobs { tx, rx, next_id: AtomicU64::new(1), wake: Arc::new(wake) }
+        Jobs {
+            tx,
+            rx,
+            next_id: AtomicU64::new(1),
+            wake: Arc::new(wake),
+        }
     }
 
     /// Runs `work` on a new thread. A panic inside is reported as a failure, not lost.
@@ -126,20 +150,31 @@ impl Jobs {
             last_progress: Cell::new(None),
         };
         let title = title.into();
-        ctx.send(JobEvent::Started { id, title: title.clone() });
-        let spawned = std::thread::Builder::new().name(format!("job-{id}")).spawn(move || {
-            let outcome = catch_unwind(AssertUnwindSafe(|| work(&ctx))).unwrap_or_else(|p| {
-                let msg = p
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_else(|| "unknown panic".into());
-                Err(format!("internal error in '{title}': {msg}"))
-            });
-            ctx.send(JobEvent::Finished { id, outcome });
+        ctx.send(JobEvent::Started {
+            id,
+            title: title.clone(),
         });
+        let spawned = std::thread::Builder::new()
+            .name(format!("job-{id}"))
+            .spawn(move || {
+                let outcome = catch_unwind(AssertUnwindSafe(|| work(&ctx))).unwrap_or_else(|p| {
+                    let msg = p
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_else(|| "unknown panic".into());
+                    Err(format!("internal error in '{title}': {msg}"))
+                });
+                ctx.send(JobEvent::Finished {
+                    id,
+                    outcome: outcome.map(Box::new),
+                });
+            });
         if let Err(e) = spawned {
-            let _ = self.tx.send(JobEvent::Finished { id, outcome: Err(format!("cannot start a thread: {e}")) });
+            let _ = self.tx.send(JobEvent::Finished {
+                id,
+                outcome: Err(format!("cannot start a thread: {e}")),
+            });
             (self.wake)();
         }
         JobHandle { id, cancel }
@@ -150,7 +185,11 @@ impl Jobs {
     }
 
     /// Blocks until job `id` finishes, calling `on_event` for every event meanwhile.
-    pub fn wait(&self, id: JobId, mut on_event: impl FnMut(&JobEvent)) -> Result<JobOutput, String> {
+    pub fn wait(
+        &self,
+        id: JobId,
+        mut on_event: impl FnMut(&JobEvent),
+    ) -> Result<JobOutput, String> {
         loop {
             let Ok(e) = self.rx.recv() else {
                 return Err("job channel closed".into());
@@ -159,7 +198,7 @@ impl Jobs {
             if let JobEvent::Finished { id: done, outcome } = e
                 && done == id
             {
-                return outcome;
+                return outcome.map(|b| *b);
             }
         }
     }
@@ -185,7 +224,11 @@ mod tests {
             }
         });
         assert!(matches!(out, Ok(JobOutput::Done(s)) if s == "ok"));
-        assert_eq!(last, Some(10), "the final progress event is never throttled");
+        assert_eq!(
+            last,
+            Some(10),
+            "the final progress event is never throttled"
+        );
     }
 
     #[test]

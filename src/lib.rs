@@ -13,5 +13,5 @@ pub mod model;
 pub mod rules;
 pub mod store;
 pub mod ui;
-pub mod workspace;
 pub mod worklist;
+pub mod workspace;

@@ -66,10 +66,16 @@ pub struct Classification {
 /// Which state a finding code puts a study in; `None` for notes that need no action.
 pub fn category(code: &str) -> Option<StudyState> {
     Some(match code {
-        "unreadable" | "truncated" | "missing_uid" | "missing_pixel_data" | "bad_value" => StudyState::Broken,
+        "unreadable" | "truncated" | "missing_uid" | "missing_pixel_data" | "bad_value" => {
+            StudyState::Broken
+        }
         "mixed_patient" | "multiple_accessions" | "duplicate_sop_uid" => StudyState::Inconsistent,
-        "patient_id_mismatch" | "patient_name_mismatch" | "birth_date_mismatch" | "sex_mismatch"
-        | "modality_mismatch" | "issuer_mismatch" => StudyState::Mismatch,
+        "patient_id_mismatch"
+        | "patient_name_mismatch"
+        | "birth_date_mismatch"
+        | "sex_mismatch"
+        | "modality_mismatch"
+        | "issuer_mismatch" => StudyState::Mismatch,
         "no_accession" | "no_order" => StudyState::Unmatched,
         _ => return None,
     })
@@ -89,14 +95,26 @@ pub fn classify(study: &StudyFacts, orders: &[WorklistItem]) -> Classification {
     findings.extend(order_match(&summary, &study.instances, orders));
     findings.extend(format_notes(&study.instances));
 
-    let state = findings.iter().filter_map(|f| category(&f.code)).min().unwrap_or(StudyState::Matched);
+    let state = findings
+        .iter()
+        .filter_map(|f| category(&f.code))
+        .min()
+        .unwrap_or(StudyState::Matched);
     // Most severe first, so the queue's one-line summary shows what matters.
     findings.sort_by_key(|f| category(&f.code).map_or(u8::MAX, |s| s as u8));
-    Classification { state, findings, summary }
+    Classification {
+        state,
+        findings,
+        summary,
+    }
 }
 
 fn finding(code: &str, message: String, file: Option<&str>) -> Finding {
-    Finding { code: code.into(), message, file: file.map(str::to_string) }
+    Finding {
+        code: code.into(),
+        message,
+        file: file.map(str::to_string),
+    }
 }
 
 /// Folds identical problems found in many files into one finding naming the first file.
@@ -119,7 +137,11 @@ fn read_faults(instances: &[InstanceFacts], conflicts: &[ConflictFacts]) -> Vec<
     let mut out = Vec::new();
     for (file, errors, truncated) in of_instances.chain(of_conflicts) {
         for e in errors {
-            let code = if truncated && e.contains("truncated") { "truncated" } else { "unreadable" };
+            let code = if truncated && e.contains("truncated") {
+                "truncated"
+            } else {
+                "unreadable"
+            };
             out.push(finding(code, e.clone(), Some(file)));
         }
     }
@@ -138,7 +160,9 @@ fn missing_uids(instances: &[InstanceFacts]) -> Vec<Finding> {
             (&h.sop_class_uid, "SOP Class UID (0008,0016)"),
         ] {
             if value.is_empty() && !(i.header.is_dicomdir()) {
-                hits.entry(format!("{name} is missing")).or_default().push(&i.file);
+                hits.entry(format!("{name} is missing"))
+                    .or_default()
+                    .push(&i.file);
             }
         }
     }
@@ -152,37 +176,73 @@ fn missing_pixel_data(instances: &[InstanceFacts]) -> Vec<Finding> {
     for i in instances {
         let class = &i.header.sop_class_uid;
         if i.errors.is_empty() && !i.header.has_pixel_data && uids::needs_pixel_data(class) {
-            hits.entry(format!("{} has no Pixel Data (7FE0,0010)", uids::sop_class_name(class)))
-                .or_default()
-                .push(&i.file);
+            hits.entry(format!(
+                "{} has no Pixel Data (7FE0,0010)",
+                uids::sop_class_name(class)
+            ))
+            .or_default()
+            .push(&i.file);
         }
     }
     folded("missing_pixel_data", hits)
 }
+
+/// A value-format check: the reason a value is invalid, or `None`.
+type Check = fn(&str) -> Option<String>;
 
 /// `bad_value`: a value that breaks its VR's format (dates, times, UIDs, sex).
 fn bad_values(instances: &[InstanceFacts]) -> Vec<Finding> {
     let mut hits: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     for i in instances {
         let h = &i.header;
-        let checks: [(&str, &str, fn(&str) -> Option<String>); 10] = [
+        let checks: [(&str, &str, Check); 10] = [
             ("Study Date (0008,0020)", &h.study_date, values::check_date),
-            ("Series Date (0008,0021)", &h.series_date, values::check_date),
-            ("Content Date (0008,0023)", &h.content_date, values::check_date),
-            ("Patient's Birth Date (0010,0030)", &h.birth_date, values::check_date),
+            (
+                "Series Date (0008,0021)",
+                &h.series_date,
+                values::check_date,
+            ),
+            (
+                "Content Date (0008,0023)",
+                &h.content_date,
+                values::check_date,
+            ),
+            (
+                "Patient's Birth Date (0010,0030)",
+                &h.birth_date,
+                values::check_date,
+            ),
             ("Study Time (0008,0030)", &h.study_time, values::check_time),
             ("Patient's Sex (0010,0040)", &h.sex, values::check_sex),
-            ("Study Instance UID (0020,000D)", &h.study_uid, values::check_uid),
-            ("Series Instance UID (0020,000E)", &h.series_uid, values::check_uid),
-            ("SOP Instance UID (0008,0018)", &h.sop_instance_uid, values::check_uid),
-            ("SOP Class UID (0008,0016)", &h.sop_class_uid, values::check_uid),
+            (
+                "Study Instance UID (0020,000D)",
+                &h.study_uid,
+                values::check_uid,
+            ),
+            (
+                "Series Instance UID (0020,000E)",
+                &h.series_uid,
+                values::check_uid,
+            ),
+            (
+                "SOP Instance UID (0008,0018)",
+                &h.sop_instance_uid,
+                values::check_uid,
+            ),
+            (
+                "SOP Class UID (0008,0016)",
+                &h.sop_class_uid,
+                values::check_uid,
+            ),
         ];
         for (name, value, check) in checks {
             if value.is_empty() {
                 continue;
             }
             if let Some(reason) = check(value) {
-                hits.entry(format!("{name}: {reason}")).or_default().push(&i.file);
+                hits.entry(format!("{name}: {reason}"))
+                    .or_default()
+                    .push(&i.file);
             }
         }
     }
@@ -207,7 +267,7 @@ fn distinct<'a>(
             None => seen.push((k, v.to_string(), 1)),
         }
     }
-    seen.sort_by(|a, b| b.2.cmp(&a.2));
+    seen.sort_by_key(|e| std::cmp::Reverse(e.2));
     seen.into_iter().map(|(_, v, n)| (v, n)).collect()
 }
 
@@ -226,7 +286,11 @@ fn mixed_patient(instances: &[InstanceFacts]) -> Vec<Finding> {
     let ids = distinct(instances, |h| &h.patient_id, normalize_id);
     let names = distinct(instances, |h| &h.patient_name, name_key);
     let births = distinct(instances, |h| &h.birth_date, |s| s.to_string());
-    for (what, vals) in [("Patient IDs", ids), ("patient names", names), ("birth dates", births)] {
+    for (what, vals) in [
+        ("Patient IDs", ids),
+        ("patient names", names),
+        ("birth dates", births),
+    ] {
         if vals.len() > 1 {
             out.push(finding(
                 "mixed_patient",
@@ -244,7 +308,11 @@ fn multiple_accessions(instances: &[InstanceFacts]) -> Vec<Finding> {
     if accs.len() > 1 {
         vec![finding(
             "multiple_accessions",
-            format!("one Study Instance UID under {} accession numbers: {}", accs.len(), describe(&accs)),
+            format!(
+                "one Study Instance UID under {} accession numbers: {}",
+                accs.len(),
+                describe(&accs)
+            ),
             None,
         )]
     } else {
@@ -266,7 +334,11 @@ fn duplicate_sop_uids(conflicts: &[ConflictFacts]) -> Vec<Finding> {
                 "duplicate_sop_uid",
                 format!(
                     "SOP Instance UID {} received again with different content{other_study}",
-                    if c.sop_uid.is_empty() { "(none)" } else { &c.sop_uid }
+                    if c.sop_uid.is_empty() {
+                        "(none)"
+                    } else {
+                        &c.sop_uid
+                    }
                 ),
                 Some(&c.file),
             )
@@ -278,12 +350,22 @@ fn duplicate_sop_uids(conflicts: &[ConflictFacts]) -> Vec<Finding> {
 const ANCILLARY_MODALITIES: [&str; 6] = ["SR", "PR", "KO", "OT", "DOC", "REG"];
 
 /// `no_accession` / `no_order` / `*_mismatch`: the study against its worklist order.
-fn order_match(summary: &StudySummary, instances: &[InstanceFacts], orders: &[WorklistItem]) -> Vec<Finding> {
+fn order_match(
+    summary: &StudySummary,
+    instances: &[InstanceFacts],
+    orders: &[WorklistItem],
+) -> Vec<Finding> {
     if summary.accession.is_empty() {
-        return vec![finding("no_accession", "no Accession Number (0008,0050) in the study".into(), None)];
+        return vec![finding(
+            "no_accession",
+            "no Accession Number (0008,0050) in the study".into(),
+            None,
+        )];
     }
-    let candidates: Vec<&WorklistItem> =
-        orders.iter().filter(|o| o.accession.trim() == summary.accession.trim()).collect();
+    let candidates: Vec<&WorklistItem> = orders
+        .iter()
+        .filter(|o| o.accession.trim() == summary.accession.trim())
+        .collect();
     if candidates.is_empty() {
         return vec![finding(
             "no_order",
@@ -302,11 +384,19 @@ fn order_match(summary: &StudySummary, instances: &[InstanceFacts], orders: &[Wo
     best.unwrap_or_default()
 }
 
-fn compare_with_order(summary: &StudySummary, instances: &[InstanceFacts], order: &WorklistItem) -> Vec<Finding> {
+fn compare_with_order(
+    summary: &StudySummary,
+    instances: &[InstanceFacts],
+    order: &WorklistItem,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut check = |code: &str, field: &str, study: &str, ordered: &str, same: bool| {
         if !ordered.is_empty() && !same {
-            out.push(finding(code, format!("{field}: study '{study}', order '{ordered}'"), None));
+            out.push(finding(
+                code,
+                format!("{field}: study '{study}', order '{ordered}'"),
+                None,
+            ));
         }
     };
     let s = summary;
@@ -322,7 +412,8 @@ fn compare_with_order(summary: &StudySummary, instances: &[InstanceFacts], order
         "Issuer of Patient ID",
         &s.issuer_of_patient_id,
         &order.issuer_of_patient_id,
-        s.issuer_of_patient_id.is_empty() || s.issuer_of_patient_id.trim() == order.issuer_of_patient_id.trim(),
+        s.issuer_of_patient_id.is_empty()
+            || s.issuer_of_patient_id.trim() == order.issuer_of_patient_id.trim(),
     );
     check(
         "patient_name_mismatch",
@@ -331,8 +422,20 @@ fn compare_with_order(summary: &StudySummary, instances: &[InstanceFacts], order
         &order.patient_name,
         names_match(&s.patient_name, &order.patient_name),
     );
-    check("birth_date_mismatch", "Birth date", &s.birth_date, &order.birth_date, s.birth_date == order.birth_date);
-    check("sex_mismatch", "Sex", &s.sex, &order.sex, s.sex.trim() == order.sex.trim());
+    check(
+        "birth_date_mismatch",
+        "Birth date",
+        &s.birth_date,
+        &order.birth_date,
+        s.birth_date == order.birth_date,
+    );
+    check(
+        "sex_mismatch",
+        "Sex",
+        &s.sex,
+        &order.sex,
+        s.sex.trim() == order.sex.trim(),
+    );
     let modalities: Vec<&str> = instances
         .iter()
         .map(|i| i.header.modality.trim())
@@ -340,7 +443,13 @@ fn compare_with_order(summary: &StudySummary, instances: &[InstanceFacts], order
         .collect();
     let ordered = order.modality.trim();
     let same = modalities.is_empty() || modalities.iter().all(|m| *m == ordered);
-    check("modality_mismatch", "Modality", &s.modality, &order.modality, same);
+    check(
+        "modality_mismatch",
+        "Modality",
+        &s.modality,
+        &order.modality,
+        same,
+    );
     out
 }
 
@@ -370,7 +479,12 @@ pub fn summarize(instances: &[InstanceFacts]) -> StudySummary {
             }
         }
         // Stable: ties keep the first seen.
-        counts.iter().enumerate().max_by(|(ia, a), (ib, b)| a.1.cmp(&b.1).then(ib.cmp(ia))).map(|(_, (v, _))| v.to_string()).unwrap_or_default()
+        counts
+            .iter()
+            .enumerate()
+            .max_by(|(ia, a), (ib, b)| a.1.cmp(&b.1).then(ib.cmp(ia)))
+            .map(|(_, (v, _))| v.to_string())
+            .unwrap_or_default()
     };
     let mods = distinct(instances, |h| &h.modality, |s| s.trim().to_string());
     StudySummary {
@@ -380,7 +494,11 @@ pub fn summarize(instances: &[InstanceFacts]) -> StudySummary {
         birth_date: top(|h| &h.birth_date),
         sex: top(|h| &h.sex),
         accession: top(|h| &h.accession),
-        modality: mods.into_iter().map(|(m, _)| m).collect::<Vec<_>>().join("\\"),
+        modality: mods
+            .into_iter()
+            .map(|(m, _)| m)
+            .collect::<Vec<_>>()
+            .join("\\"),
         study_date: top(|h| &h.study_date),
         study_time: top(|h| &h.study_time),
         description: top(|h| &h.study_description),
@@ -411,7 +529,11 @@ mod tests {
             ..Header::default()
         };
         f(&mut h);
-        InstanceFacts { file: file.into(), header: h, ..Default::default() }
+        InstanceFacts {
+            file: file.into(),
+            header: h,
+            ..Default::default()
+        }
     }
 
     fn order() -> WorklistItem {
@@ -431,7 +553,10 @@ mod tests {
     }
 
     fn study(instances: Vec<InstanceFacts>) -> StudyFacts {
-        StudyFacts { instances, conflicts: vec![] }
+        StudyFacts {
+            instances,
+            conflicts: vec![],
+        }
     }
 
     #[test]
@@ -453,19 +578,27 @@ mod tests {
     #[test]
     fn read_errors_are_broken() {
         let mut i = inst("a", |_| {});
-        i.errors.push("file is truncated: Pixel Data declares 10 bytes, only 2 present".into());
+        i.errors
+            .push("file is truncated: Pixel Data declares 10 bytes, only 2 present".into());
         i.truncated = true;
         let c = classify(&study(vec![i]), &[order()]);
         assert_eq!(c.state, StudyState::Broken);
         assert_eq!(codes(&c), ["truncated"]);
         let mut i = inst("a", |_| {});
-        i.errors.push("data set unreadable after (0009,0010): bad".into());
-        assert_eq!(codes(&classify(&study(vec![i]), &[order()])), ["unreadable"]);
+        i.errors
+            .push("data set unreadable after (0009,0010): bad".into());
+        assert_eq!(
+            codes(&classify(&study(vec![i]), &[order()])),
+            ["unreadable"]
+        );
     }
 
     #[test]
     fn missing_uid_is_broken() {
-        let c = classify(&study(vec![inst("a", |h| h.series_uid.clear())]), &[order()]);
+        let c = classify(
+            &study(vec![inst("a", |h| h.series_uid.clear())]),
+            &[order()],
+        );
         assert_eq!(c.state, StudyState::Broken);
         assert_eq!(codes(&c), ["missing_uid"]);
         assert!(c.findings[0].message.contains("Series Instance UID"));
@@ -473,7 +606,10 @@ mod tests {
 
     #[test]
     fn image_without_pixels_is_broken() {
-        let c = classify(&study(vec![inst("a", |h| h.has_pixel_data = false)]), &[order()]);
+        let c = classify(
+            &study(vec![inst("a", |h| h.has_pixel_data = false)]),
+            &[order()],
+        );
         assert_eq!(codes(&c), ["missing_pixel_data"]);
         // A structured report needs none.
         let c = classify(
@@ -489,7 +625,10 @@ mod tests {
     #[test]
     fn bad_date_is_broken_and_folded() {
         let c = classify(
-            &study(vec![inst("a", |h| h.study_date = "2024-01-05".into()), inst("bb", |h| h.study_date = "2024-01-05".into())]),
+            &study(vec![
+                inst("a", |h| h.study_date = "2024-01-05".into()),
+                inst("bb", |h| h.study_date = "2024-01-05".into()),
+            ]),
             &[order()],
         );
         assert_eq!(c.state, StudyState::Broken);
@@ -501,17 +640,35 @@ mod tests {
 
     #[test]
     fn two_patients_in_one_study_is_inconsistent() {
-        let c = classify(&study(vec![inst("a", |_| {}), inst("bb", |h| h.patient_id = "P2".into())]), &[order()]);
+        let c = classify(
+            &study(vec![
+                inst("a", |_| {}),
+                inst("bb", |h| h.patient_id = "P2".into()),
+            ]),
+            &[order()],
+        );
         assert_eq!(c.state, StudyState::Inconsistent);
         assert!(codes(&c).contains(&"mixed_patient"));
         // Name spelled with other case and trailing carets is the same name.
-        let c = classify(&study(vec![inst("a", |_| {}), inst("bb", |h| h.patient_name = "doe^jane^^".into())]), &[order()]);
+        let c = classify(
+            &study(vec![
+                inst("a", |_| {}),
+                inst("bb", |h| h.patient_name = "doe^jane^^".into()),
+            ]),
+            &[order()],
+        );
         assert_eq!(c.state, StudyState::Matched, "{:?}", c.findings);
     }
 
     #[test]
     fn two_accessions_is_inconsistent() {
-        let c = classify(&study(vec![inst("a", |_| {}), inst("bb", |h| h.accession = "A2".into())]), &[order()]);
+        let c = classify(
+            &study(vec![
+                inst("a", |_| {}),
+                inst("bb", |h| h.accession = "A2".into()),
+            ]),
+            &[order()],
+        );
         assert_eq!(c.state, StudyState::Inconsistent);
         assert!(codes(&c).contains(&"multiple_accessions"));
     }
@@ -534,11 +691,26 @@ mod tests {
     #[test]
     fn demographics_differing_from_order_is_mismatch() {
         for (f, code) in [
-            (Box::new(|h: &mut Header| h.patient_id = "P9".into()) as Box<dyn Fn(&mut Header)>, "patient_id_mismatch"),
-            (Box::new(|h: &mut Header| h.patient_name = "ROE^JANE".into()), "patient_name_mismatch"),
-            (Box::new(|h: &mut Header| h.birth_date = "19700102".into()), "birth_date_mismatch"),
-            (Box::new(|h: &mut Header| h.sex = "M".into()), "sex_mismatch"),
-            (Box::new(|h: &mut Header| h.modality = "MR".into()), "modality_mismatch"),
+            (
+                Box::new(|h: &mut Header| h.patient_id = "P9".into()) as Box<dyn Fn(&mut Header)>,
+                "patient_id_mismatch",
+            ),
+            (
+                Box::new(|h: &mut Header| h.patient_name = "ROE^JANE".into()),
+                "patient_name_mismatch",
+            ),
+            (
+                Box::new(|h: &mut Header| h.birth_date = "19700102".into()),
+                "birth_date_mismatch",
+            ),
+            (
+                Box::new(|h: &mut Header| h.sex = "M".into()),
+                "sex_mismatch",
+            ),
+            (
+                Box::new(|h: &mut Header| h.modality = "MR".into()),
+                "modality_mismatch",
+            ),
         ] {
             let c = classify(&study(vec![inst("a", |h| f(h))]), &[order()]);
             assert_eq!(c.state, StudyState::Mismatch, "{code}");
@@ -548,17 +720,26 @@ mod tests {
 
     #[test]
     fn ancillary_series_do_not_break_modality_match() {
-        let c = classify(&study(vec![inst("a", |_| {}), inst("bb", |h| h.modality = "SR".into())]), &[order()]);
+        let c = classify(
+            &study(vec![
+                inst("a", |_| {}),
+                inst("bb", |h| h.modality = "SR".into()),
+            ]),
+            &[order()],
+        );
         assert_eq!(c.state, StudyState::Matched, "{:?}", c.findings);
         assert_eq!(c.summary.modality, "CT\\SR");
     }
 
     #[test]
     fn most_severe_state_wins_and_comes_first() {
-        let c = classify(&study(vec![inst("a", |h| {
-            h.study_uid.clear();
-            h.patient_id = "P9".into();
-        })]), &[order()]);
+        let c = classify(
+            &study(vec![inst("a", |h| {
+                h.study_uid.clear();
+                h.patient_id = "P9".into();
+            })]),
+            &[order()],
+        );
         assert_eq!(c.state, StudyState::Broken);
         assert_eq!(codes(&c), ["missing_uid", "patient_id_mismatch"]);
     }

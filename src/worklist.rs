@@ -41,7 +41,10 @@ mod tests {
     fn names() {
         assert!(names_match("Doe^Jane", "DOE^JANE^^^"));
         assert!(names_match("Yamada^Tarou=山田^太郎", "YAMADA^TAROU"));
-        assert!(!names_match("Yamada^Tarou=山田^太郎", "Yamada^Tarou=山本^太郎"));
+        assert!(!names_match(
+            "Yamada^Tarou=山田^太郎",
+            "Yamada^Tarou=山本^太郎"
+        ));
         assert!(!names_match("Doe^Jane", "Doe^John"));
         assert_eq!(normalize_name(" doe ^ jane ^"), "DOE^JANE");
     }

@@ -9,7 +9,9 @@ pub enum WorkspaceError {
     NoDataDir,
     #[error("cannot create workspace folder {path}: {cause}")]
     Create { path: String, cause: std::io::Error },
-    #[error("workspace {path} is not writable ({cause}); qcdesk needs to write its database and store there")]
+    #[error(
+        "workspace {path} is not writable ({cause}); qcdesk needs to write its database and store there"
+    )]
     ReadOnly { path: String, cause: std::io::Error },
 }
 
@@ -22,26 +24,37 @@ pub struct Workspace {
 impl Workspace {
     /// The default workspace of this user (platform data dir), or `name` beside it (e.g. "demo").
     pub fn default_dir(name: &str) -> Result<PathBuf, WorkspaceError> {
-        let dirs = directories::ProjectDirs::from("org", "qcdesk", "qcdesk").ok_or(WorkspaceError::NoDataDir)?;
+        let dirs = directories::ProjectDirs::from("org", "qcdesk", "qcdesk")
+            .ok_or(WorkspaceError::NoDataDir)?;
         Ok(dirs.data_dir().join(name))
     }
 
     /// Opens (creating if needed) the workspace at `root` and checks that it is writable.
     pub fn open(root: &Path) -> Result<Workspace, WorkspaceError> {
-        let ws = Workspace { root: root.to_path_buf() };
+        let ws = Workspace {
+            root: root.to_path_buf(),
+        };
         for dir in [ws.root.clone(), ws.blob_dir(), ws.tmp_dir()] {
             std::fs::create_dir_all(&dir).map_err(|cause| {
                 if cause.kind() == std::io::ErrorKind::PermissionDenied || is_read_only_fs(&cause) {
-                    WorkspaceError::ReadOnly { path: root.display().to_string(), cause }
+                    WorkspaceError::ReadOnly {
+                        path: root.display().to_string(),
+                        cause,
+                    }
                 } else {
-                    WorkspaceError::Create { path: dir.display().to_string(), cause }
+                    WorkspaceError::Create {
+                        path: dir.display().to_string(),
+                        cause,
+                    }
                 }
             })?;
         }
         // Probe: a read-only mount lets create_dir_all succeed when the folders exist already.
         let probe = ws.tmp_dir().join(format!(".probe-{}", std::process::id()));
-        std::fs::write(&probe, b"")
-            .map_err(|cause| WorkspaceError::ReadOnly { path: root.display().to_string(), cause })?;
+        std::fs::write(&probe, b"").map_err(|cause| WorkspaceError::ReadOnly {
+            path: root.display().to_string(),
+            cause,
+        })?;
         let _ = std::fs::remove_file(&probe);
         ws.clean_tmp();
         Ok(ws)

@@ -22,11 +22,16 @@ fn db(ws: &Path) -> rusqlite::Connection {
 fn stored_paths(ws: &Path) -> HashSet<PathBuf> {
     let conn = db(ws);
     let mut stmt = conn.prepare("SELECT original_path FROM files").unwrap();
-    stmt.query_map([], |r| r.get::<_, String>(0)).unwrap().map(|p| PathBuf::from(p.unwrap())).collect()
+    stmt.query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|p| PathBuf::from(p.unwrap()))
+        .collect()
 }
 
 fn n(v: &serde_json::Value, key: &str) -> u64 {
-    v[key].as_u64().unwrap_or_else(|| panic!("{key} missing in {v}"))
+    v[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{key} missing in {v}"))
 }
 
 fn paths_of(v: &serde_json::Value, key: &str) -> Vec<(String, String)> {
@@ -34,7 +39,12 @@ fn paths_of(v: &serde_json::Value, key: &str) -> Vec<(String, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| (p["path"].as_str().unwrap().to_string(), p["reason"].as_str().unwrap().to_string()))
+        .map(|p| {
+            (
+                p["path"].as_str().unwrap().to_string(),
+                p["reason"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
@@ -46,32 +56,59 @@ fn every_pydicom_file_is_indexed_or_listed_with_a_reason() {
 
     let all = files_under(&src);
     assert_eq!(n(&r, "files_found"), all.len() as u64);
-    assert_eq!(all.len(), 195, "tests/data/pydicom changed: update the counts below");
+    assert_eq!(
+        all.len(),
+        195,
+        "tests/data/pydicom changed: update the counts below"
+    );
     assert_eq!(n(&r, "new_instances"), 144);
-    assert_eq!(n(&r, "duplicates"), 1, "one pydicom file is a byte-identical copy of another");
-    assert_eq!(n(&r, "conflicts"), 30, "variants of one SOP Instance (other encodings) are conflicts");
+    assert_eq!(
+        n(&r, "duplicates"),
+        1,
+        "one pydicom file is a byte-identical copy of another"
+    );
+    assert_eq!(
+        n(&r, "conflicts"),
+        30,
+        "variants of one SOP Instance (other encodings) are conflicts"
+    );
     assert_eq!(n(&r, "non_dicom"), 12);
     assert_eq!(n(&r, "dicomdirs"), 8);
     assert!(r["unreadable"].as_array().unwrap().is_empty());
     assert_eq!(
-        n(&r, "new_instances") + n(&r, "duplicates") + n(&r, "conflicts") + n(&r, "non_dicom") + n(&r, "dicomdirs"),
+        n(&r, "new_instances")
+            + n(&r, "duplicates")
+            + n(&r, "conflicts")
+            + n(&r, "non_dicom")
+            + n(&r, "dicomdirs"),
         n(&r, "files_found")
     );
 
     // Every file is in the store, or skipped with a reason, or a DICOMDIR, or a byte copy of one stored.
     let stored = stored_paths(ws.path());
-    let skipped: HashSet<PathBuf> = paths_of(&r, "skipped").into_iter().map(|(p, _)| PathBuf::from(p)).collect();
+    let skipped: HashSet<PathBuf> = paths_of(&r, "skipped")
+        .into_iter()
+        .map(|(p, _)| PathBuf::from(p))
+        .collect();
     let mut uncovered = Vec::new();
     for f in &all {
-        let is_dicomdir = f.file_name().is_some_and(|n| n.to_string_lossy().starts_with("DICOMDIR"));
+        let is_dicomdir = f
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("DICOMDIR"));
         if !stored.contains(f) && !skipped.contains(f) && !is_dicomdir {
             uncovered.push(f.clone());
         }
     }
-    assert_eq!(uncovered.len(), 1, "only the duplicate may be unlisted: {uncovered:?}");
+    assert_eq!(
+        uncovered.len(),
+        1,
+        "only the duplicate may be unlisted: {uncovered:?}"
+    );
     let dup = std::fs::read(&uncovered[0]).unwrap();
     assert!(
-        stored.iter().any(|p| std::fs::read(p).map(|b| b == dup).unwrap_or(false)),
+        stored
+            .iter()
+            .any(|p| std::fs::read(p).map(|b| b == dup).unwrap_or(false)),
         "{} is not a copy of a stored file",
         uncovered[0].display()
     );
@@ -101,16 +138,28 @@ fn every_pydicom_file_is_indexed_or_listed_with_a_reason() {
     let ct_small = find("1.3.6.1.4.1.5962.1.2.1.20040119072730.12322").expect("CT_small study");
     assert_eq!(ct_small["patient_name"], "CompressedSamples^CT1");
     let un = find("1.2.840.113619.2.327.3.185221411.476.1398588725.795");
-    assert!(un.is_none(), "UN_sequence's Study UID is inside the UN sequence, not at the top level");
+    assert!(
+        un.is_none(),
+        "UN_sequence's Study UID is inside the UN sequence, not at the top level"
+    );
     let notes: Vec<String> = studies
         .iter()
         .flat_map(|s| s["findings"].as_array().unwrap().iter())
         .filter(|f| f["code"] == "format_note")
         .map(|f| f["message"].as_str().unwrap().to_string())
         .collect();
-    assert!(notes.iter().any(|m| m.contains("CP-246")), "UN sequence skipped with a note: {notes:?}");
-    assert!(notes.iter().any(|m| m.contains("no group length")), "{notes:?}");
-    assert!(notes.iter().any(|m| m.contains("no Transfer Syntax UID")), "{notes:?}");
+    assert!(
+        notes.iter().any(|m| m.contains("CP-246")),
+        "UN sequence skipped with a note: {notes:?}"
+    );
+    assert!(
+        notes.iter().any(|m| m.contains("no group length")),
+        "{notes:?}"
+    );
+    assert!(
+        notes.iter().any(|m| m.contains("no Transfer Syntax UID")),
+        "{notes:?}"
+    );
 
     // The store agrees with the database.
     let verify = qcdesk_json(ws.path(), &["verify", "--json"]);
@@ -121,7 +170,10 @@ fn every_pydicom_file_is_indexed_or_listed_with_a_reason() {
 fn reimporting_the_same_bytes_is_a_no_op_and_originals_stay_untouched() {
     let ws = tempfile::tempdir().unwrap();
     let src = pydicom_dir().join("test_files");
-    let before: Vec<(PathBuf, Vec<u8>)> = files_under(&src).into_iter().map(|p| (p.clone(), std::fs::read(&p).unwrap())).collect();
+    let before: Vec<(PathBuf, Vec<u8>)> = files_under(&src)
+        .into_iter()
+        .map(|p| (p.clone(), std::fs::read(&p).unwrap()))
+        .collect();
     let first = import_json(ws.path(), &[&src]);
     let studies_before = qcdesk_json(ws.path(), &["queue", "--json"]);
     let second = import_json(ws.path(), &[&src]);
@@ -134,7 +186,11 @@ fn reimporting_the_same_bytes_is_a_no_op_and_originals_stay_untouched() {
     let studies_after = qcdesk_json(ws.path(), &["queue", "--json"]);
     assert_eq!(studies_before, studies_after);
     for (p, bytes) in before {
-        assert!(std::fs::read(&p).unwrap() == bytes, "{} was modified", p.display());
+        assert!(
+            std::fs::read(&p).unwrap() == bytes,
+            "{} was modified",
+            p.display()
+        );
     }
 }
 
@@ -156,15 +212,27 @@ fn same_sop_instance_uid_with_other_bytes_is_a_conflict_not_an_overwrite() {
     assert_eq!(study["state"], "inconsistent");
     assert_eq!(study["instances"], 1);
     assert_eq!(study["files"], 2);
-    let codes: Vec<&str> = study["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
+    let codes: Vec<&str> = study["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
     assert!(codes.contains(&"duplicate_sop_uid"), "{codes:?}");
 
     // The instance still points at the first bytes; both are in the store, read-only.
     let show = qcdesk_json(ws.path(), &["show", &study["id"].to_string(), "--json"]);
     let inst = &show["series_list"][0]["instances"][0];
     assert_eq!(inst["conflicts"], 1);
-    let blob = ws.path().join("store").join(&inst["blob"].as_str().unwrap()[..2]).join(format!("{}.dcm", inst["blob"].as_str().unwrap()));
-    assert!(std::fs::read(&blob).unwrap() == original, "the instance's bytes are not the first file's");
+    let blob = ws
+        .path()
+        .join("store")
+        .join(&inst["blob"].as_str().unwrap()[..2])
+        .join(format!("{}.dcm", inst["blob"].as_str().unwrap()));
+    assert!(
+        std::fs::read(&blob).unwrap() == original,
+        "the instance's bytes are not the first file's"
+    );
     assert!(std::fs::metadata(&blob).unwrap().permissions().readonly());
     let blobs: Vec<_> = files_under(&ws.path().join("store"));
     assert_eq!(blobs.len(), 2);
@@ -174,11 +242,18 @@ fn same_sop_instance_uid_with_other_bytes_is_a_conflict_not_an_overwrite() {
 fn a_dicomdir_brings_in_the_files_it_lists() {
     let ws = tempfile::tempdir().unwrap();
     let medium = pydicom_dir().join("test_files/dicomdirtests/98892001/CT2N/DICOMDIR");
-    let medium = if medium.exists() { medium } else { pydicom_dir().join("test_files/dicomdirtests/DICOMDIR") };
+    let medium = if medium.exists() {
+        medium
+    } else {
+        pydicom_dir().join("test_files/dicomdirtests/DICOMDIR")
+    };
     let r = import_json(ws.path(), &[&medium]);
     assert_eq!(n(&r, "dicomdirs"), 1);
     assert!(n(&r, "new_instances") > 10, "{r}");
-    assert!(r["missing_from_dicomdir"].as_array().unwrap().is_empty(), "{r}");
+    assert!(
+        r["missing_from_dicomdir"].as_array().unwrap().is_empty(),
+        "{r}"
+    );
 }
 
 /// A small valid DICOM file whose Pixel Data is declared with `pixel_len` bytes and padded
@@ -225,7 +300,10 @@ fn bad_input_gets_a_reason_and_harms_nothing() {
     }
     std::fs::write(d.join("garbage.dcm"), &garbage).unwrap();
     // Huge: a 3 GB non-DICOM file and a 100 MB DICOM file, both sparse.
-    std::fs::File::create(d.join("disk.img")).unwrap().set_len(3 << 30).unwrap();
+    std::fs::File::create(d.join("disk.img"))
+        .unwrap()
+        .set_len(3 << 30)
+        .unwrap();
     sparse_dicom(&d.join("huge.dcm"), 100 << 20);
     std::os::unix::fs::symlink(d.join("gone.dcm"), d.join("dangling.dcm")).unwrap();
     let locked = d.join("locked.dcm");
@@ -238,24 +316,52 @@ fn bad_input_gets_a_reason_and_harms_nothing() {
 
     let r = import_json(ws.path(), &[d]);
     let skipped = paths_of(&r, "skipped");
-    let skip_reason = |name: &str| skipped.iter().find(|(p, _)| p.ends_with(name)).map(|(_, r)| r.clone());
+    let skip_reason = |name: &str| {
+        skipped
+            .iter()
+            .find(|(p, _)| p.ends_with(name))
+            .map(|(_, r)| r.clone())
+    };
     assert_eq!(skip_reason("empty.dcm").as_deref(), Some("empty file"));
     assert!(skip_reason("notes.txt").is_some());
     assert!(skip_reason("disk.img").is_some());
     let unreadable = paths_of(&r, "unreadable");
-    let unreadable_reason =
-        |name: &str| unreadable.iter().find(|(p, _)| p.ends_with(name)).map(|(_, r)| r.clone());
-    assert!(unreadable_reason("dangling.dcm").is_some_and(|r| r.contains("broken symbolic link")), "{unreadable:?}");
+    let unreadable_reason = |name: &str| {
+        unreadable
+            .iter()
+            .find(|(p, _)| p.ends_with(name))
+            .map(|(_, r)| r.clone())
+    };
+    assert!(
+        unreadable_reason("dangling.dcm").is_some_and(|r| r.contains("broken symbolic link")),
+        "{unreadable:?}"
+    );
     if !root {
-        assert!(unreadable_reason("locked.dcm").is_some_and(|r| r.contains("ermission")), "{unreadable:?}");
+        assert!(
+            unreadable_reason("locked.dcm").is_some_and(|r| r.contains("ermission")),
+            "{unreadable:?}"
+        );
     }
     let broken = paths_of(&r, "broken");
-    assert!(broken.iter().any(|(p, r)| p.ends_with("cut.dcm") && r.contains("truncated")), "{broken:?}");
-    assert!(broken.iter().any(|(p, _)| p.ends_with("garbage.dcm")), "{broken:?}");
+    assert!(
+        broken
+            .iter()
+            .any(|(p, r)| p.ends_with("cut.dcm") && r.contains("truncated")),
+        "{broken:?}"
+    );
+    assert!(
+        broken.iter().any(|(p, _)| p.ends_with("garbage.dcm")),
+        "{broken:?}"
+    );
 
     // The huge DICOM file is indexed (streamed, not loaded) with its header.
     let queue = qcdesk_json(ws.path(), &["queue", "--json"]);
-    let huge = queue.as_array().unwrap().iter().find(|s| s["patient_name"] == "HUGE^FILE").expect("huge file indexed");
+    let huge = queue
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["patient_name"] == "HUGE^FILE")
+        .expect("huge file indexed");
     assert_eq!(huge["instances"], 1);
     // Rejected files are kept in the workspace so the desk can list them.
     let status = qcdesk_json(ws.path(), &["status", "--json"]);
@@ -268,12 +374,17 @@ fn bad_input_gets_a_reason_and_harms_nothing() {
 fn a_database_from_a_newer_qcdesk_is_refused_and_left_alone() {
     let ws = tempfile::tempdir().unwrap();
     qcdesk_json(ws.path(), &["status", "--json"]);
-    db(ws.path()).pragma_update(None, "user_version", 999).unwrap();
+    db(ws.path())
+        .pragma_update(None, "user_version", 999)
+        .unwrap();
     let before = std::fs::read(ws.path().join("qcdesk.sqlite")).unwrap();
     let out = qcdesk(ws.path(), &["queue"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("newer"), "{}", stderr(&out));
-    assert_eq!(std::fs::read(ws.path().join("qcdesk.sqlite")).unwrap(), before);
+    assert_eq!(
+        std::fs::read(ws.path().join("qcdesk.sqlite")).unwrap(),
+        before
+    );
 }
 
 #[test]
@@ -290,13 +401,26 @@ fn a_workspace_that_cannot_be_written_is_refused_with_its_path() {
     // /sys cannot be written even by root; a chmod'ed folder covers other users.
     let out = qcdesk(Path::new("/sys/qcdesk-test-workspace"), &["status"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("/sys/qcdesk-test-workspace"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("/sys/qcdesk-test-workspace"),
+        "{}",
+        stderr(&out)
+    );
     if !is_root() {
         use std::os::unix::fs::PermissionsExt;
         let ws = tempfile::tempdir().unwrap();
         qcdesk_json(ws.path(), &["status", "--json"]);
         std::fs::set_permissions(ws.path(), std::fs::Permissions::from_mode(0o555)).unwrap();
-        let out = qcdesk(ws.path(), &["import", pydicom_dir().join("test_files/CT_small.dcm").to_str().unwrap()]);
+        let out = qcdesk(
+            ws.path(),
+            &[
+                "import",
+                pydicom_dir()
+                    .join("test_files/CT_small.dcm")
+                    .to_str()
+                    .unwrap(),
+            ],
+        );
         std::fs::set_permissions(ws.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         assert_eq!(out.status.code(), Some(1));
         assert!(stderr(&out).contains("not writable"), "{}", stderr(&out));

@@ -16,7 +16,11 @@ use crate::store::{QueueFilter, Store};
 use crate::workspace::Workspace;
 
 #[derive(Debug, Parser)]
-#[command(name = "qcdesk", version, about = "PACS exception handling and QA desk")]
+#[command(
+    name = "qcdesk",
+    version,
+    about = "PACS exception handling and QA desk"
+)]
 struct Cli {
     /// Workspace folder (database + file store). Default: the platform data dir.
     #[arg(long, global = true, env = "QCDESK_WORKSPACE", value_name = "DIR")]
@@ -79,7 +83,9 @@ enum Command {
 }
 
 fn parse_state(s: &str) -> Result<StudyState, String> {
-    StudyState::parse(s).ok_or_else(|| format!("unknown state '{s}' (broken, inconsistent, mismatch, unmatched, matched)"))
+    StudyState::parse(s).ok_or_else(|| {
+        format!("unknown state '{s}' (broken, inconsistent, mismatch, unmatched, matched)")
+    })
 }
 
 /// Runs the command line; returns the process exit code (0 ok, 1 error, 2 usage).
@@ -89,7 +95,9 @@ pub fn run() -> ExitCode {
         Err(e) => {
             let _ = e.print();
             return match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
                 _ => ExitCode::from(2),
             };
         }
@@ -105,9 +113,13 @@ pub fn run() -> ExitCode {
 }
 
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("QCDESK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,dicom_parser=error,dicom_encoding=error"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("QCDESK_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("warn,dicom_parser=error,dicom_encoding=error")
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 fn workspace_dir(cli_dir: &Option<PathBuf>, default_name: &str) -> Result<PathBuf> {
@@ -121,7 +133,10 @@ fn dispatch(cli: Cli) -> Result<()> {
     let Some(command) = cli.command else {
         let dir = workspace_dir(&cli.workspace, "default")?;
         Store::open(&dir)?; // fail here, with a clear message, rather than in the window
-        return crate::ui::run_desk(crate::ui::DeskOptions { workspace: dir, screenshot: None });
+        return crate::ui::run_desk(crate::ui::DeskOptions {
+            workspace: dir,
+            screenshot: None,
+        });
     };
     match command {
         Command::Import { paths, json } => {
@@ -134,9 +149,13 @@ fn dispatch(cli: Cli) -> Result<()> {
             }
             let (d, p) = (dir.clone(), paths.clone());
             let report = run_job("import", move |ctx| {
-                crate::import::import_paths(&d, &p, ctx).map(JobOutput::Import).map_err(|e| e.to_string())
+                crate::import::import_paths(&d, &p, ctx)
+                    .map(JobOutput::Import)
+                    .map_err(|e| e.to_string())
             })?;
-            let JobOutput::Import(report) = report else { anyhow::bail!("import produced no report") };
+            let JobOutput::Import(report) = report else {
+                anyhow::bail!("import produced no report")
+            };
             if json {
                 output::print_json(&report)?;
             } else {
@@ -184,9 +203,14 @@ fn dispatch(cli: Cli) -> Result<()> {
             let store = Store::open(&workspace_dir(&cli.workspace, "default")?)?;
             let problems = store.verify(true)?;
             if json {
-                output::print_json(&serde_json::json!({ "ok": problems.is_empty(), "problems": problems }))?;
+                output::print_json(
+                    &serde_json::json!({ "ok": problems.is_empty(), "problems": problems }),
+                )?;
             } else if problems.is_empty() {
-                println!("workspace {} is consistent", store.workspace().root().display());
+                println!(
+                    "workspace {} is consistent",
+                    store.workspace().root().display()
+                );
             } else {
                 for p in &problems {
                     println!("{p}");
@@ -196,13 +220,21 @@ fn dispatch(cli: Cli) -> Result<()> {
                 anyhow::bail!("{} problem(s) found", problems.len());
             }
         }
-        Command::Demo { no_gui, screenshot, json } => {
+        Command::Demo {
+            no_gui,
+            screenshot,
+            json,
+        } => {
             let dir = workspace_dir(&cli.workspace, "demo")?;
             let d = dir.clone();
             let out = run_job("demo", move |ctx| {
-                crate::demo::build_demo(&d, ctx).map(JobOutput::Demo).map_err(|e| e.to_string())
+                crate::demo::build_demo(&d, ctx)
+                    .map(JobOutput::Demo)
+                    .map_err(|e| e.to_string())
             })?;
-            let JobOutput::Demo(report) = out else { anyhow::bail!("demo produced no report") };
+            let JobOutput::Demo(report) = out else {
+                anyhow::bail!("demo produced no report")
+            };
             if json {
                 output::print_json(&report)?;
             } else {
@@ -215,7 +247,10 @@ fn dispatch(cli: Cli) -> Result<()> {
                 );
             }
             if !no_gui {
-                return crate::ui::run_desk(crate::ui::DeskOptions { workspace: dir, screenshot });
+                return crate::ui::run_desk(crate::ui::DeskOptions {
+                    workspace: dir,
+                    screenshot,
+                });
             }
         }
     }
@@ -232,7 +267,9 @@ fn run_job(
     let tty = std::io::stderr().is_terminal();
     let mut drew = false;
     let out = jobs.wait(handle.id, |e| {
-        if let JobEvent::Progress { done, total, note, .. } = e
+        if let JobEvent::Progress {
+            done, total, note, ..
+        } = e
             && tty
         {
             let line = match total {
@@ -247,5 +284,6 @@ fn run_job(
     if drew {
         eprintln!();
     }
-    out.map_err(anyhow::Error::msg).with_context(|| format!("{title} failed"))
+    out.map_err(anyhow::Error::msg)
+        .with_context(|| format!("{title} failed"))
 }

@@ -27,7 +27,11 @@ impl From<&StoreStats> for StatusJson {
     fn from(s: &StoreStats) -> Self {
         StatusJson {
             studies: s.studies,
-            states: s.by_state.iter().map(|(st, n)| (st.as_str().to_string(), (*n).into())).collect(),
+            states: s
+                .by_state
+                .iter()
+                .map(|(st, n)| (st.as_str().to_string(), (*n).into()))
+                .collect(),
             instances: s.instances,
             files: s.files,
             rejects: s.rejects,
@@ -87,12 +91,24 @@ pub fn print_queue(rows: &[StudyRow]) {
 pub fn print_detail(d: &StudyDetail) {
     let r = &d.row;
     println!("Study {}  [{}]", r.id, r.state);
-    println!("  Study Instance UID  {}", r.study_instance_uid.as_deref().unwrap_or("(none)"));
-    println!("  Patient             {}  ID {}  born {}  sex {}", r.patient_name, r.patient_id, d.patient_birth_date, d.patient_sex);
+    println!(
+        "  Study Instance UID  {}",
+        r.study_instance_uid.as_deref().unwrap_or("(none)")
+    );
+    println!(
+        "  Patient             {}  ID {}  born {}  sex {}",
+        r.patient_name, r.patient_id, d.patient_birth_date, d.patient_sex
+    );
     println!("  Accession           {}", r.accession);
-    println!("  Modality / date     {}  {} {}", r.modality, r.study_date, d.study_time);
+    println!(
+        "  Modality / date     {}  {} {}",
+        r.modality, r.study_date, d.study_time
+    );
     println!("  Description         {}", r.study_description);
-    println!("  Source              {}  (first seen {})", r.source, r.first_seen);
+    println!(
+        "  Source              {}  (first seen {})",
+        r.source, r.first_seen
+    );
     if !r.findings.is_empty() {
         println!("Findings:");
         for f in &r.findings {
@@ -104,35 +120,62 @@ pub fn print_detail(d: &StudyDetail) {
     }
     println!("Series:");
     for s in &d.series_list {
-        println!("  #{} {} {} ({} instances)", s.series_number, s.modality, s.description, s.instances.len());
+        println!(
+            "  #{} {} {} ({} instances)",
+            s.series_number,
+            s.modality,
+            s.description,
+            s.instances.len()
+        );
         for i in &s.instances {
             println!(
                 "    {:>4} {} {}{}",
                 i.instance_number,
-                i.sop_instance_uid.as_deref().unwrap_or("(no SOP Instance UID)"),
+                i.sop_instance_uid
+                    .as_deref()
+                    .unwrap_or("(no SOP Instance UID)"),
                 i.original_path,
-                if i.conflicts > 0 { format!("  [{} conflicting copies]", i.conflicts) } else { String::new() }
+                if i.conflicts > 0 {
+                    format!("  [{} conflicting copies]", i.conflicts)
+                } else {
+                    String::new()
+                }
             );
         }
     }
     if !d.orders.is_empty() {
         println!("Orders with this accession:");
         for o in &d.orders {
-            println!("  {} {} ID {} born {} {} {} {}", o.accession, o.patient_name, o.patient_id, o.birth_date, o.sex, o.modality, o.procedure);
+            println!(
+                "  {} {} ID {} born {} {} {} {}",
+                o.accession,
+                o.patient_name,
+                o.patient_id,
+                o.birth_date,
+                o.sex,
+                o.modality,
+                o.procedure
+            );
         }
     }
 }
 
 pub fn print_status(s: &StoreStats, root: &std::path::Path) {
     println!("workspace {}", root.display());
-    println!("{} studies, {} instances, {} files, {} worklist orders, {} rejected files", s.studies, s.instances, s.files, s.worklist, s.rejects);
+    println!(
+        "{} studies, {} instances, {} files, {} worklist orders, {} rejected files",
+        s.studies, s.instances, s.files, s.worklist, s.rejects
+    );
     for (st, n) in &s.by_state {
         println!("  {:<12} {n}", st.as_str());
     }
 }
 
 pub fn print_worklist(items: &[WorklistItem]) {
-    println!("{:<10} {:<14} {:<28} {:<10} {:<8} {:<4} PROCEDURE", "ACCESSION", "SCHEDULED", "PATIENT", "ID", "BORN", "MOD");
+    println!(
+        "{:<10} {:<14} {:<28} {:<10} {:<8} {:<4} PROCEDURE",
+        "ACCESSION", "SCHEDULED", "PATIENT", "ID", "BORN", "MOD"
+    );
     for i in items {
         println!(
             "{:<10} {:<14} {:<28} {:<10} {:<8} {:<4} {}",

@@ -9,7 +9,7 @@ impl Noise {
     pub fn new(seed: u64) -> Noise {
         Noise(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
     }
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x >> 12;
         x ^= x << 25;
@@ -19,7 +19,9 @@ impl Noise {
     }
     /// Roughly normal, mean 0, standard deviation about `sd` (sum of uniforms).
     pub fn gauss(&mut self, sd: f32) -> f32 {
-        let s: f32 = (0..4).map(|_| (self.next() >> 40) as f32 / (1u64 << 24) as f32).sum();
+        let s: f32 = (0..4)
+            .map(|_| (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32)
+            .sum();
         (s - 2.0) * sd * 1.7
     }
 }
@@ -48,7 +50,9 @@ pub fn ct_slice(size: usize, z: f32, seed: u64) -> Vec<u16> {
                 if inside_ellipse(x, y, 0.5, 0.5, 0.38, 0.26) {
                     hu = 45.0; // soft tissue
                 }
-                if inside_ellipse(x, y, 0.33, 0.47, 0.12, lung_ry) || inside_ellipse(x, y, 0.67, 0.47, 0.12, lung_ry) {
+                if inside_ellipse(x, y, 0.33, 0.47, 0.12, lung_ry)
+                    || inside_ellipse(x, y, 0.67, 0.47, 0.12, lung_ry)
+                {
                     hu = -820.0; // lungs
                 }
                 if inside_ellipse(x, y, 0.5, 0.45, 0.07, 0.08) {
@@ -83,10 +87,13 @@ pub fn mr_slice(size: usize, z: f32, seed: u64) -> Vec<u16> {
                 if inside_ellipse(x, y, 0.5, 0.5, 0.32 * scale, 0.40 * scale) {
                     v = 700.0; // grey matter
                     let wobble = ((x * 40.0).sin() * (y * 33.0).cos()) * 0.02;
-                    if inside_ellipse(x, y, 0.5, 0.5, 0.24 * scale + wobble, 0.31 * scale + wobble) {
+                    if inside_ellipse(x, y, 0.5, 0.5, 0.24 * scale + wobble, 0.31 * scale + wobble)
+                    {
                         v = 520.0; // white matter
                     }
-                    if inside_ellipse(x, y, 0.45, 0.48, 0.03, 0.09 * scale) || inside_ellipse(x, y, 0.55, 0.48, 0.03, 0.09 * scale) {
+                    if inside_ellipse(x, y, 0.45, 0.48, 0.03, 0.09 * scale)
+                        || inside_ellipse(x, y, 0.55, 0.48, 0.03, 0.09 * scale)
+                    {
                         v = 1500.0; // ventricles (CSF bright on T2)
                     }
                 }
@@ -146,7 +153,10 @@ pub fn us_sector(width: usize, height: usize, seed: u64) -> Vec<u8> {
                 let depth = r / height as f32;
                 v = 90.0 * (1.0 - 0.5 * depth) + noise.gauss(30.0).abs();
                 // a dark cyst and a bright interface
-                if ((i as f32 - ax - 20.0).powi(2) + (j as f32 - height as f32 * 0.55).powi(2)).sqrt() < 28.0 {
+                if ((i as f32 - ax - 20.0).powi(2) + (j as f32 - height as f32 * 0.55).powi(2))
+                    .sqrt()
+                    < 28.0
+                {
                     v *= 0.15;
                 }
                 if (r - height as f32 * 0.3).abs() < 3.0 {

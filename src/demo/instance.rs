@@ -6,7 +6,7 @@ use std::path::Path;
 use dicom_core::VR;
 use dicom_dictionary_std::tags;
 
-use super::department::{Modality, PATIENTS, Plant, PlannedStudy, STUDIES};
+use super::department::{Modality, PATIENTS, PlannedStudy, Plant, STUDIES};
 use super::images;
 use super::{PlantedStudy, orders};
 use crate::dicom::uids;
@@ -41,8 +41,17 @@ pub(super) fn dicom_date(d: time::Date) -> String {
 const INSTITUTION: &str = "Riverside General Hospital";
 
 /// Writes every planned study into `inbox/<station AE>/<label>/` and returns what was planted.
-pub(super) fn write_department(inbox: &Path, tmp: &Path, today: time::Date) -> Result<Generated, WriteError> {
-    let mut out = Generated { studies: Vec::new(), valid_files: Vec::new(), files_written: 0, orders: orders(today) };
+pub(super) fn write_department(
+    inbox: &Path,
+    tmp: &Path,
+    today: time::Date,
+) -> Result<Generated, WriteError> {
+    let mut out = Generated {
+        studies: Vec::new(),
+        valid_files: Vec::new(),
+        files_written: 0,
+        orders: orders(today),
+    };
     for (index, study) in STUDIES.iter().enumerate() {
         let planted = write_study(inbox, tmp, today, index, study, &mut out)?;
         out.studies.push(planted);
@@ -74,7 +83,12 @@ fn write_study(
     out: &mut Generated,
 ) -> Result<PlantedStudy, WriteError> {
     let date = dicom_date(today - time::Duration::days(i64::from(study.days_ago)));
-    let ctx = Ctx { study, index, study_uid: uid_from(&format!("study/{}", study.label)), date };
+    let ctx = Ctx {
+        study,
+        index,
+        study_uid: uid_from(&format!("study/{}", study.label)),
+        date,
+    };
     let folder = inbox.join(study.modality.station_ae()).join(study.label);
     let mut planted_file: Option<String> = None;
     let mut first_file: Option<String> = None;
@@ -114,7 +128,9 @@ fn write_study(
                     _ => {}
                 }
             }
-            let path = folder.join(format!("S{:02}", s + 1)).join(format!("IM{:04}.dcm", n + 1));
+            let path = folder
+                .join(format!("S{:02}", s + 1))
+                .join(format!("IM{:04}.dcm", n + 1));
             write_file(tmp, &path, &bytes)?;
             out.files_written += 1;
             let shown = path.display().to_string();
@@ -147,7 +163,11 @@ fn write_study(
     Ok(PlantedStudy {
         label: study.label.to_string(),
         study_instance_uid: ctx.study_uid.clone(),
-        accession: if study.plant == Plant::NoAccession { String::new() } else { accession(index) },
+        accession: if study.plant == Plant::NoAccession {
+            String::new()
+        } else {
+            accession(index)
+        },
         file: planted_file.or(first_file).unwrap_or_default(),
         expected_state,
         expected_code: code.map(str::to_string),
@@ -167,7 +187,15 @@ fn corrupt_after_uids(bytes: &mut [u8]) {
 }
 
 /// The data set of one image. `variant` changes the pixels (for the duplicate-UID plant).
-fn instance(ctx: &Ctx<'_>, series: usize, description: &str, n: usize, count: usize, sop: &str, variant: u64) -> DataSetBuilder {
+fn instance(
+    ctx: &Ctx<'_>,
+    series: usize,
+    description: &str,
+    n: usize,
+    count: usize,
+    sop: &str,
+    variant: u64,
+) -> DataSetBuilder {
     let study = ctx.study;
     let modality = study.modality;
     let mut patient = &PATIENTS[study.patient];
@@ -181,17 +209,32 @@ fn instance(ctx: &Ctx<'_>, series: usize, description: &str, n: usize, count: us
     let mut study_date = ctx.date.clone();
     match study.plant {
         Plant::WrongPatientId => patient_id = transpose_last_digits(&patient_id),
-        Plant::MisspelledName => name = name.replace('Ü', "UE").replace('Ö', "OE").replace('Ä', "AE"),
-        Plant::WrongBirthDate => birth = format!("{}{}{}", &birth[0..4], &birth[6..8], &birth[4..6]),
+        Plant::MisspelledName => {
+            name = name
+                .replace('Ü', "UE")
+                .replace('Ö', "OE")
+                .replace('Ä', "AE")
+        }
+        Plant::WrongBirthDate => {
+            birth = format!("{}{}{}", &birth[0..4], &birth[6..8], &birth[4..6])
+        }
         Plant::NoAccession => acc.clear(),
         Plant::TwoAccessions if series == 1 => acc = accession(ctx.index) + "B",
-        Plant::BadDate => study_date = format!("{}-{}-{}", &study_date[0..4], &study_date[4..6], &study_date[6..8]),
+        Plant::BadDate => {
+            study_date = format!(
+                "{}-{}-{}",
+                &study_date[0..4],
+                &study_date[4..6],
+                &study_date[6..8]
+            )
+        }
         _ => {}
     }
     let (manufacturer, model, software) = modality.manufacturer();
     let series_uid = uid_from(&format!("series/{}/{series}", study.label));
     let time = study.time;
-    let seed = blake3::hash(sop.as_bytes()).as_bytes()[0] as u64 * 7919 + n as u64 + variant * 104_729;
+    let seed =
+        blake3::hash(sop.as_bytes()).as_bytes()[0] as u64 * 7919 + n as u64 + variant * 104_729;
 
     let mut b = DataSetBuilder::new()
         .text(tags::SPECIFIC_CHARACTER_SET, VR::CS, "ISO_IR 192")
@@ -224,42 +267,80 @@ fn instance(ctx: &Ctx<'_>, series: usize, description: &str, n: usize, count: us
         .text(tags::SERIES_NUMBER, VR::IS, &format!("{}", series + 1))
         .text(tags::INSTANCE_NUMBER, VR::IS, &format!("{}", n + 1));
 
-    let z = if count > 1 { n as f32 / (count - 1) as f32 } else { 0.5 };
+    let z = if count > 1 {
+        n as f32 / (count - 1) as f32
+    } else {
+        0.5
+    };
     b = match modality {
         Modality::Ct => {
             let scout = series == 1;
             let size = 256;
             let pos = -100.0 + 5.0 * n as f32;
-            b.text(tags::IMAGE_TYPE, VR::CS, if scout { "ORIGINAL\\PRIMARY\\LOCALIZER" } else { "ORIGINAL\\PRIMARY\\AXIAL" })
-                .text(tags::BODY_PART_EXAMINED, VR::CS, "CHEST")
-                .text(tags::PATIENT_POSITION, VR::CS, "HFS")
-                .text(tags::FRAME_OF_REFERENCE_UID, VR::UI, &uid_from(&format!("for/{}", study.label)))
-                .text(tags::POSITION_REFERENCE_INDICATOR, VR::LO, "")
-                .text(tags::KVP, VR::DS, "120")
-                .text(tags::ACQUISITION_NUMBER, VR::IS, "1")
-                .text(tags::SLICE_THICKNESS, VR::DS, "5")
-                .text(tags::PIXEL_SPACING, VR::DS, "1.40625\\1.40625")
-                .text(tags::IMAGE_POSITION_PATIENT, VR::DS, &format!("-180\\-180\\{pos}"))
-                .text(tags::IMAGE_ORIENTATION_PATIENT, VR::DS, "1\\0\\0\\0\\1\\0")
-                .text(tags::SLICE_LOCATION, VR::DS, &format!("{pos}"))
-                .text(tags::RESCALE_INTERCEPT, VR::DS, "-1024")
-                .text(tags::RESCALE_SLOPE, VR::DS, "1")
-                .text(tags::RESCALE_TYPE, VR::LO, "HU")
-                .text(tags::WINDOW_CENTER, VR::DS, "40")
-                .text(tags::WINDOW_WIDTH, VR::DS, "400")
-                .pipe(|b| grey16(b, size, size, 12, images::ct_slice(size, z, seed)))
+            b.text(
+                tags::IMAGE_TYPE,
+                VR::CS,
+                if scout {
+                    "ORIGINAL\\PRIMARY\\LOCALIZER"
+                } else {
+                    "ORIGINAL\\PRIMARY\\AXIAL"
+                },
+            )
+            .text(tags::BODY_PART_EXAMINED, VR::CS, "CHEST")
+            .text(tags::PATIENT_POSITION, VR::CS, "HFS")
+            .text(
+                tags::FRAME_OF_REFERENCE_UID,
+                VR::UI,
+                &uid_from(&format!("for/{}", study.label)),
+            )
+            .text(tags::POSITION_REFERENCE_INDICATOR, VR::LO, "")
+            .text(tags::KVP, VR::DS, "120")
+            .text(tags::ACQUISITION_NUMBER, VR::IS, "1")
+            .text(tags::SLICE_THICKNESS, VR::DS, "5")
+            .text(tags::PIXEL_SPACING, VR::DS, "1.40625\\1.40625")
+            .text(
+                tags::IMAGE_POSITION_PATIENT,
+                VR::DS,
+                &format!("-180\\-180\\{pos}"),
+            )
+            .text(tags::IMAGE_ORIENTATION_PATIENT, VR::DS, "1\\0\\0\\0\\1\\0")
+            .text(tags::SLICE_LOCATION, VR::DS, &format!("{pos}"))
+            .text(tags::RESCALE_INTERCEPT, VR::DS, "-1024")
+            .text(tags::RESCALE_SLOPE, VR::DS, "1")
+            .pipe(|b| {
+                if scout {
+                    b
+                } else {
+                    b.text(tags::RESCALE_TYPE, VR::LO, "HU")
+                }
+            })
+            .text(tags::WINDOW_CENTER, VR::DS, "40")
+            .text(tags::WINDOW_WIDTH, VR::DS, "400")
+            .pipe(|b| grey16(b, size, size, 12, images::ct_slice(size, z, seed)))
         }
         Modality::Mr => {
             let size = 256;
             let pos = -30.0 + 6.0 * n as f32;
-            b.text(tags::IMAGE_TYPE, VR::CS, "ORIGINAL\\PRIMARY\\M\\ND")
+            b.text(tags::IMAGE_TYPE, VR::CS, "ORIGINAL\\PRIMARY\\OTHER")
                 .text(tags::BODY_PART_EXAMINED, VR::CS, "HEAD")
                 .text(tags::PATIENT_POSITION, VR::CS, "HFS")
-                .text(tags::FRAME_OF_REFERENCE_UID, VR::UI, &uid_from(&format!("for/{}", study.label)))
+                .text(
+                    tags::FRAME_OF_REFERENCE_UID,
+                    VR::UI,
+                    &uid_from(&format!("for/{}", study.label)),
+                )
                 .text(tags::POSITION_REFERENCE_INDICATOR, VR::LO, "")
                 .text(tags::SCANNING_SEQUENCE, VR::CS, "SE")
-                .text(tags::SEQUENCE_VARIANT, VR::CS, if series == 1 { "SK\\SP" } else { "SK" })
-                .text(tags::SCAN_OPTIONS, VR::CS, if series == 1 { "FS" } else { "" })
+                .text(
+                    tags::SEQUENCE_VARIANT,
+                    VR::CS,
+                    if series == 1 { "SK\\SP" } else { "SK" },
+                )
+                .text(
+                    tags::SCAN_OPTIONS,
+                    VR::CS,
+                    if series == 1 { "FS" } else { "" },
+                )
                 .text(tags::MR_ACQUISITION_TYPE, VR::CS, "2D")
                 .text(tags::SLICE_THICKNESS, VR::DS, "5")
                 .text(tags::REPETITION_TIME, VR::DS, "4000")
@@ -269,7 +350,11 @@ fn instance(ctx: &Ctx<'_>, series: usize, description: &str, n: usize, count: us
                 .text(tags::SPACING_BETWEEN_SLICES, VR::DS, "6")
                 .text(tags::ACQUISITION_NUMBER, VR::IS, "1")
                 .text(tags::PIXEL_SPACING, VR::DS, "0.9375\\0.9375")
-                .text(tags::IMAGE_POSITION_PATIENT, VR::DS, &format!("-120\\-120\\{pos}"))
+                .text(
+                    tags::IMAGE_POSITION_PATIENT,
+                    VR::DS,
+                    &format!("-120\\-120\\{pos}"),
+                )
                 .text(tags::IMAGE_ORIENTATION_PATIENT, VR::DS, "1\\0\\0\\0\\1\\0")
                 .text(tags::SLICE_LOCATION, VR::DS, &format!("{pos}"))
                 .text(tags::WINDOW_CENTER, VR::DS, "800")
@@ -281,8 +366,16 @@ fn instance(ctx: &Ctx<'_>, series: usize, description: &str, n: usize, count: us
             let lateral = series == 1;
             b.text(tags::IMAGE_TYPE, VR::CS, "ORIGINAL\\PRIMARY")
                 .text(tags::BODY_PART_EXAMINED, VR::CS, "CHEST")
-                .text(tags::VIEW_POSITION, VR::CS, if lateral { "LL" } else { "PA" })
-                .text(tags::PATIENT_ORIENTATION, VR::CS, if lateral { "A\\F" } else { "L\\F" })
+                .text(
+                    tags::VIEW_POSITION,
+                    VR::CS,
+                    if lateral { "LL" } else { "PA" },
+                )
+                .text(
+                    tags::PATIENT_ORIENTATION,
+                    VR::CS,
+                    if lateral { "A\\F" } else { "L\\F" },
+                )
                 .text(tags::KVP, VR::DS, "110")
                 .text(tags::IMAGER_PIXEL_SPACING, VR::DS, "0.9\\0.9")
                 .text(tags::WINDOW_CENTER, VR::DS, "2000")
@@ -309,7 +402,13 @@ fn instance(ctx: &Ctx<'_>, series: usize, description: &str, n: usize, count: us
     b
 }
 
-fn grey16(b: DataSetBuilder, rows: usize, cols: usize, bits: u16, pixels: Vec<u16>) -> DataSetBuilder {
+fn grey16(
+    b: DataSetBuilder,
+    rows: usize,
+    cols: usize,
+    bits: u16,
+    pixels: Vec<u16>,
+) -> DataSetBuilder {
     b.u16(tags::SAMPLES_PER_PIXEL, 1)
         .text(tags::PHOTOMETRIC_INTERPRETATION, VR::CS, "MONOCHROME2")
         .u16(tags::ROWS, rows as u16)

@@ -66,12 +66,19 @@ fn marker_path(root: &Path) -> PathBuf {
 
 /// Creates the demo in the workspace at `root`, or reuses it when it is there already.
 pub fn build_demo(root: &Path, ctx: &JobCtx) -> Result<DemoReport, DemoError> {
-    let mut store = Store::open(root)?;
-    if let Some(existing) = read_marker(root)
-        && existing.version == DEMO_VERSION
-    {
-        return Ok(DemoReport { reused: true, ..existing });
+    if let Some(existing) = read_marker(root) {
+        if existing.version == DEMO_VERSION {
+            Store::open(root)?; // migrate if needed, and fail early if unusable
+            return Ok(DemoReport {
+                reused: true,
+                ..existing
+            });
+        }
+        // A demo from another qcdesk version: its files would collide with the new ones
+        // (same UIDs, other bytes). It is synthetic, so it is rebuilt from scratch.
+        clear_demo(root)?;
     }
+    let mut store = Store::open(root)?;
     ctx.progress(0, None, "writing the demo department");
     let today = time::OffsetDateTime::now_utc().date();
     let inbox = root.join("demo-inbox");
@@ -90,9 +97,54 @@ pub fn build_demo(root: &Path, ctx: &JobCtx) -> Result<DemoReport, DemoError> {
     };
     let json = serde_json::to_vec_pretty(&report).unwrap_or_default();
     let marker = marker_path(root);
-    crate::fsutil::write_atomic(&store.workspace().tmp_dir(), &marker, &json)
-        .map_err(|cause| DemoError::Io { path: marker.display().to_string(), cause })?;
+    crate::fsutil::write_atomic(&store.workspace().tmp_dir(), &marker, &json).map_err(|cause| {
+        DemoError::Io {
+            path: marker.display().to_string(),
+            cause,
+        }
+    })?;
     Ok(report)
+}
+
+/// Removes what a demo build put in `root` (only called when `demo.json` marks it a demo).
+fn clear_demo(root: &Path) -> Result<(), DemoError> {
+    let io = |p: &Path| {
+        let path = p.display().to_string();
+        move |cause| DemoError::Io { path, cause }
+    };
+    for dir in ["store", "tmp", "demo-inbox"] {
+        let p = root.join(dir);
+        if p.exists() {
+            make_writable(&p);
+            std::fs::remove_dir_all(&p).map_err(io(&p))?;
+        }
+    }
+    for file in [
+        "qcdesk.sqlite",
+        "qcdesk.sqlite-wal",
+        "qcdesk.sqlite-shm",
+        "demo.json",
+    ] {
+        let p = root.join(file);
+        if p.exists() {
+            std::fs::remove_file(&p).map_err(io(&p))?;
+        }
+    }
+    Ok(())
+}
+
+/// Store blobs are read-only files; make them removable (needed on Windows, harmless elsewhere).
+fn make_writable(dir: &Path) {
+    for entry in walkdir::WalkDir::new(dir).into_iter().flatten() {
+        if let Ok(meta) = entry.metadata() {
+            let mut perms = meta.permissions();
+            if perms.readonly() {
+                #[allow(clippy::permissions_set_readonly_false)]
+                perms.set_readonly(false);
+                let _ = std::fs::set_permissions(entry.path(), perms);
+            }
+        }
+    }
 }
 
 /// The report of the demo already built in `root`, if any.
@@ -111,7 +163,11 @@ pub(crate) fn orders(today: time::Date) -> Vec<WorklistItem> {
         }
         let pt = &PATIENTS[s.patient];
         let date = instance::dicom_date(today - time::Duration::days(i64::from(s.days_ago)));
-        let modality = if s.plant == Plant::WrongModality { "DX" } else { s.modality.code() };
+        let modality = if s.plant == Plant::WrongModality {
+            "DX"
+        } else {
+            s.modality.code()
+        };
         out.push(WorklistItem {
             accession: instance::accession(i),
             requested_procedure_id: format!("RP{}", 5000 + i),

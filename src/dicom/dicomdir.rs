@@ -21,11 +21,17 @@ pub struct DicomdirError {
 
 /// Reads the directory records of the DICOMDIR at `path`.
 pub fn read_dicomdir(path: &Path) -> Result<DirectoryListing, DicomdirError> {
-    let err = |reason: String| DicomdirError { path: path.display().to_string(), reason };
+    let err = |reason: String| DicomdirError {
+        path: path.display().to_string(),
+        reason,
+    };
     let obj = dicom_object::open_file(path).map_err(|e| err(e.to_string()))?;
     let root = path.parent().unwrap_or(Path::new("."));
     let mut listing = DirectoryListing::default();
-    let Some(records) = obj.get(tags::DIRECTORY_RECORD_SEQUENCE).and_then(|e| e.items()) else {
+    let Some(records) = obj
+        .get(tags::DIRECTORY_RECORD_SEQUENCE)
+        .and_then(|e| e.items())
+    else {
         return Ok(listing);
     };
     for record in records {
@@ -35,7 +41,11 @@ pub fn read_dicomdir(path: &Path) -> Result<DirectoryListing, DicomdirError> {
         let Ok(parts) = elem.to_multi_str() else {
             continue;
         };
-        let parts: Vec<String> = parts.iter().map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect();
+        let parts: Vec<String> = parts
+            .iter()
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .collect();
         if parts.is_empty() {
             continue;
         }
@@ -57,9 +67,10 @@ fn resolve(root: &Path, parts: &[String]) -> Option<PathBuf> {
             here = exact;
             continue;
         }
-        let found = std::fs::read_dir(&here).ok()?.flatten().find(|e| {
-            e.file_name().to_string_lossy().eq_ignore_ascii_case(part)
-        })?;
+        let found = std::fs::read_dir(&here)
+            .ok()?
+            .flatten()
+            .find(|e| e.file_name().to_string_lossy().eq_ignore_ascii_case(part))?;
         here = found.path();
     }
     here.is_file().then_some(here)

@@ -138,7 +138,19 @@ const EXPLICIT_VR_BE: &str = "1.2.840.10008.1.2.2";
 fn has_long_length(vr: &[u8]) -> bool {
     matches!(
         vr,
-        b"OB" | b"OD" | b"OF" | b"OL" | b"OV" | b"OW" | b"SQ" | b"SV" | b"UC" | b"UN" | b"UR" | b"UT" | b"UV"
+        b"OB"
+            | b"OD"
+            | b"OF"
+            | b"OL"
+            | b"OV"
+            | b"OW"
+            | b"SQ"
+            | b"SV"
+            | b"UC"
+            | b"UN"
+            | b"UR"
+            | b"UT"
+            | b"UV"
     )
 }
 
@@ -148,11 +160,12 @@ fn is_vr(b: &[u8]) -> bool {
         b"OD", b"OF", b"OL", b"OV", b"OW", b"PN", b"SH", b"SL", b"SQ", b"SS", b"ST", b"SV", b"TM",
         b"UC", b"UI", b"UL", b"UN", b"UR", b"US", b"UT", b"UV",
     ];
-    b.len() >= 2 && VRS.iter().any(|v| &v[..] == &b[..2])
+    b.len() >= 2 && VRS.iter().any(|v| v[..] == b[..2])
 }
 
 fn clean(s: &str) -> String {
-    s.trim_matches(|c: char| c == '\0' || c.is_whitespace()).to_string()
+    s.trim_matches(|c: char| c == '\0' || c.is_whitespace())
+        .to_string()
 }
 
 fn tag_str(tag: Tag) -> String {
@@ -174,10 +187,18 @@ fn sniff(head: &[u8]) -> Result<Layout, NotDicom> {
         return Err(NotDicom::Empty);
     }
     if head.len() >= 132 && &head[128..132] == b"DICM" {
-        return Ok(Layout { meta_at: Some(132), dataset_at: 132, guessed_ts: EXPLICIT_VR_LE });
+        return Ok(Layout {
+            meta_at: Some(132),
+            dataset_at: 132,
+            guessed_ts: EXPLICIT_VR_LE,
+        });
     }
     if head.len() >= 4 && &head[0..4] == b"DICM" {
-        return Ok(Layout { meta_at: Some(4), dataset_at: 4, guessed_ts: EXPLICIT_VR_LE });
+        return Ok(Layout {
+            meta_at: Some(4),
+            dataset_at: 4,
+            guessed_ts: EXPLICIT_VR_LE,
+        });
     }
     if head.len() < 8 {
         return Err(NotDicom::NoMarker);
@@ -186,15 +207,31 @@ fn sniff(head: &[u8]) -> Result<Layout, NotDicom> {
     let group_be = u16::from_be_bytes([head[0], head[1]]);
     let explicit = is_vr(&head[4..6]);
     if group_le == 0x0002 && explicit {
-        return Ok(Layout { meta_at: Some(0), dataset_at: 0, guessed_ts: EXPLICIT_VR_LE });
+        return Ok(Layout {
+            meta_at: Some(0),
+            dataset_at: 0,
+            guessed_ts: EXPLICIT_VR_LE,
+        });
     }
     // A bare data set almost always starts in group 0008 (Identifying), which pins the byte order.
     if group_le == 0x0008 {
-        let ts = if explicit { EXPLICIT_VR_LE } else { IMPLICIT_VR_LE };
-        return Ok(Layout { meta_at: None, dataset_at: 0, guessed_ts: ts });
+        let ts = if explicit {
+            EXPLICIT_VR_LE
+        } else {
+            IMPLICIT_VR_LE
+        };
+        return Ok(Layout {
+            meta_at: None,
+            dataset_at: 0,
+            guessed_ts: ts,
+        });
     }
     if group_be == 0x0008 && explicit {
-        return Ok(Layout { meta_at: None, dataset_at: 0, guessed_ts: EXPLICIT_VR_BE });
+        return Ok(Layout {
+            meta_at: None,
+            dataset_at: 0,
+            guessed_ts: EXPLICIT_VR_BE,
+        });
     }
     Err(NotDicom::NoMarker)
 }
@@ -209,7 +246,8 @@ fn read_meta<R: Read + Seek>(src: &mut R, out: &mut ReadOutcome) -> std::io::Res
         if let Err(e) = src.read_exact(&mut tag_vr) {
             if e.kind() == std::io::ErrorKind::UnexpectedEof {
                 src.seek(SeekFrom::Start(start))?;
-                out.errors.push("file ends inside the file meta information".into());
+                out.errors
+                    .push("file ends inside the file meta information".into());
                 return Ok(start);
             }
             return Err(e);
@@ -219,7 +257,8 @@ fn read_meta<R: Read + Seek>(src: &mut R, out: &mut ReadOutcome) -> std::io::Res
         if group != 0x0002 {
             src.seek(SeekFrom::Start(start))?;
             if !saw_group_length {
-                out.warnings.push("file meta information has no group length (0002,0000)".into());
+                out.warnings
+                    .push("file meta information has no group length (0002,0000)".into());
             }
             return Ok(start);
         }
@@ -241,8 +280,10 @@ fn read_meta<R: Read + Seek>(src: &mut R, out: &mut ReadOutcome) -> std::io::Res
             u32::from(u16::from_le_bytes(b))
         };
         if len == u32::MAX || len > 1 << 20 {
-            out.errors.push(format!("file meta element (0002,{element:04X}) has length {len}"));
-            return Ok(src.stream_position()?);
+            out.errors.push(format!(
+                "file meta element (0002,{element:04X}) has length {len}"
+            ));
+            return src.stream_position();
         }
         let mut value = vec![0u8; len as usize];
         src.read_exact(&mut value)?;
@@ -274,7 +315,8 @@ pub fn read_header<R: Read + Seek>(src: &mut R, size: u64) -> Result<ReadOutcome
             match read_meta(src, &mut out) {
                 Ok(pos) => pos,
                 Err(e) => {
-                    out.errors.push(format!("file meta information is unreadable: {e}"));
+                    out.errors
+                        .push(format!("file meta information is unreadable: {e}"));
                     return Ok(out);
                 }
             }
@@ -347,7 +389,11 @@ fn guess_ts_at<R: Read + Seek>(src: &mut R, at: u64) -> Option<&'static str> {
     let mut b = [0u8; 6];
     src.seek(SeekFrom::Start(at)).ok()?;
     src.read_exact(&mut b).ok()?;
-    Some(if is_vr(&b[4..6]) { EXPLICIT_VR_LE } else { IMPLICIT_VR_LE })
+    Some(if is_vr(&b[4..6]) {
+        EXPLICIT_VR_LE
+    } else {
+        IMPLICIT_VR_LE
+    })
 }
 
 fn ts_name(uid: &str) -> &'static str {
@@ -389,7 +435,10 @@ enum Segment {
     End,
     /// Reading failed; `recover_from` is the top-level sequence the failure happened in
     /// (its tag and where its value starts), which may be skipped to carry on.
-    Failed { error: String, recover_from: Option<(Tag, u64)> },
+    Failed {
+        error: String,
+        recover_from: Option<(Tag, u64)>,
+    },
 }
 
 /// Walks the top level of the data set, filling the header, until pixel data or an error.
@@ -408,7 +457,10 @@ fn walk_dataset<R: Read + Seek>(
         match walk_segment(src, ts, start, size, deflated, out) {
             Segment::Pixel(p) => return Some(p),
             Segment::End => return None,
-            Segment::Failed { error, recover_from } => {
+            Segment::Failed {
+                error,
+                recover_from,
+            } => {
                 // Undefined-length sequences that dicom-rs cannot parse as encoded (typically
                 // private UN, which CP-246 says to read as Implicit VR): skip them whole.
                 if let Some((tag, value_at)) = recover_from
@@ -427,7 +479,8 @@ fn walk_dataset<R: Read + Seek>(
             }
         }
     }
-    out.errors.push("data set unreadable: too many damaged sequences".into());
+    out.errors
+        .push("data set unreadable: too many damaged sequences".into());
     None
 }
 
@@ -439,18 +492,27 @@ fn walk_segment<R: Read + Seek>(
     deflated: bool,
     out: &mut ReadOutcome,
 ) -> Segment {
-    let failed = |error: String| Segment::Failed { error, recover_from: None };
+    let failed = |error: String| Segment::Failed {
+        error,
+        recover_from: None,
+    };
     if src.seek(SeekFrom::Start(start)).is_err() {
         return failed("cannot seek to the data set".into());
     }
     let pos = Rc::new(Cell::new(start));
-    let base: Box<dyn Read + '_> = Box::new(Counting { inner: &mut *src, pos: Rc::clone(&pos) });
+    let base: Box<dyn Read + '_> = Box::new(Counting {
+        inner: &mut *src,
+        pos: Rc::clone(&pos),
+    });
     let reader: Box<dyn Read + '_> = match ts.codec() {
         Codec::Dataset(Some(adapter)) => adapter.adapt_reader(base),
-        Codec::Dataset(None) => return failed(format!("transfer syntax {} is not supported", ts.uid())),
+        Codec::Dataset(None) => {
+            return failed(format!("transfer syntax {} is not supported", ts.uid()));
+        }
         _ => base,
     };
-    let charset = SpecificCharacterSet::from_code(&out.header.specific_character_set).unwrap_or_default();
+    let charset =
+        SpecificCharacterSet::from_code(&out.header.specific_character_set).unwrap_or_default();
     let options = DataSetReaderOptions::default();
     let mut tokens = match DataSetReader::new_with_ts_cs_options(reader, ts, charset, options) {
         Ok(t) => t,
@@ -465,7 +527,9 @@ fn walk_segment<R: Read + Seek>(
             None => return Segment::End,
             Some(Ok(t)) => t,
             Some(Err(e)) => {
-                let after = last_tag.map(|t| format!(" after {}", tag_str(t))).unwrap_or_default();
+                let after = last_tag
+                    .map(|t| format!(" after {}", tag_str(t)))
+                    .unwrap_or_default();
                 return Segment::Failed {
                     error: format!("data set unreadable{after}: {e}"),
                     recover_from: if depth > 0 { top_seq } else { None },
@@ -504,7 +568,11 @@ fn walk_segment<R: Read + Seek>(
                 if let Some((tag, vr)) = pending.take()
                     && let Some(slot) = out.header.slot(tag)
                 {
-                    *slot = if vr == VR::UN { un_value(tag, &v.to_bytes()) } else { clean(&v.to_str()) };
+                    *slot = if vr == VR::UN {
+                        un_value(tag, &v.to_bytes())
+                    } else {
+                        clean(&v.to_str())
+                    };
                 }
             }
             DataToken::SequenceStart { tag, .. } => {
@@ -575,7 +643,9 @@ fn skip_implicit_sequence<R: Read + Seek>(src: &mut R, at: u64, size: u64) -> Op
 /// (little endian binary, text otherwise), as readers like pydicom assume.
 fn un_value(tag: Tag, bytes: &[u8]) -> String {
     match tag {
-        tags::ROWS | tags::COLUMNS if bytes.len() >= 2 => u16::from_le_bytes([bytes[0], bytes[1]]).to_string(),
+        tags::ROWS | tags::COLUMNS if bytes.len() >= 2 => {
+            u16::from_le_bytes([bytes[0], bytes[1]]).to_string()
+        }
         _ => clean(&String::from_utf8_lossy(bytes)),
     }
 }
@@ -585,7 +655,12 @@ fn is_pixel_tag(tag: Tag) -> bool {
 }
 
 /// Checks that the pixel data the header announces is all in the file.
-fn check_pixel_data<R: Read + Seek>(src: &mut R, pixel: PixelData, size: u64, out: &mut ReadOutcome) {
+fn check_pixel_data<R: Read + Seek>(
+    src: &mut R,
+    pixel: PixelData,
+    size: u64,
+    out: &mut ReadOutcome,
+) {
     let Ok(pos) = src.stream_position() else {
         return;
     };
@@ -606,7 +681,8 @@ fn check_pixel_data<R: Read + Seek>(src: &mut R, pixel: PixelData, size: u64, ou
                 let mut item = [0u8; 8];
                 if src.seek(SeekFrom::Start(at)).is_err() || src.read_exact(&mut item).is_err() {
                     out.errors.push(
-                        "file is truncated: encapsulated Pixel Data has no sequence delimiter".into(),
+                        "file is truncated: encapsulated Pixel Data has no sequence delimiter"
+                            .into(),
                     );
                     return;
                 }
@@ -654,7 +730,11 @@ mod tests {
         out.extend_from_slice(value);
     }
 
-    fn minimal_file(with_group_length: bool, pixel_len_declared: u32, pixel_len_present: usize) -> Vec<u8> {
+    fn minimal_file(
+        with_group_length: bool,
+        pixel_len_declared: u32,
+        pixel_len_present: usize,
+    ) -> Vec<u8> {
         let mut meta = Vec::new();
         explicit_element(&mut meta, 2, 0x0010, b"UI", b"1.2.840.10008.1.2.1\0");
         let mut f = vec![0u8; 128];
@@ -706,7 +786,10 @@ mod tests {
     #[test]
     fn rejects_non_dicom() {
         let text = b"hello, this is not a DICOM file at all, just some text bytes....";
-        assert_eq!(read_header(&mut Cursor::new(text), 60), Err(NotDicom::NoMarker));
+        assert_eq!(
+            read_header(&mut Cursor::new(text), 60),
+            Err(NotDicom::NoMarker)
+        );
         assert_eq!(read_header(&mut Cursor::new(b""), 0), Err(NotDicom::Empty));
     }
 

@@ -34,7 +34,8 @@ pub fn check_time(v: &str) -> Option<String> {
         None => (v, None),
     };
     let ok_main = matches!(main.len(), 2 | 4 | 6) && main.bytes().all(|b| b.is_ascii_digit());
-    let ok_frac = frac.is_none_or(|f| (1..=6).contains(&f.len()) && f.bytes().all(|b| b.is_ascii_digit()))
+    let ok_frac = frac
+        .is_none_or(|f| (1..=6).contains(&f.len()) && f.bytes().all(|b| b.is_ascii_digit()))
         && (frac.is_none() || main.len() == 6);
     if !ok_main || !ok_frac {
         return Some(format!("'{v}' is not a time in HHMMSS.FFFFFF form"));
@@ -54,7 +55,9 @@ pub fn check_uid(v: &str) -> Option<String> {
         return Some(format!("'{v}' is longer than 64 characters"));
     }
     if !v.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-        return Some(format!("'{v}' contains characters other than digits and dots"));
+        return Some(format!(
+            "'{v}' contains characters other than digits and dots"
+        ));
     }
     if v.split('.').any(str::is_empty) {
         return Some(format!("'{v}' has an empty component"));

@@ -36,27 +36,39 @@ impl Default for DataSetBuilder {
 
 impl DataSetBuilder {
     pub fn new() -> DataSetBuilder {
-        DataSetBuilder { obj: InMemDicomObject::new_empty() }
+        DataSetBuilder {
+            obj: InMemDicomObject::new_empty(),
+        }
     }
 
     /// A text value (any string VR; backslash separates multiple values).
     pub fn text(mut self, tag: Tag, vr: VR, value: &str) -> Self {
-        self.obj.put(DataElement::new(tag, vr, PrimitiveValue::from(value)));
+        self.obj
+            .put(DataElement::new(tag, vr, PrimitiveValue::from(value)));
         self
     }
 
     pub fn u16(mut self, tag: Tag, value: u16) -> Self {
-        self.obj.put(DataElement::new(tag, VR::US, PrimitiveValue::from(value)));
+        self.obj
+            .put(DataElement::new(tag, VR::US, PrimitiveValue::from(value)));
         self
     }
 
     pub fn pixels_u16(mut self, tag: Tag, data: Vec<u16>) -> Self {
-        self.obj.put(DataElement::new(tag, VR::OW, PrimitiveValue::U16(data.into())));
+        self.obj.put(DataElement::new(
+            tag,
+            VR::OW,
+            PrimitiveValue::U16(data.into()),
+        ));
         self
     }
 
     pub fn pixels_u8(mut self, tag: Tag, data: Vec<u8>) -> Self {
-        self.obj.put(DataElement::new(tag, VR::OB, PrimitiveValue::U8(data.into())));
+        self.obj.put(DataElement::new(
+            tag,
+            VR::OB,
+            PrimitiveValue::U8(data.into()),
+        ));
         self
     }
 
@@ -71,7 +83,10 @@ impl DataSetBuilder {
 }
 
 /// Encodes `obj` as a Part 10 file (Explicit VR Little Endian) in memory.
-pub fn encode_part10(obj: InMemDicomObject, source_ae: Option<&str>) -> Result<Vec<u8>, WriteError> {
+pub fn encode_part10(
+    obj: InMemDicomObject,
+    source_ae: Option<&str>,
+) -> Result<Vec<u8>, WriteError> {
     let mut meta = FileMetaTableBuilder::new()
         .transfer_syntax(super::uids::EXPLICIT_VR_LITTLE_ENDIAN)
         .implementation_class_uid(IMPLEMENTATION_CLASS_UID)
@@ -81,19 +96,27 @@ pub fn encode_part10(obj: InMemDicomObject, source_ae: Option<&str>) -> Result<V
     }
     // with_meta fills Media Storage SOP Class/Instance from the data set; a file planted
     // without SOP Instance UID still needs some value there for the builder.
-    let has_sop = obj.get(dicom_dictionary_std::tags::SOP_INSTANCE_UID).is_some();
+    let has_sop = obj
+        .get(dicom_dictionary_std::tags::SOP_INSTANCE_UID)
+        .is_some();
     if !has_sop {
         meta = meta.media_storage_sop_instance_uid("");
     }
-    let file: FileDicomObject<InMemDicomObject> = obj.with_meta(meta).map_err(|e| WriteError::Meta(e.to_string()))?;
+    let file: FileDicomObject<InMemDicomObject> = obj
+        .with_meta(meta)
+        .map_err(|e| WriteError::Meta(e.to_string()))?;
     let mut bytes = Vec::new();
-    file.write_all(&mut bytes).map_err(|e| WriteError::Encode(e.to_string()))?;
+    file.write_all(&mut bytes)
+        .map_err(|e| WriteError::Encode(e.to_string()))?;
     Ok(bytes)
 }
 
 /// Writes `bytes` to `dest` durably (temp file in `tmp_dir`, fsync, rename).
 pub fn write_file(tmp_dir: &Path, dest: &Path, bytes: &[u8]) -> Result<(), WriteError> {
-    let io = |cause| WriteError::Io { path: dest.display().to_string(), cause };
+    let io = |cause| WriteError::Io {
+        path: dest.display().to_string(),
+        cause,
+    };
     if let Some(parent) = dest.parent() {
         std::fs::create_dir_all(parent).map_err(io)?;
     }

@@ -85,7 +85,11 @@ const BATCH_SIZE: usize = 400;
 const BATCH_AGE: Duration = Duration::from_millis(300);
 
 /// Imports `paths` into the workspace at `workspace`, reporting progress through `ctx`.
-pub fn import_paths(workspace: &Path, paths: &[PathBuf], ctx: &JobCtx) -> Result<ImportReport, ImportError> {
+pub fn import_paths(
+    workspace: &Path,
+    paths: &[PathBuf],
+    ctx: &JobCtx,
+) -> Result<ImportReport, ImportError> {
     let started = Instant::now();
     let mut store = Store::open(workspace)?;
     let mut report = ImportReport::default();
@@ -95,12 +99,26 @@ pub fn import_paths(workspace: &Path, paths: &[PathBuf], ctx: &JobCtx) -> Result
     report.missing_from_dicomdir = walked.missing_from_dicomdir;
     let total = walked.files.len() as u64;
     report.non_dicom = walked.skipped.len() as u64;
-    report.skipped.extend(walked.skipped.into_iter().map(|(path, reason)| FileProblem { path, reason }));
-    report.files_found = total + report.dicomdirs + report.non_dicom + walked.unreadable.len() as u64;
+    report.skipped.extend(
+        walked
+            .skipped
+            .into_iter()
+            .map(|(path, reason)| FileProblem { path, reason }),
+    );
+    report.files_found =
+        total + report.dicomdirs + report.non_dicom + walked.unreadable.len() as u64;
     let mut rejects: Vec<(String, String)> = walked.unreadable.clone();
-    report.unreadable.extend(walked.unreadable.into_iter().map(|(path, reason)| FileProblem { path, reason }));
+    report.unreadable.extend(
+        walked
+            .unreadable
+            .into_iter()
+            .map(|(path, reason)| FileProblem { path, reason }),
+    );
 
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8) * 2;
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(2, 8)
+        * 2;
     let (job_tx, job_rx) = bounded::<(usize, Candidate)>(workers * 4);
     let (out_tx, out_rx) = bounded::<(usize, FileOutcome)>(BATCH_SIZE);
     let blobs = store.blobs();
@@ -111,7 +129,8 @@ pub fn import_paths(workspace: &Path, paths: &[PathBuf], ctx: &JobCtx) -> Result
     let mut studies = std::collections::BTreeSet::new();
 
     let stop = std::sync::atomic::AtomicBool::new(false);
-    let mut waiting: std::collections::BTreeMap<usize, FileOutcome> = std::collections::BTreeMap::new();
+    let mut waiting: std::collections::BTreeMap<usize, FileOutcome> =
+        std::collections::BTreeMap::new();
     let mut next_seq = 0usize;
     let result = std::thread::scope(|scope| -> Result<(), ImportError> {
         for _ in 0..workers {
@@ -120,7 +139,10 @@ pub fn import_paths(workspace: &Path, paths: &[PathBuf], ctx: &JobCtx) -> Result
             let blobs = &blobs;
             scope.spawn(move || {
                 for (seq, c) in rx {
-                    if tx.send((seq, process_file(&c.path, &c.source, blobs))).is_err() {
+                    if tx
+                        .send((seq, process_file(&c.path, &c.source, blobs)))
+                        .is_err()
+                    {
                         break;
                     }
                 }
@@ -157,13 +179,25 @@ pub fn import_paths(workspace: &Path, paths: &[PathBuf], ctx: &JobCtx) -> Result
                         tally(outcome, &mut report, &mut pending, &mut rejects);
                     }
                     if pending.len() >= BATCH_SIZE || last_commit.elapsed() >= BATCH_AGE {
-                        flush(&mut store, &mut pending, &mut rejects, &mut report, &mut studies)?;
+                        flush(
+                            &mut store,
+                            &mut pending,
+                            &mut rejects,
+                            &mut report,
+                            &mut studies,
+                        )?;
                         last_commit = Instant::now();
                     }
                     ctx.progress(done, Some(total), format!("{done} of {total} files"));
                 }
                 Err(RecvTimeoutError::Timeout) => {
-                    flush(&mut store, &mut pending, &mut rejects, &mut report, &mut studies)?;
+                    flush(
+                        &mut store,
+                        &mut pending,
+                        &mut rejects,
+                        &mut report,
+                        &mut studies,
+                    )?;
                     last_commit = Instant::now();
                 }
                 Err(RecvTimeoutError::Disconnected) => break,
@@ -173,7 +207,13 @@ pub fn import_paths(workspace: &Path, paths: &[PathBuf], ctx: &JobCtx) -> Result
         for (_, outcome) in std::mem::take(&mut waiting) {
             tally(outcome, &mut report, &mut pending, &mut rejects);
         }
-        flush(&mut store, &mut pending, &mut rejects, &mut report, &mut studies)
+        flush(
+            &mut store,
+            &mut pending,
+            &mut rejects,
+            &mut report,
+            &mut studies,
+        )
     });
     result?;
     ctx.progress(total, Some(total), "done");
@@ -182,7 +222,12 @@ pub fn import_paths(workspace: &Path, paths: &[PathBuf], ctx: &JobCtx) -> Result
     Ok(report)
 }
 
-fn tally(outcome: FileOutcome, report: &mut ImportReport, pending: &mut Vec<FileRecord>, rejects: &mut Vec<(String, String)>) {
+fn tally(
+    outcome: FileOutcome,
+    report: &mut ImportReport,
+    pending: &mut Vec<FileRecord>,
+    rejects: &mut Vec<(String, String)>,
+) {
     match outcome {
         FileOutcome::Record(rec) => pending.push(*rec),
         FileOutcome::NotDicom { path, reason } => {
@@ -221,7 +266,10 @@ fn flush(
             }
         }
         if !rec.errors.is_empty() && o != RecordOutcome::Duplicate {
-            report.broken.push(FileProblem { path: rec.original_path.clone(), reason: rec.errors.join("; ") });
+            report.broken.push(FileProblem {
+                path: rec.original_path.clone(),
+                reason: rec.errors.join("; "),
+            });
         }
     }
     pending.clear();

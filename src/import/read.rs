@@ -20,13 +20,19 @@ pub enum FileOutcome {
 
 pub fn process_file(path: &Path, source: &str, blobs: &BlobStore) -> FileOutcome {
     let shown = path.display().to_string();
-    let unreadable = |e: std::io::Error| FileOutcome::Unreadable { path: shown.clone(), reason: e.to_string() };
+    let unreadable = |e: std::io::Error| FileOutcome::Unreadable {
+        path: shown.clone(),
+        reason: e.to_string(),
+    };
     let size = match std::fs::metadata(path) {
         Ok(m) => m.len(),
         Err(e) => return unreadable(e),
     };
     if size == 0 {
-        return FileOutcome::NotDicom { path: shown, reason: NotDicom::Empty.to_string() };
+        return FileOutcome::NotDicom {
+            path: shown,
+            reason: NotDicom::Empty.to_string(),
+        };
     }
     let (hash, outcome, bytes) = if size <= IN_MEMORY_LIMIT {
         let bytes = match std::fs::read(path) {
@@ -52,8 +58,18 @@ pub fn process_file(path: &Path, source: &str, blobs: &BlobStore) -> FileOutcome
     };
     let outcome = match outcome {
         Ok(o) => o,
-        Err(NotDicom::Io(reason)) => return FileOutcome::Unreadable { path: shown, reason },
-        Err(e) => return FileOutcome::NotDicom { path: shown, reason: e.to_string() },
+        Err(NotDicom::Io(reason)) => {
+            return FileOutcome::Unreadable {
+                path: shown,
+                reason,
+            };
+        }
+        Err(e) => {
+            return FileOutcome::NotDicom {
+                path: shown,
+                reason: e.to_string(),
+            };
+        }
     };
     if outcome.header.is_dicomdir() {
         return FileOutcome::Dicomdir { path: shown };
@@ -63,7 +79,10 @@ pub fn process_file(path: &Path, source: &str, blobs: &BlobStore) -> FileOutcome
         None => blobs.put_file(&hash, path),
     };
     if let Err(e) = stored {
-        return FileOutcome::Unreadable { path: shown, reason: format!("cannot store a copy: {e}") };
+        return FileOutcome::Unreadable {
+            path: shown,
+            reason: format!("cannot store a copy: {e}"),
+        };
     }
     let truncated = outcome.errors.iter().any(|e| e.contains("truncated"));
     FileOutcome::Record(Box::new(FileRecord {
@@ -71,7 +90,11 @@ pub fn process_file(path: &Path, source: &str, blobs: &BlobStore) -> FileOutcome
         size,
         original_path: shown,
         // The sending station says more than the folder it was dropped in.
-        source: if outcome.header.source_ae.is_empty() { source.to_string() } else { outcome.header.source_ae.clone() },
+        source: if outcome.header.source_ae.is_empty() {
+            source.to_string()
+        } else {
+            outcome.header.source_ae.clone()
+        },
         header: outcome.header,
         errors: outcome.errors,
         warnings: outcome.warnings,

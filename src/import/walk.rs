@@ -27,7 +27,8 @@ pub struct WalkResult {
 }
 
 fn is_dicomdir_name(p: &Path) -> bool {
-    p.file_name().is_some_and(|n| n.eq_ignore_ascii_case("DICOMDIR"))
+    p.file_name()
+        .is_some_and(|n| n.eq_ignore_ascii_case("DICOMDIR"))
 }
 
 /// Lists every file under `roots`, in a stable order, each once.
@@ -38,19 +39,30 @@ pub fn collect(roots: &[PathBuf]) -> WalkResult {
         let source = if root.is_dir() {
             root.display().to_string()
         } else {
-            root.parent().map(|p| p.display().to_string()).unwrap_or_default()
+            root.parent()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
         };
         if !root.exists() {
-            out.unreadable.push((root.display().to_string(), "no such file or folder".into()));
+            out.unreadable
+                .push((root.display().to_string(), "no such file or folder".into()));
             continue;
         }
-        let walker = walkdir::WalkDir::new(root).follow_links(false).sort_by_file_name();
+        let walker = walkdir::WalkDir::new(root)
+            .follow_links(false)
+            .sort_by_file_name();
         for entry in walker {
             let entry = match entry {
                 Ok(e) => e,
                 Err(e) => {
-                    let path = e.path().map(|p| p.display().to_string()).unwrap_or_else(|| root.display().to_string());
-                    let reason = e.io_error().map(|io| io.to_string()).unwrap_or_else(|| e.to_string());
+                    let path = e
+                        .path()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_else(|| root.display().to_string());
+                    let reason = e
+                        .io_error()
+                        .map(|io| io.to_string())
+                        .unwrap_or_else(|| e.to_string());
                     out.unreadable.push((path, reason));
                     continue;
                 }
@@ -66,7 +78,9 @@ pub fn collect(roots: &[PathBuf]) -> WalkResult {
                     match std::fs::metadata(path) {
                         Ok(m) if m.is_dir() => {} // a linked folder: not followed, on purpose
                         Ok(_) => out.skipped.push((shown, "not a regular file".into())),
-                        Err(e) => out.unreadable.push((shown, format!("broken symbolic link: {e}"))),
+                        Err(e) => out
+                            .unreadable
+                            .push((shown, format!("broken symbolic link: {e}"))),
                     }
                 } else {
                     out.skipped.push((shown, "not a regular file".into()));
@@ -78,7 +92,10 @@ pub fn collect(roots: &[PathBuf]) -> WalkResult {
                 continue;
             }
             if seen.insert(path.to_path_buf()) {
-                out.files.push(Candidate { path: path.to_path_buf(), source: source.clone() });
+                out.files.push(Candidate {
+                    path: path.to_path_buf(),
+                    source: source.clone(),
+                });
             }
         }
     }
@@ -94,14 +111,23 @@ fn read_medium(dicomdir: &Path, source: &str, out: &mut WalkResult, seen: &mut H
             out.dicomdirs.push(dicomdir.to_path_buf());
             for f in listing.files {
                 if seen.insert(f.clone()) {
-                    out.files.push(Candidate { path: f, source: source.to_string() });
+                    out.files.push(Candidate {
+                        path: f,
+                        source: source.to_string(),
+                    });
                 }
             }
-            out.missing_from_dicomdir.extend(
-                listing.missing.into_iter().map(|m| format!("{} lists {m}, which is not on the medium", dicomdir.display())),
-            );
+            out.missing_from_dicomdir
+                .extend(listing.missing.into_iter().map(|m| {
+                    format!(
+                        "{} lists {m}, which is not on the medium",
+                        dicomdir.display()
+                    )
+                }));
         }
         // The folder walk still finds the files; the broken DICOMDIR is reported.
-        Err(e) => out.unreadable.push((dicomdir.display().to_string(), e.to_string())),
+        Err(e) => out
+            .unreadable
+            .push((dicomdir.display().to_string(), e.to_string())),
     }
 }

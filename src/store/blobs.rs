@@ -31,7 +31,11 @@ pub struct BlobStore {
 
 impl BlobStore {
     pub fn new(dir: PathBuf, tmp: PathBuf) -> BlobStore {
-        BlobStore { dir, tmp, touched: Mutex::new(BTreeSet::new()) }
+        BlobStore {
+            dir,
+            tmp,
+            touched: Mutex::new(BTreeSet::new()),
+        }
     }
 
     /// Where the blob with this hash lives.
@@ -46,12 +50,16 @@ impl BlobStore {
 
     /// Stores `bytes` under `hash` unless already present. Returns whether it wrote.
     pub fn put(&self, hash: &str, bytes: &[u8]) -> std::io::Result<bool> {
-        self.put_with(hash, |tmp, dest| fsutil::write_atomic_readonly(tmp, dest, bytes))
+        self.put_with(hash, |tmp, dest| {
+            fsutil::write_atomic_readonly(tmp, dest, bytes)
+        })
     }
 
     /// Stores a copy of the file at `src` (already hashed to `hash`) unless present.
     pub fn put_file(&self, hash: &str, src: &Path) -> std::io::Result<bool> {
-        self.put_with(hash, |tmp, dest| fsutil::copy_atomic_readonly(tmp, src, dest))
+        self.put_with(hash, |tmp, dest| {
+            fsutil::copy_atomic_readonly(tmp, src, dest)
+        })
     }
 
     fn put_with(

@@ -57,7 +57,10 @@ pub(super) fn study_facts(tx: &Transaction<'_>, study_id: i64) -> Result<StudyFa
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(StudyFacts { instances, conflicts })
+    Ok(StudyFacts {
+        instances,
+        conflicts,
+    })
 }
 
 /// Recomputes one study's state, findings and summary.
@@ -75,11 +78,17 @@ pub(super) fn reclassify(tx: &Transaction<'_>, study_id: i64) -> Result<(), Stor
     let c = rules::classify(&facts, &orders);
 
     tx.execute("DELETE FROM findings WHERE study_id = ?1", [study_id])?;
-    let mut ins = tx.prepare_cached("INSERT INTO findings (study_id, code, message, file) VALUES (?1, ?2, ?3, ?4)")?;
+    let mut ins = tx.prepare_cached(
+        "INSERT INTO findings (study_id, code, message, file) VALUES (?1, ?2, ?3, ?4)",
+    )?;
     for f in &c.findings {
         ins.execute(params![study_id, f.code, f.message, f.file])?;
     }
-    let series: i64 = tx.query_row("SELECT COUNT(*) FROM series WHERE study_id = ?1", [study_id], |r| r.get(0))?;
+    let series: i64 = tx.query_row(
+        "SELECT COUNT(*) FROM series WHERE study_id = ?1",
+        [study_id],
+        |r| r.get(0),
+    )?;
     let files: i64 = tx.query_row(
         "SELECT COUNT(*) FROM files f JOIN instances i ON i.id = f.instance_id JOIN series s ON s.id = i.series_id
          WHERE s.study_id = ?1",

@@ -64,5 +64,9 @@ header_columns!(
 
 /// `b.col1, b.col2, ...` for SELECTs over the blobs table aliased `b`.
 pub fn select_list(alias: &str) -> String {
-    HEADER_COLUMNS.iter().map(|c| format!("{alias}.{c}")).collect::<Vec<_>>().join(", ")
+    HEADER_COLUMNS
+        .iter()
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

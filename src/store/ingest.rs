@@ -35,7 +35,11 @@ pub enum RecordOutcome {
 }
 
 fn key(uid: &str, hash: &str) -> String {
-    if uid.is_empty() { format!("file:{hash}") } else { uid.to_string() }
+    if uid.is_empty() {
+        format!("file:{hash}")
+    } else {
+        uid.to_string()
+    }
 }
 
 fn opt(uid: &str) -> Option<&str> {
@@ -45,7 +49,11 @@ fn opt(uid: &str) -> Option<&str> {
 /// Records one file inside the caller's transaction.
 pub fn record_file(tx: &Transaction<'_>, rec: &FileRecord) -> Result<RecordOutcome, StoreError> {
     let held: Option<i64> = tx
-        .query_row("SELECT id FROM files WHERE blob_hash = ?1", [&rec.hash], |r| r.get(0))
+        .query_row(
+            "SELECT id FROM files WHERE blob_hash = ?1",
+            [&rec.hash],
+            |r| r.get(0),
+        )
         .optional()?;
     if held.is_some() {
         return Ok(RecordOutcome::Duplicate);
@@ -78,7 +86,11 @@ pub fn record_file(tx: &Transaction<'_>, rec: &FileRecord) -> Result<RecordOutco
          VALUES (?1, ?2, ?3, ?4, ?5, ?4) ON CONFLICT(study_key) DO NOTHING",
         params![study_key, opt(&h.study_uid), rec.source, now, now_unix],
     )?;
-    let study_id: i64 = tx.query_row("SELECT id FROM studies WHERE study_key = ?1", [&study_key], |r| r.get(0))?;
+    let study_id: i64 = tx.query_row(
+        "SELECT id FROM studies WHERE study_key = ?1",
+        [&study_key],
+        |r| r.get(0),
+    )?;
 
     let series_key = key(&h.series_uid, &rec.hash);
     tx.execute(
@@ -103,7 +115,10 @@ pub fn record_file(tx: &Transaction<'_>, rec: &FileRecord) -> Result<RecordOutco
         params![instance_id, rec.hash, now],
     )?;
     let version_id = tx.last_insert_rowid();
-    tx.execute("UPDATE instances SET current_version = ?1 WHERE id = ?2", params![version_id, instance_id])?;
+    tx.execute(
+        "UPDATE instances SET current_version = ?1 WHERE id = ?2",
+        params![version_id, instance_id],
+    )?;
     tx.execute(
         "INSERT INTO files (blob_hash, original_path, source, received_at, instance_id, role)
          VALUES (?1, ?2, ?3, ?4, ?5, 'original')",
@@ -114,13 +129,19 @@ pub fn record_file(tx: &Transaction<'_>, rec: &FileRecord) -> Result<RecordOutco
 }
 
 fn touch(tx: &Transaction<'_>, study_id: i64, now: &str) -> Result<(), StoreError> {
-    tx.execute("UPDATE studies SET last_change = ?1 WHERE id = ?2", params![now, study_id])?;
+    tx.execute(
+        "UPDATE studies SET last_change = ?1 WHERE id = ?2",
+        params![now, study_id],
+    )?;
     Ok(())
 }
 
 fn insert_blob(tx: &Transaction<'_>, rec: &FileRecord) -> Result<(), StoreError> {
     let cols = HEADER_COLUMNS.join(", ");
-    let marks = (0..HEADER_COLUMNS.len() + 6).map(|i| format!("?{}", i + 1)).collect::<Vec<_>>().join(", ");
+    let marks = (0..HEADER_COLUMNS.len() + 6)
+        .map(|i| format!("?{}", i + 1))
+        .collect::<Vec<_>>()
+        .join(", ");
     let sql = format!(
         "INSERT OR IGNORE INTO blobs (hash, size, has_pixel_data, truncated, read_errors, read_warnings, {cols})
          VALUES ({marks})"
@@ -147,7 +168,10 @@ fn insert_blob(tx: &Transaction<'_>, rec: &FileRecord) -> Result<(), StoreError>
 /// A file that could not be taken in at all (unreadable), kept so the user can see it.
 pub fn record_reject(tx: &Transaction<'_>, path: &str, reason: &str) -> Result<(), StoreError> {
     let (now, _) = fsutil::now();
-    tx.execute("INSERT INTO rejects (path, reason, at) VALUES (?1, ?2, ?3)", params![path, reason, now])?;
+    tx.execute(
+        "INSERT INTO rejects (path, reason, at) VALUES (?1, ?2, ?3)",
+        params![path, reason, now],
+    )?;
     Ok(())
 }
 

@@ -32,7 +32,10 @@ pub enum StoreError {
     #[error(transparent)]
     Workspace(#[from] WorkspaceError),
     #[error("cannot open database {path}: {cause}")]
-    Open { path: String, cause: rusqlite::Error },
+    Open {
+        path: String,
+        cause: rusqlite::Error,
+    },
     #[error(
         "database schema version {found} is newer than this qcdesk supports ({supported}); \
          use a newer qcdesk. The database was not changed."
@@ -42,7 +45,9 @@ pub enum StoreError {
     Db(rusqlite::Error),
     #[error("file store: {0}")]
     Io(std::io::Error),
-    #[error("no study '{0}' in this workspace (give the id shown in the queue or the Study Instance UID)")]
+    #[error(
+        "no study '{0}' in this workspace (give the id shown in the queue or the Study Instance UID)"
+    )]
     StudyNotFound(String),
 }
 
@@ -72,26 +77,42 @@ impl Store {
     pub fn open(root: &Path) -> Result<Store, StoreError> {
         let workspace = Workspace::open(root)?;
         let path = workspace.db_path();
-        let open_err = |cause| StoreError::Open { path: path.display().to_string(), cause };
+        let open_err = |cause| StoreError::Open {
+            path: path.display().to_string(),
+            cause,
+        };
         let mut conn = Connection::open_with_flags(
             &path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(open_err)?;
-        conn.busy_timeout(Duration::from_secs(30)).map_err(open_err)?;
+        conn.busy_timeout(Duration::from_secs(30))
+            .map_err(open_err)?;
         // Check the version before anything writes to the file: a newer database stays untouched.
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(open_err)?;
         if version > schema::SCHEMA_VERSION {
-            return Err(StoreError::NewerSchema { found: version, supported: schema::SCHEMA_VERSION });
+            return Err(StoreError::NewerSchema {
+                found: version,
+                supported: schema::SCHEMA_VERSION,
+            });
         }
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(open_err)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(open_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_err)?;
         schema::migrate(&mut conn)?;
         let blobs = Arc::new(BlobStore::new(workspace.blob_dir(), workspace.tmp_dir()));
-        Ok(Store { conn, blobs, workspace })
+        Ok(Store {
+            conn,
+            blobs,
+            workspace,
+        })
     }
 
     pub fn workspace(&self) -> &Workspace {
@@ -118,7 +139,9 @@ impl Store {
     /// right size. Returns a list of problems (empty = consistent).
     pub fn verify(&self, check_hashes: bool) -> Result<Vec<String>, StoreError> {
         let mut problems = Vec::new();
-        let integrity: String = self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        let integrity: String = self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
         if integrity != "ok" {
             problems.push(format!("SQLite integrity check: {integrity}"));
         }

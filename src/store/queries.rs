@@ -55,9 +55,18 @@ impl Store {
     /// The studies in the queue, most severe state first, then oldest first.
     pub fn queue(&self, filter: &QueueFilter) -> Result<Vec<StudyRow>, StoreError> {
         let mut findings: HashMap<i64, Vec<Finding>> = HashMap::new();
-        let mut stmt = self.conn.prepare("SELECT study_id, code, message, file FROM findings ORDER BY id")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT study_id, code, message, file FROM findings ORDER BY id")?;
         let rows = stmt.query_map([], |r| {
-            Ok((r.get::<_, i64>(0)?, Finding { code: r.get(1)?, message: r.get(2)?, file: r.get(3)? }))
+            Ok((
+                r.get::<_, i64>(0)?,
+                Finding {
+                    code: r.get(1)?,
+                    message: r.get(2)?,
+                    file: r.get(3)?,
+                },
+            ))
         })?;
         for row in rows {
             let (id, f) = row?;
@@ -82,14 +91,20 @@ impl Store {
         let key = key.trim();
         let by_uid: Option<i64> = self
             .conn
-            .query_row("SELECT id FROM studies WHERE study_uid = ?1 OR study_key = ?1", [key], |r| r.get(0))
+            .query_row(
+                "SELECT id FROM studies WHERE study_uid = ?1 OR study_key = ?1",
+                [key],
+                |r| r.get(0),
+            )
             .optional()?;
         if let Some(id) = by_uid {
             return Ok(id);
         }
         if let Ok(n) = key.trim_start_matches('#').parse::<i64>() {
-            let hit: Option<i64> =
-                self.conn.query_row("SELECT id FROM studies WHERE id = ?1", [n], |r| r.get(0)).optional()?;
+            let hit: Option<i64> = self
+                .conn
+                .query_row("SELECT id FROM studies WHERE id = ?1", [n], |r| r.get(0))
+                .optional()?;
             if let Some(id) = hit {
                 return Ok(id);
             }
@@ -101,13 +116,25 @@ impl Store {
     pub fn study_detail(&self, id: i64) -> Result<StudyDetail, StoreError> {
         let row = self
             .conn
-            .query_row(&format!("SELECT {STUDY_COLUMNS} FROM studies WHERE id = ?1"), [id], study_row)
+            .query_row(
+                &format!("SELECT {STUDY_COLUMNS} FROM studies WHERE id = ?1"),
+                [id],
+                study_row,
+            )
             .optional()?
             .ok_or_else(|| StoreError::StudyNotFound(id.to_string()))?;
         let mut row = row;
-        let mut stmt = self.conn.prepare("SELECT code, message, file FROM findings WHERE study_id = ?1 ORDER BY id")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT code, message, file FROM findings WHERE study_id = ?1 ORDER BY id")?;
         row.findings = stmt
-            .query_map([id], |r| Ok(Finding { code: r.get(0)?, message: r.get(1)?, file: r.get(2)? }))?
+            .query_map([id], |r| {
+                Ok(Finding {
+                    code: r.get(0)?,
+                    message: r.get(1)?,
+                    file: r.get(2)?,
+                })
+            })?
             .collect::<Result<_, _>>()?;
         let extra = self.conn.query_row(
             "SELECT birth_date, sex, issuer_of_patient_id, study_time, referring_physician, institution, station_name
@@ -187,13 +214,20 @@ impl Store {
                 }),
             }
         }
-        out.sort_by_key(|s| (s.series_number.trim().parse::<i64>().unwrap_or(i64::MAX), s.id));
+        out.sort_by_key(|s| {
+            (
+                s.series_number.trim().parse::<i64>().unwrap_or(i64::MAX),
+                s.id,
+            )
+        });
         Ok(out)
     }
 
     /// Files that could not be taken in at all, newest first.
     pub fn rejects(&self) -> Result<Vec<(String, String, String)>, StoreError> {
-        let mut stmt = self.conn.prepare("SELECT path, reason, at FROM rejects ORDER BY id DESC")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT path, reason, at FROM rejects ORDER BY id DESC")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -204,7 +238,11 @@ impl Store {
         };
         let mut by_state = Vec::new();
         for s in StudyState::ALL {
-            let n: i64 = self.conn.query_row("SELECT COUNT(*) FROM studies WHERE state = ?1", [s.as_str()], |r| r.get(0))?;
+            let n: i64 = self.conn.query_row(
+                "SELECT COUNT(*) FROM studies WHERE state = ?1",
+                [s.as_str()],
+                |r| r.get(0),
+            )?;
             by_state.push((s, n.max(0) as u64));
         }
         Ok(StoreStats {

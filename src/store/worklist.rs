@@ -29,9 +29,14 @@ fn item_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<WorklistItem> {
 }
 
 /// The orders whose accession number is `accession`.
-pub fn orders_for(conn: &rusqlite::Connection, accessions: &[String]) -> Result<Vec<WorklistItem>, StoreError> {
+pub fn orders_for(
+    conn: &rusqlite::Connection,
+    accessions: &[String],
+) -> Result<Vec<WorklistItem>, StoreError> {
     let mut out = Vec::new();
-    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM worklist WHERE accession = ?1"))?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM worklist WHERE accession = ?1"
+    ))?;
     for acc in accessions {
         let rows = stmt.query_map([acc.trim()], item_from_row)?;
         for r in rows {
@@ -44,7 +49,11 @@ pub fn orders_for(conn: &rusqlite::Connection, accessions: &[String]) -> Result<
 impl Store {
     /// Replaces every order that came from `source` with `items`, then reclassifies all studies
     /// (an order appearing or vanishing changes matches anywhere).
-    pub fn replace_worklist(&mut self, source: &str, items: &[WorklistItem]) -> Result<(), StoreError> {
+    pub fn replace_worklist(
+        &mut self,
+        source: &str,
+        items: &[WorklistItem],
+    ) -> Result<(), StoreError> {
         let (now, _) = fsutil::now();
         self.in_transaction(|tx| {
             tx.execute("DELETE FROM worklist WHERE source = ?1", [source])?;
@@ -77,7 +86,9 @@ impl Store {
 
     /// Every order in the cache.
     pub fn worklist(&self) -> Result<Vec<WorklistItem>, StoreError> {
-        let mut stmt = self.conn.prepare(&format!("SELECT {COLUMNS} FROM worklist ORDER BY scheduled_at, accession"))?;
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM worklist ORDER BY scheduled_at, accession"
+        ))?;
         let rows = stmt.query_map([], item_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

@@ -45,10 +45,17 @@ pub struct DeskApp {
 
 impl DeskApp {
     /// `restore`: read the saved filters and theme (off for screenshots and tests).
-    pub fn new(cc: &eframe::CreationContext<'_>, workspace: PathBuf, store: Store, restore: bool) -> DeskApp {
+    pub fn new(
+        cc: &eframe::CreationContext<'_>,
+        workspace: PathBuf,
+        store: Store,
+        restore: bool,
+    ) -> DeskApp {
         theme::install_fonts(&cc.egui_ctx);
         let state = if restore {
-            cc.storage.and_then(|s| eframe::get_value::<DeskState>(s, eframe::APP_KEY)).unwrap_or_default()
+            cc.storage
+                .and_then(|s| eframe::get_value::<DeskState>(s, eframe::APP_KEY))
+                .unwrap_or_default()
         } else {
             DeskState::default()
         };
@@ -73,8 +80,15 @@ impl DeskApp {
     /// then closes the window. The outcome is written to `outcome`.
     pub fn with_screenshot(mut self, path: PathBuf, outcome: ScreenshotOutcome) -> DeskApp {
         let (tx, rx) = unbounded();
-        self.screenshot =
-            Some(ScreenshotTask { path, settled_frames: 0, requested: false, rx, tx, started: Instant::now(), outcome });
+        self.screenshot = Some(ScreenshotTask {
+            path,
+            settled_frames: 0,
+            requested: false,
+            rx,
+            tx,
+            started: Instant::now(),
+            outcome,
+        });
         self
     }
 
@@ -116,7 +130,10 @@ impl DeskApp {
             }
             UiCommand::Import(paths) => {
                 if self.rt.import_running() {
-                    self.rt.notify(Level::Error, "An import is already running; wait for it to finish.");
+                    self.rt.notify(
+                        Level::Error,
+                        "An import is already running; wait for it to finish.",
+                    );
                 } else {
                     self.rt.import(paths);
                 }
@@ -186,7 +203,13 @@ impl DeskApp {
         if ctx.input(|i| i.key_pressed(Key::Escape)) && !self.state.search.is_empty() {
             self.state.search.clear();
         }
-        let dropped: Vec<PathBuf> = ctx.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).collect());
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .collect()
+        });
         if !dropped.is_empty() {
             out.push(UiCommand::Import(dropped));
         }
@@ -200,27 +223,46 @@ impl DeskApp {
             ui.label(egui::RichText::new(self.rt.workspace.display().to_string()).weak())
                 .on_hover_text("Workspace folder");
             ui.separator();
-            if ui.button("Import…").on_hover_text("Import a folder, files or a DICOMDIR (Ctrl+I)").clicked() {
+            if ui
+                .button("Import…")
+                .on_hover_text("Import a folder, files or a DICOMDIR (Ctrl+I)")
+                .clicked()
+            {
                 out.push(UiCommand::OpenImportDialog);
             }
-            if ui.button("Reload").on_hover_text("Reload the queue (F5)").clicked() {
+            if ui
+                .button("Reload")
+                .on_hover_text("Reload the queue (F5)")
+                .clicked()
+            {
                 out.push(UiCommand::Reload);
             }
             ui.separator();
-            let state_text = self.state.state_filter.map_or("All states".to_string(), |s| s.as_str().to_string());
-            egui::ComboBox::from_label("State").selected_text(state_text).show_ui(ui, |ui| {
-                ui.selectable_value(&mut self.state.state_filter, None, "All states");
-                for s in StudyState::ALL {
-                    ui.selectable_value(&mut self.state.state_filter, Some(s), s.as_str());
-                }
-            });
-            let mod_text = if self.state.modality_filter.is_empty() { "All" } else { &self.state.modality_filter };
-            egui::ComboBox::from_label("Modality").selected_text(mod_text.to_string()).show_ui(ui, |ui| {
-                ui.selectable_value(&mut self.state.modality_filter, String::new(), "All");
-                for m in self.rt.modalities() {
-                    ui.selectable_value(&mut self.state.modality_filter, m.clone(), m);
-                }
-            });
+            let state_text = self
+                .state
+                .state_filter
+                .map_or("All states".to_string(), |s| s.as_str().to_string());
+            egui::ComboBox::from_label("State")
+                .selected_text(state_text)
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut self.state.state_filter, None, "All states");
+                    for s in StudyState::ALL {
+                        ui.selectable_value(&mut self.state.state_filter, Some(s), s.as_str());
+                    }
+                });
+            let mod_text = if self.state.modality_filter.is_empty() {
+                "All"
+            } else {
+                &self.state.modality_filter
+            };
+            egui::ComboBox::from_label("Modality")
+                .selected_text(mod_text.to_string())
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut self.state.modality_filter, String::new(), "All");
+                    for m in self.rt.modalities() {
+                        ui.selectable_value(&mut self.state.modality_filter, m.clone(), m);
+                    }
+                });
             let label = ui.label("Search:");
             ui.add(
                 egui::TextEdit::singleline(&mut self.state.search)
@@ -230,7 +272,11 @@ impl DeskApp {
             )
             .labelled_by(label.id);
             ui.separator();
-            let theme = if self.state.dark { "Light theme" } else { "Dark theme" };
+            let theme = if self.state.dark {
+                "Light theme"
+            } else {
+                "Dark theme"
+            };
             if ui.button(theme).clicked() {
                 out.push(UiCommand::ToggleTheme);
             }
@@ -279,9 +325,15 @@ impl DeskApp {
 
 fn save_png(path: &std::path::Path, img: &egui::ColorImage) -> Result<(), String> {
     let [w, h] = img.size;
-    let bytes: Vec<u8> = img.pixels.iter().flat_map(|c| c.to_srgba_unmultiplied()).collect();
-    let buf = image::RgbaImage::from_raw(w as u32, h as u32, bytes).ok_or("screenshot has a wrong size")?;
-    buf.save(path).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    let bytes: Vec<u8> = img
+        .pixels
+        .iter()
+        .flat_map(|c| c.to_srgba_unmultiplied())
+        .collect();
+    let buf = image::RgbaImage::from_raw(w as u32, h as u32, bytes)
+        .ok_or("screenshot has a wrong size")?;
+    buf.save(path)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 impl eframe::App for DeskApp {
@@ -294,7 +346,10 @@ impl eframe::App for DeskApp {
         self.rt.refresh_view(&self.state);
         if reloaded {
             // Keep the selection if the study is still there; otherwise take the first row.
-            let still_there = self.state.selected.is_some_and(|id| self.rt.rows.iter().any(|r| r.id == id));
+            let still_there = self
+                .state
+                .selected
+                .is_some_and(|id| self.rt.rows.iter().any(|r| r.id == id));
             if !still_there {
                 self.state.selected = None;
                 if let Some(&first) = self.rt.view.first() {
@@ -320,18 +375,22 @@ impl eframe::App for DeskApp {
             commands.extend(status_bar_ui(ui, &self.rt));
         });
         if self.state.show_detail {
-            egui::Panel::right("detail").resizable(true).default_size(440.0).min_size(280.0).show(ui, |ui| {
-                ui.horizontal(|ui| {
-                    ui.label(egui::RichText::new("Study").strong());
-                    ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                        if ui.small_button("Hide").clicked() {
-                            self.state.show_detail = false;
-                        }
+            egui::Panel::right("detail")
+                .resizable(true)
+                .default_size(440.0)
+                .min_size(280.0)
+                .show(ui, |ui| {
+                    ui.horizontal(|ui| {
+                        ui.label(egui::RichText::new("Study").strong());
+                        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                            if ui.small_button("Hide").clicked() {
+                                self.state.show_detail = false;
+                            }
+                        });
                     });
+                    ui.separator();
+                    study_ui(ui, self.rt.detail.as_ref(), self.state.selected);
                 });
-                ui.separator();
-                study_ui(ui, self.rt.detail.as_ref(), self.state.selected);
-            });
         }
         let scroll_to = self.scroll_to.take();
         egui::CentralPanel::default().show(ui, |ui| {
@@ -339,9 +398,12 @@ impl eframe::App for DeskApp {
         });
         commands.extend(self.import_dialog.ui(&ctx));
         if ctx.input(|i| !i.raw.hovered_files.is_empty()) {
-            egui::Area::new(egui::Id::unique("drop-hint")).fixed_pos([20.0, 60.0]).show(&ctx, |ui| {
-                egui::Frame::popup(ui.style()).show(ui, |ui| ui.heading("Drop to import into quarantine"));
-            });
+            egui::Area::new(egui::Id::unique("drop-hint"))
+                .fixed_pos([20.0, 60.0])
+                .show(&ctx, |ui| {
+                    egui::Frame::popup(ui.style())
+                        .show(ui, |ui| ui.heading("Drop to import into quarantine"));
+                });
         }
         for cmd in commands {
             self.run_command(&ctx, cmd);

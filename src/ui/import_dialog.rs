@@ -24,7 +24,14 @@ pub struct ImportDialog {
 impl Default for ImportDialog {
     fn default() -> Self {
         let (tx, rx) = unbounded();
-        ImportDialog { open: false, path: String::new(), listing: None, requested: None, tx, rx }
+        ImportDialog {
+            open: false,
+            path: String::new(),
+            listing: None,
+            requested: None,
+            tx,
+            rx,
+        }
     }
 }
 
@@ -40,7 +47,11 @@ impl ImportDialog {
 
     fn request_listing(&mut self, ctx: &egui::Context) {
         let dir = PathBuf::from(self.path.trim());
-        let dir = if dir.is_dir() { dir } else { dir.parent().map(Path::to_path_buf).unwrap_or(dir) };
+        let dir = if dir.is_dir() {
+            dir
+        } else {
+            dir.parent().map(Path::to_path_buf).unwrap_or(dir)
+        };
         if self.requested.as_ref() == Some(&dir) {
             return;
         }
@@ -48,16 +59,26 @@ impl ImportDialog {
         let tx = self.tx.clone();
         let ctx = ctx.clone();
         std::thread::spawn(move || {
-            let entries = std::fs::read_dir(&dir).map_err(|e| e.to_string()).map(|rd| {
-                let mut v: Vec<(String, bool)> = rd
-                    .flatten()
-                    .take(MAX_ENTRIES)
-                    .map(|e| (e.file_name().to_string_lossy().to_string(), e.path().is_dir()))
-                    .filter(|(n, _)| !n.starts_with('.'))
-                    .collect();
-                v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.to_lowercase().cmp(&b.0.to_lowercase())));
-                v
-            });
+            let entries = std::fs::read_dir(&dir)
+                .map_err(|e| e.to_string())
+                .map(|rd| {
+                    let mut v: Vec<(String, bool)> = rd
+                        .flatten()
+                        .take(MAX_ENTRIES)
+                        .map(|e| {
+                            (
+                                e.file_name().to_string_lossy().to_string(),
+                                e.path().is_dir(),
+                            )
+                        })
+                        .filter(|(n, _)| !n.starts_with('.'))
+                        .collect();
+                    v.sort_by(|a, b| {
+                        b.1.cmp(&a.1)
+                            .then(a.0.to_lowercase().cmp(&b.0.to_lowercase()))
+                    });
+                    v
+                });
             let _ = tx.send(Listing { dir, entries });
             ctx.request_repaint();
         });
@@ -83,43 +104,71 @@ impl ImportDialog {
             let mut start = false;
             ui.horizontal(|ui| {
                 let label = ui.label("Path to import:");
-                let edit = egui::TextEdit::singleline(&mut self.path).desired_width(400.0).hint_text("/media/cdrom");
+                let edit = egui::TextEdit::singleline(&mut self.path)
+                    .desired_width(400.0)
+                    .hint_text("/media/cdrom");
                 let resp = ui.add(edit).labelled_by(label.id);
                 if resp.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
                     start = true;
                 }
             });
-            if let Some(l) = &self.listing {
-                ui.label(egui::RichText::new(l.dir.display().to_string()).weak());
-                egui::ScrollArea::vertical().max_height(260.0).auto_shrink([false, true]).show(ui, |ui| {
+            // Fixed size: the dialog must not move under the pointer when a listing arrives.
+            let shown = self
+                .listing
+                .as_ref()
+                .map(|l| l.dir.display().to_string())
+                .unwrap_or_else(|| "…".into());
+            ui.label(egui::RichText::new(shown).weak());
+            egui::ScrollArea::vertical()
+                .max_height(260.0)
+                .min_scrolled_height(260.0)
+                .auto_shrink(false)
+                .show(ui, |ui| {
+                    let Some(l) = &self.listing else {
+                        ui.spinner();
+                        return;
+                    };
                     if let Some(parent) = l.dir.parent()
-                        && ui.selectable_label(false, "⬆ ..").clicked()
+                        && ui.selectable_label(false, ".. (parent folder)").clicked()
                     {
                         self.path = parent.display().to_string();
                     }
                     match &l.entries {
                         Err(e) => {
-                            ui.colored_label(egui::Color32::from_rgb(190, 30, 45), format!("Cannot list this folder: {e}"));
+                            ui.colored_label(
+                                egui::Color32::from_rgb(190, 30, 45),
+                                format!("Cannot list this folder: {e}"),
+                            );
                         }
                         Ok(entries) => {
+                            let mut clicked = None;
                             for (name, is_dir) in entries {
-                                let text = if *is_dir { format!("📁 {name}") } else { name.clone() };
+                                let text = if *is_dir {
+                                    format!("{name}/")
+                                } else {
+                                    name.clone()
+                                };
                                 if ui.selectable_label(false, text).clicked() {
-                                    self.path = l.dir.join(name).display().to_string();
+                                    clicked = Some(l.dir.join(name));
                                 }
                             }
                             if entries.len() >= MAX_ENTRIES {
                                 ui.label(format!("(first {MAX_ENTRIES} entries shown)"));
                             }
+                            if let Some(p) = clicked {
+                                self.path = p.display().to_string();
+                            }
                         }
                     }
                 });
-            }
             ui.add_space(6.0);
             ui.horizontal(|ui| {
                 let path = PathBuf::from(self.path.trim());
                 let exists = path.exists();
-                if ui.add_enabled(exists, egui::Button::new("Import")).clicked() {
+                if ui
+                    .add_enabled(exists, egui::Button::new("Import"))
+                    .clicked()
+                {
                     start = true;
                 }
                 if ui.button("Cancel").clicked() {

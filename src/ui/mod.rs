@@ -59,7 +59,9 @@ pub fn run_desk(opts: DeskOptions) -> anyhow::Result<()> {
     if let Some(path) = opts.screenshot {
         let result = outcome.lock().ok().and_then(|mut o| o.take());
         match result {
-            Some(r) => r.map_err(|e| anyhow!(e)).with_context(|| format!("screenshot {}", path.display()))?,
+            Some(r) => r
+                .map_err(|e| anyhow!(e))
+                .with_context(|| format!("screenshot {}", path.display()))?,
             None => anyhow::bail!("the window closed before the screenshot was taken"),
         }
         eprintln!("screenshot saved to {}", path.display());

@@ -25,7 +25,12 @@ const COLUMNS: [(&str, SortColumn); 10] = [
 ];
 
 /// Draws the queue. `scroll_to` brings a view row into sight (keyboard navigation).
-pub fn queue_ui(ui: &mut egui::Ui, rt: &Runtime, state: &DeskState, scroll_to: Option<usize>) -> Vec<UiCommand> {
+pub fn queue_ui(
+    ui: &mut egui::Ui,
+    rt: &Runtime,
+    state: &DeskState,
+    scroll_to: Option<usize>,
+) -> Vec<UiCommand> {
     let mut commands = Vec::new();
     if rt.rows.is_empty() {
         ui.add_space(40.0);
@@ -35,7 +40,9 @@ pub fn queue_ui(ui: &mut egui::Ui, rt: &Runtime, state: &DeskState, scroll_to: O
                 ui.label("Loading the queue…");
             } else {
                 ui.heading("No studies yet");
-                ui.label("Import a folder, a CD (DICOMDIR) or files: use Import… or drop them here.");
+                ui.label(
+                    "Import a folder, a CD (DICOMDIR) or files: use Import… or drop them here.",
+                );
             }
         });
         return commands;
@@ -55,7 +62,12 @@ pub fn queue_ui(ui: &mut egui::Ui, rt: &Runtime, state: &DeskState, scroll_to: O
             .sense(Sense::click())
             .cell_layout(egui::Layout::left_to_right(Align::Center))
             .column(Column::exact(96.0))
-            .column(Column::initial(180.0).at_least(80.0).clip(true).resizable(true))
+            .column(
+                Column::initial(180.0)
+                    .at_least(80.0)
+                    .clip(true)
+                    .resizable(true),
+            )
             .column(Column::initial(80.0).clip(true).resizable(true))
             .column(Column::initial(80.0).clip(true).resizable(true))
             .column(Column::initial(46.0).clip(true))
@@ -73,11 +85,13 @@ pub fn queue_ui(ui: &mut egui::Ui, rt: &Runtime, state: &DeskState, scroll_to: O
                 for (title, col) in COLUMNS {
                     header.col(|ui| {
                         let marker = if state.sort == col && title != "Findings" {
-                            if state.ascending { " ⬆" } else { " ⬇" }
+                            if state.ascending { " ▲" } else { " ▼" }
                         } else {
                             ""
                         };
-                        let b = egui::Button::new(RichText::new(format!("{title}{marker}")).strong()).frame(false);
+                        let b =
+                            egui::Button::new(RichText::new(format!("{title}{marker}")).strong())
+                                .frame(false);
                         if ui.add(b).on_hover_text("Sort by this column").clicked() {
                             commands.push(UiCommand::SetSort(col));
                         }

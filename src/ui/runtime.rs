@@ -74,7 +74,11 @@ struct ViewKey {
 }
 
 impl Runtime {
-    pub fn new(workspace: PathBuf, store: Store, wake: impl Fn() + Send + Sync + 'static) -> Runtime {
+    pub fn new(
+        workspace: PathBuf,
+        store: Store,
+        wake: impl Fn() + Send + Sync + 'static,
+    ) -> Runtime {
         Runtime {
             workspace,
             store: Arc::new(Mutex::new(store)),
@@ -99,7 +103,16 @@ impl Runtime {
         work: impl FnOnce(&crate::jobs::JobCtx) -> Result<JobOutput, String> + Send + 'static,
     ) {
         let h = self.jobs.spawn(title, work);
-        self.running.insert(h.id, RunningJob { title: title.into(), kind, done: 0, total: None, note: String::new() });
+        self.running.insert(
+            h.id,
+            RunningJob {
+                title: title.into(),
+                kind,
+                done: 0,
+                total: None,
+                note: String::new(),
+            },
+        );
     }
 
     /// Reloads the queue and counts in the background.
@@ -109,8 +122,12 @@ impl Runtime {
         }
         let store = Arc::clone(&self.store);
         self.spawn("Loading queue", JobKind::LoadQueue, move |_| {
-            let store = store.lock().map_err(|_| "store lock poisoned".to_string())?;
-            let rows = store.queue(&QueueFilter::default()).map_err(|e| e.to_string())?;
+            let store = store
+                .lock()
+                .map_err(|_| "store lock poisoned".to_string())?;
+            let rows = store
+                .queue(&QueueFilter::default())
+                .map_err(|e| e.to_string())?;
             let stats = store.stats().map_err(|e| e.to_string())?;
             Ok(JobOutput::Queue(rows, stats))
         });
@@ -120,8 +137,13 @@ impl Runtime {
     pub fn load_study(&mut self, id: i64) {
         let store = Arc::clone(&self.store);
         self.spawn("Loading study", JobKind::LoadStudy(id), move |_| {
-            let store = store.lock().map_err(|_| "store lock poisoned".to_string())?;
-            store.study_detail(id).map(|d| JobOutput::Study(Box::new(d))).map_err(|e| e.to_string())
+            let store = store
+                .lock()
+                .map_err(|_| "store lock poisoned".to_string())?;
+            store
+                .study_detail(id)
+                .map(|d| JobOutput::Study(Box::new(d)))
+                .map_err(|e| e.to_string())
         });
     }
 
@@ -136,7 +158,9 @@ impl Runtime {
             many => format!("Importing {} items", many.len()),
         };
         self.spawn(&title, JobKind::Import, move |ctx| {
-            crate::import::import_paths(&ws, &paths, ctx).map(JobOutput::Import).map_err(|e| e.to_string())
+            crate::import::import_paths(&ws, &paths, ctx)
+                .map(JobOutput::Import)
+                .map_err(|e| e.to_string())
         });
     }
 
@@ -163,7 +187,12 @@ impl Runtime {
         while let Ok(event) = self.jobs.events().try_recv() {
             match event {
                 JobEvent::Started { .. } => {}
-                JobEvent::Progress { id, done, total, note } => {
+                JobEvent::Progress {
+                    id,
+                    done,
+                    total,
+                    note,
+                } => {
                     if let Some(j) = self.running.get_mut(&id) {
                         j.done = done;
                         j.total = total;
@@ -173,7 +202,7 @@ impl Runtime {
                 JobEvent::Finished { id, outcome } => {
                     let job = self.running.remove(&id);
                     match outcome {
-                        Ok(out) => reloaded |= self.apply(out, selected),
+                        Ok(out) => reloaded |= self.apply(*out, selected),
                         Err(e) => {
                             let what = job.map(|j| j.title).unwrap_or_else(|| "job".into());
                             self.notify(Level::Error, format!("{what} failed: {e}"));
@@ -203,10 +232,17 @@ impl Runtime {
             }
             JobOutput::Import(report) => {
                 let summary = report.summary();
-                let level = if report.unreadable.is_empty() { Level::Info } else { Level::Error };
+                let level = if report.unreadable.is_empty() {
+                    Level::Info
+                } else {
+                    Level::Error
+                };
                 self.notify(level, format!("Import finished: {summary}"));
                 for p in report.unreadable.iter().take(5) {
-                    self.notify(Level::Error, format!("Could not read {}: {}", p.path, p.reason));
+                    self.notify(
+                        Level::Error,
+                        format!("Could not read {}: {}", p.path, p.reason),
+                    );
                 }
                 self.last_import = Some(summary);
                 self.load_queue();
@@ -237,7 +273,8 @@ impl Runtime {
             .filter(|&i| {
                 let r = &self.rows[i];
                 key.state.is_none_or(|s| r.state == s)
-                    && (key.modality.is_empty() || r.modality.split('\\').any(|m| m == key.modality))
+                    && (key.modality.is_empty()
+                        || r.modality.split('\\').any(|m| m == key.modality))
                     && words.iter().all(|w| self.search_text[i].contains(w))
             })
             .collect();
@@ -245,7 +282,10 @@ impl Runtime {
         view.sort_by(|&a, &b| {
             let (ra, rb) = (&rows[a], &rows[b]);
             let ord = match key.sort {
-                SortColumn::State => ra.state.cmp(&rb.state).then(ra.first_seen_unix.cmp(&rb.first_seen_unix)),
+                SortColumn::State => ra
+                    .state
+                    .cmp(&rb.state)
+                    .then(ra.first_seen_unix.cmp(&rb.first_seen_unix)),
                 SortColumn::Patient => ra.patient_name.cmp(&rb.patient_name),
                 SortColumn::PatientId => ra.patient_id.cmp(&rb.patient_id),
                 SortColumn::Accession => ra.accession.cmp(&rb.accession),
@@ -265,8 +305,12 @@ impl Runtime {
 
     /// Modalities present in the queue, for the filter menu.
     pub fn modalities(&self) -> Vec<String> {
-        let mut m: Vec<String> =
-            self.rows.iter().flat_map(|r| r.modality.split('\\').map(str::to_string)).filter(|s| !s.is_empty()).collect();
+        let mut m: Vec<String> = self
+            .rows
+            .iter()
+            .flat_map(|r| r.modality.split('\\').map(str::to_string))
+            .filter(|s| !s.is_empty())
+            .collect();
         m.sort();
         m.dedup();
         m

@@ -14,14 +14,19 @@ pub fn status_bar_ui(ui: &mut egui::Ui, rt: &Runtime) -> Vec<UiCommand> {
         ui.label(format!("{} studies", rt.stats.studies));
         for (st, n) in &rt.stats.by_state {
             if *n > 0 {
-                ui.label(RichText::new(format!("{} {}", n, st.as_str())).color(state_color(*st, dark)));
+                ui.label(
+                    RichText::new(format!("{} {}", n, st.as_str())).color(state_color(*st, dark)),
+                );
             }
         }
         ui.separator();
         ui.label(format!("{} orders in worklist", rt.stats.worklist));
         if rt.stats.rejects > 0 {
             ui.separator();
-            ui.label(RichText::new(format!("{} unreadable files", rt.stats.rejects)).color(state_color(StudyState::Broken, dark)));
+            ui.label(
+                RichText::new(format!("{} unreadable files", rt.stats.rejects))
+                    .color(state_color(StudyState::Broken, dark)),
+            );
         }
         ui.separator();
         ui.label(format!("showing {}", rt.view.len()));
@@ -37,8 +42,12 @@ pub fn status_bar_ui(ui: &mut egui::Ui, rt: &Runtime) -> Vec<UiCommand> {
                     );
                 }
                 _ => {
-                    ui.spinner();
-                    ui.label(&job.title);
+                    ui.add(
+                        egui::ProgressBar::new(0.0)
+                            .animate(true)
+                            .desired_width(220.0)
+                            .text(job.title.as_str()),
+                    );
                 }
             }
         }

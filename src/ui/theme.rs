@@ -13,15 +13,25 @@ static CJK_FONT: &[u8] = include_bytes!("../../assets/fonts/NotoSansCJK-subset.o
 /// same on every machine, whatever fonts it has installed.
 pub fn install_fonts(ctx: &egui::Context) {
     let mut fonts = FontDefinitions::default();
-    fonts.font_data.insert("noto-cjk".into(), Arc::new(FontData::from_static(CJK_FONT)));
+    fonts
+        .font_data
+        .insert("noto-cjk".into(), Arc::new(FontData::from_static(CJK_FONT)));
     for family in [FontFamily::Proportional, FontFamily::Monospace] {
-        fonts.families.entry(family).or_default().push("noto-cjk".into());
+        fonts
+            .families
+            .entry(family)
+            .or_default()
+            .push("noto-cjk".into());
     }
     ctx.set_fonts(fonts);
 }
 
 pub fn apply_theme(ctx: &egui::Context, dark: bool) {
-    ctx.set_theme(if dark { egui::Theme::Dark } else { egui::Theme::Light });
+    ctx.set_theme(if dark {
+        egui::Theme::Dark
+    } else {
+        egui::Theme::Light
+    });
 }
 
 pub fn state_color(state: StudyState, dark: bool) -> Color32 {

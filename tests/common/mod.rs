@@ -36,8 +36,12 @@ pub fn qcdesk_json(ws: &Path, args: &[&str]) -> serde_json::Value {
         out.status.code(),
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("qcdesk {args:?}: bad JSON ({e}):\n{}", String::from_utf8_lossy(&out.stdout)))
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "qcdesk {args:?}: bad JSON ({e}):\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
 }
 
 pub fn stderr(out: &Output) -> String {
@@ -74,10 +78,20 @@ pub fn demo_workspace() -> tempfile::TempDir {
 /// (scripts/test installs every peer the suite needs).
 pub fn require_tool(name: &str) -> PathBuf {
     std::env::var_os("PATH")
-        .and_then(|paths| std::env::split_paths(&paths).map(|p| p.join(name)).find(|p| p.is_file()))
-        .unwrap_or_else(|| panic!("{name} is not installed: run scripts/test, which installs the test peers"))
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|p| p.join(name))
+                .find(|p| p.is_file())
+        })
+        .unwrap_or_else(|| {
+            panic!("{name} is not installed: run scripts/test, which installs the test peers")
+        })
 }
 
 pub fn is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
 }

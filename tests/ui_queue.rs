@@ -1,0 +1,213 @@
+//! The desk window, driven through its accessibility tree with egui_kittest (no display needed).
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use qcdesk::model::StudyState;
+use qcdesk::store::Store;
+use qcdesk::ui::DeskApp;
+
+use common::*;
+
+fn desk(ws: &Path) -> Harness<'static, DeskApp> {
+    let ws = ws.to_path_buf();
+    let store = Store::open(&ws).expect("open workspace");
+    Harness::builder()
+        .with_size([1500.0, 1000.0])
+        .build_eframe(move |cc| DeskApp::new(cc, ws, store, false))
+}
+
+/// Steps the desk until `done` holds; background jobs need real time.
+fn step_until(h: &mut Harness<'_, DeskApp>, what: &str, done: impl Fn(&DeskApp) -> bool) {
+    let start = Instant::now();
+    while !done(h.state()) {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+        h.step();
+    }
+    h.step();
+}
+
+fn loaded(h: &mut Harness<'_, DeskApp>) {
+    step_until(h, "the queue", |a| {
+        a.rt.queue_loads > 0 && a.rt.running.is_empty()
+    });
+}
+
+#[test]
+fn the_queue_shows_the_demo_studies() {
+    let ws = demo_workspace();
+    let mut h = desk(ws.path());
+    loaded(&mut h);
+    assert_eq!(h.state().rt.rows.len(), 26);
+    assert_eq!(h.state().rt.view.len(), 26);
+    for name in [
+        "KOVÁCS^PÉTER",
+        "PATEL^PRIYA",
+        "HONG^GILDONG=洪^吉洞=홍^길동",
+        "ØDEGÅRD^ÅSE",
+    ] {
+        assert!(h.query_all_by_label(name).count() >= 1, "{name} not shown");
+    }
+    // Most severe first: the first row is broken and is selected with its detail loaded.
+    let first = h.state().rt.rows[h.state().rt.view[0]].clone();
+    assert_eq!(first.state, StudyState::Broken);
+    step_until(&mut h, "the first study's detail", |a| {
+        a.rt.detail.is_some()
+    });
+    assert_eq!(h.state().state.selected, Some(first.id));
+    assert!(
+        h.query_all_by_label("26 studies").count() == 1,
+        "status bar counts"
+    );
+}
+
+#[test]
+fn filter_and_search_narrow_the_queue() {
+    let ws = demo_workspace();
+    let mut h = desk(ws.path());
+    loaded(&mut h);
+    h.get_by_label("State").click();
+    h.step();
+    h.step();
+    h.get_by_role_and_label(Role::Button, "mismatch").click();
+    h.step();
+    h.step();
+    assert_eq!(h.state().state.state_filter, Some(StudyState::Mismatch));
+    assert_eq!(h.state().rt.view.len(), 4);
+    assert!(
+        h.query_by_label("KOVÁCS^PÉTER").is_none(),
+        "an unmatched study still shows"
+    );
+    assert!(h.query_all_by_label("MUELLER^JUERGEN").count() >= 1);
+
+    h.get_by_label("State").click();
+    h.step();
+    h.step();
+    h.get_by_role_and_label(Role::Button, "All states").click();
+    h.step();
+    h.step();
+    assert_eq!(h.state().rt.view.len(), 26);
+
+    let search = h.get_by_label("Search:");
+    search.focus();
+    search.type_text("kovács");
+    h.step();
+    h.step();
+    assert_eq!(
+        h.state().rt.view.len(),
+        1,
+        "search is case-insensitive and accent-exact"
+    );
+    assert!(h.query_all_by_label("KOVÁCS^PÉTER").count() >= 1);
+    assert!(h.query_by_label("PATEL^PRIYA").is_none());
+
+    // Findings are searchable too.
+    h.state_mut().state.search = "truncated".into();
+    h.step();
+    assert_eq!(h.state().rt.view.len(), 1);
+}
+
+#[test]
+fn selecting_a_row_fills_the_detail_panel_and_keys_move_the_selection() {
+    let ws = demo_workspace();
+    let mut h = desk(ws.path());
+    loaded(&mut h);
+
+    h.get_by_label("PATEL^PRIYA").click();
+    h.step();
+    let patel = h
+        .state()
+        .rt
+        .rows
+        .iter()
+        .find(|r| r.patient_name == "PATEL^PRIYA")
+        .unwrap()
+        .id;
+    assert_eq!(h.state().state.selected, Some(patel));
+    step_until(&mut h, "PATEL's detail", |a| {
+        a.rt.detail.as_ref().is_some_and(|d| d.row.id == patel)
+    });
+    assert!(
+        h.query_all_by_label_contains("Study vs. order A240121")
+            .count()
+            == 1
+    );
+    assert!(h.query_all_by_label("[truncated]").count() == 1);
+    assert!(
+        h.query_all_by_label_contains("Thorax 5mm").count() >= 1,
+        "series list"
+    );
+
+    // Arrow down selects the next row in the view; Enter keeps the detail open.
+    let pos = h.state().rt.view_position(patel).unwrap();
+    h.key_press(egui::Key::ArrowDown);
+    h.step();
+    let next = h.state().rt.rows[h.state().rt.view[pos + 1]].id;
+    assert_eq!(h.state().state.selected, Some(next));
+    h.state_mut().state.show_detail = false;
+    h.key_press(egui::Key::Enter);
+    h.step();
+    assert!(h.state().state.show_detail);
+
+    // Ctrl+F focuses the search field.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::F);
+    h.step();
+    h.step();
+    assert!(h.get_by_label("Search:").is_focused());
+}
+
+#[test]
+fn the_import_button_starts_an_import_with_progress() {
+    let ws = tempfile::tempdir().unwrap();
+    let mut h = desk(ws.path());
+    loaded(&mut h);
+    assert!(h.state().rt.rows.is_empty());
+    assert!(h.query_all_by_label("No studies yet").count() == 1);
+
+    h.get_by_label("Import…").click();
+    h.run_steps(6);
+    assert!(h.state().import_dialog.open);
+    let field = h.get_by_label("Path to import:");
+    field.focus();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.step();
+    // pydicom's test files (its charset samples need fonts for scripts the desk does not bundle).
+    let src = pydicom_dir().join("test_files");
+    h.get_by_label("Path to import:")
+        .type_text(src.to_str().unwrap());
+    h.step();
+    h.step();
+    assert_eq!(h.state().import_dialog.path, src.to_str().unwrap());
+    h.get_by_role_and_label(Role::Button, "Import").click();
+    h.step();
+    assert!(
+        h.state().rt.import_running(),
+        "the import runs in the background"
+    );
+    h.step();
+    assert!(
+        h.query_by_role(Role::ProgressIndicator).is_some(),
+        "progress is shown"
+    );
+
+    step_until(&mut h, "the import and the reload", |a| {
+        !a.rt.import_running() && a.rt.running.is_empty() && !a.rt.rows.is_empty()
+    });
+    assert!(
+        h.state()
+            .rt
+            .notifications
+            .iter()
+            .any(|n| n.text.starts_with("Import finished: 176 files"))
+    );
+    assert_eq!(h.state().rt.stats.instances, 129);
+}
