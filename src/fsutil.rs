@@ -63,6 +63,21 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Flushes everything written to the file system holding `path` (data and metadata,
+/// renames included), as syncfs(2) does.
+#[cfg(target_os = "linux")]
+pub fn sync_filesystem(path: &Path) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let dir = File::open(path)?;
+    // SAFETY: syncfs only reads the descriptor, which `dir` keeps open for the call.
+    let rc = unsafe { libc::syncfs(dir.as_raw_fd()) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
 /// Now, UTC, as RFC 3339 with seconds, and as Unix seconds.
 pub fn now() -> (String, i64) {
     let t = time::OffsetDateTime::now_utc();

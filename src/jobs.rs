@@ -25,6 +25,8 @@ pub enum JobOutput {
     Demo(DemoReport),
     Queue(Vec<StudyRow>, StoreStats),
     Study(Box<StudyDetail>),
+    /// Files that could not be taken in: (path, reason, when).
+    Rejects(Vec<(String, String, String)>),
     Done(String),
 }
 

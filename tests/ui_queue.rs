@@ -211,3 +211,35 @@ fn the_import_button_starts_an_import_with_progress() {
     );
     assert_eq!(h.state().rt.stats.instances, 129);
 }
+
+#[test]
+fn unreadable_files_can_be_listed_and_the_theme_switched() {
+    let ws = tempfile::tempdir().unwrap();
+    let inbox = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(
+        inbox.path().join("gone.dcm"),
+        inbox.path().join("dangling.dcm"),
+    )
+    .unwrap();
+    let out = qcdesk(ws.path(), &["import", inbox.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let mut h = desk(ws.path());
+    loaded(&mut h);
+    h.get_by_label("1 unreadable files").click();
+    step_until(&mut h, "the rejects", |a| a.rt.rejects.is_some());
+    h.run_steps(4);
+    assert!(h.query_all_by_label_contains("dangling.dcm").count() >= 1);
+    assert!(
+        h.query_all_by_label_contains("broken symbolic link")
+            .count()
+            >= 1
+    );
+
+    assert!(!h.state().state.dark);
+    h.get_by_label("Dark theme").click();
+    h.run_steps(2);
+    assert!(h.state().state.dark);
+    assert_eq!(h.ctx.theme(), egui::Theme::Dark);
+    assert!(h.query_all_by_label("Light theme").count() == 1);
+}

@@ -38,6 +38,15 @@ pub(super) fn dicom_date(d: time::Date) -> String {
     format!("{:04}{:02}{:02}", d.year(), u8::from(d.month()), d.day())
 }
 
+/// Unix time the study was acquired (its date and time, read as UTC).
+pub(super) fn acquired_at(today: time::Date, study: &PlannedStudy) -> i64 {
+    let date = today - time::Duration::days(i64::from(study.days_ago));
+    let t = study.time.as_bytes();
+    let num = |a: usize| i64::from(t[a] - b'0') * 10 + i64::from(t[a + 1] - b'0');
+    let midnight = date.midnight().assume_utc().unix_timestamp();
+    midnight + num(0) * 3600 + num(2) * 60 + num(4)
+}
+
 const INSTITUTION: &str = "Riverside General Hospital";
 
 /// Writes every planned study into `inbox/<station AE>/<label>/` and returns what was planted.

@@ -80,11 +80,18 @@ pub fn build_demo(root: &Path, ctx: &JobCtx) -> Result<DemoReport, DemoError> {
     }
     let mut store = Store::open(root)?;
     ctx.progress(0, None, "writing the demo department");
-    let today = time::OffsetDateTime::now_utc().date();
+    let today = demo_today(time::OffsetDateTime::now_utc());
     let inbox = root.join("demo-inbox");
     let generated = instance::write_department(&inbox, &store.workspace().tmp_dir(), today)?;
     store.replace_worklist("demo", &generated.orders)?;
     let import = import_paths(root, std::slice::from_ref(&inbox), ctx)?;
+    // The department's studies arrived over the past days, some minutes after acquisition.
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    for (i, (planned, study)) in STUDIES.iter().zip(&generated.studies).enumerate() {
+        let acquired = instance::acquired_at(today, planned);
+        let arrival = (acquired + 300 + 97 * i as i64 % 1800).min(now - 60 - i as i64);
+        store.set_first_seen(&study.study_instance_uid, arrival)?;
+    }
     let report = DemoReport {
         version: DEMO_VERSION,
         inbox,
@@ -144,6 +151,22 @@ fn make_writable(dir: &Path) {
                 let _ = std::fs::set_permissions(entry.path(), perms);
             }
         }
+    }
+}
+
+/// The day the demo department calls "today": the real date once the day's last planned
+/// study (12:01 UTC) lies in the past, the day before otherwise, so no study arrives from the future.
+fn demo_today(now: time::OffsetDateTime) -> time::Date {
+    let last_planned = STUDIES
+        .iter()
+        .filter(|s| s.days_ago == 0)
+        .map(|s| instance::acquired_at(now.date(), s))
+        .max()
+        .unwrap_or(0);
+    if now.unix_timestamp() > last_planned + 30 * 60 {
+        now.date()
+    } else {
+        now.date() - time::Duration::days(1)
     }
 }
 

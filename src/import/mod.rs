@@ -252,7 +252,13 @@ fn flush(
     if pending.is_empty() && rejects.is_empty() {
         return Ok(());
     }
+    let t = std::time::Instant::now();
     let outcomes = store.record_batch(pending, rejects)?;
+    tracing::debug!(
+        "recorded {} files in {} ms",
+        pending.len(),
+        t.elapsed().as_millis()
+    );
     for (rec, o) in pending.iter().zip(outcomes) {
         match o {
             RecordOutcome::New { study_id } => {

@@ -49,11 +49,8 @@ fn opt(uid: &str) -> Option<&str> {
 /// Records one file inside the caller's transaction.
 pub fn record_file(tx: &Transaction<'_>, rec: &FileRecord) -> Result<RecordOutcome, StoreError> {
     let held: Option<i64> = tx
-        .query_row(
-            "SELECT id FROM files WHERE blob_hash = ?1",
-            [&rec.hash],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT id FROM files WHERE blob_hash = ?1")?
+        .query_row([&rec.hash], |r| r.get(0))
         .optional()?;
     if held.is_some() {
         return Ok(RecordOutcome::Duplicate);
@@ -63,76 +60,75 @@ pub fn record_file(tx: &Transaction<'_>, rec: &FileRecord) -> Result<RecordOutco
     let h = &rec.header;
 
     let sop_key = key(&h.sop_instance_uid, &rec.hash);
-    let existing: Option<(i64, i64)> = tx
-        .query_row(
-            "SELECT i.id, s.study_id FROM instances i JOIN series s ON s.id = i.series_id WHERE i.sop_key = ?1",
+    let existing: Option<(i64, i64)> = tx.prepare_cached("SELECT i.id, s.study_id FROM instances i JOIN series s ON s.id = i.series_id WHERE i.sop_key = ?1")?.query_row(
             [&sop_key],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
     if let Some((instance_id, study_id)) = existing {
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO files (blob_hash, original_path, source, received_at, instance_id, role)
              VALUES (?1, ?2, ?3, ?4, ?5, 'conflict')",
-            params![rec.hash, rec.original_path, rec.source, now, instance_id],
-        )?;
+        )?
+        .execute(params![
+            rec.hash,
+            rec.original_path,
+            rec.source,
+            now,
+            instance_id
+        ])?;
         touch(tx, study_id, &now)?;
         return Ok(RecordOutcome::Conflict { study_id });
     }
 
     let study_key = key(&h.study_uid, &rec.hash);
-    tx.execute(
-        "INSERT INTO studies (study_key, study_uid, source, first_seen, first_seen_unix, last_change)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?4) ON CONFLICT(study_key) DO NOTHING",
+    tx.prepare_cached("INSERT INTO studies (study_key, study_uid, source, first_seen, first_seen_unix, last_change)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?4) ON CONFLICT(study_key) DO NOTHING")?.execute(
         params![study_key, opt(&h.study_uid), rec.source, now, now_unix],
     )?;
-    let study_id: i64 = tx.query_row(
-        "SELECT id FROM studies WHERE study_key = ?1",
-        [&study_key],
-        |r| r.get(0),
-    )?;
+    let study_id: i64 = tx
+        .prepare_cached("SELECT id FROM studies WHERE study_key = ?1")?
+        .query_row([&study_key], |r| r.get(0))?;
 
     let series_key = key(&h.series_uid, &rec.hash);
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO series (study_id, series_key, series_uid) VALUES (?1, ?2, ?3)
          ON CONFLICT(study_id, series_key) DO NOTHING",
-        params![study_id, series_key, opt(&h.series_uid)],
-    )?;
-    let series_id: i64 = tx.query_row(
-        "SELECT id FROM series WHERE study_id = ?1 AND series_key = ?2",
-        params![study_id, series_key],
-        |r| r.get(0),
-    )?;
+    )?
+    .execute(params![study_id, series_key, opt(&h.series_uid)])?;
+    let series_id: i64 = tx
+        .prepare_cached("SELECT id FROM series WHERE study_id = ?1 AND series_key = ?2")?
+        .query_row(params![study_id, series_key], |r| r.get(0))?;
 
-    tx.execute(
-        "INSERT INTO instances (series_id, sop_key, sop_uid) VALUES (?1, ?2, ?3)",
-        params![series_id, sop_key, opt(&h.sop_instance_uid)],
-    )?;
+    tx.prepare_cached("INSERT INTO instances (series_id, sop_key, sop_uid) VALUES (?1, ?2, ?3)")?
+        .execute(params![series_id, sop_key, opt(&h.sop_instance_uid)])?;
     let instance_id = tx.last_insert_rowid();
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO versions (instance_id, blob_hash, parent_version, created_at, reason)
          VALUES (?1, ?2, NULL, ?3, 'received')",
-        params![instance_id, rec.hash, now],
-    )?;
+    )?
+    .execute(params![instance_id, rec.hash, now])?;
     let version_id = tx.last_insert_rowid();
-    tx.execute(
-        "UPDATE instances SET current_version = ?1 WHERE id = ?2",
-        params![version_id, instance_id],
-    )?;
-    tx.execute(
+    tx.prepare_cached("UPDATE instances SET current_version = ?1 WHERE id = ?2")?
+        .execute(params![version_id, instance_id])?;
+    tx.prepare_cached(
         "INSERT INTO files (blob_hash, original_path, source, received_at, instance_id, role)
          VALUES (?1, ?2, ?3, ?4, ?5, 'original')",
-        params![rec.hash, rec.original_path, rec.source, now, instance_id],
-    )?;
+    )?
+    .execute(params![
+        rec.hash,
+        rec.original_path,
+        rec.source,
+        now,
+        instance_id
+    ])?;
     touch(tx, study_id, &now)?;
     Ok(RecordOutcome::New { study_id })
 }
 
 fn touch(tx: &Transaction<'_>, study_id: i64, now: &str) -> Result<(), StoreError> {
-    tx.execute(
-        "UPDATE studies SET last_change = ?1 WHERE id = ?2",
-        params![now, study_id],
-    )?;
+    tx.prepare_cached("UPDATE studies SET last_change = ?1 WHERE id = ?2")?
+        .execute(params![now, study_id])?;
     Ok(())
 }
 
@@ -168,14 +164,29 @@ fn insert_blob(tx: &Transaction<'_>, rec: &FileRecord) -> Result<(), StoreError>
 /// A file that could not be taken in at all (unreadable), kept so the user can see it.
 pub fn record_reject(tx: &Transaction<'_>, path: &str, reason: &str) -> Result<(), StoreError> {
     let (now, _) = fsutil::now();
-    tx.execute(
-        "INSERT INTO rejects (path, reason, at) VALUES (?1, ?2, ?3)",
-        params![path, reason, now],
-    )?;
+    tx.prepare_cached("INSERT INTO rejects (path, reason, at) VALUES (?1, ?2, ?3)")?
+        .execute(params![path, reason, now])?;
     Ok(())
 }
 
 impl Store {
+    /// Sets when a study first arrived. For simulated arrivals (the demo's department, whose
+    /// studies were "received" over the past days); real arrivals are stamped on import.
+    pub fn set_first_seen(&mut self, study_uid: &str, unix: i64) -> Result<(), StoreError> {
+        let text = time::OffsetDateTime::from_unix_timestamp(unix)
+            .ok()
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .unwrap_or_default();
+        self.conn.execute(
+            "UPDATE studies SET first_seen = ?2, first_seen_unix = ?3 WHERE study_uid = ?1",
+            params![study_uid, text, unix],
+        )?;
+        Ok(())
+    }
+
     /// Records a batch of files in one transaction and reclassifies the studies they touched.
     /// The blobs must be in the blob store already; they are synced before the commit.
     pub fn record_batch(
@@ -197,9 +208,8 @@ impl Store {
             for (path, reason) in rejects {
                 record_reject(tx, path, reason)?;
             }
-            for id in touched {
-                super::classify::reclassify(tx, id)?;
-            }
+            let touched: Vec<i64> = touched.into_iter().collect();
+            super::classify::reclassify(tx, &touched)?;
             Ok(outcomes)
         })
     }

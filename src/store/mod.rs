@@ -107,6 +107,8 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(open_err)?;
         schema::migrate(&mut conn)?;
+        // Import and classification cycle through ~25 statements; the default cache holds 16.
+        conn.set_prepared_statement_cache_capacity(64);
         let blobs = Arc::new(BlobStore::new(workspace.blob_dir(), workspace.tmp_dir()));
         Ok(Store {
             conn,

@@ -163,6 +163,7 @@ impl DeskApp {
                     self.rt.notifications.remove(i);
                 }
             }
+            UiCommand::ShowRejects => self.rt.load_rejects(),
             UiCommand::FocusSearch => ctx.memory_mut(|m| m.request_focus(self.search_id)),
         }
     }
@@ -287,6 +288,41 @@ impl DeskApp {
         out
     }
 
+    /// The files that could not be taken in at all, with why.
+    fn rejects_window_ui(&mut self, ctx: &egui::Context) {
+        let Some(list) = &self.rt.rejects else {
+            return;
+        };
+        let mut open = true;
+        egui::Window::new("Unreadable files")
+            .open(&mut open)
+            .default_width(720.0)
+            .show(ctx, |ui| {
+                ui.label(format!(
+                    "{} files could not be read; nothing of them is in the store.",
+                    list.len()
+                ));
+                egui::ScrollArea::vertical()
+                    .max_height(400.0)
+                    .show(ui, |ui| {
+                        egui::Grid::new("rejects")
+                            .striped(true)
+                            .num_columns(3)
+                            .show(ui, |ui| {
+                                for (path, reason, at) in list {
+                                    ui.label(path);
+                                    ui.label(reason);
+                                    ui.label(egui::RichText::new(at).weak());
+                                    ui.end_row();
+                                }
+                            });
+                    });
+            });
+        if !open {
+            self.rt.rejects = None;
+        }
+    }
+
     fn screenshot_logic(&mut self, ctx: &egui::Context) {
         let Some(task) = &mut self.screenshot else {
             return;
@@ -397,6 +433,7 @@ impl eframe::App for DeskApp {
             commands.extend(queue_ui(ui, &self.rt, &self.state, scroll_to));
         });
         commands.extend(self.import_dialog.ui(&ctx));
+        self.rejects_window_ui(&ctx);
         if ctx.input(|i| !i.raw.hovered_files.is_empty()) {
             egui::Area::new(egui::Id::unique("drop-hint"))
                 .fixed_pos([20.0, 60.0])

@@ -60,6 +60,8 @@ pub struct Runtime {
     pub queue_loads: u64,
     /// Summary of the last finished import, for the status bar.
     pub last_import: Option<String>,
+    /// The unreadable files, once asked for (the "unreadable files" window).
+    pub rejects: Option<Vec<(String, String, String)>>,
 }
 
 /// What the view was computed for; recomputed only when this changes.
@@ -93,6 +95,7 @@ impl Runtime {
             notifications: Vec::new(),
             queue_loads: 0,
             last_import: None,
+            rejects: None,
         }
     }
 
@@ -143,6 +146,20 @@ impl Runtime {
             store
                 .study_detail(id)
                 .map(|d| JobOutput::Study(Box::new(d)))
+                .map_err(|e| e.to_string())
+        });
+    }
+
+    /// Loads the list of files that could not be read.
+    pub fn load_rejects(&mut self) {
+        let store = Arc::clone(&self.store);
+        self.spawn("Loading unreadable files", JobKind::LoadQueue, move |_| {
+            let store = store
+                .lock()
+                .map_err(|_| "store lock poisoned".to_string())?;
+            store
+                .rejects()
+                .map(JobOutput::Rejects)
                 .map_err(|e| e.to_string())
         });
     }
@@ -250,6 +267,7 @@ impl Runtime {
                     self.load_study(id);
                 }
             }
+            JobOutput::Rejects(list) => self.rejects = Some(list),
             JobOutput::Demo(_) | JobOutput::Done(_) => {}
         }
         false

@@ -61,5 +61,6 @@ pub enum UiCommand {
     ToggleTheme,
     Reload,
     DismissNotification(usize),
+    ShowRejects,
     FocusSearch,
 }

@@ -23,10 +23,15 @@ pub fn status_bar_ui(ui: &mut egui::Ui, rt: &Runtime) -> Vec<UiCommand> {
         ui.label(format!("{} orders in worklist", rt.stats.worklist));
         if rt.stats.rejects > 0 {
             ui.separator();
-            ui.label(
-                RichText::new(format!("{} unreadable files", rt.stats.rejects))
-                    .color(state_color(StudyState::Broken, dark)),
-            );
+            let text = RichText::new(format!("{} unreadable files", rt.stats.rejects))
+                .color(state_color(StudyState::Broken, dark));
+            if ui
+                .link(text)
+                .on_hover_text("Show the files that could not be read")
+                .clicked()
+            {
+                commands.push(UiCommand::ShowRejects);
+            }
         }
         ui.separator();
         ui.label(format!("showing {}", rt.view.len()));
