@@ -161,6 +161,32 @@ fn every_pydicom_file_is_indexed_or_listed_with_a_reason() {
         "{notes:?}"
     );
 
+    // Names in every character set pydicom has samples of, ISO 2022 ones included
+    // (which dicom-rs leaves undecoded and qcdesk decodes itself).
+    let names: Vec<&str> = studies
+        .iter()
+        .map(|s| s["patient_name"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "Yamada^Tarou=山田^太郎=やまだ^たろう",
+        "ﾔﾏﾀﾞ^ﾀﾛｳ=山田^太郎=やまだ^たろう",
+        "Hong^Gildong=洪^吉洞=홍^길동",
+        "やまだ^たろう",
+        "김희중",
+        "Wang^XiaoDong=王^小東=",
+        "Wang^XiaoDong=王^小东=",
+        "Äneas^Rüdiger",
+        "Διονυσιος",
+        "Люкceмбypг",
+        "قباني^لنزار",
+        "שרון^דבורה",
+    ] {
+        assert!(
+            names.contains(&expected),
+            "{expected} not decoded; names: {names:?}"
+        );
+    }
+
     // The store agrees with the database.
     let verify = qcdesk_json(ws.path(), &["verify", "--json"]);
     assert_eq!(verify["ok"], true, "{verify}");

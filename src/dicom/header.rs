@@ -102,6 +102,36 @@ impl Header {
         })
     }
 
+    /// Re-decodes text fields of an ISO 2022 data set, which dicom-rs leaves as one character
+    /// per byte with the escape sequences in (see [`super::charset`]).
+    fn decode_iso2022(&mut self) {
+        let scs = self.specific_character_set.clone();
+        if !super::charset::is_iso2022(&scs) {
+            return;
+        }
+        for field in [
+            &mut self.patient_name,
+            &mut self.patient_id,
+            &mut self.issuer_of_patient_id,
+            &mut self.accession,
+            &mut self.institution,
+            &mut self.referring_physician,
+            &mut self.station_name,
+            &mut self.study_description,
+            &mut self.series_description,
+            &mut self.manufacturer,
+            &mut self.model_name,
+            &mut self.study_id,
+            &mut self.software_versions,
+        ] {
+            if field.chars().any(|c| c == '\u{1b}' || u32::from(c) >= 0x80)
+                && let Some(bytes) = super::charset::bytes_of_latin1(field)
+            {
+                *field = super::charset::decode_iso2022(&bytes, &scs);
+            }
+        }
+    }
+
     /// Whether this file is a DICOMDIR (a media directory, not an instance).
     pub fn is_dicomdir(&self) -> bool {
         self.media_sop_class_uid == uids::MEDIA_STORAGE_DIRECTORY
@@ -363,6 +393,7 @@ pub fn read_header<R: Read + Seek>(src: &mut R, size: u64) -> Result<ReadOutcome
 
     let deflated = matches!(ts.codec(), Codec::Dataset(_));
     let pixel = walk_dataset(src, ts, dataset_at, size, &mut out);
+    out.header.decode_iso2022();
 
     if let Some(pixel) = pixel
         && !deflated

@@ -2,6 +2,7 @@
 //! DICOMDIR parsing, value-format checks and (for the demo) writing Part 10 files.
 //! The rest of the core sees only plain strings and [`Header`]s.
 
+pub mod charset;
 pub mod dicomdir;
 pub mod header;
 pub mod uids;
