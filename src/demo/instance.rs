@@ -286,94 +286,58 @@ fn instance(
             let scout = series == 1;
             let size = 256;
             let pos = -100.0 + 5.0 * n as f32;
-            b.text(
-                tags::IMAGE_TYPE,
-                VR::CS,
-                if scout {
-                    "ORIGINAL\\PRIMARY\\LOCALIZER"
-                } else {
-                    "ORIGINAL\\PRIMARY\\AXIAL"
-                },
-            )
-            .text(tags::BODY_PART_EXAMINED, VR::CS, "CHEST")
-            .text(tags::PATIENT_POSITION, VR::CS, "HFS")
-            .text(
-                tags::FRAME_OF_REFERENCE_UID,
-                VR::UI,
-                &uid_from(&format!("for/{}", study.label)),
-            )
-            .text(tags::POSITION_REFERENCE_INDICATOR, VR::LO, "")
-            .text(tags::KVP, VR::DS, "120")
-            .text(tags::ACQUISITION_NUMBER, VR::IS, "1")
-            .text(tags::SLICE_THICKNESS, VR::DS, "5")
-            .text(tags::PIXEL_SPACING, VR::DS, "1.40625\\1.40625")
-            .text(
-                tags::IMAGE_POSITION_PATIENT,
-                VR::DS,
-                &format!("-180\\-180\\{pos}"),
-            )
-            .text(tags::IMAGE_ORIENTATION_PATIENT, VR::DS, "1\\0\\0\\0\\1\\0")
-            .text(tags::SLICE_LOCATION, VR::DS, &format!("{pos}"))
-            .text(tags::RESCALE_INTERCEPT, VR::DS, "-1024")
-            .text(tags::RESCALE_SLOPE, VR::DS, "1")
-            .pipe(|b| {
-                if scout {
-                    b
-                } else {
-                    b.text(tags::RESCALE_TYPE, VR::LO, "HU")
-                }
-            })
-            .text(tags::WINDOW_CENTER, VR::DS, "40")
-            .text(tags::WINDOW_WIDTH, VR::DS, "400")
-            .pipe(|b| grey16(b, size, size, 12, images::ct_slice(size, z, seed)))
+            let image_type = if scout {
+                "ORIGINAL\\PRIMARY\\LOCALIZER"
+            } else {
+                "ORIGINAL\\PRIMARY\\AXIAL"
+            };
+            let b = b
+                .text(tags::IMAGE_TYPE, VR::CS, image_type)
+                .text(tags::BODY_PART_EXAMINED, VR::CS, "CHEST")
+                .text(tags::KVP, VR::DS, "120")
+                .text(tags::RESCALE_INTERCEPT, VR::DS, "-1024")
+                .text(tags::RESCALE_SLOPE, VR::DS, "1")
+                .text(tags::WINDOW_CENTER, VR::DS, "40")
+                .text(tags::WINDOW_WIDTH, VR::DS, "400");
+            // Hounsfield units, except on the localizer (dciodvfy: RescaleType HU is for slices).
+            let b = if scout {
+                b
+            } else {
+                b.text(tags::RESCALE_TYPE, VR::LO, "HU")
+            };
+            let b = image_plane(b, study, 1.40625, -180.0, pos);
+            grey16(b, size, size, 12, images::ct_slice(size, z, seed))
         }
         Modality::Mr => {
             let size = 256;
             let pos = -30.0 + 6.0 * n as f32;
-            b.text(tags::IMAGE_TYPE, VR::CS, "ORIGINAL\\PRIMARY\\OTHER")
+            let fat_sat = series == 1;
+            let b = b
+                .text(tags::IMAGE_TYPE, VR::CS, "ORIGINAL\\PRIMARY\\OTHER")
                 .text(tags::BODY_PART_EXAMINED, VR::CS, "HEAD")
-                .text(tags::PATIENT_POSITION, VR::CS, "HFS")
-                .text(
-                    tags::FRAME_OF_REFERENCE_UID,
-                    VR::UI,
-                    &uid_from(&format!("for/{}", study.label)),
-                )
-                .text(tags::POSITION_REFERENCE_INDICATOR, VR::LO, "")
                 .text(tags::SCANNING_SEQUENCE, VR::CS, "SE")
                 .text(
                     tags::SEQUENCE_VARIANT,
                     VR::CS,
-                    if series == 1 { "SK\\SP" } else { "SK" },
+                    if fat_sat { "SK\\SP" } else { "SK" },
                 )
-                .text(
-                    tags::SCAN_OPTIONS,
-                    VR::CS,
-                    if series == 1 { "FS" } else { "" },
-                )
+                .text(tags::SCAN_OPTIONS, VR::CS, if fat_sat { "FS" } else { "" })
                 .text(tags::MR_ACQUISITION_TYPE, VR::CS, "2D")
-                .text(tags::SLICE_THICKNESS, VR::DS, "5")
                 .text(tags::REPETITION_TIME, VR::DS, "4000")
                 .text(tags::ECHO_TIME, VR::DS, "98")
                 .text(tags::ECHO_TRAIN_LENGTH, VR::IS, "15")
                 .text(tags::MAGNETIC_FIELD_STRENGTH, VR::DS, "1.5")
                 .text(tags::SPACING_BETWEEN_SLICES, VR::DS, "6")
-                .text(tags::ACQUISITION_NUMBER, VR::IS, "1")
-                .text(tags::PIXEL_SPACING, VR::DS, "0.9375\\0.9375")
-                .text(
-                    tags::IMAGE_POSITION_PATIENT,
-                    VR::DS,
-                    &format!("-120\\-120\\{pos}"),
-                )
-                .text(tags::IMAGE_ORIENTATION_PATIENT, VR::DS, "1\\0\\0\\0\\1\\0")
-                .text(tags::SLICE_LOCATION, VR::DS, &format!("{pos}"))
                 .text(tags::WINDOW_CENTER, VR::DS, "800")
-                .text(tags::WINDOW_WIDTH, VR::DS, "1600")
-                .pipe(|b| grey16(b, size, size, 12, images::mr_slice(size, z, seed)))
+                .text(tags::WINDOW_WIDTH, VR::DS, "1600");
+            let b = image_plane(b, study, 0.9375, -120.0, pos);
+            grey16(b, size, size, 12, images::mr_slice(size, z, seed))
         }
         Modality::Cr => {
             let size = 384;
             let lateral = series == 1;
-            b.text(tags::IMAGE_TYPE, VR::CS, "ORIGINAL\\PRIMARY")
+            let b = b
+                .text(tags::IMAGE_TYPE, VR::CS, "ORIGINAL\\PRIMARY")
                 .text(tags::BODY_PART_EXAMINED, VR::CS, "CHEST")
                 .text(
                     tags::VIEW_POSITION,
@@ -388,8 +352,8 @@ fn instance(
                 .text(tags::KVP, VR::DS, "110")
                 .text(tags::IMAGER_PIXEL_SPACING, VR::DS, "0.9\\0.9")
                 .text(tags::WINDOW_CENTER, VR::DS, "2000")
-                .text(tags::WINDOW_WIDTH, VR::DS, "3600")
-                .pipe(|b| grey16(b, size, size, 12, images::cr_chest(size, seed)))
+                .text(tags::WINDOW_WIDTH, VR::DS, "3600");
+            grey16(b, size, size, 12, images::cr_chest(size, seed))
         }
         Modality::Us => {
             let (w, h) = (320, 240);
@@ -409,6 +373,37 @@ fn instance(
         }
     };
     b
+}
+
+/// Frame of Reference, Image Plane and position attributes of an axial slice.
+fn image_plane(
+    b: DataSetBuilder,
+    study: &PlannedStudy,
+    spacing: f32,
+    origin: f32,
+    pos: f32,
+) -> DataSetBuilder {
+    b.text(tags::PATIENT_POSITION, VR::CS, "HFS")
+        .text(
+            tags::FRAME_OF_REFERENCE_UID,
+            VR::UI,
+            &uid_from(&format!("for/{}", study.label)),
+        )
+        .text(tags::POSITION_REFERENCE_INDICATOR, VR::LO, "")
+        .text(tags::ACQUISITION_NUMBER, VR::IS, "1")
+        .text(tags::SLICE_THICKNESS, VR::DS, "5")
+        .text(
+            tags::PIXEL_SPACING,
+            VR::DS,
+            &format!("{spacing}\\{spacing}"),
+        )
+        .text(
+            tags::IMAGE_POSITION_PATIENT,
+            VR::DS,
+            &format!("{origin}\\{origin}\\{pos}"),
+        )
+        .text(tags::IMAGE_ORIENTATION_PATIENT, VR::DS, "1\\0\\0\\0\\1\\0")
+        .text(tags::SLICE_LOCATION, VR::DS, &format!("{pos}"))
 }
 
 fn grey16(
@@ -446,14 +441,6 @@ fn transpose_last_digits(id: &str) -> String {
     }
     c.into_iter().collect()
 }
-
-/// Lets a builder chain continue through a helper function.
-trait Pipe: Sized {
-    fn pipe(self, f: impl FnOnce(Self) -> Self) -> Self {
-        f(self)
-    }
-}
-impl Pipe for DataSetBuilder {}
 
 #[cfg(test)]
 mod tests {

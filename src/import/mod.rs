@@ -8,6 +8,7 @@
 mod read;
 mod walk;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -91,7 +92,7 @@ pub fn import_paths(
     ctx: &JobCtx,
 ) -> Result<ImportReport, ImportError> {
     let started = Instant::now();
-    let mut store = Store::open(workspace)?;
+    let store = Store::open(workspace)?;
     let mut report = ImportReport::default();
     ctx.progress(0, None, "listing files");
     let walked = collect(paths);
@@ -107,7 +108,7 @@ pub fn import_paths(
     );
     report.files_found =
         total + report.dicomdirs + report.non_dicom + walked.unreadable.len() as u64;
-    let mut rejects: Vec<(String, String)> = walked.unreadable.clone();
+    let rejects: Vec<(String, String)> = walked.unreadable.clone();
     report.unreadable.extend(
         walked
             .unreadable
@@ -122,16 +123,9 @@ pub fn import_paths(
     let (job_tx, job_rx) = bounded::<(usize, Candidate)>(workers * 4);
     let (out_tx, out_rx) = bounded::<(usize, FileOutcome)>(BATCH_SIZE);
     let blobs = store.blobs();
-
-    let mut pending: Vec<FileRecord> = Vec::new();
-    let mut last_commit = Instant::now();
-    let mut done = 0u64;
-    let mut studies = std::collections::BTreeSet::new();
-
+    let mut recorder = Recorder::new(store, report, rejects);
     let stop = std::sync::atomic::AtomicBool::new(false);
-    let mut waiting: std::collections::BTreeMap<usize, FileOutcome> =
-        std::collections::BTreeMap::new();
-    let mut next_seq = 0usize;
+    let mut done = 0u64;
     let result = std::thread::scope(|scope| -> Result<(), ImportError> {
         for _ in 0..workers {
             let rx = job_rx.clone();
@@ -164,121 +158,127 @@ pub fn import_paths(
             // job_tx drops here: workers finish what they hold, then their senders close.
         });
         loop {
-            if ctx.is_cancelled() && !report.cancelled {
-                report.cancelled = true;
+            if ctx.is_cancelled() && !recorder.report.cancelled {
+                recorder.report.cancelled = true;
                 stop.store(true, Ordering::Relaxed);
             }
             match out_rx.recv_timeout(BATCH_AGE) {
                 Ok((seq, outcome)) => {
                     done += 1;
-                    // Record in walk order, whatever order the workers finish in: which of two
-                    // files with one SOP Instance UID becomes the original must not be luck.
-                    waiting.insert(seq, outcome);
-                    while let Some(outcome) = waiting.remove(&next_seq) {
-                        next_seq += 1;
-                        tally(outcome, &mut report, &mut pending, &mut rejects);
-                    }
-                    if pending.len() >= BATCH_SIZE || last_commit.elapsed() >= BATCH_AGE {
-                        flush(
-                            &mut store,
-                            &mut pending,
-                            &mut rejects,
-                            &mut report,
-                            &mut studies,
-                        )?;
-                        last_commit = Instant::now();
-                    }
+                    recorder.receive(seq, outcome)?;
                     ctx.progress(done, Some(total), format!("{done} of {total} files"));
                 }
-                Err(RecvTimeoutError::Timeout) => {
-                    flush(
-                        &mut store,
-                        &mut pending,
-                        &mut rejects,
-                        &mut report,
-                        &mut studies,
-                    )?;
-                    last_commit = Instant::now();
-                }
+                Err(RecvTimeoutError::Timeout) => recorder.flush()?,
                 Err(RecvTimeoutError::Disconnected) => break,
             }
         }
-        // After a cancel the sequence has holes: record what arrived.
-        for (_, outcome) in std::mem::take(&mut waiting) {
-            tally(outcome, &mut report, &mut pending, &mut rejects);
-        }
-        flush(
-            &mut store,
-            &mut pending,
-            &mut rejects,
-            &mut report,
-            &mut studies,
-        )
+        recorder.finish()
     });
     result?;
     ctx.progress(total, Some(total), "done");
-    report.studies = studies.into_iter().collect();
+    let mut report = recorder.report;
+    report.studies = recorder.studies.into_iter().collect();
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(report)
 }
 
-fn tally(
-    outcome: FileOutcome,
-    report: &mut ImportReport,
-    pending: &mut Vec<FileRecord>,
-    rejects: &mut Vec<(String, String)>,
-) {
-    match outcome {
-        FileOutcome::Record(rec) => pending.push(*rec),
-        FileOutcome::NotDicom { path, reason } => {
-            report.non_dicom += 1;
-            report.skipped.push(FileProblem { path, reason });
-        }
-        FileOutcome::Dicomdir { .. } => report.dicomdirs += 1,
-        FileOutcome::Unreadable { path, reason } => {
-            rejects.push((path.clone(), reason.clone()));
-            report.unreadable.push(FileProblem { path, reason });
-        }
-    }
+/// The job thread's side of an import: puts the workers' outcomes back in walk order (which
+/// of two files with one SOP Instance UID becomes the original must not be luck), batches the
+/// records and commits each batch in one transaction.
+struct Recorder {
+    store: Store,
+    report: ImportReport,
+    pending: Vec<FileRecord>,
+    rejects: Vec<(String, String)>,
+    studies: BTreeSet<i64>,
+    waiting: BTreeMap<usize, FileOutcome>,
+    next_seq: usize,
+    last_commit: Instant,
 }
 
-fn flush(
-    store: &mut Store,
-    pending: &mut Vec<FileRecord>,
-    rejects: &mut Vec<(String, String)>,
-    report: &mut ImportReport,
-    studies: &mut std::collections::BTreeSet<i64>,
-) -> Result<(), ImportError> {
-    if pending.is_empty() && rejects.is_empty() {
-        return Ok(());
-    }
-    let t = std::time::Instant::now();
-    let outcomes = store.record_batch(pending, rejects)?;
-    tracing::debug!(
-        "recorded {} files in {} ms",
-        pending.len(),
-        t.elapsed().as_millis()
-    );
-    for (rec, o) in pending.iter().zip(outcomes) {
-        match o {
-            RecordOutcome::New { study_id } => {
-                report.new_instances += 1;
-                studies.insert(study_id);
-            }
-            RecordOutcome::Duplicate => report.duplicates += 1,
-            RecordOutcome::Conflict { study_id } => {
-                report.conflicts += 1;
-                studies.insert(study_id);
-            }
-        }
-        if !rec.errors.is_empty() && o != RecordOutcome::Duplicate {
-            report.broken.push(FileProblem {
-                path: rec.original_path.clone(),
-                reason: rec.errors.join("; "),
-            });
+impl Recorder {
+    fn new(store: Store, report: ImportReport, rejects: Vec<(String, String)>) -> Recorder {
+        Recorder {
+            store,
+            report,
+            pending: Vec::new(),
+            rejects,
+            studies: BTreeSet::new(),
+            waiting: BTreeMap::new(),
+            next_seq: 0,
+            last_commit: Instant::now(),
         }
     }
-    pending.clear();
-    rejects.clear();
-    Ok(())
+
+    fn receive(&mut self, seq: usize, outcome: FileOutcome) -> Result<(), ImportError> {
+        self.waiting.insert(seq, outcome);
+        while let Some(outcome) = self.waiting.remove(&self.next_seq) {
+            self.next_seq += 1;
+            self.tally(outcome);
+        }
+        if self.pending.len() >= BATCH_SIZE || self.last_commit.elapsed() >= BATCH_AGE {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Records what is left. After a cancel the sequence has holes: what arrived is kept.
+    fn finish(&mut self) -> Result<(), ImportError> {
+        for (_, outcome) in std::mem::take(&mut self.waiting) {
+            self.tally(outcome);
+        }
+        self.flush()
+    }
+
+    fn tally(&mut self, outcome: FileOutcome) {
+        let report = &mut self.report;
+        match outcome {
+            FileOutcome::Record(rec) => self.pending.push(*rec),
+            FileOutcome::NotDicom { path, reason } => {
+                report.non_dicom += 1;
+                report.skipped.push(FileProblem { path, reason });
+            }
+            FileOutcome::Dicomdir { .. } => report.dicomdirs += 1,
+            FileOutcome::Unreadable { path, reason } => {
+                self.rejects.push((path.clone(), reason.clone()));
+                report.unreadable.push(FileProblem { path, reason });
+            }
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), ImportError> {
+        self.last_commit = Instant::now();
+        if self.pending.is_empty() && self.rejects.is_empty() {
+            return Ok(());
+        }
+        let outcomes = self.store.record_batch(&self.pending, &self.rejects)?;
+        tracing::debug!(
+            "recorded {} files in {} ms",
+            self.pending.len(),
+            self.last_commit.elapsed().as_millis()
+        );
+        let report = &mut self.report;
+        for (rec, o) in self.pending.iter().zip(outcomes) {
+            match o {
+                RecordOutcome::New { study_id } => {
+                    report.new_instances += 1;
+                    self.studies.insert(study_id);
+                }
+                RecordOutcome::Duplicate => report.duplicates += 1,
+                RecordOutcome::Conflict { study_id } => {
+                    report.conflicts += 1;
+                    self.studies.insert(study_id);
+                }
+            }
+            if !rec.errors.is_empty() && o != RecordOutcome::Duplicate {
+                report.broken.push(FileProblem {
+                    path: rec.original_path.clone(),
+                    reason: rec.errors.join("; "),
+                });
+            }
+        }
+        self.pending.clear();
+        self.rejects.clear();
+        Ok(())
+    }
 }

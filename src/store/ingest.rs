@@ -66,17 +66,7 @@ pub fn record_file(tx: &Transaction<'_>, rec: &FileRecord) -> Result<RecordOutco
         )
         .optional()?;
     if let Some((instance_id, study_id)) = existing {
-        tx.prepare_cached(
-            "INSERT INTO files (blob_hash, original_path, source, received_at, instance_id, role)
-             VALUES (?1, ?2, ?3, ?4, ?5, 'conflict')",
-        )?
-        .execute(params![
-            rec.hash,
-            rec.original_path,
-            rec.source,
-            now,
-            instance_id
-        ])?;
+        insert_file(tx, rec, &now, instance_id, "conflict")?;
         touch(tx, study_id, &now)?;
         return Ok(RecordOutcome::Conflict { study_id });
     }
@@ -111,19 +101,32 @@ pub fn record_file(tx: &Transaction<'_>, rec: &FileRecord) -> Result<RecordOutco
     let version_id = tx.last_insert_rowid();
     tx.prepare_cached("UPDATE instances SET current_version = ?1 WHERE id = ?2")?
         .execute(params![version_id, instance_id])?;
+    insert_file(tx, rec, &now, instance_id, "original")?;
+    touch(tx, study_id, &now)?;
+    Ok(RecordOutcome::New { study_id })
+}
+
+/// The `files` row of a received file; `role` is `original` or `conflict`.
+fn insert_file(
+    tx: &Transaction<'_>,
+    rec: &FileRecord,
+    now: &str,
+    instance_id: i64,
+    role: &str,
+) -> Result<(), StoreError> {
     tx.prepare_cached(
         "INSERT INTO files (blob_hash, original_path, source, received_at, instance_id, role)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'original')",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
     .execute(params![
         rec.hash,
         rec.original_path,
         rec.source,
         now,
-        instance_id
+        instance_id,
+        role
     ])?;
-    touch(tx, study_id, &now)?;
-    Ok(RecordOutcome::New { study_id })
+    Ok(())
 }
 
 fn touch(tx: &Transaction<'_>, study_id: i64, now: &str) -> Result<(), StoreError> {
