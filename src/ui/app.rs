@@ -32,6 +32,8 @@ struct ScreenshotTask {
 }
 
 const SCREENSHOT_TIMEOUT: Duration = Duration::from_secs(90);
+/// How long a keyboard selection must rest before its detail loads.
+const DETAIL_DELAY: Duration = Duration::from_millis(120);
 
 pub struct DeskApp {
     pub state: DeskState,
@@ -41,6 +43,8 @@ pub struct DeskApp {
     scroll_to: Option<usize>,
     applied_dark: Option<bool>,
     screenshot: Option<ScreenshotTask>,
+    /// When the selected study's detail is to be loaded (keyboard navigation waits a little).
+    detail_due: Option<Instant>,
 }
 
 impl DeskApp {
@@ -73,6 +77,7 @@ impl DeskApp {
             scroll_to: None,
             applied_dark: None,
             screenshot: None,
+            detail_due: None,
         }
     }
 
@@ -100,7 +105,18 @@ impl DeskApp {
         if self.state.selected != Some(id) {
             self.state.selected = Some(id);
             self.rt.detail = None;
+            self.detail_due = None;
             self.rt.load_study(id);
+        }
+    }
+
+    /// Selection by keyboard: the detail loads once the selection rests, so holding an arrow
+    /// key through the queue does not start a database load per row.
+    fn select_soon(&mut self, id: i64) {
+        if self.state.selected != Some(id) {
+            self.state.selected = Some(id);
+            self.rt.detail = None;
+            self.detail_due = Some(Instant::now() + DETAIL_DELAY);
         }
     }
 
@@ -117,7 +133,7 @@ impl DeskApp {
                     None => 0,
                 } as usize;
                 let id = self.rt.rows[self.rt.view[pos]].id;
-                self.select(id);
+                self.select_soon(id);
                 self.scroll_to = Some(pos);
             }
             UiCommand::OpenDetail => {
@@ -125,6 +141,7 @@ impl DeskApp {
                 if let Some(id) = self.state.selected
                     && self.rt.detail.as_ref().is_none_or(|d| d.row.id != id)
                 {
+                    self.detail_due = None;
                     self.rt.load_study(id);
                 }
             }
@@ -392,6 +409,17 @@ impl eframe::App for DeskApp {
                     let id = self.rt.rows[first].id;
                     self.select(id);
                 }
+            }
+        }
+        if let Some(due) = self.detail_due {
+            let now = Instant::now();
+            if now >= due {
+                self.detail_due = None;
+                if let Some(id) = self.state.selected {
+                    self.rt.load_study(id);
+                }
+            } else {
+                ctx.request_repaint_after(due - now);
             }
         }
         self.screenshot_logic(ctx);
