@@ -178,6 +178,10 @@ fn the_import_button_starts_an_import_with_progress() {
     h.run_steps(6);
     assert!(h.state().import_dialog.open);
     let field = h.get_by_label("Path to import:");
+    assert!(
+        field.is_focused(),
+        "the path field takes the keyboard at once"
+    );
     field.focus();
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
     h.step();

@@ -17,6 +17,8 @@ pub struct ImportDialog {
     pub path: String,
     listing: Option<Listing>,
     requested: Option<PathBuf>,
+    /// Put the cursor in the path field, text selected, on the next frame (keyboard first).
+    focus_path: bool,
     tx: Sender<Listing>,
     rx: Receiver<Listing>,
 }
@@ -29,6 +31,7 @@ impl Default for ImportDialog {
             path: String::new(),
             listing: None,
             requested: None,
+            focus_path: false,
             tx,
             rx,
         }
@@ -40,6 +43,7 @@ const MAX_ENTRIES: usize = 2000;
 impl ImportDialog {
     pub fn open_at(&mut self, start: &Path) {
         self.open = true;
+        self.focus_path = true;
         if self.path.is_empty() {
             self.path = start.display().to_string();
         }
@@ -108,6 +112,16 @@ impl ImportDialog {
                     .desired_width(400.0)
                     .hint_text("/media/cdrom");
                 let resp = ui.add(edit).labelled_by(label.id);
+                if std::mem::take(&mut self.focus_path) {
+                    resp.request_focus();
+                    if let Some(mut st) = egui::TextEdit::load_state(ui.ctx(), resp.id) {
+                        st.cursor
+                            .set_char_range(Some(egui::text::CCursorRange::select_all_str(
+                                &self.path,
+                            )));
+                        st.store(ui.ctx(), resp.id);
+                    }
+                }
                 if resp.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
                     start = true;
                 }
