@@ -38,6 +38,7 @@ pub struct RunningJob {
 pub enum JobKind {
     LoadQueue,
     LoadStudy(i64),
+    LoadRejects,
     Import,
 }
 
@@ -153,7 +154,7 @@ impl Runtime {
     /// Loads the list of files that could not be read.
     pub fn load_rejects(&mut self) {
         let store = Arc::clone(&self.store);
-        self.spawn("Loading unreadable files", JobKind::LoadQueue, move |_| {
+        self.spawn("Loading unreadable files", JobKind::LoadRejects, move |_| {
             let store = store
                 .lock()
                 .map_err(|_| "store lock poisoned".to_string())?;
