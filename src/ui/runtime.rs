@@ -154,15 +154,19 @@ impl Runtime {
     /// Loads the list of files that could not be read.
     pub fn load_rejects(&mut self) {
         let store = Arc::clone(&self.store);
-        self.spawn("Loading unreadable files", JobKind::LoadRejects, move |_| {
-            let store = store
-                .lock()
-                .map_err(|_| "store lock poisoned".to_string())?;
-            store
-                .rejects()
-                .map(JobOutput::Rejects)
-                .map_err(|e| e.to_string())
-        });
+        self.spawn(
+            "Loading unreadable files",
+            JobKind::LoadRejects,
+            move |_| {
+                let store = store
+                    .lock()
+                    .map_err(|_| "store lock poisoned".to_string())?;
+                store
+                    .rejects()
+                    .map(JobOutput::Rejects)
+                    .map_err(|e| e.to_string())
+            },
+        );
     }
 
     /// Starts importing `paths` into this workspace.
