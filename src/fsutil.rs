@@ -11,51 +11,85 @@ static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// write to a temp file in `tmp_dir` (same file system), fsync it, rename it into place.
 /// The parent directory is not synced here; callers sync touched directories in batches.
 pub fn write_atomic(tmp_dir: &Path, dest: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    write_atomic_with(tmp_dir, dest, |f| f.write_all(bytes), false)
+    let mut t = TempFile::create(tmp_dir)?;
+    t.write_all(bytes)?;
+    t.finish(false)?;
+    t.replace(dest)
 }
 
-/// Like [`write_atomic`], and the file is made read-only: store blobs are never modified.
-pub fn write_atomic_readonly(tmp_dir: &Path, dest: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    write_atomic_with(tmp_dir, dest, |f| f.write_all(bytes), true)
+/// A file being written in the workspace's temp folder; removed unless installed.
+pub struct TempFile {
+    path: std::path::PathBuf,
+    file: Option<File>,
 }
 
-/// Like [`copy_atomic`], and the file is made read-only.
-pub fn copy_atomic_readonly(tmp_dir: &Path, src: &Path, dest: &Path) -> std::io::Result<()> {
-    write_atomic_with(
-        tmp_dir,
-        dest,
-        |f| std::io::copy(&mut File::open(src)?, f).map(|_| ()),
-        true,
-    )
-}
-
-fn write_atomic_with(
-    tmp_dir: &Path,
-    dest: &Path,
-    fill: impl FnOnce(&mut File) -> std::io::Result<()>,
-    readonly: bool,
-) -> std::io::Result<()> {
-    let tmp = tmp_dir.join(format!(
-        "{}-{}.part",
-        std::process::id(),
-        TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| {
-        let mut f = File::create(&tmp)?;
-        fill(&mut f)?;
-        f.sync_all()?;
-        if readonly {
-            let mut perms = f.metadata()?.permissions();
-            perms.set_readonly(true);
-            f.set_permissions(perms)?;
-        }
-        drop(f);
-        std::fs::rename(&tmp, dest)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+impl TempFile {
+    /// The name carries the process id, so a later process can tell ours from a dead one's.
+    pub fn create(tmp_dir: &Path) -> std::io::Result<TempFile> {
+        let path = tmp_dir.join(format!(
+            "{}-{}.part",
+            std::process::id(),
+            TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let file = File::create(&path)?;
+        Ok(TempFile {
+            path,
+            file: Some(file),
+        })
     }
-    result
+
+    pub fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        match &mut self.file {
+            Some(f) => f.write_all(buf),
+            None => Err(std::io::Error::other(
+                "temp file written after it was finished",
+            )),
+        }
+    }
+
+    /// Flushes the data to disk, and makes the file read-only when asked.
+    pub fn finish(&mut self, readonly: bool) -> std::io::Result<()> {
+        if let Some(f) = self.file.take() {
+            f.sync_all()?;
+            if readonly {
+                let mut perms = f.metadata()?.permissions();
+                perms.set_readonly(true);
+                f.set_permissions(perms)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts the file at `dest`, replacing what is there.
+    pub fn replace(self, dest: &Path) -> std::io::Result<()> {
+        std::fs::rename(&self.path, dest)?;
+        std::mem::forget(self);
+        Ok(())
+    }
+
+    /// Puts the file at `dest` unless something is there already (then it is dropped).
+    /// Returns whether it was installed. Never replaces: a file under a content address
+    /// that the database may reference must not change.
+    pub fn install_new(self, dest: &Path) -> std::io::Result<bool> {
+        match std::fs::hard_link(&self.path, dest) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            // File systems without hard links: rename, after checking (a narrow race only
+            // between two writers of the same content, which is harmless).
+            Err(_) if !dest.exists() => {
+                std::fs::rename(&self.path, dest)?;
+                std::mem::forget(self);
+                Ok(true)
+            }
+            Err(_) => Ok(false),
+        }
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 /// Makes the directory entries (renames) in `dir` durable.
@@ -116,6 +150,20 @@ mod tests {
             .map(|e| e.file_name())
             .collect();
         assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn install_new_never_replaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("blob");
+        std::fs::write(&dest, b"first").unwrap();
+        let mut t = TempFile::create(dir.path()).unwrap();
+        t.write_all(b"second").unwrap();
+        t.finish(true).unwrap();
+        assert!(!t.install_new(&dest).unwrap());
+        assert_eq!(std::fs::read(&dest).unwrap(), b"first");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
+        assert_eq!(left.len(), 1, "the temp file is removed");
     }
 
     #[test]

@@ -62,6 +62,16 @@ pub fn read_dicomdir(path: &Path) -> Result<DirectoryListing, DicomdirError> {
 fn resolve(root: &Path, parts: &[String]) -> Option<PathBuf> {
     let mut here = root.to_path_buf();
     for part in parts {
+        // A File ID names a file on the medium: no absolute paths, no way up and out of it.
+        let component = Path::new(part);
+        if component.components().count() != 1
+            || !matches!(
+                component.components().next(),
+                Some(std::path::Component::Normal(_))
+            )
+        {
+            return None;
+        }
         let exact = here.join(part);
         if exact.exists() {
             here = exact;
@@ -74,4 +84,24 @@ fn resolve(root: &Path, parts: &[String]) -> Option<PathBuf> {
         here = found.path();
     }
     here.is_file().then_some(here)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_ids_stay_on_the_medium() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("IMAGES")).unwrap();
+        std::fs::write(dir.path().join("IMAGES").join("im1"), b"x").unwrap();
+        let medium = dir.path().join("IMAGES");
+        let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // Case-insensitive match of what the medium wrote in upper case.
+        assert!(resolve(dir.path(), &ids(&["IMAGES", "IM1"])).is_some());
+        // No way up or out.
+        assert!(resolve(&medium, &ids(&["..", "IMAGES", "im1"])).is_none());
+        assert!(resolve(&medium, &ids(&["/etc/passwd"])).is_none());
+        assert!(resolve(&medium, &ids(&["a/../../b"])).is_none());
+    }
 }

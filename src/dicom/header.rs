@@ -460,6 +460,19 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
+/// A top-level sequence: its tag, where its value starts, its declared length (None = undefined).
+#[derive(Debug, Clone, Copy)]
+struct SeqAt {
+    tag: Tag,
+    value_at: u64,
+    len: Option<u32>,
+}
+
+/// Longest non-pixel element a header may hold. Real headers stay far below; without a cap a
+/// crafted length makes dicom-rs allocate (and zero) gigabytes, notably in deflated files where
+/// the file size says nothing about the data set's.
+const MAX_ELEMENT_LEN: u64 = 64 << 20;
+
 /// How one stretch of token reading ended.
 enum Segment {
     Pixel(PixelData),
@@ -468,7 +481,7 @@ enum Segment {
     /// (its tag and where its value starts), which may be skipped to carry on.
     Failed {
         error: String,
-        recover_from: Option<(Tag, u64)>,
+        recover_from: Option<SeqAt>,
     },
 }
 
@@ -494,16 +507,36 @@ fn walk_dataset<R: Read + Seek>(
             } => {
                 // Undefined-length sequences that dicom-rs cannot parse as encoded (typically
                 // private UN, which CP-246 says to read as Implicit VR): skip them whole.
-                if let Some((tag, value_at)) = recover_from
+                if let Some(seq) = recover_from
                     && !deflated
-                    && let Some(next) = skip_implicit_sequence(src, value_at, size)
                 {
-                    out.warnings.push(format!(
-                        "sequence {} could not be read as encoded; skipped it as Implicit VR Little Endian (CP-246)",
-                        tag_str(tag)
-                    ));
-                    start = next;
-                    continue;
+                    let private = seq.tag.group() % 2 == 1;
+                    let skipped = match seq.len {
+                        // Undefined length (typically private UN, which CP-246 says to read
+                        // as Implicit VR): find its delimiter that way.
+                        None => skip_implicit_sequence(src, seq.value_at, size)
+                            .map(|next| (next, "skipped it as Implicit VR Little Endian (CP-246)")),
+                        // Defined length: its end is known whatever is inside.
+                        Some(len) => {
+                            let next = seq.value_at + u64::from(len);
+                            (next <= size).then_some((next, "skipped it by its declared length"))
+                        }
+                    };
+                    if let Some((next, how)) = skipped {
+                        let msg = format!(
+                            "sequence {} could not be read as encoded; {how}",
+                            tag_str(seq.tag)
+                        );
+                        // A damaged private sequence is the vendor's business; a standard one
+                        // is damage to the file, even though the rest of the header reads.
+                        if private || seq.len.is_none() {
+                            out.warnings.push(msg);
+                        } else {
+                            out.errors.push(format!("{msg} ({error})"));
+                        }
+                        start = next;
+                        continue;
+                    }
                 }
                 out.errors.push(error);
                 return None;
@@ -552,7 +585,7 @@ fn walk_segment<R: Read + Seek>(
     let mut depth = 0usize;
     let mut pending: Option<(Tag, VR)> = None;
     let mut last_tag: Option<Tag> = None;
-    let mut top_seq: Option<(Tag, u64)> = None;
+    let mut top_seq: Option<SeqAt> = None;
     loop {
         let token = match tokens.next() {
             None => return Segment::End,
@@ -570,26 +603,38 @@ fn walk_segment<R: Read + Seek>(
         match token {
             DataToken::ElementHeader(h) => {
                 last_tag = Some(h.tag);
-                if depth == 0 && h.tag.group() >= 0x7FE0 {
-                    if is_pixel_tag(h.tag) {
-                        out.header.has_pixel_data = true;
-                        return Segment::Pixel(PixelData::Native { len: h.len.get() });
-                    }
+                if depth == 0 && is_pixel_tag(h.tag) {
+                    out.header.has_pixel_data = true;
+                    return Segment::Pixel(PixelData::Native { len: h.len.get() });
+                }
+                // Groups after pixel data (trailing padding) end the header. Group 7FE0 goes
+                // on: the Extended Offset Table (7FE0,0001/0002) comes before Pixel Data.
+                if depth == 0 && h.tag.group() > 0x7FE0 {
                     return Segment::End;
                 }
-                // Refuse a length the file cannot hold before dicom-rs allocates it.
+                // Refuse a length the file cannot hold, or no header needs, before dicom-rs
+                // allocates it.
                 let remaining = size.saturating_sub(pos.get());
-                if let Some(len) = h.len.get()
-                    && !deflated
-                    && u64::from(len) > remaining
-                {
-                    return Segment::Failed {
-                        error: format!(
-                            "data set unreadable: element {} declares {len} bytes, only {remaining} remain in the file",
-                            tag_str(h.tag)
-                        ),
-                        recover_from: if depth > 0 { top_seq } else { None },
+                if let Some(len) = h.len.get() {
+                    let len = u64::from(len);
+                    let problem = if !deflated && len > remaining {
+                        Some(format!("only {remaining} remain in the file"))
+                    } else if len > MAX_ELEMENT_LEN {
+                        Some(format!(
+                            "more than a header element may hold ({MAX_ELEMENT_LEN})"
+                        ))
+                    } else {
+                        None
                     };
+                    if let Some(problem) = problem {
+                        return Segment::Failed {
+                            error: format!(
+                                "data set unreadable: element {} declares {len} bytes, {problem}",
+                                tag_str(h.tag)
+                            ),
+                            recover_from: if depth > 0 { top_seq } else { None },
+                        };
+                    }
                 }
                 if depth == 0 {
                     pending = Some((h.tag, h.vr));
@@ -606,11 +651,15 @@ fn walk_segment<R: Read + Seek>(
                     };
                 }
             }
-            DataToken::SequenceStart { tag, .. } => {
+            DataToken::SequenceStart { tag, len } => {
                 last_tag = Some(tag);
                 pending = None;
                 if depth == 0 {
-                    top_seq = Some((tag, pos.get()));
+                    top_seq = Some(SeqAt {
+                        tag,
+                        value_at: pos.get(),
+                        len: len.get(),
+                    });
                 }
                 depth += 1;
             }
@@ -812,6 +861,42 @@ mod tests {
         let out = read_header(&mut Cursor::new(&f), f.len() as u64).unwrap();
         assert_eq!(out.header.patient_name, "DOE^JANE");
         assert!(out.errors[0].contains("truncated"), "{:?}", out.errors);
+    }
+
+    #[test]
+    fn extended_offset_table_does_not_hide_pixel_data() {
+        let mut f = minimal_file(true, 8, 8);
+        // Insert (7FE0,0001) OV, 8 bytes, before Pixel Data.
+        let at = f
+            .windows(4)
+            .position(|w| w == [0xE0, 0x7F, 0x10, 0x00])
+            .unwrap();
+        let mut eot = vec![0xE0, 0x7F, 0x01, 0x00, b'O', b'V', 0, 0, 8, 0, 0, 0];
+        eot.extend_from_slice(&[0u8; 8]);
+        f.splice(at..at, eot);
+        let out = read_header(&mut Cursor::new(&f), f.len() as u64).unwrap();
+        assert!(out.header.has_pixel_data);
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+    }
+
+    #[test]
+    fn absurd_element_lengths_are_refused_before_allocation() {
+        let mut f = minimal_file(true, 8, 8);
+        let at = f
+            .windows(4)
+            .position(|w| w == [0x10, 0x00, 0x10, 0x00])
+            .unwrap();
+        // (0010,1000) OB declaring 3 GB; the claimed file size would hold it.
+        let mut big = vec![0x10, 0x00, 0x00, 0x10, b'O', b'B', 0, 0];
+        big.extend_from_slice(&(3u32 << 30).to_le_bytes());
+        f.splice(at + 16..at + 16, big);
+        let out = read_header(&mut Cursor::new(&f), 1 << 40).unwrap();
+        assert_eq!(out.header.patient_name, "DOE^JANE");
+        assert!(
+            out.errors[0].contains("more than a header element may hold"),
+            "{:?}",
+            out.errors
+        );
     }
 
     #[test]

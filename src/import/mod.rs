@@ -133,10 +133,15 @@ pub fn import_paths(
             let blobs = &blobs;
             scope.spawn(move || {
                 for (seq, c) in rx {
-                    if tx
-                        .send((seq, process_file(&c.path, &c.source, blobs)))
-                        .is_err()
-                    {
+                    // A panic on one file must not stall the files after it in walk order.
+                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        process_file(&c.path, &c.source, blobs)
+                    }))
+                    .unwrap_or_else(|_| FileOutcome::Unreadable {
+                        path: c.path.display().to_string(),
+                        reason: "internal error while reading this file (please report it)".into(),
+                    });
+                    if tx.send((seq, outcome)).is_err() {
                         break;
                     }
                 }

@@ -5,7 +5,7 @@ use std::io::{BufReader, Cursor};
 use std::path::Path;
 
 use crate::dicom::{NotDicom, read_header};
-use crate::store::{BlobStore, FileRecord, hash_bytes, hash_file};
+use crate::store::{BlobStore, FileRecord, hash_bytes};
 
 /// Files up to this size are read into memory once; larger ones are streamed twice.
 const IN_MEMORY_LIMIT: u64 = 64 << 20;
@@ -34,27 +34,19 @@ pub fn process_file(path: &Path, source: &str, blobs: &BlobStore) -> FileOutcome
             reason: NotDicom::Empty.to_string(),
         };
     }
-    let (hash, outcome, bytes) = if size <= IN_MEMORY_LIMIT {
+    let (outcome, bytes) = if size <= IN_MEMORY_LIMIT {
         let bytes = match std::fs::read(path) {
             Ok(b) => b,
             Err(e) => return unreadable(e),
         };
         let outcome = read_header(&mut Cursor::new(&bytes[..]), bytes.len() as u64);
-        (hash_bytes(&bytes), outcome, Some(bytes))
+        (outcome, Some(bytes))
     } else {
         let outcome = match std::fs::File::open(path) {
             Ok(f) => read_header(&mut BufReader::new(f), size),
             Err(e) => return unreadable(e),
         };
-        if outcome.is_err() {
-            // Not DICOM: no need to hash gigabytes.
-            (String::new(), outcome, None)
-        } else {
-            match hash_file(path) {
-                Ok(h) => (h, outcome, None),
-                Err(e) => return unreadable(e),
-            }
-        }
+        (outcome, None)
     };
     let outcome = match outcome {
         Ok(o) => o,
@@ -64,6 +56,7 @@ pub fn process_file(path: &Path, source: &str, blobs: &BlobStore) -> FileOutcome
                 reason,
             };
         }
+        // Not DICOM: nothing is stored (and gigabytes are not hashed).
         Err(e) => {
             return FileOutcome::NotDicom {
                 path: shown,
@@ -74,16 +67,23 @@ pub fn process_file(path: &Path, source: &str, blobs: &BlobStore) -> FileOutcome
     if outcome.header.is_dicomdir() {
         return FileOutcome::Dicomdir { path: shown };
     }
+    // Hash and size are those of the bytes stored, whatever the file did meanwhile.
     let stored = match &bytes {
-        Some(b) => blobs.put(&hash, b),
-        None => blobs.put_file(&hash, path),
+        Some(b) => {
+            let hash = hash_bytes(b);
+            blobs.put(&hash, b).map(|_| (hash, b.len() as u64))
+        }
+        None => blobs.put_file(path),
     };
-    if let Err(e) = stored {
-        return FileOutcome::Unreadable {
-            path: shown,
-            reason: format!("cannot store a copy: {e}"),
-        };
-    }
+    let (hash, size) = match stored {
+        Ok(hs) => hs,
+        Err(e) => {
+            return FileOutcome::Unreadable {
+                path: shown,
+                reason: format!("cannot store a copy: {e}"),
+            };
+        }
+    };
     let truncated = outcome.errors.iter().any(|e| e.contains("truncated"));
     FileOutcome::Record(Box::new(FileRecord {
         hash,

@@ -26,6 +26,27 @@ pub struct WalkResult {
     pub missing_from_dicomdir: Vec<String>,
 }
 
+/// What makes two paths the same file: device and inode where the platform has them, so a
+/// file reached through a DICOMDIR as `IMAGES/IM1` and by the folder walk as `images/im1` (a
+/// case-insensitive mount) is read once.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum FileKey {
+    #[cfg(unix)]
+    Inode(u64, u64),
+    Path(PathBuf),
+}
+
+impl FileKey {
+    fn of(path: &Path) -> FileKey {
+        #[cfg(unix)]
+        if let Ok(m) = std::fs::metadata(path) {
+            use std::os::unix::fs::MetadataExt;
+            return FileKey::Inode(m.dev(), m.ino());
+        }
+        FileKey::Path(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()))
+    }
+}
+
 fn is_dicomdir_name(p: &Path) -> bool {
     p.file_name()
         .is_some_and(|n| n.eq_ignore_ascii_case("DICOMDIR"))
@@ -34,7 +55,7 @@ fn is_dicomdir_name(p: &Path) -> bool {
 /// Lists every file under `roots`, in a stable order, each once.
 pub fn collect(roots: &[PathBuf]) -> WalkResult {
     let mut out = WalkResult::default();
-    let mut seen: HashSet<PathBuf> = HashSet::new();
+    let mut seen: HashSet<FileKey> = HashSet::new();
     for root in roots {
         let source = if root.is_dir() {
             root.display().to_string()
@@ -91,7 +112,7 @@ pub fn collect(roots: &[PathBuf]) -> WalkResult {
                 read_medium(path, &source, &mut out, &mut seen);
                 continue;
             }
-            if seen.insert(path.to_path_buf()) {
+            if seen.insert(FileKey::of(path)) {
                 out.files.push(Candidate {
                     path: path.to_path_buf(),
                     source: source.clone(),
@@ -102,15 +123,15 @@ pub fn collect(roots: &[PathBuf]) -> WalkResult {
     out
 }
 
-fn read_medium(dicomdir: &Path, source: &str, out: &mut WalkResult, seen: &mut HashSet<PathBuf>) {
-    if !seen.insert(dicomdir.to_path_buf()) {
+fn read_medium(dicomdir: &Path, source: &str, out: &mut WalkResult, seen: &mut HashSet<FileKey>) {
+    if !seen.insert(FileKey::of(dicomdir)) {
         return;
     }
     match read_dicomdir(dicomdir) {
         Ok(listing) => {
             out.dicomdirs.push(dicomdir.to_path_buf());
             for f in listing.files {
-                if seen.insert(f.clone()) {
+                if seen.insert(FileKey::of(&f)) {
                     out.files.push(Candidate {
                         path: f,
                         source: source.to_string(),

@@ -3,6 +3,7 @@
 //! exists never needs rewriting, even after a crash.
 
 use std::collections::BTreeSet;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -50,34 +51,57 @@ impl BlobStore {
 
     /// Stores `bytes` under `hash` unless already present. Returns whether it wrote.
     pub fn put(&self, hash: &str, bytes: &[u8]) -> std::io::Result<bool> {
-        self.put_with(hash, |tmp, dest| {
-            fsutil::write_atomic_readonly(tmp, dest, bytes)
-        })
-    }
-
-    /// Stores a copy of the file at `src` (already hashed to `hash`) unless present.
-    pub fn put_file(&self, hash: &str, src: &Path) -> std::io::Result<bool> {
-        self.put_with(hash, |tmp, dest| {
-            fsutil::copy_atomic_readonly(tmp, src, dest)
-        })
-    }
-
-    fn put_with(
-        &self,
-        hash: &str,
-        write: impl FnOnce(&Path, &Path) -> std::io::Result<()>,
-    ) -> std::io::Result<bool> {
         let dest = self.path(hash);
+        self.note_folder(&dest);
         if dest.is_file() {
             return Ok(false);
         }
-        let parent = dest.parent().unwrap_or(&self.dir).to_path_buf();
-        std::fs::create_dir_all(&parent)?;
-        write(&self.tmp, &dest)?;
-        if let Ok(mut t) = self.touched.lock() {
-            t.insert(parent);
+        self.make_folder(&dest)?;
+        let mut t = fsutil::TempFile::create(&self.tmp)?;
+        t.write_all(bytes)?;
+        t.finish(true)?;
+        t.install_new(&dest)
+    }
+
+    /// Stores a copy of the file at `src`, hashing the bytes as they are copied, so the name
+    /// always matches the content even if the file changes while it is read. Returns the
+    /// hash and the number of bytes stored.
+    pub fn put_file(&self, src: &Path) -> std::io::Result<(String, u64)> {
+        let mut input = std::fs::File::open(src)?;
+        let mut t = fsutil::TempFile::create(&self.tmp)?;
+        let mut hasher = blake3::Hasher::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut size = 0u64;
+        loop {
+            let n = match input.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            hasher.update(&buf[..n]);
+            t.write_all(&buf[..n])?;
+            size += n as u64;
         }
-        Ok(true)
+        t.finish(true)?;
+        let hash = hasher.finalize().to_hex().to_string();
+        let dest = self.path(&hash);
+        self.note_folder(&dest);
+        self.make_folder(&dest)?;
+        t.install_new(&dest)?;
+        Ok((hash, size))
+    }
+
+    fn make_folder(&self, dest: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(dest.parent().unwrap_or(&self.dir))
+    }
+
+    /// Remembers the blob's folder for the next [`BlobStore::sync`], also when the blob was
+    /// there already: a killed process may have renamed it in without the entry reaching disk.
+    fn note_folder(&self, dest: &Path) {
+        if let Ok(mut t) = self.touched.lock() {
+            t.insert(dest.parent().unwrap_or(&self.dir).to_path_buf());
+        }
     }
 
     /// Makes the renames since the last call durable. Call before committing rows that

@@ -131,7 +131,12 @@ impl Store {
         &mut self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let tx = self.conn.transaction()?;
+        // IMMEDIATE: take the write lock up front. A deferred transaction that reads first gets
+        // SQLITE_BUSY_SNAPSHOT, which the busy timeout does not retry, when another process
+        // (the desk and a CLI import) committed in between.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
         tx.commit()?;
         Ok(out)

@@ -145,7 +145,11 @@ impl Store {
             },
         )?;
         let [birth, sex, issuer, time, referring, institution, station] = extra;
-        let accessions = vec![row.accession.clone()];
+        // No accession, no order: an empty accession must not list every order without one.
+        let accessions: Vec<String> = Some(row.accession.clone())
+            .filter(|a| !a.trim().is_empty())
+            .into_iter()
+            .collect();
         let series_list = self.series_of(id)?;
         let orders = super::worklist::orders_for(&self.conn, &accessions)?;
         Ok(StudyDetail {

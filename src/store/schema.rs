@@ -158,6 +158,11 @@ CREATE TABLE worklist (
 );
 CREATE INDEX worklist_accession ON worklist(accession);
 "#,
+    // 2: lookups by Study UID (show, demo arrivals) and worklist replacement by source
+    r#"
+CREATE INDEX studies_uid ON studies(study_uid);
+CREATE INDEX worklist_source ON worklist(source);
+"#,
 ];
 
 /// The schema version this build writes.
@@ -179,4 +184,29 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         tx.commit()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_first_version_database_is_upgraded() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        migrate(&mut conn).unwrap();
+        let v: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        let n: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'studies_uid'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 1);
+    }
 }

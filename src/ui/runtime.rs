@@ -63,6 +63,8 @@ pub struct Runtime {
     pub last_import: Option<String>,
     /// The unreadable files, once asked for (the "unreadable files" window).
     pub rejects: Option<Vec<(String, String, String)>>,
+    /// A queue reload was asked for while one was running.
+    reload_pending: bool,
 }
 
 /// What the view was computed for; recomputed only when this changes.
@@ -97,6 +99,7 @@ impl Runtime {
             queue_loads: 0,
             last_import: None,
             rejects: None,
+            reload_pending: false,
         }
     }
 
@@ -122,6 +125,9 @@ impl Runtime {
     /// Reloads the queue and counts in the background.
     pub fn load_queue(&mut self) {
         if self.running.values().any(|j| j.kind == JobKind::LoadQueue) {
+            // The running load may have read the database before the change that asks for
+            // this one: load again when it is done.
+            self.reload_pending = true;
             return;
         }
         let store = Arc::clone(&self.store);
@@ -244,6 +250,9 @@ impl Runtime {
                 self.stats = stats;
                 self.queue_loads += 1;
                 self.view_key = None;
+                if std::mem::take(&mut self.reload_pending) {
+                    self.load_queue();
+                }
                 return true;
             }
             JobOutput::Study(d) => {
