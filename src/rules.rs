@@ -466,24 +466,12 @@ fn format_notes(instances: &[InstanceFacts]) -> Vec<Finding> {
 
 /// The study-level values: the most common non-empty value of each attribute.
 pub fn summarize(instances: &[InstanceFacts]) -> StudySummary {
+    // Most frequent exact value; `distinct` keeps the first seen on ties.
     let top = |get: fn(&Header) -> &str| -> String {
-        let mut counts: Vec<(&str, usize)> = Vec::new();
-        for i in instances {
-            let v = get(&i.header);
-            if v.is_empty() {
-                continue;
-            }
-            match counts.iter_mut().find(|(k, _)| *k == v) {
-                Some(e) => e.1 += 1,
-                None => counts.push((v, 1)),
-            }
-        }
-        // Stable: ties keep the first seen.
-        counts
-            .iter()
-            .enumerate()
-            .max_by(|(ia, a), (ib, b)| a.1.cmp(&b.1).then(ib.cmp(ia)))
-            .map(|(_, (v, _))| v.to_string())
+        distinct(instances, get, str::to_string)
+            .into_iter()
+            .next()
+            .map(|(v, _)| v)
             .unwrap_or_default()
     };
     let mods = distinct(instances, |h| &h.modality, |s| s.trim().to_string());

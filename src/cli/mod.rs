@@ -122,6 +122,11 @@ fn init_logging() {
         .try_init();
 }
 
+/// Opens the workspace the command names, or the default one.
+fn open_default(cli_dir: &Option<PathBuf>) -> Result<Store> {
+    Ok(Store::open(&workspace_dir(cli_dir, "default")?)?)
+}
+
 fn workspace_dir(cli_dir: &Option<PathBuf>, default_name: &str) -> Result<PathBuf> {
     match cli_dir {
         Some(d) => Ok(d.clone()),
@@ -163,7 +168,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             }
         }
         Command::Queue { state, json } => {
-            let store = Store::open(&workspace_dir(&cli.workspace, "default")?)?;
+            let store = open_default(&cli.workspace)?;
             let rows = store.queue(&QueueFilter { state })?;
             if json {
                 output::print_json(&rows)?;
@@ -172,7 +177,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             }
         }
         Command::Show { study, json } => {
-            let store = Store::open(&workspace_dir(&cli.workspace, "default")?)?;
+            let store = open_default(&cli.workspace)?;
             let id = store.find_study(&study)?;
             let detail = store.study_detail(id)?;
             if json {
@@ -182,7 +187,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             }
         }
         Command::Status { json } => {
-            let store = Store::open(&workspace_dir(&cli.workspace, "default")?)?;
+            let store = open_default(&cli.workspace)?;
             let stats = store.stats()?;
             if json {
                 output::print_json(&output::StatusJson::from(&stats))?;
@@ -191,7 +196,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             }
         }
         Command::Worklist { json } => {
-            let store = Store::open(&workspace_dir(&cli.workspace, "default")?)?;
+            let store = open_default(&cli.workspace)?;
             let items = store.worklist()?;
             if json {
                 output::print_json(&items)?;
@@ -200,7 +205,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             }
         }
         Command::Verify { json } => {
-            let store = Store::open(&workspace_dir(&cli.workspace, "default")?)?;
+            let store = open_default(&cli.workspace)?;
             let problems = store.verify(true)?;
             if json {
                 output::print_json(

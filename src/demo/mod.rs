@@ -184,50 +184,62 @@ pub(crate) fn orders(today: time::Date) -> Vec<WorklistItem> {
         if s.plant == Plant::NoOrder {
             continue;
         }
-        let pt = &PATIENTS[s.patient];
-        let date = instance::dicom_date(today - time::Duration::days(i64::from(s.days_ago)));
-        let modality = if s.plant == Plant::WrongModality {
-            "DX"
-        } else {
-            s.modality.code()
-        };
-        out.push(WorklistItem {
-            accession: instance::accession(i),
-            requested_procedure_id: format!("RP{}", 5000 + i),
-            sps_id: format!("SPS{}", 5000 + i),
-            patient_name: pt.name.into(),
-            patient_id: pt.id.into(),
-            issuer_of_patient_id: "RGH".into(),
-            birth_date: pt.birth_date.into(),
-            sex: pt.sex.into(),
-            modality: modality.into(),
-            station_ae: s.modality.station_ae().into(),
-            scheduled_at: format!("{date}{}", s.time),
-            procedure: s.procedure.into(),
-            study_instance_uid: uid_from(&format!("study/{}", s.label)),
-            source: "demo".into(),
-        });
+        let date = today - time::Duration::days(i64::from(s.days_ago));
+        let mut o = order(
+            i,
+            s.patient,
+            s.modality,
+            s.procedure,
+            date,
+            s.time,
+            &format!("study/{}", s.label),
+        );
+        if s.plant == Plant::WrongModality {
+            o.modality = "DX".into();
+        }
+        out.push(o);
     }
     for (k, (patient, modality, procedure, days_ahead, time)) in FUTURE_ORDERS.iter().enumerate() {
-        let pt = &PATIENTS[*patient];
         let n = STUDIES.len() + k;
-        let date = instance::dicom_date(today + time::Duration::days(i64::from(*days_ahead)));
-        out.push(WorklistItem {
-            accession: instance::accession(n),
-            requested_procedure_id: format!("RP{}", 5000 + n),
-            sps_id: format!("SPS{}", 5000 + n),
-            patient_name: pt.name.into(),
-            patient_id: pt.id.into(),
-            issuer_of_patient_id: "RGH".into(),
-            birth_date: pt.birth_date.into(),
-            sex: pt.sex.into(),
-            modality: modality.code().into(),
-            station_ae: modality.station_ae().into(),
-            scheduled_at: format!("{date}{time}"),
-            procedure: (*procedure).into(),
-            study_instance_uid: uid_from(&format!("future/{n}")),
-            source: "demo".into(),
-        });
+        let date = today + time::Duration::days(i64::from(*days_ahead));
+        out.push(order(
+            n,
+            *patient,
+            *modality,
+            procedure,
+            date,
+            time,
+            &format!("future/{n}"),
+        ));
     }
     out
+}
+
+/// The RIS order number `n` of the demo department.
+fn order(
+    n: usize,
+    patient: usize,
+    modality: department::Modality,
+    procedure: &str,
+    date: time::Date,
+    time: &str,
+    uid_name: &str,
+) -> WorklistItem {
+    let pt = &PATIENTS[patient];
+    WorklistItem {
+        accession: instance::accession(n),
+        requested_procedure_id: format!("RP{}", 5000 + n),
+        sps_id: format!("SPS{}", 5000 + n),
+        patient_name: pt.name.into(),
+        patient_id: pt.id.into(),
+        issuer_of_patient_id: "RGH".into(),
+        birth_date: pt.birth_date.into(),
+        sex: pt.sex.into(),
+        modality: modality.code().into(),
+        station_ae: modality.station_ae().into(),
+        scheduled_at: format!("{}{time}", instance::dicom_date(date)),
+        procedure: procedure.into(),
+        study_instance_uid: uid_from(uid_name),
+        source: "demo".into(),
+    }
 }

@@ -392,7 +392,7 @@ pub fn read_header<R: Read + Seek>(src: &mut R, size: u64) -> Result<ReadOutcome
     }
 
     let deflated = matches!(ts.codec(), Codec::Dataset(_));
-    let pixel = walk_dataset(src, ts, dataset_at, size, &mut out);
+    let pixel = walk_dataset(src, ts, deflated, dataset_at, size, &mut out);
     out.header.decode_iso2022();
 
     if let Some(pixel) = pixel
@@ -490,11 +490,11 @@ enum Segment {
 fn walk_dataset<R: Read + Seek>(
     src: &mut R,
     ts: &dicom_encoding::TransferSyntax,
+    deflated: bool,
     dataset_at: u64,
     size: u64,
     out: &mut ReadOutcome,
 ) -> Option<PixelData> {
-    let deflated = matches!(ts.codec(), Codec::Dataset(_));
     let mut start = dataset_at;
     // A few skips at most: each one moves forward, but a damaged file should not spin.
     for _ in 0..8 {

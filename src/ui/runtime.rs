@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::jobs::{JobEvent, JobId, JobOutput, Jobs};
 use crate::model::{StudyDetail, StudyRow};
-use crate::store::{QueueFilter, Store, StoreStats};
+use crate::store::{QueueFilter, Store, StoreError, StoreStats};
 
 use super::state::{DeskState, SortColumn};
 
@@ -130,49 +130,40 @@ impl Runtime {
             self.reload_pending = true;
             return;
         }
-        let store = Arc::clone(&self.store);
-        self.spawn("Loading queue", JobKind::LoadQueue, move |_| {
-            let store = store
-                .lock()
-                .map_err(|_| "store lock poisoned".to_string())?;
-            let rows = store
-                .queue(&QueueFilter::default())
-                .map_err(|e| e.to_string())?;
-            let stats = store.stats().map_err(|e| e.to_string())?;
-            Ok(JobOutput::Queue(rows, stats))
+        self.store_job("Loading queue", JobKind::LoadQueue, |store| {
+            let rows = store.queue(&QueueFilter::default())?;
+            Ok(JobOutput::Queue(rows, store.stats()?))
         });
     }
 
     /// Loads one study's detail in the background.
     pub fn load_study(&mut self, id: i64) {
-        let store = Arc::clone(&self.store);
-        self.spawn("Loading study", JobKind::LoadStudy(id), move |_| {
-            let store = store
-                .lock()
-                .map_err(|_| "store lock poisoned".to_string())?;
-            store
-                .study_detail(id)
-                .map(|d| JobOutput::Study(Box::new(d)))
-                .map_err(|e| e.to_string())
+        self.store_job("Loading study", JobKind::LoadStudy(id), move |store| {
+            Ok(JobOutput::Study(Box::new(store.study_detail(id)?)))
         });
     }
 
     /// Loads the list of files that could not be read.
     pub fn load_rejects(&mut self) {
+        self.store_job("Loading unreadable files", JobKind::LoadRejects, |store| {
+            Ok(JobOutput::Rejects(store.rejects()?))
+        });
+    }
+
+    /// A job that reads the desk's store (one connection, shared through a lock).
+    fn store_job(
+        &mut self,
+        title: &str,
+        kind: JobKind,
+        read: impl FnOnce(&Store) -> Result<JobOutput, StoreError> + Send + 'static,
+    ) {
         let store = Arc::clone(&self.store);
-        self.spawn(
-            "Loading unreadable files",
-            JobKind::LoadRejects,
-            move |_| {
-                let store = store
-                    .lock()
-                    .map_err(|_| "store lock poisoned".to_string())?;
-                store
-                    .rejects()
-                    .map(JobOutput::Rejects)
-                    .map_err(|e| e.to_string())
-            },
-        );
+        self.spawn(title, kind, move |_| {
+            let store = store
+                .lock()
+                .map_err(|_| "store lock poisoned".to_string())?;
+            read(&store).map_err(|e| e.to_string())
+        });
     }
 
     /// Starts importing `paths` into this workspace.
