@@ -12,7 +12,8 @@ use dicom_core::VR;
 use dicom_dictionary_std::tags;
 use egui_kittest::Harness;
 use qcdesk::dicom::write::{DataSetBuilder, encode_part10};
-use qcdesk::jobs::{JobOutput, Jobs};
+use qcdesk::import::ImportReport;
+use qcdesk::jobs::{Jobs, downcast};
 use qcdesk::store::Store;
 use qcdesk::ui::DeskApp;
 
@@ -61,8 +62,10 @@ fn write_corpus(dir: &Path) {
 }
 
 fn main() {
-    // `cargo test --all-targets` runs benches once in test mode; keep that quick.
-    if std::env::args().any(|a| a == "--test" || a == "--list") {
+    // A `harness = false` target gets no `--test` from `cargo test --all-targets`, which runs
+    // it like a test: only `cargo bench` (which passes `--bench`) runs the benchmark.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("desk benchmark skipped: run it with `cargo bench --bench desk` (scripts/bench)");
         return;
     }
     let mut tmp = tempfile::tempdir().expect("tempdir");
@@ -99,14 +102,12 @@ fn main() {
     let (w, c) = (ws.clone(), corpus.clone());
     let t = Instant::now();
     let h = jobs.spawn("import", move |ctx| {
-        qcdesk::import::import_paths(&w, &[c], ctx)
-            .map(JobOutput::Import)
-            .map_err(|e| e.to_string())
+        qcdesk::import::import_paths(&w, &[c], ctx).map_err(|e| e.to_string())
     });
-    let report = match jobs.wait(h.id, |_| {}) {
-        Ok(JobOutput::Import(r)) => r,
-        other => panic!("import failed: {other:?}"),
-    };
+    let report: ImportReport = jobs
+        .wait(h.id, |_| {})
+        .and_then(downcast)
+        .unwrap_or_else(|e| panic!("import failed: {e}"));
     let import_time = t.elapsed();
     assert_eq!(report.new_instances as usize, FILES);
     let fps = FILES as f64 / import_time.as_secs_f64();
@@ -129,9 +130,7 @@ fn main() {
     let (w, c) = (ws.clone(), corpus.clone());
     let t = Instant::now();
     let h = jobs.spawn("reimport", move |ctx| {
-        qcdesk::import::import_paths(&w, &[c], ctx)
-            .map(JobOutput::Import)
-            .map_err(|e| e.to_string())
+        qcdesk::import::import_paths(&w, &[c], ctx).map_err(|e| e.to_string())
     });
     jobs.wait(h.id, |_| {}).expect("reimport");
     println!(

@@ -7,14 +7,33 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// Mode of files qcdesk writes in a workspace: they hold patient data, so only the owner reads.
+#[cfg(unix)]
+pub const PRIVATE_FILE_MODE: u32 = 0o600;
+/// Mode of the workspace's folders.
+#[cfg(unix)]
+pub const PRIVATE_DIR_MODE: u32 = 0o700;
+
 /// Writes `bytes` to `dest` so that `dest` is either absent or complete, even after a crash:
 /// write to a temp file in `tmp_dir` (same file system), fsync it, rename it into place.
 /// The parent directory is not synced here; callers sync touched directories in batches.
 pub fn write_atomic(tmp_dir: &Path, dest: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut t = TempFile::create(tmp_dir)?;
     t.write_all(bytes)?;
-    t.finish(false)?;
+    t.sync()?;
     t.replace(dest)
+}
+
+/// Creates `dir` and its missing parents, readable by the owner only.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(PRIVATE_DIR_MODE);
+    }
+    b.create(dir)
 }
 
 /// A file being written in the workspace's temp folder; removed unless installed.
@@ -24,18 +43,39 @@ pub struct TempFile {
 }
 
 impl TempFile {
-    /// The name carries the process id, so a later process can tell ours from a dead one's.
+    /// Creates a new temp file, exclusively: a name another process (or a dead one) holds is
+    /// never opened, so two writers can never clobber each other's bytes. The name carries the
+    /// process id, so a later process can tell ours from a dead one's.
     pub fn create(tmp_dir: &Path) -> std::io::Result<TempFile> {
-        let path = tmp_dir.join(format!(
-            "{}-{}.part",
-            std::process::id(),
-            TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let file = File::create(&path)?;
-        Ok(TempFile {
-            path,
-            file: Some(file),
-        })
+        loop {
+            let path = tmp_dir.join(format!(
+                "{}-{}.part",
+                std::process::id(),
+                TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+            ));
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create_new(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                opts.mode(PRIVATE_FILE_MODE);
+            }
+            match opts.open(&path) {
+                Ok(file) => {
+                    return Ok(TempFile {
+                        path,
+                        file: Some(file),
+                    });
+                }
+                // A leftover of a dead process with our pid: take the next number.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     pub fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
@@ -47,15 +87,27 @@ impl TempFile {
         }
     }
 
-    /// Flushes the data to disk, and makes the file read-only when asked.
-    pub fn finish(&mut self, readonly: bool) -> std::io::Result<()> {
+    /// Flushes this file's data to disk (one fsync). Batches flush many at once instead, with
+    /// [`sync_filesystem`].
+    pub fn sync(&mut self) -> std::io::Result<()> {
+        match &self.file {
+            Some(f) => f.sync_all(),
+            None => Ok(()),
+        }
+    }
+
+    /// Makes the file read-only (owner read only) and closes it for writing.
+    pub fn seal(&mut self) -> std::io::Result<()> {
         if let Some(f) = self.file.take() {
-            f.sync_all()?;
-            if readonly {
-                let mut perms = f.metadata()?.permissions();
-                perms.set_readonly(true);
-                f.set_permissions(perms)?;
+            let mut perms = f.metadata()?.permissions();
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                perms.set_mode(0o400);
             }
+            #[cfg(not(unix))]
+            perms.set_readonly(true);
+            f.set_permissions(perms)?;
         }
         Ok(())
     }
@@ -67,18 +119,16 @@ impl TempFile {
         Ok(())
     }
 
-    /// Puts the file at `dest` unless something is there already (then it is dropped).
-    /// Returns whether it was installed. Never replaces: a file under a content address
-    /// that the database may reference must not change.
-    pub fn install_new(self, dest: &Path) -> std::io::Result<bool> {
+    /// Links the file at `dest` unless something is there already. Returns whether it was
+    /// installed. Never replaces: a file under a content address that the database may
+    /// reference must not change. The temp name stays until this value is dropped.
+    pub fn link_new(&self, dest: &Path) -> std::io::Result<bool> {
         match std::fs::hard_link(&self.path, dest) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-            // File systems without hard links: rename, after checking (a narrow race only
-            // between two writers of the same content, which is harmless).
+            // File systems without hard links: copy, then check nothing raced in.
             Err(_) if !dest.exists() => {
-                std::fs::rename(&self.path, dest)?;
-                std::mem::forget(self);
+                std::fs::copy(&self.path, dest)?;
                 Ok(true)
             }
             Err(_) => Ok(false),
@@ -153,17 +203,38 @@ mod tests {
     }
 
     #[test]
-    fn install_new_never_replaces() {
+    fn link_new_never_replaces() {
         let dir = tempfile::tempdir().unwrap();
         let dest = dir.path().join("blob");
         std::fs::write(&dest, b"first").unwrap();
         let mut t = TempFile::create(dir.path()).unwrap();
         t.write_all(b"second").unwrap();
-        t.finish(true).unwrap();
-        assert!(!t.install_new(&dest).unwrap());
+        t.seal().unwrap();
+        assert!(!t.link_new(&dest).unwrap());
+        drop(t);
         assert_eq!(std::fs::read(&dest).unwrap(), b"first");
         let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
         assert_eq!(left.len(), 1, "the temp file is removed");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn temp_files_are_private_and_never_clobbered() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let a = TempFile::create(dir.path()).unwrap();
+        let mode = std::fs::metadata(a.path()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        // A file already holding the next name (another process's) is skipped, not opened.
+        let next = TMP_COUNTER.load(Ordering::Relaxed);
+        let taken = dir
+            .path()
+            .join(format!("{}-{next}.part", std::process::id()));
+        std::fs::write(&taken, b"theirs").unwrap();
+        let mut b = TempFile::create(dir.path()).unwrap();
+        b.write_all(b"ours").unwrap();
+        assert_ne!(b.path(), taken.as_path());
+        assert_eq!(std::fs::read(&taken).unwrap(), b"theirs");
     }
 
     #[test]

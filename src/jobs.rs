@@ -2,7 +2,11 @@
 //! loading the queue) runs on its own thread and reports through one channel of [`JobEvent`]s.
 //! The UI drains the channel in `logic()`; the CLI prints from it. A waker (the UI's
 //! `request_repaint`) is called after each event so nobody polls.
+//!
+//! Jobs know nothing of what they compute: a result travels as `Box<dyn Any>` and the starter,
+//! which knows its type, takes it back with [`downcast`].
 
+use std::any::Any;
 use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -11,26 +15,19 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
-use crate::demo::DemoReport;
-use crate::import::ImportReport;
-use crate::model::{StudyDetail, StudyRow};
-use crate::store::StoreStats;
-
 pub type JobId = u64;
 
-/// What a finished job produced.
-#[derive(Debug, Clone)]
-pub enum JobOutput {
-    Import(ImportReport),
-    Demo(DemoReport),
-    Queue(Vec<StudyRow>, StoreStats),
-    Study(Box<StudyDetail>),
-    /// Files that could not be taken in: (path, reason, when).
-    Rejects(Vec<(String, String, String)>),
-    Done(String),
+/// What a finished job produced: its result (of the type its starter knows) or why it failed.
+pub type JobResult = Result<Box<dyn Any + Send>, String>;
+
+/// Takes a job's result back as the type its starter gave it.
+pub fn downcast<T: 'static>(result: Box<dyn Any + Send>) -> Result<T, String> {
+    result
+        .downcast::<T>()
+        .map(|b| *b)
+        .map_err(|_| "internal error: a job returned an unexpected result".to_string())
 }
 
-#[derive(Debug, Clone)]
 pub enum JobEvent {
     Started {
         id: JobId,
@@ -44,8 +41,31 @@ pub enum JobEvent {
     },
     Finished {
         id: JobId,
-        outcome: Result<Box<JobOutput>, String>,
+        outcome: JobResult,
     },
+}
+
+impl std::fmt::Debug for JobEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JobEvent::Started { id, title } => write!(f, "Started({id}, {title})"),
+            JobEvent::Progress {
+                id,
+                done,
+                total,
+                note,
+            } => {
+                write!(f, "Progress({id}, {done}/{total:?}, {note})")
+            }
+            JobEvent::Finished { id, outcome } => {
+                write!(
+                    f,
+                    "Finished({id}, {})",
+                    if outcome.is_ok() { "ok" } else { "failed" }
+                )
+            }
+        }
+    }
 }
 
 type WakeFn = Arc<dyn Fn() + Send + Sync>;
@@ -137,10 +157,10 @@ impl Jobs {
     }
 
     /// Runs `work` on a new thread. A panic inside is reported as a failure, not lost.
-    pub fn spawn(
+    pub fn spawn<T: Send + 'static>(
         &self,
         title: impl Into<String>,
-        work: impl FnOnce(&JobCtx) -> Result<JobOutput, String> + Send + 'static,
+        work: impl FnOnce(&JobCtx) -> Result<T, String> + Send + 'static,
     ) -> JobHandle {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let cancel = Arc::new(AtomicBool::new(false));
@@ -159,7 +179,10 @@ impl Jobs {
         let spawned = std::thread::Builder::new()
             .name(format!("job-{id}"))
             .spawn(move || {
-                let outcome = catch_unwind(AssertUnwindSafe(|| work(&ctx))).unwrap_or_else(|p| {
+                let outcome = catch_unwind(AssertUnwindSafe(|| {
+                    work(&ctx).map(|v| Box::new(v) as Box<dyn Any + Send>)
+                }))
+                .unwrap_or_else(|p| {
                     let msg = p
                         .downcast_ref::<String>()
                         .cloned()
@@ -167,10 +190,7 @@ impl Jobs {
                         .unwrap_or_else(|| "unknown panic".into());
                     Err(format!("internal error in '{title}': {msg}"))
                 });
-                ctx.send(JobEvent::Finished {
-                    id,
-                    outcome: outcome.map(Box::new),
-                });
+                ctx.send(JobEvent::Finished { id, outcome });
             });
         if let Err(e) = spawned {
             let _ = self.tx.send(JobEvent::Finished {
@@ -187,11 +207,7 @@ impl Jobs {
     }
 
     /// Blocks until job `id` finishes, calling `on_event` for every event meanwhile.
-    pub fn wait(
-        &self,
-        id: JobId,
-        mut on_event: impl FnMut(&JobEvent),
-    ) -> Result<JobOutput, String> {
+    pub fn wait(&self, id: JobId, mut on_event: impl FnMut(&JobEvent)) -> JobResult {
         loop {
             let Ok(e) = self.rx.recv() else {
                 return Err("job channel closed".into());
@@ -200,7 +216,7 @@ impl Jobs {
             if let JobEvent::Finished { id: done, outcome } = e
                 && done == id
             {
-                return outcome.map(|b| *b);
+                return outcome;
             }
         }
     }
@@ -217,7 +233,7 @@ mod tests {
             for i in 0..=10 {
                 ctx.progress(i, Some(10), "counting");
             }
-            Ok(JobOutput::Done("ok".into()))
+            Ok("ok".to_string())
         });
         let mut last = None;
         let out = jobs.wait(h.id, |e| {
@@ -225,7 +241,7 @@ mod tests {
                 last = Some(*done);
             }
         });
-        assert!(matches!(out, Ok(JobOutput::Done(s)) if s == "ok"));
+        assert_eq!(downcast::<String>(out.unwrap()).unwrap(), "ok");
         assert_eq!(
             last,
             Some(10),
@@ -236,7 +252,7 @@ mod tests {
     #[test]
     fn a_panic_is_a_failure() {
         let jobs = Jobs::default();
-        let h = jobs.spawn("boom", |_| panic!("kaput"));
+        let h = jobs.spawn::<()>("boom", |_| panic!("kaput"));
         let out = jobs.wait(h.id, |_| {});
         assert!(matches!(out, Err(m) if m.contains("kaput")));
     }

@@ -1,7 +1,7 @@
 //! qcdesk: a desk for PACS exception handling and QA.
 //!
 //! The core (everything but `ui` and `cli`) knows nothing of egui: DICOM reading and writing,
-//! the store, import, classification rules, the worklist cache, background jobs and the demo.
+//! the store, import, classification rules, background jobs and the demo.
 
 pub mod cli;
 pub mod demo;
@@ -13,5 +13,4 @@ pub mod model;
 pub mod rules;
 pub mod store;
 pub mod ui;
-pub mod worklist;
 pub mod workspace;

@@ -10,10 +10,15 @@ use serde::{Deserialize, Serialize};
 pub enum StudyState {
     /// A file cannot be read or lacks what every archive needs (UIDs, pixel data, valid values).
     Broken,
-    /// The study contradicts itself (two patients, two accessions, duplicate SOP Instance UIDs).
+    /// The study contradicts itself or other studies (two patients, two accessions, one SOP
+    /// Instance UID with two contents or in two studies, a split study, one Patient ID for two
+    /// people).
     Inconsistent,
-    /// An order exists for the accession, but demographics or modality differ.
+    /// An order exists for the accession, but demographics, modality or Study UID differ.
     Mismatch,
+    /// Values that break their format (a date as YYYY-MM-DD, a bad code string, text in an
+    /// undeclared or wrong character set): archives often take them, but they should be fixed.
+    Nonconformant,
     /// No order in the worklist cache for the study's accession.
     Unmatched,
     /// The study agrees with its order.
@@ -21,10 +26,11 @@ pub enum StudyState {
 }
 
 impl StudyState {
-    pub const ALL: [StudyState; 5] = [
+    pub const ALL: [StudyState; 6] = [
         StudyState::Broken,
         StudyState::Inconsistent,
         StudyState::Mismatch,
+        StudyState::Nonconformant,
         StudyState::Unmatched,
         StudyState::Matched,
     ];
@@ -34,6 +40,7 @@ impl StudyState {
             StudyState::Broken => "broken",
             StudyState::Inconsistent => "inconsistent",
             StudyState::Mismatch => "mismatch",
+            StudyState::Nonconformant => "nonconformant",
             StudyState::Unmatched => "unmatched",
             StudyState::Matched => "matched",
         }
@@ -118,8 +125,137 @@ pub struct InstanceRow {
     pub original_path: String,
     /// Number of versions (1 = only the original).
     pub versions: u32,
-    /// Files received with the same SOP Instance UID but different bytes.
+    /// Copies received with the same SOP Instance UID and different attribute values.
     pub conflicts: u32,
+    /// Copies received with the same attributes in another encoding.
+    pub variants: u32,
+    /// Hash of the data set (without the file meta group): what identifies the content.
+    pub dataset_hash: String,
+    /// Every distinct file received for this instance: the original, re-wrapped duplicates,
+    /// encoding variants and conflicting copies.
+    pub copies: Vec<CopyRow>,
+    /// Every arrival of this instance, duplicates included, oldest first.
+    pub receipts: Vec<Receipt>,
+}
+
+/// How a received file relates to the instance it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CopyRole {
+    /// The first content received: the instance's original version.
+    Original,
+    /// The same data set in another file (another meta group).
+    Duplicate,
+    /// The same attributes in another encoding (transfer syntax, lengths, character set).
+    Variant,
+    /// Other attribute values under the same SOP Instance UID.
+    Conflict,
+}
+
+impl CopyRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CopyRole::Original => "original",
+            CopyRole::Duplicate => "duplicate",
+            CopyRole::Variant => "variant",
+            CopyRole::Conflict => "conflict",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CopyRole> {
+        [
+            CopyRole::Original,
+            CopyRole::Duplicate,
+            CopyRole::Variant,
+            CopyRole::Conflict,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+    }
+}
+
+/// One distinct file received for an instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CopyRow {
+    pub blob: String,
+    pub role: CopyRole,
+    pub transfer_syntax: String,
+    pub size: u64,
+    pub original_path: String,
+    /// For a conflict: the attributes that differ from the original.
+    pub differences: Vec<AttrDiff>,
+    /// For a variant: how its encoding differs.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub note: String,
+}
+
+/// One attribute whose value differs between the copy held and a copy received.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttrDiff {
+    /// Keyword, with the sequence path for nested ones ("PatientID",
+    /// "ReferencedImageSequence[1].ReferencedSOPInstanceUID").
+    pub attribute: String,
+    pub held: String,
+    pub received: String,
+}
+
+impl std::fmt::Display for AttrDiff {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {} vs {}", self.attribute, self.held, self.received)
+    }
+}
+
+/// Where a receipt came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// A file or folder import.
+    Folder,
+    /// A file listed by a DICOMDIR (CD/DVD media).
+    Dicomdir,
+    /// A C-STORE from a network peer.
+    Network,
+}
+
+impl SourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Folder => "folder",
+            SourceKind::Dicomdir => "dicomdir",
+            SourceKind::Network => "network",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SourceKind> {
+        [
+            SourceKind::Folder,
+            SourceKind::Dicomdir,
+            SourceKind::Network,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// One arrival of a file. Network receipts carry their association.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// When it arrived (UTC, RFC 3339).
+    pub received_at: String,
+    pub source_kind: SourceKind,
+    /// The folder imported from, or the calling AE title.
+    pub source: String,
+    /// The path read (imports).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calling_ae: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub called_ae: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer_address: Option<String>,
+    /// Content hash of the file as received.
+    pub blob: String,
 }
 
 /// One series as shown in the study detail.
@@ -146,14 +282,63 @@ pub struct StudyDetail {
     pub institution: String,
     pub station_name: String,
     pub series_list: Vec<SeriesRow>,
-    /// The worklist orders whose accession matches the study's.
-    pub orders: Vec<WorklistItem>,
+    /// The worklist orders with the study's accession, each compared with the study field by
+    /// field (by the rules: the desk draws exactly these verdicts). Best match first.
+    pub orders: Vec<OrderComparison>,
+}
+
+/// How one field of a study compares with its order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The same value.
+    Match,
+    /// Not the same text but the same meaning (accents or case of a name, an equivalent
+    /// modality); noted, not an exception.
+    Equivalent,
+    /// Different: an exception.
+    Mismatch,
+    /// Not compared (the order or the study has no value).
+    NotCompared,
+}
+
+/// One field of the study beside the order's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldComparison {
+    pub field: String,
+    pub study: String,
+    pub order: String,
+    pub verdict: Verdict,
+    /// Why the verdict, in words.
+    pub why: String,
+    /// The finding code a mismatch raises.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+}
+
+/// The study against one order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderComparison {
+    pub order: WorklistItem,
+    pub fields: Vec<FieldComparison>,
+}
+
+impl OrderComparison {
+    pub fn mismatches(&self) -> usize {
+        self.fields
+            .iter()
+            .filter(|f| f.verdict == Verdict::Mismatch)
+            .count()
+    }
 }
 
 /// A scheduled order from the RIS worklist cache.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct WorklistItem {
     pub accession: String,
+    /// Issuer of Accession Number (local namespace), when the RIS gives one.
+    #[serde(default)]
+    pub issuer_of_accession: String,
     pub requested_procedure_id: String,
     pub sps_id: String,
     pub patient_name: String,

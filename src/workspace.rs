@@ -1,5 +1,11 @@
 //! The workspace: one folder holding the database, the file store and the configuration.
 //! Resolution order: `--workspace DIR`, then `QCDESK_WORKSPACE`, then the platform data dir.
+//!
+//! A workspace holds patient data: its folders are created 0700 and its files 0600 (blobs
+//! 0400), and a workspace found readable by others is tightened on open, with a note. A
+//! workspace belongs to one host: SQLite's locking and the temp-file cleanup (by process id)
+//! assume every process using it runs on the same machine, so it must not be shared over a
+//! network file system by several hosts.
 
 use std::path::{Path, PathBuf};
 
@@ -19,6 +25,8 @@ pub enum WorkspaceError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Workspace {
     root: PathBuf,
+    /// Things the user should know about opening it (permissions tightened...).
+    notes: Vec<String>,
 }
 
 impl Workspace {
@@ -31,11 +39,13 @@ impl Workspace {
 
     /// Opens (creating if needed) the workspace at `root` and checks that it is writable.
     pub fn open(root: &Path) -> Result<Workspace, WorkspaceError> {
-        let ws = Workspace {
+        let mut ws = Workspace {
             root: root.to_path_buf(),
+            notes: Vec::new(),
         };
+        let existed = root.exists();
         for dir in [ws.root.clone(), ws.blob_dir(), ws.tmp_dir()] {
-            std::fs::create_dir_all(&dir).map_err(|cause| {
+            crate::fsutil::create_private_dir(&dir).map_err(|cause| {
                 if cause.kind() == std::io::ErrorKind::PermissionDenied || is_read_only_fs(&cause) {
                     WorkspaceError::ReadOnly {
                         path: root.display().to_string(),
@@ -56,9 +66,63 @@ impl Workspace {
             cause,
         })?;
         let _ = std::fs::remove_file(&probe);
+        if existed {
+            ws.tighten_permissions();
+        }
         ws.clean_tmp();
         Ok(ws)
     }
+
+    /// What the user should be told about this workspace (shown once by the CLI and the desk).
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
+    /// Workspaces made by older versions (or copied with a loose umask) may be readable by
+    /// other local users: make them owner-only, file by file, once.
+    #[cfg(unix)]
+    fn tighten_permissions(&mut self) {
+        use std::os::unix::fs::PermissionsExt;
+        let loose = |p: &Path| {
+            std::fs::symlink_metadata(p)
+                .map(|m| m.permissions().mode() & 0o077 != 0)
+                .unwrap_or(false)
+        };
+        if !loose(&self.root) && !loose(&self.db_path()) && !loose(&self.blob_dir()) {
+            return;
+        }
+        let mut changed = 0usize;
+        for entry in walkdir::WalkDir::new(&self.root).into_iter().flatten() {
+            let Ok(meta) = entry.path().symlink_metadata() else {
+                continue;
+            };
+            if meta.file_type().is_symlink() {
+                continue;
+            }
+            let mode = meta.permissions().mode() & 0o777;
+            let wanted = if meta.is_dir() {
+                crate::fsutil::PRIVATE_DIR_MODE
+            } else {
+                // Keep read-only files read-only (blobs), owner-only either way.
+                mode & 0o700
+            };
+            if wanted != mode
+                && std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(wanted))
+                    .is_ok()
+            {
+                changed += 1;
+            }
+        }
+        if changed > 0 {
+            self.notes.push(format!(
+                "workspace {} was readable by other users; made {changed} files and folders owner-only (it holds patient data)",
+                self.root.display()
+            ));
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn tighten_permissions(&mut self) {}
 
     pub fn root(&self) -> &Path {
         &self.root

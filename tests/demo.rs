@@ -8,15 +8,18 @@ use common::*;
 /// of the generator's own expectations, so a change to either is caught.
 const GOLDEN: &[(&str, &str, Option<&str>)] = &[
     ("ct-thorax-mueller", "matched", None),
+    // Sent twice: once by the station, once by a router with its own file meta group.
     ("mr-head-garcia", "matched", None),
     ("cr-chest-yamada", "matched", None),
     ("us-abdomen-wang", "matched", None),
     ("ct-thorax-obrien", "matched", None),
     ("cr-chest-nguyen", "matched", None),
     ("mr-head-smith", "matched", None),
-    ("us-abdomen-odegard", "matched", None),
+    // An archive copy in Implicit VR came back too: kept as an encoding variant, noted.
+    ("us-abdomen-odegard", "matched", Some("format_note")),
     ("ct-thorax-hong", "matched", None),
-    ("cr-chest-rossi", "matched", None),
+    // Its Patient ID is used for ROSSI^MARCO by another study.
+    ("cr-chest-rossi", "inconsistent", Some("patient_conflict")),
     ("mr-head-tanaka", "matched", None),
     ("ct-thorax-andersen", "matched", None),
     ("cr-chest-noorder-kovacs", "unmatched", Some("no_order")),
@@ -31,12 +34,12 @@ const GOLDEN: &[(&str, &str, Option<&str>)] = &[
         Some("patient_id_mismatch"),
     ),
     (
-        "ct-thorax-misspelled-mueller",
+        "ct-thorax-misspelled-koenig",
         "mismatch",
         Some("patient_name_mismatch"),
     ),
     (
-        "us-abdomen-wrongbirth-yamada",
+        "us-abdomen-wrongbirth-sato",
         "mismatch",
         Some("birth_date_mismatch"),
     ),
@@ -62,13 +65,35 @@ const GOLDEN: &[(&str, &str, Option<&str>)] = &[
     ),
     ("ct-thorax-truncated-patel", "broken", Some("truncated")),
     ("cr-chest-nosopuid-smith", "broken", Some("missing_uid")),
-    ("mr-head-baddate-nguyen", "broken", Some("bad_value")),
+    ("mr-head-baddate-nguyen", "nonconformant", Some("bad_value")),
     (
         "us-abdomen-nopixels-rossi",
         "broken",
         Some("missing_pixel_data"),
     ),
     ("ct-thorax-corrupt-wang", "broken", Some("unreadable")),
+    // An ASCII-only station: the name matches its order once accents are folded.
+    ("cr-chest-ascii-odegard", "matched", Some("name_variant")),
+    (
+        "ct-thorax-split-obrien",
+        "inconsistent",
+        Some("split_study"),
+    ),
+    (
+        "mr-head-studyuid-andersen",
+        "mismatch",
+        Some("study_uid_mismatch"),
+    ),
+    (
+        "us-abdomen-patientconflict-rossi",
+        "inconsistent",
+        Some("patient_conflict"),
+    ),
+    (
+        "ct-thorax-noscs-lefevre",
+        "nonconformant",
+        Some("undeclared_charset"),
+    ),
 ];
 
 #[test]
@@ -82,8 +107,8 @@ fn every_planted_exception_lands_in_its_state() {
     let studies = queue.as_array().unwrap();
     assert_eq!(
         studies.len(),
-        GOLDEN.len(),
-        "one queue entry per planted study"
+        GOLDEN.len() + 1,
+        "one queue entry per planted study, and the split-off scout of the split study"
     );
 
     for (label, state, code) in GOLDEN {
@@ -116,6 +141,41 @@ fn every_planted_exception_lands_in_its_state() {
             None => assert!(codes.is_empty(), "{label}: {codes:?}"),
         }
     }
+    // The split-off study carries the finding too.
+    let split = &planted
+        .iter()
+        .find(|p| p["label"] == "ct-thorax-split-obrien")
+        .unwrap();
+    let accession = split["accession"].as_str().unwrap();
+    let halves: Vec<&serde_json::Value> = studies
+        .iter()
+        .filter(|s| s["accession"] == accession)
+        .collect();
+    assert_eq!(halves.len(), 2);
+    for h in halves {
+        assert_eq!(h["state"], "inconsistent");
+        assert_eq!(h["findings"][0]["code"], "split_study", "{h}");
+    }
+    // Re-sent and transcoded copies are receipts and variants, not conflicts.
+    let garcia = planted
+        .iter()
+        .find(|p| p["label"] == "mr-head-garcia")
+        .unwrap();
+    let show = qcdesk_json(
+        ws.path(),
+        &[
+            "show",
+            garcia["study_instance_uid"].as_str().unwrap(),
+            "--json",
+        ],
+    );
+    for series in show["series_list"].as_array().unwrap() {
+        for i in series["instances"].as_array().unwrap() {
+            assert_eq!(i["receipts"].as_array().unwrap().len(), 2, "{i}");
+            assert_eq!(i["conflicts"], 0);
+        }
+    }
+
     // Per-file findings name the planted file.
     for (label, _, code) in GOLDEN
         .iter()

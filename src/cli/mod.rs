@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
-use crate::jobs::{JobEvent, JobOutput, Jobs};
+use crate::jobs::{JobEvent, Jobs, downcast};
 use crate::model::StudyState;
 use crate::store::{QueueFilter, Store};
 use crate::workspace::Workspace;
@@ -41,7 +41,8 @@ enum Command {
     },
     /// List the studies in the queue, most severe first.
     Queue {
-        /// Only studies in this state: broken, inconsistent, mismatch, unmatched, matched.
+        /// Only studies in this state: broken, inconsistent, mismatch, nonconformant, unmatched,
+        /// matched.
         #[arg(long, value_parser = parse_state)]
         state: Option<StudyState>,
         #[arg(long)]
@@ -84,7 +85,9 @@ enum Command {
 
 fn parse_state(s: &str) -> Result<StudyState, String> {
     StudyState::parse(s).ok_or_else(|| {
-        format!("unknown state '{s}' (broken, inconsistent, mismatch, unmatched, matched)")
+        format!(
+            "unknown state '{s}' (broken, inconsistent, mismatch, nonconformant, unmatched, matched)"
+        )
     })
 }
 
@@ -122,9 +125,18 @@ fn init_logging() {
         .try_init();
 }
 
-/// Opens the workspace the command names, or the default one.
+/// Opens the workspace the command names, or the default one, telling the user what opening
+/// it noted (permissions tightened...).
 fn open_default(cli_dir: &Option<PathBuf>) -> Result<Store> {
-    Ok(Store::open(&workspace_dir(cli_dir, "default")?)?)
+    open_at(&workspace_dir(cli_dir, "default")?)
+}
+
+fn open_at(dir: &std::path::Path) -> Result<Store> {
+    let store = Store::open(dir)?;
+    for note in store.workspace().notes() {
+        eprintln!("qcdesk: note: {note}");
+    }
+    Ok(store)
 }
 
 fn workspace_dir(cli_dir: &Option<PathBuf>, default_name: &str) -> Result<PathBuf> {
@@ -137,7 +149,7 @@ fn workspace_dir(cli_dir: &Option<PathBuf>, default_name: &str) -> Result<PathBu
 fn dispatch(cli: Cli) -> Result<()> {
     let Some(command) = cli.command else {
         let dir = workspace_dir(&cli.workspace, "default")?;
-        Store::open(&dir)?; // fail here, with a clear message, rather than in the window
+        open_at(&dir)?; // fail here, with a clear message, rather than in the window
         return crate::ui::run_desk(crate::ui::DeskOptions {
             workspace: dir,
             screenshot: None,
@@ -146,21 +158,16 @@ fn dispatch(cli: Cli) -> Result<()> {
     match command {
         Command::Import { paths, json } => {
             let dir = workspace_dir(&cli.workspace, "default")?;
-            Store::open(&dir)?;
+            open_at(&dir)?;
             for p in &paths {
                 if !p.exists() {
                     anyhow::bail!("{}: no such file or folder", p.display());
                 }
             }
             let (d, p) = (dir.clone(), paths.clone());
-            let report = run_job("import", move |ctx| {
-                crate::import::import_paths(&d, &p, ctx)
-                    .map(JobOutput::Import)
-                    .map_err(|e| e.to_string())
+            let report: crate::import::ImportReport = run_job("import", move |ctx| {
+                crate::import::import_paths(&d, &p, ctx).map_err(|e| e.to_string())
             })?;
-            let JobOutput::Import(report) = report else {
-                anyhow::bail!("import produced no report")
-            };
             if json {
                 output::print_json(&report)?;
             } else {
@@ -206,23 +213,18 @@ fn dispatch(cli: Cli) -> Result<()> {
         }
         Command::Verify { json } => {
             let store = open_default(&cli.workspace)?;
-            let problems = store.verify(true)?;
+            let report = store.verify(true)?;
             if json {
-                output::print_json(
-                    &serde_json::json!({ "ok": problems.is_empty(), "problems": problems }),
-                )?;
-            } else if problems.is_empty() {
-                println!(
-                    "workspace {} is consistent",
-                    store.workspace().root().display()
-                );
+                output::print_json(&serde_json::json!({
+                    "ok": report.ok(),
+                    "problems": report.problems,
+                    "orphans": report.orphans,
+                }))?;
             } else {
-                for p in &problems {
-                    println!("{p}");
-                }
+                output::print_verify(&report, store.workspace().root());
             }
-            if !problems.is_empty() {
-                anyhow::bail!("{} problem(s) found", problems.len());
+            if !report.ok() {
+                anyhow::bail!("{} problem(s) found", report.problems.len());
             }
         }
         Command::Demo {
@@ -232,14 +234,9 @@ fn dispatch(cli: Cli) -> Result<()> {
         } => {
             let dir = workspace_dir(&cli.workspace, "demo")?;
             let d = dir.clone();
-            let out = run_job("demo", move |ctx| {
-                crate::demo::build_demo(&d, ctx)
-                    .map(JobOutput::Demo)
-                    .map_err(|e| e.to_string())
+            let report: crate::demo::DemoReport = run_job("demo", move |ctx| {
+                crate::demo::build_demo(&d, ctx).map_err(|e| e.to_string())
             })?;
-            let JobOutput::Demo(report) = out else {
-                anyhow::bail!("demo produced no report")
-            };
             if json {
                 output::print_json(&report)?;
             } else {
@@ -263,10 +260,10 @@ fn dispatch(cli: Cli) -> Result<()> {
 }
 
 /// Runs a job to completion, drawing its progress on stderr when that is a terminal.
-fn run_job(
+fn run_job<T: Send + 'static>(
     title: &str,
-    work: impl FnOnce(&crate::jobs::JobCtx) -> Result<JobOutput, String> + Send + 'static,
-) -> Result<JobOutput> {
+    work: impl FnOnce(&crate::jobs::JobCtx) -> Result<T, String> + Send + 'static,
+) -> Result<T> {
     let jobs = Jobs::default();
     let handle = jobs.spawn(title, work);
     let tty = std::io::stderr().is_terminal();
@@ -289,6 +286,7 @@ fn run_job(
     if drew {
         eprintln!();
     }
-    out.map_err(anyhow::Error::msg)
+    out.and_then(downcast::<T>)
+        .map_err(anyhow::Error::msg)
         .with_context(|| format!("{title} failed"))
 }

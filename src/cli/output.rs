@@ -5,7 +5,7 @@ use serde::Serialize;
 use crate::fsutil::human_age;
 use crate::import::ImportReport;
 use crate::model::{StudyDetail, StudyRow, WorklistItem};
-use crate::store::StoreStats;
+use crate::store::{StoreStats, VerifyReport};
 
 pub fn print_json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
@@ -60,6 +60,27 @@ pub fn print_import(r: &ImportReport) {
     }
     for m in &r.missing_from_dicomdir {
         println!("  missing: {m}");
+    }
+    for m in &r.not_in_dicomdir {
+        println!("  not in DICOMDIR (imported): {m}");
+    }
+}
+
+pub fn print_verify(r: &VerifyReport, root: &std::path::Path) {
+    if r.ok() {
+        println!("workspace {} is consistent", root.display());
+    }
+    for p in &r.problems {
+        println!("{p}");
+    }
+    if !r.orphans.is_empty() {
+        println!(
+            "{} file(s) in the store that no record names (left by an interrupted import; harmless, reused after a check if imported again):",
+            r.orphans.len()
+        );
+        for o in &r.orphans {
+            println!("  {o}");
+        }
     }
 }
 
@@ -128,6 +149,16 @@ pub fn print_detail(d: &StudyDetail) {
             s.instances.len()
         );
         for i in &s.instances {
+            let mut extra = Vec::new();
+            if i.conflicts > 0 {
+                extra.push(format!("{} conflicting", i.conflicts));
+            }
+            if i.variants > 0 {
+                extra.push(format!("{} encoding variants", i.variants));
+            }
+            if i.receipts.len() > 1 {
+                extra.push(format!("received {} times", i.receipts.len()));
+            }
             println!(
                 "    {:>4} {} {}{}",
                 i.instance_number,
@@ -135,26 +166,30 @@ pub fn print_detail(d: &StudyDetail) {
                     .as_deref()
                     .unwrap_or("(no SOP Instance UID)"),
                 i.original_path,
-                if i.conflicts > 0 {
-                    format!("  [{} conflicting copies]", i.conflicts)
-                } else {
+                if extra.is_empty() {
                     String::new()
+                } else {
+                    format!("  [{}]", extra.join(", "))
                 }
             );
         }
     }
-    if !d.orders.is_empty() {
-        println!("Orders with this accession:");
-        for o in &d.orders {
+    for c in &d.orders {
+        let o = &c.order;
+        println!("Study vs. order {} ({}):", o.accession, o.procedure);
+        for f in &c.fields {
+            let mark = match f.verdict {
+                crate::model::Verdict::Match => "  ",
+                crate::model::Verdict::Equivalent => "~ ",
+                crate::model::Verdict::Mismatch => "! ",
+                crate::model::Verdict::NotCompared => "  ",
+            };
             println!(
-                "  {} {} ID {} born {} {} {} {}",
-                o.accession,
-                o.patient_name,
-                o.patient_id,
-                o.birth_date,
-                o.sex,
-                o.modality,
-                o.procedure
+                "  {mark}{:<20} {:<28} {:<28} {}",
+                f.field,
+                cut(&f.study, 28),
+                cut(&f.order, 28),
+                f.why
             );
         }
     }

@@ -132,7 +132,34 @@ pub const PATIENTS: &[Patient] = &[
         birth_date: "19990419",
         sex: "F",
     },
+    Patient {
+        id: "1004725",
+        name: "KÖNIG^JÖRG",
+        birth_date: "19800614",
+        sex: "M",
+    },
+    Patient {
+        id: "1004736",
+        name: "SATO^KENJI=佐藤^健二=さとう^けんじ",
+        birth_date: "19750203",
+        sex: "M",
+    },
+    Patient {
+        id: "1004747",
+        name: "LEFÈVRE^ANAÏS",
+        birth_date: "19880912",
+        sex: "F",
+    },
+    Patient {
+        id: "1004758",
+        name: "ROSSI^MARCO",
+        birth_date: "19550101",
+        sex: "M",
+    },
 ];
+
+/// The patient whose Patient ID the console picked for ROSSI^MARCO (same surname).
+pub const CONFLICT_ID_OF: usize = 11;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Modality {
@@ -201,7 +228,7 @@ pub enum Plant {
     MisspelledName,
     /// Day and month swapped.
     WrongBirthDate,
-    /// Ordered as DX, acquired on the CR reader.
+    /// Ordered as a CT, done as a plain chest film on the CR reader.
     WrongModality,
     /// The second series was acquired under another patient.
     MixedPatient,
@@ -219,6 +246,23 @@ pub enum Plant {
     NoPixelData,
     /// A file whose data set is damaged mid-way.
     Corrupt,
+    /// A router re-sent the whole study: the same data sets under its own file meta group.
+    ResentByRouter,
+    /// An archive copy of the study in another transfer syntax came back too.
+    TranscodedCopy,
+    /// The station writes ASCII only: accents dropped from the name.
+    AsciiName,
+    /// The scout series was filed under a Study Instance UID of its own.
+    SplitStudy,
+    /// The console generated its own Study Instance UID instead of the worklist's.
+    StudyUidMismatch,
+    /// The console picked another patient's ID (same surname) for this patient.
+    PatientConflict,
+    /// Accented names written as Latin-1 bytes with no Specific Character Set.
+    UndeclaredCharset,
+    /// The partner of a patient conflict: a correct study whose Patient ID another study
+    /// uses for someone else.
+    ConflictPartner,
 }
 
 impl Plant {
@@ -238,9 +282,17 @@ impl Plant {
             Plant::DuplicateSop => (Inconsistent, Some("duplicate_sop_uid")),
             Plant::Truncated => (Broken, Some("truncated")),
             Plant::MissingSopUid => (Broken, Some("missing_uid")),
-            Plant::BadDate => (Broken, Some("bad_value")),
+            Plant::BadDate => (Nonconformant, Some("bad_value")),
             Plant::NoPixelData => (Broken, Some("missing_pixel_data")),
             Plant::Corrupt => (Broken, Some("unreadable")),
+            Plant::ResentByRouter => (Matched, None),
+            Plant::TranscodedCopy => (Matched, Some("format_note")),
+            Plant::AsciiName => (Matched, Some("name_variant")),
+            Plant::SplitStudy => (Inconsistent, Some("split_study")),
+            Plant::StudyUidMismatch => (Mismatch, Some("study_uid_mismatch")),
+            Plant::PatientConflict => (Inconsistent, Some("patient_conflict")),
+            Plant::UndeclaredCharset => (Nonconformant, Some("undeclared_charset")),
+            Plant::ConflictPartner => (Inconsistent, Some("patient_conflict")),
         }
     }
 }
@@ -294,7 +346,7 @@ pub const STUDIES: &[PlannedStudy] = &[
         "MRI Head without contrast",
         2,
         "093011",
-        Plant::Clean,
+        Plant::ResentByRouter,
     ),
     p(
         "cr-chest-yamada",
@@ -348,7 +400,7 @@ pub const STUDIES: &[PlannedStudy] = &[
         "US Abdomen complete",
         1,
         "101010",
-        Plant::Clean,
+        Plant::TranscodedCopy,
     ),
     p(
         "ct-thorax-hong",
@@ -366,7 +418,7 @@ pub const STUDIES: &[PlannedStudy] = &[
         "XR Chest 2 views",
         0,
         "071512",
-        Plant::Clean,
+        Plant::ConflictPartner,
     ),
     p(
         "mr-head-tanaka",
@@ -414,8 +466,8 @@ pub const STUDIES: &[PlannedStudy] = &[
         Plant::WrongPatientId,
     ),
     p(
-        "ct-thorax-misspelled-mueller",
-        0,
+        "ct-thorax-misspelled-koenig",
+        20,
         Ct,
         "CT Thorax follow-up",
         0,
@@ -423,8 +475,8 @@ pub const STUDIES: &[PlannedStudy] = &[
         Plant::MisspelledName,
     ),
     p(
-        "us-abdomen-wrongbirth-yamada",
-        2,
+        "us-abdomen-wrongbirth-sato",
+        21,
         Us,
         "US Abdomen complete",
         0,
@@ -511,6 +563,51 @@ pub const STUDIES: &[PlannedStudy] = &[
         0,
         "120101",
         Plant::Corrupt,
+    ),
+    p(
+        "cr-chest-ascii-odegard",
+        7,
+        Cr,
+        "XR Chest 2 views",
+        2,
+        "141500",
+        Plant::AsciiName,
+    ),
+    p(
+        "ct-thorax-split-obrien",
+        4,
+        Ct,
+        "CT Thorax with contrast",
+        2,
+        "151000",
+        Plant::SplitStudy,
+    ),
+    p(
+        "mr-head-studyuid-andersen",
+        17,
+        Mr,
+        "MRI Head without contrast",
+        1,
+        "121500",
+        Plant::StudyUidMismatch,
+    ),
+    p(
+        "us-abdomen-patientconflict-rossi",
+        23,
+        Us,
+        "US Abdomen complete",
+        1,
+        "133000",
+        Plant::PatientConflict,
+    ),
+    p(
+        "ct-thorax-noscs-lefevre",
+        22,
+        Ct,
+        "CT Thorax low dose",
+        0,
+        "061500",
+        Plant::UndeclaredCharset,
     ),
 ];
 

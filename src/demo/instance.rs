@@ -6,11 +6,13 @@ use std::path::Path;
 use dicom_core::VR;
 use dicom_dictionary_std::tags;
 
-use super::department::{Modality, PATIENTS, PlannedStudy, Plant, STUDIES};
+use super::department::{CONFLICT_ID_OF, Modality, PATIENTS, PlannedStudy, Plant, STUDIES};
 use super::images;
 use super::{PlantedStudy, orders};
 use crate::dicom::uids;
-use crate::dicom::write::{DataSetBuilder, WriteError, encode_part10, write_file};
+use crate::dicom::write::{
+    DataSetBuilder, WriteError, encode_part10, encode_part10_as, write_file,
+};
 use crate::model::WorklistItem;
 
 pub(super) struct Generated {
@@ -92,10 +94,16 @@ fn write_study(
     out: &mut Generated,
 ) -> Result<PlantedStudy, WriteError> {
     let date = dicom_date(today - time::Duration::days(i64::from(study.days_ago)));
+    // The console of the study-UID plant made up its own UID instead of the worklist's.
+    let study_uid = if study.plant == Plant::StudyUidMismatch {
+        uid_from(&format!("study/{}/console", study.label))
+    } else {
+        uid_from(&format!("study/{}", study.label))
+    };
     let ctx = Ctx {
         study,
         index,
-        study_uid: uid_from(&format!("study/{}", study.label)),
+        study_uid,
         date,
     };
     let folder = inbox.join(study.modality.station_ae()).join(study.label);
@@ -137,16 +145,42 @@ fn write_study(
                     _ => {}
                 }
             }
-            let path = folder
-                .join(format!("S{:02}", s + 1))
-                .join(format!("IM{:04}.dcm", n + 1));
+            let name = Path::new(&format!("S{:02}", s + 1)).join(format!("IM{:04}.dcm", n + 1));
+            let path = folder.join(&name);
             write_file(tmp, &path, &bytes)?;
             out.files_written += 1;
             let shown = path.display().to_string();
             if damaged {
                 planted_file = Some(shown.clone());
-            } else if study.plant != Plant::BadDate {
+            } else if !matches!(study.plant, Plant::BadDate | Plant::UndeclaredCharset) {
                 out.valid_files.push(shown.clone());
+            }
+            // Copies of the same instances that come back another way.
+            let copy = match study.plant {
+                // A router's own file meta group around the same data set.
+                Plant::ResentByRouter => Some((
+                    "ROUTED",
+                    encode_part10(
+                        instance(&ctx, s, description, n, *count, &sop, 0).build(),
+                        Some("ROUTER1"),
+                    )?,
+                )),
+                // The archive's copy, in Implicit VR Little Endian.
+                Plant::TranscodedCopy => Some((
+                    "ARCHIVE_COPY",
+                    encode_part10_as(
+                        instance(&ctx, s, description, n, *count, &sop, 0).build(),
+                        Some("ARCHIVE"),
+                        uids::IMPLICIT_VR_LITTLE_ENDIAN,
+                    )?,
+                )),
+                _ => None,
+            };
+            if let Some((sub, bytes)) = copy {
+                let path = folder.join(sub).join(&name);
+                write_file(tmp, &path, &bytes)?;
+                out.files_written += 1;
+                out.valid_files.push(path.display().to_string());
             }
             if first_file.is_none() {
                 first_file = Some(shown);
@@ -213,6 +247,8 @@ fn instance(
     }
     let mut patient_id = patient.id.to_string();
     let mut name = patient.name.to_string();
+    let mut charset = Some("ISO_IR 192");
+    let mut study_uid = ctx.study_uid.clone();
     let mut birth = patient.birth_date.to_string();
     let mut acc = accession(ctx.index);
     let mut study_date = ctx.date.clone();
@@ -228,6 +264,15 @@ fn instance(
             birth = format!("{}{}{}", &birth[0..4], &birth[6..8], &birth[4..6])
         }
         Plant::NoAccession => acc.clear(),
+        Plant::AsciiName => {
+            name = crate::rules::names::fold_accents(&name);
+            charset = None;
+        }
+        Plant::UndeclaredCharset => charset = None,
+        Plant::SplitStudy if series == 1 => {
+            study_uid = uid_from(&format!("study/{}/split", study.label));
+        }
+        Plant::PatientConflict => patient_id = PATIENTS[CONFLICT_ID_OF].id.to_string(),
         Plant::TwoAccessions if series == 1 => acc = accession(ctx.index) + "B",
         Plant::BadDate => {
             study_date = format!(
@@ -245,8 +290,11 @@ fn instance(
     let seed =
         blake3::hash(sop.as_bytes()).as_bytes()[0] as u64 * 7919 + n as u64 + variant * 104_729;
 
-    let mut b = DataSetBuilder::new()
-        .text(tags::SPECIFIC_CHARACTER_SET, VR::CS, "ISO_IR 192")
+    let mut b = DataSetBuilder::new();
+    if let Some(cs) = charset {
+        b = b.text(tags::SPECIFIC_CHARACTER_SET, VR::CS, cs);
+    }
+    let mut b = b
         .text(tags::SOP_CLASS_UID, VR::UI, sop_class(modality))
         .text(tags::SOP_INSTANCE_UID, VR::UI, sop)
         .text(tags::STUDY_DATE, VR::DA, &study_date)
@@ -270,7 +318,7 @@ fn instance(
         .text(tags::PATIENT_BIRTH_DATE, VR::DA, &birth)
         .text(tags::PATIENT_SEX, VR::CS, patient.sex)
         .text(tags::SOFTWARE_VERSIONS, VR::LO, software)
-        .text(tags::STUDY_INSTANCE_UID, VR::UI, &ctx.study_uid)
+        .text(tags::STUDY_INSTANCE_UID, VR::UI, &study_uid)
         .text(tags::SERIES_INSTANCE_UID, VR::UI, &series_uid)
         .text(tags::STUDY_ID, VR::SH, &format!("{}", 1000 + ctx.index))
         .text(tags::SERIES_NUMBER, VR::IS, &format!("{}", series + 1))

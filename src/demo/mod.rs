@@ -1,6 +1,10 @@
 //! The built-in demo: a synthetic department (patients, four modalities, a RIS worklist) whose
 //! studies carry planted exceptions of every kind, written as real DICOM files into an inbox
 //! folder and imported through the normal import path.
+//!
+//! The demo is fenced: it builds only in a folder that is new or empty, which it marks as its
+//! own first thing; it reuses or rebuilds only a folder bearing that mark, and refuses any
+//! other with nothing changed. A real workspace can never receive synthetic patients.
 
 pub mod department;
 pub mod images;
@@ -18,7 +22,7 @@ use department::{FUTURE_ORDERS, PATIENTS, Plant, STUDIES};
 pub use instance::uid_from;
 
 /// Bumped whenever the generated department changes, so old demo workspaces are rebuilt.
-const DEMO_VERSION: u32 = 1;
+const DEMO_VERSION: u32 = 2;
 
 /// One planted study: what it is, which file stands for it, what the desk must say.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,25 +62,96 @@ pub enum DemoError {
     Import(#[from] crate::import::ImportError),
     #[error("cannot write {path}: {cause}")]
     Io { path: String, cause: std::io::Error },
+    #[error(
+        "{path} is not a demo workspace: it holds other files ({example}). `qcdesk demo` builds \
+         only in a new or empty folder and changed nothing here; give another --workspace"
+    )]
+    NotADemoWorkspace { path: String, example: String },
 }
 
-fn marker_path(root: &Path) -> PathBuf {
+/// The file a demo workspace bears from its first moment: only such a folder is ever
+/// cleared or reused by the demo.
+pub const FENCE_FILE: &str = "qcdesk-demo-workspace";
+
+fn report_path(root: &Path) -> PathBuf {
     root.join("demo.json")
 }
 
+/// What the demo may do with a folder.
+enum Fence {
+    /// New or empty: the demo may claim it.
+    Free,
+    /// Marked as the demo's own.
+    Demo,
+    /// Holds something else (the first entry found, for the message).
+    Foreign(String),
+}
+
+fn fence(root: &Path) -> Result<Fence, DemoError> {
+    if root.join(FENCE_FILE).is_file() {
+        return Ok(Fence::Demo);
+    }
+    match std::fs::read_dir(root) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Fence::Free),
+        Err(cause) => Err(DemoError::Io {
+            path: root.display().to_string(),
+            cause,
+        }),
+        // An older qcdesk wrote demo.json without a fence, into real workspaces too: such a
+        // folder cannot be told from a real one, so it is never cleared.
+        Ok(_) if report_path(root).is_file() => Ok(Fence::Foreign(
+            "demo.json of an older qcdesk, which planted demos into any folder; delete the \
+             folder yourself if it holds nothing but that demo"
+                .into(),
+        )),
+        Ok(mut entries) => Ok(match entries.next() {
+            None => Fence::Free,
+            Some(e) => Fence::Foreign(
+                e.map(|e| e.file_name().to_string_lossy().to_string())
+                    .unwrap_or_else(|e| e.to_string()),
+            ),
+        }),
+    }
+}
+
 /// Creates the demo in the workspace at `root`, or reuses it when it is there already.
+/// Refuses, changing nothing, a folder that holds anything but a demo.
 pub fn build_demo(root: &Path, ctx: &JobCtx) -> Result<DemoReport, DemoError> {
-    if let Some(existing) = read_marker(root) {
-        if existing.version == DEMO_VERSION {
-            Store::open(root)?; // migrate if needed, and fail early if unusable
-            return Ok(DemoReport {
-                reused: true,
-                ..existing
+    match fence(root)? {
+        Fence::Foreign(example) => {
+            return Err(DemoError::NotADemoWorkspace {
+                path: root.display().to_string(),
+                example,
             });
         }
-        // A demo from another qcdesk version: its files would collide with the new ones
-        // (same UIDs, other bytes). It is synthetic, so it is rebuilt from scratch.
-        clear_demo(root)?;
+        Fence::Demo => {
+            if let Some(existing) = read_marker(root)
+                && existing.version == DEMO_VERSION
+            {
+                Store::open(root)?; // migrate if needed, and fail early if unusable
+                return Ok(DemoReport {
+                    reused: true,
+                    ..existing
+                });
+            }
+            // A demo from another qcdesk version (or one whose build was interrupted): its
+            // files would collide with the new ones (same UIDs, other bytes). It is synthetic
+            // and fenced, so it is rebuilt from scratch.
+            clear_demo(root)?;
+        }
+        Fence::Free => {
+            let io = |cause| DemoError::Io {
+                path: root.display().to_string(),
+                cause,
+            };
+            crate::fsutil::create_private_dir(root).map_err(io)?;
+            std::fs::write(
+                root.join(FENCE_FILE),
+                "This folder is a qcdesk demo workspace: synthetic data only.\n\
+                 `qcdesk demo` may delete and rebuild everything in it.\n",
+            )
+            .map_err(io)?;
+        }
     }
     let mut store = Store::open(root)?;
     ctx.progress(0, None, "writing the demo department");
@@ -91,6 +166,13 @@ pub fn build_demo(root: &Path, ctx: &JobCtx) -> Result<DemoReport, DemoError> {
         let acquired = instance::acquired_at(today, planned);
         let arrival = (acquired + 300 + 97 * i as i64 % 1800).min(now - 60 - i as i64);
         store.set_first_seen(&study.study_instance_uid, arrival)?;
+        if planned.plant == Plant::SplitStudy {
+            // The split-off scout arrived with the rest.
+            store.set_first_seen(
+                &uid_from(&format!("study/{}/split", planned.label)),
+                arrival,
+            )?;
+        }
     }
     let report = DemoReport {
         version: DEMO_VERSION,
@@ -103,7 +185,7 @@ pub fn build_demo(root: &Path, ctx: &JobCtx) -> Result<DemoReport, DemoError> {
         reused: false,
     };
     let json = serde_json::to_vec_pretty(&report).unwrap_or_default();
-    let marker = marker_path(root);
+    let marker = report_path(root);
     crate::fsutil::write_atomic(&store.workspace().tmp_dir(), &marker, &json).map_err(|cause| {
         DemoError::Io {
             path: marker.display().to_string(),
@@ -113,8 +195,15 @@ pub fn build_demo(root: &Path, ctx: &JobCtx) -> Result<DemoReport, DemoError> {
     Ok(report)
 }
 
-/// Removes what a demo build put in `root` (only called when `demo.json` marks it a demo).
+/// Removes what a demo build put in `root` (only called when the fence file marks it a demo;
+/// the fence file stays).
 fn clear_demo(root: &Path) -> Result<(), DemoError> {
+    if !root.join(FENCE_FILE).is_file() {
+        return Err(DemoError::NotADemoWorkspace {
+            path: root.display().to_string(),
+            example: "no demo mark".into(),
+        });
+    }
     let io = |p: &Path| {
         let path = p.display().to_string();
         move |cause| DemoError::Io { path, cause }
@@ -172,7 +261,10 @@ fn demo_today(now: time::OffsetDateTime) -> time::Date {
 
 /// The report of the demo already built in `root`, if any.
 pub fn read_marker(root: &Path) -> Option<DemoReport> {
-    let bytes = std::fs::read(marker_path(root)).ok()?;
+    if !root.join(FENCE_FILE).is_file() {
+        return None;
+    }
+    let bytes = std::fs::read(report_path(root)).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
 
@@ -195,7 +287,7 @@ pub(crate) fn orders(today: time::Date) -> Vec<WorklistItem> {
             &format!("study/{}", s.label),
         );
         if s.plant == Plant::WrongModality {
-            o.modality = "DX".into();
+            o.modality = "CT".into();
         }
         out.push(o);
     }
@@ -228,6 +320,7 @@ fn order(
     let pt = &PATIENTS[patient];
     WorklistItem {
         accession: instance::accession(n),
+        issuer_of_accession: String::new(),
         requested_procedure_id: format!("RP{}", 5000 + n),
         sps_id: format!("SPS{}", 5000 + n),
         patient_name: pt.name.into(),

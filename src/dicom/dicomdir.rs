@@ -1,4 +1,6 @@
 //! DICOMDIR (media directory) reading: the list of files a CD or DVD says it holds.
+//! Records marked not in use are skipped; ISO 9660 version suffixes (`;1`) are accepted;
+//! File IDs are matched case-insensitively and can never leave the medium.
 
 use std::path::{Path, PathBuf};
 
@@ -35,6 +37,14 @@ pub fn read_dicomdir(path: &Path) -> Result<DirectoryListing, DicomdirError> {
         return Ok(listing);
     };
     for record in records {
+        // Record In-use Flag 0000: the record was deleted (PS3.10 8.5); its file may be gone.
+        let inactive = record
+            .get(tags::RECORD_IN_USE_FLAG)
+            .and_then(|e| e.to_int::<u16>().ok())
+            == Some(0);
+        if inactive {
+            continue;
+        }
         let Some(elem) = record.get(tags::REFERENCED_FILE_ID) else {
             continue;
         };
@@ -77,10 +87,20 @@ fn resolve(root: &Path, parts: &[String]) -> Option<PathBuf> {
             here = exact;
             continue;
         }
+        // Media written as ISO 9660 level 1 may name files "IM1;1" on one side only.
+        let bare = |n: &str| -> String {
+            match n.rsplit_once(';') {
+                Some((stem, ver)) if !ver.is_empty() && ver.bytes().all(|b| b.is_ascii_digit()) => {
+                    stem.to_string()
+                }
+                _ => n.to_string(),
+            }
+        };
+        let wanted = bare(part);
         let found = std::fs::read_dir(&here)
             .ok()?
             .flatten()
-            .find(|e| e.file_name().to_string_lossy().eq_ignore_ascii_case(part))?;
+            .find(|e| bare(&e.file_name().to_string_lossy()).eq_ignore_ascii_case(&wanted))?;
         here = found.path();
     }
     here.is_file().then_some(here)
@@ -99,6 +119,10 @@ mod tests {
         let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         // Case-insensitive match of what the medium wrote in upper case.
         assert!(resolve(dir.path(), &ids(&["IMAGES", "IM1"])).is_some());
+        // ISO 9660 version suffixes on either side.
+        assert!(resolve(dir.path(), &ids(&["IMAGES", "IM1;1"])).is_some());
+        std::fs::write(dir.path().join("IMAGES").join("IM2;1"), b"x").unwrap();
+        assert!(resolve(dir.path(), &ids(&["IMAGES", "IM2"])).is_some());
         // No way up or out.
         assert!(resolve(&medium, &ids(&["..", "IMAGES", "im1"])).is_none());
         assert!(resolve(&medium, &ids(&["/etc/passwd"])).is_none());

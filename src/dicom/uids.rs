@@ -5,6 +5,7 @@ use dicom_dictionary_std::StandardSopClassDictionary;
 
 pub const MEDIA_STORAGE_DIRECTORY: &str = "1.2.840.10008.1.3.10";
 pub const EXPLICIT_VR_LITTLE_ENDIAN: &str = "1.2.840.10008.1.2.1";
+pub const IMPLICIT_VR_LITTLE_ENDIAN: &str = "1.2.840.10008.1.2";
 pub const CT_IMAGE_STORAGE: &str = "1.2.840.10008.5.1.4.1.1.2";
 pub const MR_IMAGE_STORAGE: &str = "1.2.840.10008.5.1.4.1.1.4";
 pub const CR_IMAGE_STORAGE: &str = "1.2.840.10008.5.1.4.1.1.1";

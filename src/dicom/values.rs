@@ -62,6 +62,25 @@ pub fn check_uid(v: &str) -> Option<String> {
     if v.split('.').any(str::is_empty) {
         return Some(format!("'{v}' has an empty component"));
     }
+    if let Some(c) = v.split('.').find(|c| c.len() > 1 && c.starts_with('0')) {
+        return Some(format!("'{v}' has a component with a leading zero ('{c}')"));
+    }
+    None
+}
+
+/// CS: upper-case letters, digits, space and underscore, at most 16 characters.
+pub fn check_cs(v: &str) -> Option<String> {
+    if v.len() > 16 {
+        return Some(format!("'{v}' is longer than 16 characters"));
+    }
+    if let Some(c) = v
+        .chars()
+        .find(|c| !(c.is_ascii_uppercase() || c.is_ascii_digit() || *c == ' ' || *c == '_'))
+    {
+        return Some(format!(
+            "'{v}' contains '{c}' (a code string allows A-Z, 0-9, space, _)"
+        ));
+    }
     None
 }
 
@@ -107,6 +126,12 @@ mod tests {
         assert!(check_uid("1.2..3").is_some());
         assert!(check_uid("1.2.3a").is_some());
         assert!(check_uid(&"1.".repeat(40)).is_some());
+        assert!(check_uid("1.2.03.4").is_some(), "leading zero");
+        assert_eq!(check_uid("1.2.0.4"), None, "a lone zero is fine");
+        assert_eq!(check_cs("CT"), None);
+        assert_eq!(check_cs("ORIG_PRIMARY 1"), None);
+        assert!(check_cs("ct").is_some());
+        assert!(check_cs("C-T").is_some());
         assert_eq!(check_sex("F"), None);
         assert!(check_sex("female").is_some());
     }

@@ -87,8 +87,17 @@ pub fn encode_part10(
     obj: InMemDicomObject,
     source_ae: Option<&str>,
 ) -> Result<Vec<u8>, WriteError> {
+    encode_part10_as(obj, source_ae, super::uids::EXPLICIT_VR_LITTLE_ENDIAN)
+}
+
+/// Encodes `obj` as a Part 10 file in the given (uncompressed or deflated) transfer syntax.
+pub fn encode_part10_as(
+    obj: InMemDicomObject,
+    source_ae: Option<&str>,
+    transfer_syntax: &str,
+) -> Result<Vec<u8>, WriteError> {
     let mut meta = FileMetaTableBuilder::new()
-        .transfer_syntax(super::uids::EXPLICIT_VR_LITTLE_ENDIAN)
+        .transfer_syntax(transfer_syntax)
         .implementation_class_uid(IMPLEMENTATION_CLASS_UID)
         .implementation_version_name(IMPLEMENTATION_VERSION);
     if let Some(ae) = source_ae {

@@ -31,12 +31,17 @@ pub struct FileProblem {
 }
 
 /// What an import did, file by file category. Every file found lands in exactly one of
-/// `new_instances`, `duplicates`, `conflicts`, `non_dicom`, `dicomdirs`, `unreadable`.
+/// `new_instances`, `duplicates`, `variants`, `conflicts`, `non_dicom`, `dicomdirs`,
+/// `unreadable` (unless the import was cancelled).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ImportReport {
     pub files_found: u64,
     pub new_instances: u64,
+    /// Data sets already held (the same bytes, or the same data set in another file).
     pub duplicates: u64,
+    /// The same attributes as an instance held, in another encoding: kept and noted.
+    pub variants: u64,
+    /// Other attribute values under a SOP Instance UID already held: kept beside it.
     pub conflicts: u64,
     pub non_dicom: u64,
     pub dicomdirs: u64,
@@ -47,6 +52,8 @@ pub struct ImportReport {
     /// Non-DICOM files skipped (path and why).
     pub skipped: Vec<FileProblem>,
     pub missing_from_dicomdir: Vec<String>,
+    /// Files on a medium its DICOMDIR does not reference (imported all the same).
+    pub not_in_dicomdir: Vec<String>,
     /// Ids of the studies that received files.
     pub studies: Vec<i64>,
     pub cancelled: bool,
@@ -59,6 +66,9 @@ impl ImportReport {
             "{} files: {} new instances, {} already held, {} conflicting, {} not DICOM",
             self.files_found, self.new_instances, self.duplicates, self.conflicts, self.non_dicom
         );
+        if self.variants > 0 {
+            s.push_str(&format!(", {} encoding variants", self.variants));
+        }
         if self.dicomdirs > 0 {
             s.push_str(&format!(", {} DICOMDIR", self.dicomdirs));
         }
@@ -98,6 +108,7 @@ pub fn import_paths(
     let walked = collect(paths);
     report.dicomdirs = walked.dicomdirs.len() as u64;
     report.missing_from_dicomdir = walked.missing_from_dicomdir;
+    report.not_in_dicomdir = walked.not_in_dicomdir;
     let total = walked.files.len() as u64;
     report.non_dicom = walked.skipped.len() as u64;
     report.skipped.extend(
@@ -135,7 +146,7 @@ pub fn import_paths(
                 for (seq, c) in rx {
                     // A panic on one file must not stall the files after it in walk order.
                     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        process_file(&c.path, &c.source, blobs)
+                        process_file(&c.path, &c.source, c.source_kind, blobs)
                     }))
                     .unwrap_or_else(|_| FileOutcome::Unreadable {
                         path: c.path.display().to_string(),
@@ -264,21 +275,44 @@ impl Recorder {
         );
         let report = &mut self.report;
         for (rec, o) in self.pending.iter().zip(outcomes) {
-            match o {
-                RecordOutcome::New { study_id } => {
-                    report.new_instances += 1;
-                    self.studies.insert(study_id);
-                }
-                RecordOutcome::Duplicate => report.duplicates += 1,
-                RecordOutcome::Conflict { study_id } => {
-                    report.conflicts += 1;
-                    self.studies.insert(study_id);
-                }
+            if let Some(id) = o.study_id() {
+                self.studies.insert(id);
             }
-            if !rec.errors.is_empty() && o != RecordOutcome::Duplicate {
+            let kept_new_bytes = match &o {
+                RecordOutcome::New { .. } => {
+                    report.new_instances += 1;
+                    true
+                }
+                RecordOutcome::Duplicate { same_bytes, .. } => {
+                    report.duplicates += 1;
+                    !same_bytes
+                }
+                RecordOutcome::Variant { .. } => {
+                    report.variants += 1;
+                    true
+                }
+                RecordOutcome::Conflict { .. } => {
+                    report.conflicts += 1;
+                    true
+                }
+                RecordOutcome::Unstored { reason } => {
+                    report.unreadable.push(FileProblem {
+                        path: rec.original_path.clone(),
+                        reason: reason.clone(),
+                    });
+                    false
+                }
+            };
+            let errors: Vec<&str> = rec
+                .faults
+                .iter()
+                .filter(|f| f.kind.is_error())
+                .map(|f| f.message.as_str())
+                .collect();
+            if kept_new_bytes && !errors.is_empty() {
                 report.broken.push(FileProblem {
                     path: rec.original_path.clone(),
-                    reason: rec.errors.join("; "),
+                    reason: errors.join("; "),
                 });
             }
         }

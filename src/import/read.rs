@@ -5,7 +5,8 @@ use std::io::{BufReader, Cursor};
 use std::path::Path;
 
 use crate::dicom::{NotDicom, read_header};
-use crate::store::{BlobStore, FileRecord, hash_bytes};
+use crate::model::SourceKind;
+use crate::store::{BlobStore, FileRecord};
 
 /// Files up to this size are read into memory once; larger ones are streamed twice.
 const IN_MEMORY_LIMIT: u64 = 64 << 20;
@@ -18,7 +19,13 @@ pub enum FileOutcome {
     Unreadable { path: String, reason: String },
 }
 
-pub fn process_file(path: &Path, source: &str, blobs: &BlobStore) -> FileOutcome {
+/// Reads one file: its header, then its bytes staged in the store (not yet flushed).
+pub fn process_file(
+    path: &Path,
+    source: &str,
+    source_kind: SourceKind,
+    blobs: &BlobStore,
+) -> FileOutcome {
     let shown = path.display().to_string();
     let unreadable = |e: std::io::Error| FileOutcome::Unreadable {
         path: shown.clone(),
@@ -67,16 +74,27 @@ pub fn process_file(path: &Path, source: &str, blobs: &BlobStore) -> FileOutcome
     if outcome.header.is_dicomdir() {
         return FileOutcome::Dicomdir { path: shown };
     }
+    // What a crash or a failed copy leaves behind a DICM marker (zeros, random bytes): nothing
+    // in it is an instance, and storing gigabytes of it helps nobody. Refused with the reason.
+    if outcome.has_errors() && outcome.identifies_nothing() {
+        let why = outcome
+            .errors()
+            .next()
+            .map(|e| e.message.clone())
+            .unwrap_or_default();
+        return FileOutcome::Unreadable {
+            path: shown,
+            reason: format!("not stored: nothing in it identifies an instance ({why})"),
+        };
+    }
     // Hash and size are those of the bytes stored, whatever the file did meanwhile.
-    let stored = match &bytes {
-        Some(b) => {
-            let hash = hash_bytes(b);
-            blobs.put(&hash, b).map(|_| (hash, b.len() as u64))
-        }
-        None => blobs.put_file(path),
+    let ts = outcome.header.transfer_syntax.clone();
+    let staged = match &bytes {
+        Some(b) => blobs.stage(b, outcome.dataset_offset, &ts),
+        None => blobs.stage_file(path, outcome.dataset_offset, &ts),
     };
-    let (hash, size) = match stored {
-        Ok(hs) => hs,
+    let staged = match staged {
+        Ok(s) => s,
         Err(e) => {
             return FileOutcome::Unreadable {
                 path: shown,
@@ -84,10 +102,9 @@ pub fn process_file(path: &Path, source: &str, blobs: &BlobStore) -> FileOutcome
             };
         }
     };
-    let truncated = outcome.errors.iter().any(|e| e.contains("truncated"));
     FileOutcome::Record(Box::new(FileRecord {
-        hash,
-        size,
+        staged,
+        dataset_offset: outcome.dataset_offset,
         original_path: shown,
         // The sending station says more than the folder it was dropped in.
         source: if outcome.header.source_ae.is_empty() {
@@ -95,9 +112,9 @@ pub fn process_file(path: &Path, source: &str, blobs: &BlobStore) -> FileOutcome
         } else {
             outcome.header.source_ae.clone()
         },
+        source_kind,
+        network: None,
         header: outcome.header,
-        errors: outcome.errors,
-        warnings: outcome.warnings,
-        truncated,
+        faults: outcome.faults,
     }))
 }

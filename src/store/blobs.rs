@@ -1,13 +1,17 @@
 //! The content-addressed file store: immutable files named by their BLAKE3 hash.
-//! A file under its final name is always complete (temp + fsync + rename), so a blob that
-//! exists never needs rewriting, even after a crash.
+//!
+//! Writing is grouped: workers write each new file to a temp file without flushing it
+//! ([`BlobStore::stage`]); a batch is then made durable with one flush of the file system,
+//! linked under the final names, and the names flushed with a second one
+//! ([`BlobStore::install`]), before the database rows that reference them commit. So a file
+//! under its final name is always complete. A final-named file that no row references (a crash
+//! between install and commit) is hashed before it is trusted ([`BlobStore::verify_blob`]).
 
 use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
-use crate::fsutil;
+use crate::fsutil::{self, TempFile};
 
 /// Hex BLAKE3 hash of some bytes: the blob's name.
 pub fn hash_bytes(bytes: &[u8]) -> String {
@@ -21,22 +25,55 @@ pub fn hash_file(path: &Path) -> std::io::Result<String> {
     Ok(hasher.finalize().to_hex().to_string())
 }
 
-/// Handle to the blob folder; cheap to clone and share between worker threads.
+/// Starts the hash that identifies a data set: its transfer syntax, then its bytes (the file
+/// minus preamble and file meta group).
+pub fn dataset_hasher(transfer_syntax: &str) -> blake3::Hasher {
+    let mut h = blake3::Hasher::new();
+    h.update(transfer_syntax.as_bytes());
+    h.update(&[0]);
+    h
+}
+
+/// Hash of the data set of a file held in memory.
+pub fn hash_dataset(bytes: &[u8], dataset_offset: u64, transfer_syntax: &str) -> String {
+    let mut h = dataset_hasher(transfer_syntax);
+    h.update(bytes.get(dataset_offset as usize..).unwrap_or(&[]));
+    h.finalize().to_hex().to_string()
+}
+
+/// A file's bytes hashed and, unless the store holds them already, written to a temp file
+/// that [`BlobStore::install`] puts in place.
+#[derive(Debug)]
+pub struct Staged {
+    pub hash: String,
+    pub dataset_hash: String,
+    pub size: u64,
+    temp: Option<TempFile>,
+}
+
+impl std::fmt::Debug for TempFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TempFile({})", self.path().display())
+    }
+}
+
+impl Staged {
+    /// Whether the store held these bytes already when they were staged.
+    pub fn was_present(&self) -> bool {
+        self.temp.is_none()
+    }
+}
+
+/// Handle to the blob folder; shared by worker threads.
 #[derive(Debug)]
 pub struct BlobStore {
     dir: PathBuf,
     tmp: PathBuf,
-    /// Fan-out folders that received renames since the last [`BlobStore::sync`].
-    touched: Mutex<BTreeSet<PathBuf>>,
 }
 
 impl BlobStore {
     pub fn new(dir: PathBuf, tmp: PathBuf) -> BlobStore {
-        BlobStore {
-            dir,
-            tmp,
-            touched: Mutex::new(BTreeSet::new()),
-        }
+        BlobStore { dir, tmp }
     }
 
     /// Where the blob with this hash lives.
@@ -49,27 +86,49 @@ impl BlobStore {
         self.path(hash).is_file()
     }
 
-    /// Stores `bytes` under `hash` unless already present. Returns whether it wrote.
-    pub fn put(&self, hash: &str, bytes: &[u8]) -> std::io::Result<bool> {
-        let dest = self.path(hash);
-        self.note_folder(&dest);
-        if dest.is_file() {
-            return Ok(false);
-        }
-        self.make_folder(&dest)?;
-        let mut t = fsutil::TempFile::create(&self.tmp)?;
-        t.write_all(bytes)?;
-        t.finish(true)?;
-        t.install_new(&dest)
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
-    /// Stores a copy of the file at `src`, hashing the bytes as they are copied, so the name
-    /// always matches the content even if the file changes while it is read. Returns the
-    /// hash and the number of bytes stored.
-    pub fn put_file(&self, src: &Path) -> std::io::Result<(String, u64)> {
+    /// Hashes `bytes` (whole file and data set) and writes them to a temp file unless the
+    /// store holds them. Nothing is flushed here.
+    pub fn stage(
+        &self,
+        bytes: &[u8],
+        dataset_offset: u64,
+        transfer_syntax: &str,
+    ) -> std::io::Result<Staged> {
+        let hash = hash_bytes(bytes);
+        let dataset_hash = hash_dataset(bytes, dataset_offset, transfer_syntax);
+        let temp = if self.contains(&hash) {
+            None
+        } else {
+            let mut t = TempFile::create(&self.tmp)?;
+            t.write_all(bytes)?;
+            t.seal()?;
+            Some(t)
+        };
+        Ok(Staged {
+            hash,
+            dataset_hash,
+            size: bytes.len() as u64,
+            temp,
+        })
+    }
+
+    /// Stages a copy of the file at `src` (too large to hold in memory), hashing the bytes as
+    /// they are copied so the name always matches the content, even if the file changes
+    /// while it is read.
+    pub fn stage_file(
+        &self,
+        src: &Path,
+        dataset_offset: u64,
+        transfer_syntax: &str,
+    ) -> std::io::Result<Staged> {
         let mut input = std::fs::File::open(src)?;
-        let mut t = fsutil::TempFile::create(&self.tmp)?;
+        let mut t = TempFile::create(&self.tmp)?;
         let mut hasher = blake3::Hasher::new();
+        let mut ds = dataset_hasher(transfer_syntax);
         let mut buf = vec![0u8; 1 << 20];
         let mut size = 0u64;
         loop {
@@ -79,53 +138,213 @@ impl BlobStore {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             };
-            hasher.update(&buf[..n]);
-            t.write_all(&buf[..n])?;
+            let chunk = &buf[..n];
+            hasher.update(chunk);
+            // The part of this chunk at or after the data set's start.
+            let skip = dataset_offset.saturating_sub(size).min(n as u64) as usize;
+            ds.update(&chunk[skip..]);
+            t.write_all(chunk)?;
             size += n as u64;
         }
-        t.finish(true)?;
+        t.seal()?;
         let hash = hasher.finalize().to_hex().to_string();
-        let dest = self.path(&hash);
-        self.note_folder(&dest);
-        self.make_folder(&dest)?;
-        t.install_new(&dest)?;
-        Ok((hash, size))
+        let present = self.contains(&hash);
+        Ok(Staged {
+            hash,
+            dataset_hash: ds.finalize().to_hex().to_string(),
+            size,
+            temp: (!present).then_some(t),
+        })
     }
 
-    fn make_folder(&self, dest: &Path) -> std::io::Result<()> {
-        std::fs::create_dir_all(dest.parent().unwrap_or(&self.dir))
-    }
-
-    /// Remembers the blob's folder for the next [`BlobStore::sync`], also when the blob was
-    /// there already: a killed process may have renamed it in without the entry reaching disk.
-    fn note_folder(&self, dest: &Path) {
-        if let Ok(mut t) = self.touched.lock() {
-            t.insert(dest.parent().unwrap_or(&self.dir).to_path_buf());
-        }
-    }
-
-    /// Makes the renames since the last call durable. Call before committing rows that
-    /// reference the new blobs.
-    pub fn sync(&self) -> std::io::Result<()> {
-        let dirs = match self.touched.lock() {
-            Ok(mut t) => std::mem::take(&mut *t),
-            Err(_) => BTreeSet::new(),
-        };
-        if dirs.is_empty() {
+    /// Makes staged files durable under their final names: one flush of every temp file's
+    /// data, then the links, then one flush of the new names. Call before committing rows
+    /// that reference them. The temp names are removed when the `Staged` values drop.
+    pub fn install<'a>(&self, staged: impl IntoIterator<Item = &'a Staged>) -> std::io::Result<()> {
+        let temps: Vec<(&TempFile, &str)> = staged
+            .into_iter()
+            .filter_map(|s| s.temp.as_ref().map(|t| (t, s.hash.as_str())))
+            .collect();
+        if temps.is_empty() {
             return Ok(());
         }
-        // A batch touches up to 256 fan-out folders: one syncfs is far cheaper than 256 fsyncs.
+        self.flush(temps.iter().map(|(t, _)| t.path()), &[])?;
+        let mut folders = BTreeSet::new();
+        for (t, hash) in &temps {
+            let dest = self.path(hash);
+            let folder = dest.parent().unwrap_or(&self.dir).to_path_buf();
+            fsutil::create_private_dir(&folder)?;
+            t.link_new(&dest)?;
+            folders.insert(folder);
+        }
+        let folders: Vec<PathBuf> = folders.into_iter().collect();
+        self.flush(std::iter::empty(), &folders)
+    }
+
+    /// Flushes the data of `files` and the entries of `folders`: one syncfs on Linux, one
+    /// fsync each elsewhere.
+    fn flush<'a>(
+        &self,
+        files: impl Iterator<Item = &'a Path>,
+        folders: &[PathBuf],
+    ) -> std::io::Result<()> {
         #[cfg(target_os = "linux")]
         if fsutil::sync_filesystem(&self.dir).is_ok() {
             return Ok(());
         }
-        for d in dirs {
-            fsutil::sync_dir(&d)?;
+        for f in files {
+            std::fs::File::open(f)?.sync_all()?;
+        }
+        for d in folders {
+            fsutil::sync_dir(d)?;
         }
         Ok(())
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
+    /// Whether the blob under `hash` holds exactly the bytes its name says.
+    pub fn verify_blob(&self, hash: &str) -> std::io::Result<bool> {
+        Ok(hash_file(&self.path(hash))? == hash)
+    }
+
+    /// Replaces a damaged blob (one that failed [`BlobStore::verify_blob`]) with a fresh copy
+    /// staged from its source; the copy must hash to the same name.
+    pub fn repair(&self, hash: &str, src: &Path) -> std::io::Result<()> {
+        let staged = self.stage_file(src, 0, "")?;
+        if staged.hash != hash {
+            return Err(std::io::Error::other(format!(
+                "{} changed since it was read",
+                src.display()
+            )));
+        }
+        let dest = self.path(hash);
+        make_writable(&dest);
+        match std::fs::remove_file(&dest) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let fresh = Staged {
+            temp: match staged.temp {
+                Some(t) => Some(t),
+                None => {
+                    // `stage_file` saw the damaged file under the name; copy again.
+                    let mut t = TempFile::create(&self.tmp)?;
+                    t.write_all(&std::fs::read(src)?)?;
+                    t.seal()?;
+                    Some(t)
+                }
+            },
+            ..staged
+        };
+        self.install([&fresh])
+    }
+
+    /// Files under the store that are not named by any of `known` hashes (crash leftovers, or
+    /// files put there by hand).
+    pub fn orphans(
+        &self,
+        known: &std::collections::HashSet<String>,
+    ) -> std::io::Result<Vec<PathBuf>> {
+        let mut out = Vec::new();
+        if !self.dir.exists() {
+            return Ok(out);
+        }
+        for fan in std::fs::read_dir(&self.dir)? {
+            let fan = fan?;
+            if !fan.file_type()?.is_dir() {
+                out.push(fan.path());
+                continue;
+            }
+            for f in std::fs::read_dir(fan.path())? {
+                let f = f?;
+                let name = f.file_name().to_string_lossy().to_string();
+                let hash = name.strip_suffix(".dcm").unwrap_or(&name);
+                if !known.contains(hash) {
+                    out.push(f.path());
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+/// Store blobs are read-only files; makes one removable.
+fn make_writable(path: &Path) {
+    if let Ok(meta) = std::fs::metadata(path) {
+        let mut perms = meta.permissions();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            perms.set_mode(0o600);
+        }
+        #[cfg(not(unix))]
+        #[allow(clippy::permissions_set_readonly_false)]
+        perms.set_readonly(false);
+        let _ = std::fs::set_permissions(path, perms);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, BlobStore) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("tmp")).unwrap();
+        let s = BlobStore::new(dir.path().join("store"), dir.path().join("tmp"));
+        (dir, s)
+    }
+
+    #[test]
+    fn staged_files_appear_only_when_installed() {
+        let (dir, s) = store();
+        let a = s.stage(b"abcdef", 2, "1.2").unwrap();
+        assert_eq!(a.hash, hash_bytes(b"abcdef"));
+        assert_eq!(a.dataset_hash, hash_dataset(b"abcdef", 2, "1.2"));
+        assert!(!s.contains(&a.hash));
+        s.install([&a]).unwrap();
+        assert!(s.contains(&a.hash));
+        drop(a);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
+        // Present already: nothing staged.
+        let again = s.stage(b"abcdef", 2, "1.2").unwrap();
+        assert!(again.was_present());
+    }
+
+    #[test]
+    fn streamed_and_in_memory_hashes_agree() {
+        let (dir, s) = store();
+        let bytes: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        let src = dir.path().join("big");
+        std::fs::write(&src, &bytes).unwrap();
+        let streamed = s.stage_file(&src, 1_500_000, "1.2.840").unwrap();
+        assert_eq!(streamed.hash, hash_bytes(&bytes));
+        assert_eq!(
+            streamed.dataset_hash,
+            hash_dataset(&bytes, 1_500_000, "1.2.840")
+        );
+    }
+
+    #[test]
+    fn a_damaged_blob_is_found_and_repaired() {
+        let (dir, s) = store();
+        let src = dir.path().join("src");
+        std::fs::write(&src, b"the real bytes").unwrap();
+        let a = s.stage(b"the real bytes", 0, "").unwrap();
+        s.install([&a]).unwrap();
+        assert!(s.verify_blob(&a.hash).unwrap());
+        let dest = s.path(&a.hash);
+        make_writable(&dest);
+        std::fs::write(&dest, b"the real by").unwrap();
+        assert!(!s.verify_blob(&a.hash).unwrap());
+        s.repair(&a.hash, &src).unwrap();
+        assert!(s.verify_blob(&a.hash).unwrap());
+        let known = std::iter::once(a.hash.clone()).collect();
+        assert!(s.orphans(&known).unwrap().is_empty());
+        assert_eq!(s.orphans(&Default::default()).unwrap().len(), 1);
     }
 }

@@ -4,148 +4,372 @@
 //! The facts of all studies a batch touched are read with one query per table (through a
 //! temporary table of their ids): an import of 10,000 one-file studies would otherwise spend
 //! most of its time in per-study query overhead.
+//!
+//! Findings that depend on other studies (split study, one Patient ID for two people, shared
+//! SOP Instance UIDs) are stored with scope `peer`. When a study changes, the other studies
+//! whose relation to it changed get only their peer findings recomputed, from the study
+//! summaries: importing the eleventh study of a patient does not reload the other ten.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rusqlite::{Transaction, params};
+use rusqlite::{Connection, Transaction, params};
 
 use super::StoreError;
-use super::headers::{header_from_row, select_list};
-use crate::rules::{self, ConflictFacts, InstanceFacts, StudyFacts};
+use super::headers::{faults_from_json, header_from_row, select_list};
+use crate::model::{AttrDiff, CopyRole};
+use crate::rules::{self, CopyFacts, InstanceFacts, PeerFacts, PeerStudy, RulesConfig, StudyFacts};
 
 /// A study's facts plus what the summary counts need.
 #[derive(Default)]
-struct Loaded {
-    facts: StudyFacts,
-    series: BTreeSet<i64>,
+pub(super) struct Loaded {
+    pub facts: StudyFacts,
+    pub series: BTreeSet<i64>,
+    pub files: usize,
 }
 
-fn json_list(s: &str) -> Vec<String> {
-    serde_json::from_str(s).unwrap_or_default()
-}
-
-/// Loads what the rules need about the studies `ids`.
-fn load(tx: &Transaction<'_>, ids: &[i64]) -> Result<BTreeMap<i64, Loaded>, StoreError> {
-    tx.execute_batch("CREATE TEMP TABLE IF NOT EXISTS touched (id INTEGER PRIMARY KEY); DELETE FROM temp.touched;")?;
-    {
-        let mut ins = tx.prepare_cached("INSERT OR IGNORE INTO temp.touched (id) VALUES (?1)")?;
-        for id in ids {
-            ins.execute([id])?;
-        }
+fn fill_touched(conn: &Connection, ids: &[i64]) -> Result<(), StoreError> {
+    conn.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS touched (id INTEGER PRIMARY KEY); DELETE FROM temp.touched;",
+    )?;
+    let mut ins = conn.prepare_cached("INSERT OR IGNORE INTO temp.touched (id) VALUES (?1)")?;
+    for id in ids {
+        ins.execute([id])?;
     }
+    Ok(())
+}
+
+/// Loads what the rules need about the studies `ids` (their own files; peers apart).
+pub(super) fn load(conn: &Connection, ids: &[i64]) -> Result<BTreeMap<i64, Loaded>, StoreError> {
+    fill_touched(conn, ids)?;
     let mut out: BTreeMap<i64, Loaded> = ids.iter().map(|&id| (id, Loaded::default())).collect();
     let sql = format!(
-        "SELECT s.study_id, s.id, f.original_path, b.read_errors, b.read_warnings, b.truncated, b.has_pixel_data, {}
+        "SELECT i.study_id, i.series_id, f.original_path, b.read_errors, b.read_warnings, b.has_pixel_data, {}
          FROM temp.touched t
-         JOIN series s ON s.study_id = t.id
-         JOIN instances i ON i.series_id = s.id
+         JOIN instances i ON i.study_id = t.id
          JOIN versions v ON v.id = i.current_version
          JOIN blobs b ON b.hash = v.blob_hash
          JOIN files f ON f.instance_id = i.id AND f.role = 'original'
-         ORDER BY s.study_id, i.id",
+         ORDER BY i.study_id, i.id",
         select_list("b")
     );
-    let mut stmt = tx.prepare_cached(&sql)?;
+    let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
-        let mut header = header_from_row(r, 7)?;
-        header.has_pixel_data = r.get(6)?;
+        let mut header = header_from_row(r, 6)?;
+        header.has_pixel_data = r.get(5)?;
         let entry = out.entry(r.get(0)?).or_default();
         entry.series.insert(r.get(1)?);
+        entry.files += 1;
         entry.facts.instances.push(InstanceFacts {
             file: r.get(2)?,
             header,
-            errors: json_list(&r.get::<_, String>(3)?),
-            warnings: json_list(&r.get::<_, String>(4)?),
-            truncated: r.get(5)?,
+            faults: faults_from_json(&r.get::<_, String>(3)?, &r.get::<_, String>(4)?),
         });
     }
-    let mut stmt = tx.prepare_cached(
-        "SELECT s.study_id, f.original_path, b.sop_instance_uid, b.study_uid, b.read_errors, b.truncated
+    let mut stmt = conn.prepare_cached(
+        "SELECT i.study_id, f.original_path, COALESCE(i.sop_uid, ''), f.role, f.differences, f.note,
+                b.read_errors, b.read_warnings
          FROM temp.touched t
-         JOIN series s ON s.study_id = t.id
-         JOIN instances i ON i.series_id = s.id
-         JOIN files f ON f.instance_id = i.id AND f.role = 'conflict'
+         JOIN instances i ON i.study_id = t.id
+         JOIN files f ON f.instance_id = i.id AND f.role != 'original'
          JOIN blobs b ON b.hash = f.blob_hash
          ORDER BY f.id",
     )?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
-        out.entry(r.get(0)?)
-            .or_default()
-            .facts
-            .conflicts
-            .push(ConflictFacts {
-                file: r.get(1)?,
-                sop_uid: r.get(2)?,
-                study_uid: r.get(3)?,
-                errors: json_list(&r.get::<_, String>(4)?),
-                truncated: r.get(5)?,
-            });
+        let entry = out.entry(r.get(0)?).or_default();
+        entry.files += 1;
+        let role = CopyRole::parse(&r.get::<_, String>(3)?).unwrap_or(CopyRole::Conflict);
+        if role == CopyRole::Duplicate {
+            continue;
+        }
+        let differences: Vec<AttrDiff> =
+            serde_json::from_str(&r.get::<_, String>(4)?).unwrap_or_default();
+        entry.facts.copies.push(CopyFacts {
+            file: r.get(1)?,
+            sop_uid: r.get(2)?,
+            role,
+            differences,
+            note: r.get(5)?,
+            faults: faults_from_json(&r.get::<_, String>(6)?, &r.get::<_, String>(7)?),
+        });
     }
     Ok(out)
 }
 
-/// Recomputes the state, findings and summary of the studies `ids`.
-pub(super) fn reclassify(tx: &Transaction<'_>, ids: &[i64]) -> Result<(), StoreError> {
-    for (study_id, loaded) in load(tx, ids)? {
-        let facts = &loaded.facts;
-        let mut accessions: Vec<String> = facts
-            .instances
-            .iter()
-            .map(|i| i.header.accession.trim().to_string())
-            .filter(|a| !a.is_empty())
-            .collect();
-        accessions.sort();
-        accessions.dedup();
-        let orders = super::worklist::orders_for(tx, &accessions)?;
-        let c = rules::classify(facts, &orders);
+const PEER_COLUMNS: &str = "id, COALESCE(study_uid, study_key), patient_name, patient_id, \
+     issuer_of_patient_id, birth_date, accession, issuer_of_accession";
 
-        tx.prepare_cached("DELETE FROM findings WHERE study_id = ?1")?
-            .execute([study_id])?;
-        let mut ins = tx.prepare_cached(
-            "INSERT INTO findings (study_id, code, message, file) VALUES (?1, ?2, ?3, ?4)",
-        )?;
-        for f in &c.findings {
-            ins.execute(params![study_id, f.code, f.message, f.file])?;
+fn peer_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, PeerStudy)> {
+    Ok((
+        r.get(0)?,
+        PeerStudy {
+            study_uid: r.get(1)?,
+            patient_name: r.get(2)?,
+            patient_id: r.get(3)?,
+            issuer_of_patient_id: r.get(4)?,
+            birth_date: r.get(5)?,
+            accession: r.get(6)?,
+            issuer_of_accession: r.get(7)?,
+        },
+    ))
+}
+
+/// The summary of study `id` as stored.
+fn stored_peer(conn: &Connection, id: i64) -> Result<Option<PeerStudy>, StoreError> {
+    use rusqlite::OptionalExtension;
+    Ok(conn
+        .prepare_cached(&format!("SELECT {PEER_COLUMNS} FROM studies WHERE id = ?1"))?
+        .query_row([id], peer_row)
+        .optional()?
+        .map(|(_, p)| p))
+}
+
+/// Other studies sharing a non-empty accession or Patient ID with `p`.
+fn linked_studies(
+    conn: &Connection,
+    id: i64,
+    p: &PeerStudy,
+) -> Result<(Vec<(i64, PeerStudy)>, Vec<(i64, PeerStudy)>), StoreError> {
+    let by = |column: &str, value: &str| -> Result<Vec<(i64, PeerStudy)>, StoreError> {
+        if value.trim().is_empty() {
+            return Ok(Vec::new());
         }
-        let s = &c.summary;
-        tx.prepare_cached(
-            "UPDATE studies SET state = ?2, patient_name = ?3, patient_id = ?4, issuer_of_patient_id = ?5,
-                birth_date = ?6, sex = ?7, accession = ?8, modality = ?9, study_date = ?10, study_time = ?11,
-                description = ?12, referring_physician = ?13, institution = ?14, station_name = ?15,
-                n_series = ?16, n_instances = ?17, n_files = ?18
-             WHERE id = ?1",
-        )?
-        .execute(params![
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {PEER_COLUMNS} FROM studies WHERE {column} = ?1 AND id != ?2"
+        ))?;
+        let rows = stmt.query_map(params![value, id], peer_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    };
+    Ok((
+        by("accession", &p.accession)?,
+        by("patient_id", &p.patient_id)?,
+    ))
+}
+
+/// Studies holding one of study `id`'s SOP Instance UIDs: (SOP UID, study id, summary).
+fn shared_sops(conn: &Connection, id: i64) -> Result<Vec<(String, i64, PeerStudy)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT i.sop_uid, s.id, COALESCE(s.study_uid, s.study_key), s.patient_name, s.patient_id,
+                s.issuer_of_patient_id, s.birth_date, s.accession, s.issuer_of_accession
+         FROM instances i
+         JOIN instances j ON j.sop_key = i.sop_key AND j.study_id != i.study_id
+         JOIN studies s ON s.id = j.study_id
+         WHERE i.study_id = ?1 AND i.sop_uid IS NOT NULL
+         ORDER BY i.id",
+    )?;
+    let rows = stmt.query_map([id], |r| {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            PeerStudy {
+                study_uid: r.get(2)?,
+                patient_name: r.get(3)?,
+                patient_id: r.get(4)?,
+                issuer_of_patient_id: r.get(5)?,
+                birth_date: r.get(6)?,
+                accession: r.get(7)?,
+                issuer_of_accession: r.get(8)?,
+            },
+        ))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// What other studies share with study `id`, whose summary is `p`.
+fn peer_facts(conn: &Connection, id: i64, p: &PeerStudy) -> Result<PeerFacts, StoreError> {
+    let (acc, pid) = linked_studies(conn, id, p)?;
+    Ok(PeerFacts {
+        same_accession: acc.into_iter().map(|(_, s)| s).collect(),
+        same_patient_id: pid.into_iter().map(|(_, s)| s).collect(),
+        shared_sops: shared_sops(conn, id)?
+            .into_iter()
+            .map(|(sop, _, s)| (sop, s))
+            .collect(),
+    })
+}
+
+/// Recomputes the state, findings and summary of the studies `ids`, and the peer findings of
+/// the other studies whose relation to them changed.
+pub(super) fn reclassify(
+    tx: &Transaction<'_>,
+    ids: &[i64],
+    config: &RulesConfig,
+) -> Result<(), StoreError> {
+    // How each study stood before, to find the peers whose relation to it changes.
+    let mut before: BTreeMap<i64, PeerStudy> = BTreeMap::new();
+    for &id in ids {
+        if let Some(p) = stored_peer(tx, id)? {
+            before.insert(id, p);
+        }
+    }
+    let loaded = load(tx, ids)?;
+    let touched: BTreeSet<i64> = ids.iter().copied().collect();
+    let mut summaries = BTreeMap::new();
+    for (&id, l) in &loaded {
+        let summary = rules::summarize(&l.facts.instances);
+        write_summary(tx, id, &summary, l)?;
+        summaries.insert(id, summary);
+    }
+    // Peers whose relation to a touched study changed get their peer findings redone.
+    let mut stale: BTreeSet<i64> = BTreeSet::new();
+    for (&id, summary) in &summaries {
+        let now = summary.as_peer();
+        let old = before.get(&id).cloned().unwrap_or_default();
+        let mut candidates = Vec::new();
+        for p in [&old, &now] {
+            let (a, b) = linked_studies(tx, id, p)?;
+            candidates.extend(a);
+            candidates.extend(b);
+        }
+        for (other, peer) in candidates {
+            if !touched.contains(&other)
+                && rules::related(&old, &peer) != rules::related(&now, &peer)
+            {
+                stale.insert(other);
+            }
+        }
+        for (_, other, _) in shared_sops(tx, id)? {
+            if !touched.contains(&other) {
+                stale.insert(other);
+            }
+        }
+    }
+    for (id, l) in loaded {
+        let mut facts = l.facts;
+        let summary = summaries.get(&id).cloned().unwrap_or_default();
+        facts.peers = peer_facts(tx, id, &summary.as_peer())?;
+        let accessions = distinct_accessions(&facts);
+        let orders = super::orders::orders_for(tx, &accessions)?;
+        let c = rules::classify(&facts, &orders, config);
+        tx.prepare_cached("DELETE FROM findings WHERE study_id = ?1")?
+            .execute([id])?;
+        insert_findings(tx, id, &c.findings)?;
+        tx.prepare_cached("UPDATE studies SET state = ?2 WHERE id = ?1")?
+            .execute(params![id, c.state.as_str()])?;
+    }
+    for id in stale {
+        refresh_peer_findings(tx, id)?;
+    }
+    Ok(())
+}
+
+fn distinct_accessions(facts: &StudyFacts) -> Vec<String> {
+    let mut accessions: Vec<String> = facts
+        .instances
+        .iter()
+        .map(|i| i.header.accession.trim().to_string())
+        .filter(|a| !a.is_empty())
+        .collect();
+    accessions.sort();
+    accessions.dedup();
+    accessions
+}
+
+fn insert_findings(
+    tx: &Transaction<'_>,
+    study_id: i64,
+    findings: &[crate::model::Finding],
+) -> Result<(), StoreError> {
+    let mut ins = tx.prepare_cached(
+        "INSERT INTO findings (study_id, code, message, file, scope, severity)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for f in findings {
+        let scope = if rules::is_peer_code(&f.code) {
+            "peer"
+        } else {
+            "study"
+        };
+        ins.execute(params![
             study_id,
-            c.state.as_str(),
-            s.patient_name,
-            s.patient_id,
-            s.issuer_of_patient_id,
-            s.birth_date,
-            s.sex,
-            s.accession,
-            s.modality,
-            s.study_date,
-            s.study_time,
-            s.description,
-            s.referring_physician,
-            s.institution,
-            s.station_name,
-            loaded.series.len() as i64,
-            facts.instances.len() as i64,
-            (facts.instances.len() + facts.conflicts.len()) as i64
+            f.code,
+            f.message,
+            f.file,
+            scope,
+            rules::severity(&f.code)
         ])?;
     }
     Ok(())
 }
 
-/// Reclassifies every study (after the worklist changed).
-pub(super) fn reclassify_all(tx: &Transaction<'_>) -> Result<(), StoreError> {
+/// Redoes the peer findings of study `id` from the stored summaries, and its state.
+fn refresh_peer_findings(tx: &Transaction<'_>, id: i64) -> Result<(), StoreError> {
+    let Some(me) = stored_peer(tx, id)? else {
+        return Ok(());
+    };
+    let findings = rules::peer_findings(&me, &peer_facts(tx, id, &me)?);
+    tx.prepare_cached("DELETE FROM findings WHERE study_id = ?1 AND scope = 'peer'")?
+        .execute([id])?;
+    insert_findings(tx, id, &findings)?;
+    let codes: Vec<String> = tx
+        .prepare_cached("SELECT code FROM findings WHERE study_id = ?1")?
+        .query_map([id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let state = rules::state_of(codes.iter().map(String::as_str));
+    tx.prepare_cached("UPDATE studies SET state = ?2 WHERE id = ?1")?
+        .execute(params![id, state.as_str()])?;
+    Ok(())
+}
+
+fn write_summary(
+    tx: &Transaction<'_>,
+    study_id: i64,
+    s: &rules::StudySummary,
+    l: &Loaded,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "UPDATE studies SET patient_name = ?2, patient_id = ?3, issuer_of_patient_id = ?4,
+            birth_date = ?5, sex = ?6, accession = ?7, issuer_of_accession = ?8, modality = ?9,
+            study_date = ?10, study_time = ?11, description = ?12, referring_physician = ?13,
+            institution = ?14, station_name = ?15, n_series = ?16, n_instances = ?17, n_files = ?18
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        study_id,
+        s.patient_name,
+        s.patient_id,
+        s.issuer_of_patient_id,
+        s.birth_date,
+        s.sex,
+        s.accession,
+        s.issuer_of_accession,
+        s.modality,
+        s.study_date,
+        s.study_time,
+        s.description,
+        s.referring_physician,
+        s.institution,
+        s.station_name,
+        l.series.len() as i64,
+        l.facts.instances.len() as i64,
+        l.files as i64
+    ])?;
+    Ok(())
+}
+
+/// Reclassifies every study (after the worklist or the rule settings changed).
+pub(super) fn reclassify_all(tx: &Transaction<'_>, config: &RulesConfig) -> Result<(), StoreError> {
     let ids: Vec<i64> = tx
         .prepare("SELECT id FROM studies")?
         .query_map([], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
-    reclassify(tx, &ids)
+    // In slices: the temp table and the loaded facts stay small.
+    for chunk in ids.chunks(2000) {
+        reclassify(tx, chunk, config)?;
+    }
+    Ok(())
+}
+
+/// The facts of one study for the detail view (its own files and its peers), read outside
+/// any write transaction.
+pub(super) fn facts_of(conn: &Connection, id: i64) -> Result<StudyFacts, StoreError> {
+    let mut facts = load(conn, &[id])?
+        .remove(&id)
+        .map(|l| l.facts)
+        .unwrap_or_default();
+    if let Some(me) = stored_peer(conn, id)? {
+        facts.peers = peer_facts(conn, id, &me)?;
+    }
+    Ok(facts)
 }

@@ -1,37 +1,87 @@
-//! Recording received files: blob header row, file row, and the study/series/instance they
-//! belong to. Same bytes twice is a no-op; the same SOP Instance UID with other bytes is kept
-//! as a conflict beside the instance, never an overwrite.
+//! Recording received files. An instance is identified by its data set, not by the bytes of
+//! its file: every receiver writes its own file meta group, and routers, CD burners and
+//! archives re-wrap files all day. For a SOP Instance UID already held in the study:
+//! - the same data set (other meta group, or the very same bytes) is a duplicate receipt;
+//! - the same attributes in another encoding is an encoding variant, kept and noted;
+//! - other attribute values is a conflict, kept beside the instance with the attributes that
+//!   differ, never an overwrite.
+//!
+//! A SOP Instance UID that turns up in another study becomes an instance of that study too
+//! (the rules flag both). Every arrival is a receipt, whatever it turned out to be.
+
+use std::io::BufReader;
 
 use rusqlite::{OptionalExtension, Transaction, params, params_from_iter};
 
-use super::headers::{HEADER_COLUMNS, header_values};
+use super::blobs::{BlobStore, Staged};
+use super::headers::{HEADER_COLUMNS, faults_to_json};
 use super::{Store, StoreError};
-use crate::dicom::Header;
+use crate::dicom::compare::{Sameness, compare};
+use crate::dicom::{Fault, Header};
 use crate::fsutil;
+use crate::model::{AttrDiff, CopyRole, SourceKind};
 
-/// One file read by the importer (or received by the SCP), its bytes already in the blob store.
-#[derive(Debug, Clone)]
+/// Where a network receipt came from (filled by the receiver).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetworkOrigin {
+    pub calling_ae: String,
+    pub called_ae: String,
+    pub peer_address: String,
+    pub association_id: Option<i64>,
+}
+
+/// One file read by the importer (or received by the SCP), its bytes staged in the blob store.
+#[derive(Debug)]
 pub struct FileRecord {
-    pub hash: String,
-    pub size: u64,
+    pub staged: Staged,
+    pub dataset_offset: u64,
     pub original_path: String,
     /// Folder it was imported from, or the calling AE title.
     pub source: String,
+    pub source_kind: SourceKind,
+    pub network: Option<NetworkOrigin>,
     pub header: Header,
-    pub errors: Vec<String>,
-    pub warnings: Vec<String>,
-    pub truncated: bool,
+    pub faults: Vec<Fault>,
+}
+
+impl FileRecord {
+    pub fn hash(&self) -> &str {
+        &self.staged.hash
+    }
+
+    pub fn is_truncated(&self) -> bool {
+        self.faults
+            .iter()
+            .any(|f| f.kind == crate::dicom::FaultKind::Truncated)
+    }
 }
 
 /// What recording a file did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordOutcome {
     /// A new instance (its original version) in this study.
     New { study_id: i64 },
-    /// These bytes were already held: nothing changed.
-    Duplicate,
-    /// The SOP Instance UID is held with other bytes; kept as a conflict of that instance.
+    /// The data set was held already: a receipt only (`same_bytes`), or a re-wrapped file (a
+    /// new file meta group) kept beside the instance.
+    Duplicate { study_id: i64, same_bytes: bool },
+    /// The same attributes in another encoding: kept beside the instance.
+    Variant { study_id: i64 },
+    /// The SOP Instance UID is held with other attribute values: kept as a conflict.
     Conflict { study_id: i64 },
+    /// The bytes could not be stored (a damaged leftover that could not be repaired).
+    Unstored { reason: String },
+}
+
+impl RecordOutcome {
+    pub fn study_id(&self) -> Option<i64> {
+        match self {
+            RecordOutcome::New { study_id }
+            | RecordOutcome::Duplicate { study_id, .. }
+            | RecordOutcome::Variant { study_id }
+            | RecordOutcome::Conflict { study_id } => Some(*study_id),
+            RecordOutcome::Unstored { .. } => None,
+        }
+    }
 }
 
 fn key(uid: &str, hash: &str) -> String {
@@ -46,41 +96,85 @@ fn opt(uid: &str) -> Option<&str> {
     (!uid.is_empty()).then_some(uid)
 }
 
-/// Records one file inside the caller's transaction.
-pub fn record_file(tx: &Transaction<'_>, rec: &FileRecord) -> Result<RecordOutcome, StoreError> {
-    let held: Option<i64> = tx
-        .prepare_cached("SELECT id FROM files WHERE blob_hash = ?1")?
-        .query_row([&rec.hash], |r| r.get(0))
-        .optional()?;
-    if held.is_some() {
-        return Ok(RecordOutcome::Duplicate);
-    }
-    insert_blob(tx, rec)?;
+/// Where a file went: its instance, and how it relates to what the instance held.
+pub(super) struct Placement {
+    pub instance_id: i64,
+    pub study_id: i64,
+    pub role: CopyRole,
+    pub differences: Vec<AttrDiff>,
+    pub note: String,
+}
+
+/// Finds or creates the study, series and instance of a file (blob `hash`, already in the
+/// `blobs` table) and judges it against what the instance holds. `exclude_file` is a `files`
+/// row to ignore (the file itself, when an old record is re-judged).
+pub(super) fn place(
+    tx: &Transaction<'_>,
+    blobs: &BlobStore,
+    hash: &str,
+    dataset_hash: &str,
+    h: &Header,
+    source: &str,
+    exclude_file: Option<i64>,
+) -> Result<Placement, StoreError> {
     let (now, now_unix) = fsutil::now();
-    let h = &rec.header;
-
-    let sop_key = key(&h.sop_instance_uid, &rec.hash);
-    let existing: Option<(i64, i64)> = tx.prepare_cached("SELECT i.id, s.study_id FROM instances i JOIN series s ON s.id = i.series_id WHERE i.sop_key = ?1")?.query_row(
-            [&sop_key],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    if let Some((instance_id, study_id)) = existing {
-        insert_file(tx, rec, &now, instance_id, "conflict")?;
-        touch(tx, study_id, &now)?;
-        return Ok(RecordOutcome::Conflict { study_id });
-    }
-
-    let study_key = key(&h.study_uid, &rec.hash);
-    tx.prepare_cached("INSERT INTO studies (study_key, study_uid, source, first_seen, first_seen_unix, last_change)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?4) ON CONFLICT(study_key) DO NOTHING")?.execute(
-        params![study_key, opt(&h.study_uid), rec.source, now, now_unix],
-    )?;
+    let study_key = key(&h.study_uid, hash);
+    tx.prepare_cached(
+        "INSERT INTO studies (study_key, study_uid, source, first_seen, first_seen_unix, last_change)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?4) ON CONFLICT(study_key) DO NOTHING",
+    )?
+    .execute(params![study_key, opt(&h.study_uid), source, now, now_unix])?;
     let study_id: i64 = tx
         .prepare_cached("SELECT id FROM studies WHERE study_key = ?1")?
         .query_row([&study_key], |r| r.get(0))?;
 
-    let series_key = key(&h.series_uid, &rec.hash);
+    let sop_key = key(&h.sop_instance_uid, hash);
+    let existing: Option<i64> = tx
+        .prepare_cached("SELECT id FROM instances WHERE study_id = ?1 AND sop_key = ?2")?
+        .query_row(params![study_id, sop_key], |r| r.get(0))
+        .optional()?;
+    let placed = |instance_id, role, differences, note| Placement {
+        instance_id,
+        study_id,
+        role,
+        differences,
+        note,
+    };
+    if let Some(instance_id) = existing {
+        let same_dataset: Option<i64> = tx
+            .prepare_cached(
+                "SELECT f.id FROM files f JOIN blobs b ON b.hash = f.blob_hash
+                 WHERE f.instance_id = ?1 AND b.dataset_hash = ?2 AND f.id IS NOT ?3 LIMIT 1",
+            )?
+            .query_row(params![instance_id, dataset_hash, exclude_file], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if same_dataset.is_some() {
+            return Ok(placed(
+                instance_id,
+                CopyRole::Duplicate,
+                Vec::new(),
+                String::new(),
+            ));
+        }
+        let held: Option<String> = tx
+            .prepare_cached(
+                "SELECT blob_hash FROM files WHERE instance_id = ?1 AND role = 'original' AND id IS NOT ?2",
+            )?
+            .query_row(params![instance_id, exclude_file], |r| r.get(0))
+            .optional()?;
+        let sameness = match held {
+            Some(held) => compare_blobs(blobs, &held, hash),
+            None => Sameness::Different(Vec::new()),
+        };
+        return Ok(match sameness {
+            Sameness::Variant { note } => placed(instance_id, CopyRole::Variant, Vec::new(), note),
+            Sameness::Different(d) => placed(instance_id, CopyRole::Conflict, d, String::new()),
+        });
+    }
+
+    let series_key = key(&h.series_uid, hash);
     tx.prepare_cached(
         "INSERT INTO series (study_id, series_key, series_uid) VALUES (?1, ?2, ?3)
          ON CONFLICT(study_id, series_key) DO NOTHING",
@@ -89,74 +183,175 @@ pub fn record_file(tx: &Transaction<'_>, rec: &FileRecord) -> Result<RecordOutco
     let series_id: i64 = tx
         .prepare_cached("SELECT id FROM series WHERE study_id = ?1 AND series_key = ?2")?
         .query_row(params![study_id, series_key], |r| r.get(0))?;
-
-    tx.prepare_cached("INSERT INTO instances (series_id, sop_key, sop_uid) VALUES (?1, ?2, ?3)")?
-        .execute(params![series_id, sop_key, opt(&h.sop_instance_uid)])?;
+    tx.prepare_cached(
+        "INSERT INTO instances (series_id, study_id, sop_key, sop_uid) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![
+        series_id,
+        study_id,
+        sop_key,
+        opt(&h.sop_instance_uid)
+    ])?;
     let instance_id = tx.last_insert_rowid();
     tx.prepare_cached(
         "INSERT INTO versions (instance_id, blob_hash, parent_version, created_at, reason)
          VALUES (?1, ?2, NULL, ?3, 'received')",
     )?
-    .execute(params![instance_id, rec.hash, now])?;
+    .execute(params![instance_id, hash, now])?;
     let version_id = tx.last_insert_rowid();
     tx.prepare_cached("UPDATE instances SET current_version = ?1 WHERE id = ?2")?
         .execute(params![version_id, instance_id])?;
-    insert_file(tx, rec, &now, instance_id, "original")?;
-    touch(tx, study_id, &now)?;
-    Ok(RecordOutcome::New { study_id })
+    Ok(placed(
+        instance_id,
+        CopyRole::Original,
+        Vec::new(),
+        String::new(),
+    ))
 }
 
-/// The `files` row of a received file; `role` is `original` or `conflict`.
-fn insert_file(
+/// Compares two stored files attribute by attribute.
+fn compare_blobs(blobs: &BlobStore, held: &str, received: &str) -> Sameness {
+    let open = |hash: &str| -> std::io::Result<(BufReader<std::fs::File>, u64)> {
+        let f = std::fs::File::open(blobs.path(hash))?;
+        let size = f.metadata()?.len();
+        Ok((BufReader::new(f), size))
+    };
+    match (open(held), open(received)) {
+        (Ok((mut a, sa)), Ok((mut b, sb))) => compare(&mut a, sa, &mut b, sb),
+        (Err(e), _) | (_, Err(e)) => Sameness::Different(vec![AttrDiff {
+            attribute: "(file)".into(),
+            held: "held".into(),
+            received: format!("could not be compared: {e}"),
+        }]),
+    }
+}
+
+/// Records one file inside the caller's transaction.
+pub fn record_file(
     tx: &Transaction<'_>,
+    blobs: &BlobStore,
     rec: &FileRecord,
-    now: &str,
-    instance_id: i64,
-    role: &str,
-) -> Result<(), StoreError> {
+) -> Result<RecordOutcome, StoreError> {
+    let (now, _) = fsutil::now();
+    let held: Option<(i64, i64)> = tx
+        .prepare_cached(
+            "SELECT f.id, i.study_id FROM files f JOIN instances i ON i.id = f.instance_id
+             WHERE f.blob_hash = ?1",
+        )?
+        .query_row([rec.hash()], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    if let Some((file_id, study_id)) = held {
+        insert_receipt(tx, file_id, rec, &now)?;
+        clear_reject(tx, &rec.original_path)?;
+        return Ok(RecordOutcome::Duplicate {
+            study_id,
+            same_bytes: true,
+        });
+    }
+    insert_blob(tx, rec)?;
+    let p = place(
+        tx,
+        blobs,
+        rec.hash(),
+        &rec.staged.dataset_hash,
+        &rec.header,
+        &rec.source,
+        None,
+    )?;
+    let differences = serde_json::to_string(&p.differences).unwrap_or_else(|_| "[]".into());
     tx.prepare_cached(
-        "INSERT INTO files (blob_hash, original_path, source, received_at, instance_id, role)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO files (blob_hash, original_path, source, received_at, instance_id, role, differences, note)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
-        rec.hash,
+        rec.hash(),
         rec.original_path,
         rec.source,
         now,
-        instance_id,
-        role
+        p.instance_id,
+        p.role.as_str(),
+        differences,
+        p.note
+    ])?;
+    let file_id = tx.last_insert_rowid();
+    insert_receipt(tx, file_id, rec, &now)?;
+    clear_reject(tx, &rec.original_path)?;
+    tx.prepare_cached("UPDATE studies SET last_change = ?1 WHERE id = ?2")?
+        .execute(params![now, p.study_id])?;
+    let study_id = p.study_id;
+    Ok(match p.role {
+        CopyRole::Original => RecordOutcome::New { study_id },
+        CopyRole::Duplicate => RecordOutcome::Duplicate {
+            study_id,
+            same_bytes: false,
+        },
+        CopyRole::Variant => RecordOutcome::Variant { study_id },
+        CopyRole::Conflict => RecordOutcome::Conflict { study_id },
+    })
+}
+
+fn insert_receipt(
+    tx: &Transaction<'_>,
+    file_id: i64,
+    rec: &FileRecord,
+    now: &str,
+) -> Result<(), StoreError> {
+    let net = rec.network.as_ref();
+    let path = (rec.source_kind != SourceKind::Network).then_some(rec.original_path.as_str());
+    tx.prepare_cached(
+        "INSERT INTO receipts (file_id, blob_hash, received_at, source_kind, source, path,
+                               calling_ae, called_ae, peer_address, association_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        file_id,
+        rec.hash(),
+        now,
+        rec.source_kind.as_str(),
+        rec.source,
+        path,
+        net.map(|n| n.calling_ae.as_str()),
+        net.map(|n| n.called_ae.as_str()),
+        net.map(|n| n.peer_address.as_str()),
+        net.and_then(|n| n.association_id)
     ])?;
     Ok(())
 }
 
-fn touch(tx: &Transaction<'_>, study_id: i64, now: &str) -> Result<(), StoreError> {
-    tx.prepare_cached("UPDATE studies SET last_change = ?1 WHERE id = ?2")?
-        .execute(params![now, study_id])?;
+/// A file that reads now is no longer unreadable.
+fn clear_reject(tx: &Transaction<'_>, path: &str) -> Result<(), StoreError> {
+    tx.prepare_cached("DELETE FROM rejects WHERE path = ?1")?
+        .execute([path])?;
     Ok(())
 }
 
 fn insert_blob(tx: &Transaction<'_>, rec: &FileRecord) -> Result<(), StoreError> {
     let cols = HEADER_COLUMNS.join(", ");
-    let marks = (0..HEADER_COLUMNS.len() + 6)
+    let fixed = 8;
+    let marks = (0..HEADER_COLUMNS.len() + fixed)
         .map(|i| format!("?{}", i + 1))
         .collect::<Vec<_>>()
         .join(", ");
     let sql = format!(
-        "INSERT OR IGNORE INTO blobs (hash, size, has_pixel_data, truncated, read_errors, read_warnings, {cols})
+        "INSERT OR IGNORE INTO blobs (hash, size, has_pixel_data, truncated, read_errors, read_warnings,
+                                      dataset_hash, dataset_offset, {cols})
          VALUES ({marks})"
     );
-    let errors = serde_json::to_string(&rec.errors).unwrap_or_else(|_| "[]".into());
-    let warnings = serde_json::to_string(&rec.warnings).unwrap_or_else(|_| "[]".into());
-    let size = rec.size as i64;
+    let (errors, warnings) = faults_to_json(&rec.faults);
+    let size = rec.staged.size as i64;
+    let offset = rec.dataset_offset as i64;
+    let truncated = rec.is_truncated();
     let mut values: Vec<&dyn rusqlite::ToSql> = vec![
-        &rec.hash,
+        &rec.staged.hash,
         &size,
         &rec.header.has_pixel_data,
-        &rec.truncated,
+        &truncated,
         &errors,
         &warnings,
+        &rec.staged.dataset_hash,
+        &offset,
     ];
-    let header_vals = header_values(&rec.header);
+    let header_vals = rec.header.values();
     for v in &header_vals {
         values.push(v);
     }
@@ -164,11 +359,14 @@ fn insert_blob(tx: &Transaction<'_>, rec: &FileRecord) -> Result<(), StoreError>
     Ok(())
 }
 
-/// A file that could not be taken in at all (unreadable), kept so the user can see it.
+/// Records (or counts again) a file that could not be taken in at all.
 pub fn record_reject(tx: &Transaction<'_>, path: &str, reason: &str) -> Result<(), StoreError> {
     let (now, _) = fsutil::now();
-    tx.prepare_cached("INSERT INTO rejects (path, reason, at) VALUES (?1, ?2, ?3)")?
-        .execute(params![path, reason, now])?;
+    tx.prepare_cached(
+        "INSERT INTO rejects (path, reason, at, first_at, times) VALUES (?1, ?2, ?3, ?3, 1)
+         ON CONFLICT(path) DO UPDATE SET reason = excluded.reason, at = excluded.at, times = times + 1",
+    )?
+    .execute(params![path, reason, now])?;
     Ok(())
 }
 
@@ -191,20 +389,44 @@ impl Store {
     }
 
     /// Records a batch of files in one transaction and reclassifies the studies they touched.
-    /// The blobs must be in the blob store already; they are synced before the commit.
+    /// The staged bytes are made durable under their final names first (two file-system
+    /// flushes for the whole batch); a final-named file the database does not know (a crash
+    /// leftover) is hashed before it is trusted, and replaced from its source when damaged.
     pub fn record_batch(
         &mut self,
         records: &[FileRecord],
         rejects: &[(String, String)],
     ) -> Result<Vec<RecordOutcome>, StoreError> {
-        self.blobs.sync()?;
+        let mut unstored: Vec<Option<String>> = vec![None; records.len()];
+        for (i, rec) in records.iter().enumerate() {
+            if rec.staged.was_present() && !self.knows_blob(rec.hash())? {
+                unstored[i] = self.check_leftover(rec).err();
+            }
+        }
+        self.blobs.install(records.iter().map(|r| &r.staged))?;
+        let blobs = std::sync::Arc::clone(&self.blobs);
+        let rules = self.rules.clone();
         self.in_transaction(|tx| {
             let mut outcomes = Vec::with_capacity(records.len());
             let mut touched = std::collections::BTreeSet::new();
-            for rec in records {
-                let o = record_file(tx, rec)?;
-                if let RecordOutcome::New { study_id } | RecordOutcome::Conflict { study_id } = o {
-                    touched.insert(study_id);
+            for (rec, problem) in records.iter().zip(&unstored) {
+                if let Some(reason) = problem {
+                    record_reject(tx, &rec.original_path, reason)?;
+                    outcomes.push(RecordOutcome::Unstored {
+                        reason: reason.clone(),
+                    });
+                    continue;
+                }
+                let o = record_file(tx, &blobs, rec)?;
+                if !matches!(
+                    o,
+                    RecordOutcome::Duplicate {
+                        same_bytes: true,
+                        ..
+                    }
+                ) && let Some(id) = o.study_id()
+                {
+                    touched.insert(id);
                 }
                 outcomes.push(o);
             }
@@ -212,8 +434,34 @@ impl Store {
                 record_reject(tx, path, reason)?;
             }
             let touched: Vec<i64> = touched.into_iter().collect();
-            super::classify::reclassify(tx, &touched)?;
+            super::classify::reclassify(tx, &touched, &rules)?;
             Ok(outcomes)
         })
+    }
+
+    fn knows_blob(&self, hash: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM blobs WHERE hash = ?1")?
+            .query_row([hash], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    /// A blob under its final name that no row references: trust it only once it hashes to
+    /// its name; otherwise put a fresh copy from the source there.
+    fn check_leftover(&self, rec: &FileRecord) -> Result<(), String> {
+        match self.blobs.verify_blob(rec.hash()) {
+            Ok(true) => Ok(()),
+            Ok(false) | Err(_) => {
+                tracing::warn!(
+                    "store file {} was damaged; replacing it",
+                    self.blobs.path(rec.hash()).display()
+                );
+                self.blobs
+                    .repair(rec.hash(), std::path::Path::new(&rec.original_path))
+                    .map_err(|e| format!("cannot store a copy (the store held a damaged one): {e}"))
+            }
+        }
     }
 }

@@ -10,8 +10,10 @@ mod blobs;
 mod classify;
 mod headers;
 mod ingest;
+mod orders;
 mod queries;
 mod schema;
+mod upgrade;
 mod worklist;
 
 use std::path::Path;
@@ -20,11 +22,12 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-pub use blobs::{BlobStore, hash_bytes, hash_file};
-pub use ingest::{FileRecord, RecordOutcome};
-pub use queries::{QueueFilter, StoreStats};
+pub use blobs::{BlobStore, Staged, hash_bytes, hash_dataset, hash_file};
+pub use ingest::{FileRecord, NetworkOrigin, RecordOutcome};
+pub use queries::{QueueFilter, Reject, StoreStats};
 pub use schema::SCHEMA_VERSION;
 
+use crate::rules::RulesConfig;
 use crate::workspace::{Workspace, WorkspaceError};
 
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +52,10 @@ pub enum StoreError {
         "no study '{0}' in this workspace (give the id shown in the queue or the Study Instance UID)"
     )]
     StudyNotFound(String),
+    #[error("cannot upgrade the database: {0}. The database was not changed.")]
+    Migration(String),
+    #[error("{path}: {message}")]
+    Config { path: String, message: String },
 }
 
 // Hand-written rather than #[from]: the message already carries the cause, and a `source`
@@ -70,6 +77,34 @@ pub struct Store {
     conn: Connection,
     blobs: Arc<BlobStore>,
     workspace: Workspace,
+    rules: RulesConfig,
+}
+
+/// The parts of the workspace's `config.toml` the store uses.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct ConfigFile {
+    rules: RulesConfig,
+}
+
+fn load_rules(workspace: &Workspace) -> Result<RulesConfig, StoreError> {
+    let path = workspace.config_path();
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(RulesConfig::default()),
+        Err(e) => {
+            return Err(StoreError::Config {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            });
+        }
+    };
+    toml::from_str::<ConfigFile>(&text)
+        .map(|c| c.rules)
+        .map_err(|e| StoreError::Config {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })
 }
 
 impl Store {
@@ -106,15 +141,25 @@ impl Store {
             .map_err(open_err)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(open_err)?;
-        schema::migrate(&mut conn)?;
-        // Import and classification cycle through ~25 statements; the default cache holds 16.
-        conn.set_prepared_statement_cache_capacity(64);
+        make_private(&path);
+        let rules = load_rules(&workspace)?;
         let blobs = Arc::new(BlobStore::new(workspace.blob_dir(), workspace.tmp_dir()));
+        schema::migrate(&mut conn, |version, tx| {
+            upgrade::after_script(version, tx, &blobs, &rules)
+        })?;
+        // Import and classification cycle through ~40 statements; the default cache holds 16.
+        conn.set_prepared_statement_cache_capacity(96);
         Ok(Store {
             conn,
             blobs,
             workspace,
+            rules,
         })
+    }
+
+    /// The site's rule settings (from `config.toml`).
+    pub fn rules(&self) -> &RulesConfig {
+        &self.rules
     }
 
     pub fn workspace(&self) -> &Workspace {
@@ -143,8 +188,10 @@ impl Store {
     }
 
     /// Checks the database and the file store agree: every referenced blob exists with the
-    /// right size. Returns a list of problems (empty = consistent).
-    pub fn verify(&self, check_hashes: bool) -> Result<Vec<String>, StoreError> {
+    /// right size (and hash). Also lists files in the store the database does not know
+    /// (orphans: what an import killed between writing and committing leaves; harmless, and
+    /// reused after a hash check when the same file is imported again).
+    pub fn verify(&self, check_hashes: bool) -> Result<VerifyReport, StoreError> {
         let mut problems = Vec::new();
         let integrity: String = self
             .conn
@@ -174,6 +221,54 @@ impl Store {
                 Ok(_) => {}
             }
         }
-        Ok(problems)
+        let known: std::collections::HashSet<String> = self
+            .conn
+            .prepare("SELECT hash FROM blobs")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let orphans = self
+            .blobs
+            .orphans(&known)?
+            .into_iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        Ok(VerifyReport { problems, orphans })
     }
+}
+
+/// What `verify` found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct VerifyReport {
+    /// Disagreements between the database and the store: the workspace is damaged.
+    pub problems: Vec<String>,
+    /// Files in the store no database row names (crash leftovers or files put there by hand).
+    pub orphans: Vec<String>,
+}
+
+impl VerifyReport {
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// The database and its WAL files hold patient data: owner-only.
+fn make_private(db: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mut names = db.as_os_str().to_owned();
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = names.clone();
+            p.push(suffix);
+            let p = std::path::PathBuf::from(p);
+            if let Ok(m) = std::fs::metadata(&p)
+                && m.permissions().mode() & 0o077 != 0
+            {
+                let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600));
+            }
+        }
+        names.clear();
+    }
+    #[cfg(not(unix))]
+    let _ = db;
 }

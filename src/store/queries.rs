@@ -7,7 +7,21 @@ use serde::Serialize;
 
 use super::{Store, StoreError};
 use crate::dicom::uids;
-use crate::model::{Finding, InstanceRow, SeriesRow, StudyDetail, StudyRow, StudyState};
+use crate::model::{
+    CopyRole, CopyRow, Finding, InstanceRow, Receipt, SeriesRow, SourceKind, StudyDetail, StudyRow,
+    StudyState,
+};
+
+/// A file that could not be taken in at all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reject {
+    pub path: String,
+    pub reason: String,
+    /// When it was last tried.
+    pub at: String,
+    /// How many times it was tried.
+    pub times: u64,
+}
 
 /// Which studies `queue` returns. Empty fields do not filter.
 #[derive(Debug, Clone, Default)]
@@ -57,7 +71,7 @@ impl Store {
         let mut findings: HashMap<i64, Vec<Finding>> = HashMap::new();
         let mut stmt = self
             .conn
-            .prepare("SELECT study_id, code, message, file FROM findings ORDER BY id")?;
+            .prepare("SELECT study_id, code, message, file FROM findings ORDER BY severity, id")?;
         let rows = stmt.query_map([], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
@@ -124,9 +138,9 @@ impl Store {
             .optional()?
             .ok_or_else(|| StoreError::StudyNotFound(id.to_string()))?;
         let mut row = row;
-        let mut stmt = self
-            .conn
-            .prepare("SELECT code, message, file FROM findings WHERE study_id = ?1 ORDER BY id")?;
+        let mut stmt = self.conn.prepare(
+            "SELECT code, message, file FROM findings WHERE study_id = ?1 ORDER BY severity, id",
+        )?;
         row.findings = stmt
             .query_map([id], |r| {
                 Ok(Finding {
@@ -145,13 +159,17 @@ impl Store {
             },
         )?;
         let [birth, sex, issuer, time, referring, institution, station] = extra;
-        // No accession, no order: an empty accession must not list every order without one.
-        let accessions: Vec<String> = Some(row.accession.clone())
+        // The comparison with each order is the rules' own, on the facts they classify.
+        let facts = super::classify::facts_of(&self.conn, id)?;
+        let summary = crate::rules::summarize(&facts.instances);
+        let accessions: Vec<String> = Some(summary.accession.clone())
             .filter(|a| !a.trim().is_empty())
             .into_iter()
             .collect();
+        let candidates = super::orders::orders_for(&self.conn, &accessions)?;
+        let orders =
+            crate::rules::compare_orders(&summary, &facts.instances, &candidates, &self.rules);
         let series_list = self.series_of(id)?;
-        let orders = super::worklist::orders_for(&self.conn, &accessions)?;
         Ok(StudyDetail {
             row,
             patient_birth_date: birth,
@@ -171,7 +189,7 @@ impl Store {
             "SELECT s.id, s.series_uid, i.id, i.sop_uid, b.sop_class_uid, b.instance_number, b.transfer_syntax,
                     b.hash, b.size, f.original_path,
                     (SELECT COUNT(*) FROM versions v2 WHERE v2.instance_id = i.id),
-                    (SELECT COUNT(*) FROM files f2 WHERE f2.instance_id = i.id AND f2.role = 'conflict'),
+                    COALESCE(b.dataset_hash, ''),
                     b.modality, b.series_number, b.series_description
              FROM series s
              JOIN instances i ON i.series_id = s.id
@@ -199,13 +217,29 @@ impl Store {
                     size: size.max(0) as u64,
                     original_path: r.get(9)?,
                     versions: r.get(10)?,
-                    conflicts: r.get(11)?,
+                    conflicts: 0,
+                    variants: 0,
+                    dataset_hash: r.get(11)?,
+                    copies: Vec::new(),
+                    receipts: Vec::new(),
                 },
                 [r.get::<_, String>(12)?, r.get(13)?, r.get(14)?],
             ))
         })?;
         for row in rows {
-            let (series_id, series_uid, inst, [modality, number, description]) = row?;
+            let (series_id, series_uid, mut inst, [modality, number, description]) = row?;
+            inst.copies = self.copies_of(inst.id)?;
+            inst.conflicts = inst
+                .copies
+                .iter()
+                .filter(|c| c.role == CopyRole::Conflict)
+                .count() as u32;
+            inst.variants = inst
+                .copies
+                .iter()
+                .filter(|c| c.role == CopyRole::Variant)
+                .count() as u32;
+            inst.receipts = self.receipts_of(inst.id)?;
             match out.last_mut() {
                 Some(s) if s.id == series_id => s.instances.push(inst),
                 _ => out.push(SeriesRow {
@@ -227,12 +261,67 @@ impl Store {
         Ok(out)
     }
 
-    /// Files that could not be taken in at all, newest first.
-    pub fn rejects(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+    /// Every distinct file received for an instance, the original first.
+    fn copies_of(&self, instance_id: i64) -> Result<Vec<CopyRow>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT f.blob_hash, f.role, b.transfer_syntax, b.size, f.original_path, f.differences, f.note
+             FROM files f JOIN blobs b ON b.hash = f.blob_hash
+             WHERE f.instance_id = ?1 ORDER BY f.role != 'original', f.id",
+        )?;
+        let rows = stmt.query_map([instance_id], |r| {
+            let role: String = r.get(1)?;
+            let size: i64 = r.get(3)?;
+            let differences: String = r.get(5)?;
+            Ok(CopyRow {
+                blob: r.get(0)?,
+                role: CopyRole::parse(&role).unwrap_or(CopyRole::Conflict),
+                transfer_syntax: r.get(2)?,
+                size: size.max(0) as u64,
+                original_path: r.get(4)?,
+                differences: serde_json::from_str(&differences).unwrap_or_default(),
+                note: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Every arrival of an instance's files, oldest first.
+    fn receipts_of(&self, instance_id: i64) -> Result<Vec<Receipt>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT r.received_at, r.source_kind, r.source, r.path, r.calling_ae, r.called_ae,
+                    r.peer_address, r.blob_hash
+             FROM receipts r JOIN files f ON f.id = r.file_id
+             WHERE f.instance_id = ?1 ORDER BY r.id",
+        )?;
+        let rows = stmt.query_map([instance_id], |r| {
+            let kind: String = r.get(1)?;
+            Ok(Receipt {
+                received_at: r.get(0)?,
+                source_kind: SourceKind::parse(&kind).unwrap_or(SourceKind::Folder),
+                source: r.get(2)?,
+                path: r.get(3)?,
+                calling_ae: r.get(4)?,
+                called_ae: r.get(5)?,
+                peer_address: r.get(6)?,
+                blob: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Files that could not be taken in at all, most recently tried first.
+    pub fn rejects(&self) -> Result<Vec<Reject>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT path, reason, at FROM rejects ORDER BY id DESC")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            .prepare("SELECT path, reason, at, times FROM rejects ORDER BY at DESC, id DESC")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Reject {
+                path: r.get(0)?,
+                reason: r.get(1)?,
+                at: r.get(2)?,
+                times: r.get::<_, i64>(3)?.max(0) as u64,
+            })
+        })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

@@ -163,13 +163,118 @@ CREATE INDEX worklist_accession ON worklist(accession);
 CREATE INDEX studies_uid ON studies(study_uid);
 CREATE INDEX worklist_source ON worklist(source);
 "#,
+    // 3: identity by data set, a receipt per arrival, typed read faults, instances per study
+    // (one SOP Instance UID may sit in two studies), one reject row per path, peer findings.
+    // The data set hashes of existing blobs and the re-judging of old conflicts are done by
+    // `upgrade_v3` right after this script, in the same transaction.
+    r#"
+ALTER TABLE blobs ADD COLUMN dataset_hash TEXT;
+ALTER TABLE blobs ADD COLUMN dataset_offset INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE blobs ADD COLUMN media_sop_instance_uid TEXT NOT NULL DEFAULT '';
+ALTER TABLE blobs ADD COLUMN implementation_class_uid TEXT NOT NULL DEFAULT '';
+ALTER TABLE blobs ADD COLUMN issuer_of_accession TEXT NOT NULL DEFAULT '';
+CREATE INDEX blobs_dataset ON blobs(dataset_hash);
+UPDATE blobs SET read_errors = (
+    SELECT json_group_array(json_object(
+        'kind', CASE WHEN blobs.truncated AND e.value LIKE '%truncated%' THEN 'truncated' ELSE 'unreadable' END,
+        'message', e.value))
+    FROM json_each(blobs.read_errors) e)
+WHERE read_errors != '[]';
+UPDATE blobs SET read_warnings = (
+    SELECT json_group_array(json_object('kind', 'note', 'message', w.value))
+    FROM json_each(blobs.read_warnings) w)
+WHERE read_warnings != '[]';
+
+CREATE TABLE instances_v3 (
+    id INTEGER PRIMARY KEY,
+    series_id INTEGER NOT NULL REFERENCES series(id),
+    study_id INTEGER NOT NULL REFERENCES studies(id),
+    sop_key TEXT NOT NULL,
+    sop_uid TEXT,
+    current_version INTEGER,
+    UNIQUE (study_id, sop_key)
+);
+INSERT INTO instances_v3 (id, series_id, study_id, sop_key, sop_uid, current_version)
+    SELECT i.id, i.series_id, s.study_id, i.sop_key, i.sop_uid, i.current_version
+    FROM instances i JOIN series s ON s.id = i.series_id;
+DROP TABLE instances;
+ALTER TABLE instances_v3 RENAME TO instances;
+CREATE INDEX instances_series ON instances(series_id);
+CREATE INDEX instances_sop ON instances(sop_key);
+
+-- Every distinct file received for an instance; `role` says how it relates to the original.
+CREATE TABLE files_v3 (
+    id INTEGER PRIMARY KEY,
+    blob_hash TEXT NOT NULL UNIQUE REFERENCES blobs(hash),
+    original_path TEXT NOT NULL,
+    source TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    instance_id INTEGER NOT NULL REFERENCES instances(id),
+    role TEXT NOT NULL CHECK (role IN ('original', 'duplicate', 'variant', 'conflict')),
+    differences TEXT NOT NULL DEFAULT '[]',
+    note TEXT NOT NULL DEFAULT ''
+);
+INSERT INTO files_v3 (id, blob_hash, original_path, source, received_at, instance_id, role)
+    SELECT id, blob_hash, original_path, source, received_at, instance_id, role FROM files;
+DROP TABLE files;
+ALTER TABLE files_v3 RENAME TO files;
+CREATE INDEX files_instance ON files(instance_id);
+
+-- Every arrival of a file, byte-identical repeats included. Network columns are filled by
+-- the receiver.
+CREATE TABLE receipts (
+    id INTEGER PRIMARY KEY,
+    file_id INTEGER NOT NULL REFERENCES files(id),
+    blob_hash TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    source_kind TEXT NOT NULL CHECK (source_kind IN ('folder', 'dicomdir', 'network')),
+    source TEXT NOT NULL,
+    path TEXT,
+    calling_ae TEXT,
+    called_ae TEXT,
+    peer_address TEXT,
+    association_id INTEGER
+);
+INSERT INTO receipts (file_id, blob_hash, received_at, source_kind, source, path)
+    SELECT id, blob_hash, received_at, 'folder', source, original_path FROM files ORDER BY id;
+CREATE INDEX receipts_file ON receipts(file_id);
+
+CREATE TABLE rejects_v3 (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    reason TEXT NOT NULL,
+    at TEXT NOT NULL,
+    first_at TEXT NOT NULL,
+    times INTEGER NOT NULL DEFAULT 1
+);
+INSERT INTO rejects_v3 (path, reason, at, first_at, times)
+    SELECT path, (SELECT r2.reason FROM rejects r2 WHERE r2.path = r.path ORDER BY r2.id DESC LIMIT 1),
+           MAX(at), MIN(at), COUNT(*)
+    FROM rejects r GROUP BY path;
+DROP TABLE rejects;
+ALTER TABLE rejects_v3 RENAME TO rejects;
+
+-- Findings from other studies (split study, one Patient ID for two people, shared SOP
+-- Instance UIDs) are kept apart so a peer's change updates only those; `severity` orders them.
+ALTER TABLE findings ADD COLUMN scope TEXT NOT NULL DEFAULT 'study';
+ALTER TABLE findings ADD COLUMN severity INTEGER NOT NULL DEFAULT 255;
+
+ALTER TABLE studies ADD COLUMN issuer_of_accession TEXT NOT NULL DEFAULT '';
+CREATE INDEX studies_patient ON studies(patient_id);
+ALTER TABLE worklist ADD COLUMN issuer_of_accession TEXT NOT NULL DEFAULT '';
+"#,
 ];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Brings the database up to [`SCHEMA_VERSION`], or refuses one from a newer qcdesk.
-pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+/// `upgrade` runs Rust steps that SQL cannot do (reading blob files) after a version's script,
+/// inside its transaction.
+pub fn migrate(
+    conn: &mut Connection,
+    mut upgrade: impl FnMut(i64, &rusqlite::Transaction<'_>) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
     let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if current > SCHEMA_VERSION {
         return Err(StoreError::NewerSchema {
@@ -177,13 +282,33 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             supported: SCHEMA_VERSION,
         });
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-        tx.commit()?;
+    if current == SCHEMA_VERSION {
+        return Ok(());
     }
-    Ok(())
+    // Tables are rebuilt (v3): foreign keys cannot be switched inside a transaction, so they
+    // are off for the migration and checked before each commit.
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    let result = (|| {
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            let version = (i + 1) as i64;
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            upgrade(version, &tx)?;
+            let broken: Option<String> = tx
+                .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+                .ok();
+            if let Some(table) = broken {
+                return Err(StoreError::Migration(format!(
+                    "upgrade to schema {version} left a dangling reference in table {table}"
+                )));
+            }
+            tx.pragma_update(None, "user_version", version)?;
+            tx.commit()?;
+        }
+        Ok(())
+    })();
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    result
 }
 
 #[cfg(test)]
@@ -195,7 +320,7 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         conn.execute_batch(MIGRATIONS[0]).unwrap();
         conn.pragma_update(None, "user_version", 1).unwrap();
-        migrate(&mut conn).unwrap();
+        migrate(&mut conn, |_, _| Ok(())).unwrap();
         let v: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();

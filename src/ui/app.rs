@@ -260,27 +260,35 @@ impl DeskApp {
                 .state
                 .state_filter
                 .map_or("All states".to_string(), |s| s.as_str().to_string());
-            egui::ComboBox::from_label("State")
+            // The label stands before its box, as the search field's does (egui's `from_label`
+            // puts it after, where it reads as a stray word).
+            let label = ui.label("State:");
+            egui::ComboBox::from_id_salt("state-filter")
                 .selected_text(state_text)
                 .show_ui(ui, |ui| {
                     ui.selectable_value(&mut self.state.state_filter, None, "All states");
                     for s in StudyState::ALL {
                         ui.selectable_value(&mut self.state.state_filter, Some(s), s.as_str());
                     }
-                });
+                })
+                .response
+                .labelled_by(label.id);
             let mod_text = if self.state.modality_filter.is_empty() {
                 "All"
             } else {
                 &self.state.modality_filter
             };
-            egui::ComboBox::from_label("Modality")
+            let label = ui.label("Modality:");
+            egui::ComboBox::from_id_salt("modality-filter")
                 .selected_text(mod_text.to_string())
                 .show_ui(ui, |ui| {
                     ui.selectable_value(&mut self.state.modality_filter, String::new(), "All");
                     for m in self.rt.modalities() {
                         ui.selectable_value(&mut self.state.modality_filter, m.clone(), m);
                     }
-                });
+                })
+                .response
+                .labelled_by(label.id);
             let label = ui.label("Search:");
             ui.add(
                 egui::TextEdit::singleline(&mut self.state.search)
@@ -326,10 +334,15 @@ impl DeskApp {
                             .striped(true)
                             .num_columns(3)
                             .show(ui, |ui| {
-                                for (path, reason, at) in list {
-                                    ui.label(path);
-                                    ui.label(reason);
-                                    ui.label(egui::RichText::new(at).weak());
+                                for r in list {
+                                    ui.label(&r.path);
+                                    ui.label(&r.reason);
+                                    let when = if r.times > 1 {
+                                        format!("{} (tried {} times)", r.at, r.times)
+                                    } else {
+                                        r.at.clone()
+                                    };
+                                    ui.label(egui::RichText::new(when).weak());
                                     ui.end_row();
                                 }
                             });

@@ -1,12 +1,11 @@
 //! The study detail panel: demographics, findings, the study against its order, series.
 
-use egui::{Color32, RichText};
+use egui::RichText;
 
 use super::queue::format_date;
-use super::theme::{state_chip, state_color};
-use crate::model::{StudyDetail, StudyState, WorklistItem};
+use super::theme::{state_chip, state_color, verdict_color};
+use crate::model::{StudyDetail, StudyState, Verdict, WorklistItem};
 use crate::rules::category;
-use crate::worklist::names_match;
 
 pub fn study_ui(ui: &mut egui::Ui, detail: Option<&StudyDetail>, selected: Option<i64>) {
     let Some(d) = detail.filter(|d| Some(d.row.id) == selected) else {
@@ -138,24 +137,64 @@ pub fn study_ui(ui: &mut egui::Ui, detail: Option<&StudyDetail>, selected: Optio
                                         .color(state_color(StudyState::Inconsistent, dark)),
                                     );
                                 }
+                                if i.variants > 0 {
+                                    ui.label(
+                                        RichText::new(format!("{} encoding variants", i.variants))
+                                            .weak(),
+                                    );
+                                }
+                                if i.receipts.len() > 1 {
+                                    ui.label(
+                                        RichText::new(format!("received {}×", i.receipts.len()))
+                                            .weak(),
+                                    );
+                                }
                             })
                             .response
-                            .on_hover_text(format!(
-                                "{}\n{}\n{} bytes, {}",
-                                i.sop_instance_uid
-                                    .as_deref()
-                                    .unwrap_or("(no SOP Instance UID)"),
-                                i.original_path,
-                                i.size,
-                                i.transfer_syntax
-                            ));
+                            .on_hover_text(instance_hover(i));
                         }
                     });
             }
         });
 }
 
-/// The study beside the order(s) with its accession; differing values are marked.
+/// Where an instance came from: its copies and every receipt.
+fn instance_hover(i: &crate::model::InstanceRow) -> String {
+    let mut t = format!(
+        "{}\n{}\n{} bytes, {}",
+        i.sop_instance_uid
+            .as_deref()
+            .unwrap_or("(no SOP Instance UID)"),
+        i.original_path,
+        i.size,
+        crate::dicom::ts_name(&i.transfer_syntax)
+    );
+    for c in i.copies.iter().skip(1) {
+        t.push_str(&format!("\n{}: {}", c.role.as_str(), c.original_path));
+        for d in &c.differences {
+            t.push_str(&format!("\n    {d}"));
+        }
+        if !c.note.is_empty() {
+            t.push_str(&format!("\n    {}", c.note));
+        }
+    }
+    for r in &i.receipts {
+        let from = r
+            .path
+            .as_deref()
+            .or(r.calling_ae.as_deref())
+            .unwrap_or(&r.source);
+        t.push_str(&format!(
+            "\nreceived {} ({}) from {from}",
+            r.received_at,
+            r.source_kind.as_str()
+        ));
+    }
+    t
+}
+
+/// The study beside each candidate order, as the rules compared them: the marks drawn are
+/// the rules' verdicts, field by field (the desk has no matching logic of its own).
 fn order_ui(ui: &mut egui::Ui, d: &StudyDetail) {
     let r = &d.row;
     if d.orders.is_empty() {
@@ -170,68 +209,74 @@ fn order_ui(ui: &mut egui::Ui, d: &StudyDetail) {
         });
         return;
     }
-    for (n, o) in d.orders.iter().enumerate() {
+    let dark = ui.visuals().dark_mode;
+    for (n, c) in d.orders.iter().enumerate() {
+        let o = &c.order;
         ui.label(
             RichText::new(format!("Study vs. order {} ({})", o.accession, o.procedure)).strong(),
         );
         egui::Grid::new(("order", n))
-            .num_columns(3)
+            .num_columns(4)
             .spacing([12.0, 3.0])
             .striped(true)
             .show(ui, |ui| {
                 ui.label("");
                 ui.label(RichText::new("Study").weak());
                 ui.label(RichText::new("Order").weak());
+                ui.label("");
                 ui.end_row();
-                let rows: [(&str, &str, &str, bool); 5] = [
-                    (
-                        "Patient name",
-                        &r.patient_name,
-                        &o.patient_name,
-                        names_match(&r.patient_name, &o.patient_name),
-                    ),
-                    (
-                        "Patient ID",
-                        &r.patient_id,
-                        &o.patient_id,
-                        r.patient_id.trim() == o.patient_id.trim(),
-                    ),
-                    (
-                        "Birth date",
-                        &format_date(&d.patient_birth_date),
-                        &format_date(&o.birth_date),
-                        d.patient_birth_date == o.birth_date,
-                    ),
-                    ("Sex", &d.patient_sex, &o.sex, d.patient_sex == o.sex),
-                    (
-                        "Modality",
-                        &r.modality,
-                        &o.modality,
-                        r.modality.split('\\').any(|m| m == o.modality),
-                    ),
-                ];
-                for (k, study, order, same) in rows {
-                    ui.label(RichText::new(k).weak());
-                    let mark = |t: &str| {
-                        let t = if t.is_empty() {
-                            "—".to_string()
+                for f in &c.fields {
+                    ui.label(RichText::new(&f.field).weak());
+                    let color = verdict_color(f.verdict, dark);
+                    let shown = |v: &str| {
+                        let v = if f.field == "Birth date" {
+                            format_date(v)
                         } else {
-                            t.to_string()
+                            v.to_string()
                         };
-                        if same {
-                            RichText::new(t)
-                        } else {
-                            RichText::new(t)
-                                .strong()
-                                .color(Color32::from_rgb(200, 60, 40))
+                        let t = RichText::new(if v.is_empty() { "—".into() } else { v });
+                        match color {
+                            Some(c) => t.strong().color(c),
+                            None => t,
                         }
                     };
-                    ui.label(mark(study));
-                    ui.label(mark(order));
+                    ui.label(shown(&f.study));
+                    ui.label(shown(&f.order));
+                    let word = match f.verdict {
+                        Verdict::Match => "same",
+                        Verdict::Equivalent => "equivalent",
+                        Verdict::Mismatch => "differs",
+                        Verdict::NotCompared => "not compared",
+                    };
+                    let mut text = RichText::new(word).small();
+                    if let Some(c) = color {
+                        text = text.color(c);
+                    } else {
+                        text = text.weak();
+                    }
+                    let field = f.field.clone();
+                    let verdict = f.verdict;
+                    ui.label(text).on_hover_text(&f.why).widget_info(move || {
+                        egui::WidgetInfo::labeled(
+                            egui::Role::Label,
+                            true,
+                            format!("{field}: {}", verdict_name(verdict)),
+                        )
+                    });
                     ui.end_row();
                 }
                 scheduled_row(ui, o);
             });
+    }
+}
+
+/// The verdict's name in the accessibility tree (what tests and screen readers see).
+pub fn verdict_name(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Match => "match",
+        Verdict::Equivalent => "equivalent",
+        Verdict::Mismatch => "mismatch",
+        Verdict::NotCompared => "not compared",
     }
 }
 
@@ -245,5 +290,6 @@ fn scheduled_row(ui: &mut egui::Ui, o: &WorklistItem) {
         time.to_string()
     };
     ui.label(format!("{} {time} on {}", format_date(date), o.station_ae));
+    ui.label("");
     ui.end_row();
 }

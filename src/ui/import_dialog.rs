@@ -1,5 +1,6 @@
 //! The Import dialog: type or browse to a folder, file or DICOMDIR and start an import.
-//! Folder listings are read on a helper thread: a slow network mount must not freeze the desk.
+//! Everything that touches the disk (does the path exist, is it a folder, what is in it) runs
+//! on a helper thread: a slow network mount or a spinning-up CD must not freeze the desk.
 
 use std::path::{Path, PathBuf};
 
@@ -7,7 +8,13 @@ use crossbeam_channel::{Receiver, Sender, unbounded};
 
 use super::state::UiCommand;
 
+/// What the helper thread found out about the typed path.
 struct Listing {
+    /// The text it was asked about.
+    asked: String,
+    /// Whether that path exists.
+    exists: bool,
+    /// The folder listed: the path itself, or its parent when it names a file.
     dir: PathBuf,
     entries: Result<Vec<(String, bool)>, String>,
 }
@@ -16,7 +23,8 @@ pub struct ImportDialog {
     pub open: bool,
     pub path: String,
     listing: Option<Listing>,
-    requested: Option<PathBuf>,
+    /// The path text last sent to the helper thread.
+    requested: Option<String>,
     /// Put the cursor in the path field, text selected, on the next frame (keyboard first).
     focus_path: bool,
     tx: Sender<Listing>,
@@ -50,19 +58,21 @@ impl ImportDialog {
     }
 
     fn request_listing(&mut self, ctx: &egui::Context) {
-        let dir = PathBuf::from(self.path.trim());
-        let dir = if dir.is_dir() {
-            dir
-        } else {
-            dir.parent().map(Path::to_path_buf).unwrap_or(dir)
-        };
-        if self.requested.as_ref() == Some(&dir) {
+        let asked = self.path.trim().to_string();
+        if self.requested.as_ref() == Some(&asked) {
             return;
         }
-        self.requested = Some(dir.clone());
+        self.requested = Some(asked.clone());
         let tx = self.tx.clone();
         let ctx = ctx.clone();
         std::thread::spawn(move || {
+            let path = PathBuf::from(&asked);
+            let exists = !asked.is_empty() && path.exists();
+            let dir = if path.is_dir() {
+                path
+            } else {
+                path.parent().map(Path::to_path_buf).unwrap_or(path)
+            };
             let entries = std::fs::read_dir(&dir)
                 .map_err(|e| e.to_string())
                 .map(|rd| {
@@ -83,9 +93,22 @@ impl ImportDialog {
                     });
                     v
                 });
-            let _ = tx.send(Listing { dir, entries });
+            let _ = tx.send(Listing {
+                asked,
+                exists,
+                dir,
+                entries,
+            });
             ctx.request_repaint();
         });
+    }
+
+    /// Whether the helper found the path as it is typed now (unknown until it answered).
+    fn path_exists(&self) -> Option<bool> {
+        self.listing
+            .as_ref()
+            .filter(|l| l.asked == self.path.trim())
+            .map(|l| l.exists)
     }
 
     /// Draws the dialog when open; returns the import to start, if the user asked for one.
@@ -95,7 +118,8 @@ impl ImportDialog {
             return commands;
         }
         while let Ok(l) = self.rx.try_recv() {
-            if self.requested.as_ref() == Some(&l.dir) {
+            // Answers for text typed since are stale; the newest request wins.
+            if self.requested.as_ref() == Some(&l.asked) {
                 self.listing = Some(l);
             }
         }
@@ -176,11 +200,10 @@ impl ImportDialog {
                     }
                 });
             ui.add_space(6.0);
+            let exists = self.path_exists();
             ui.horizontal(|ui| {
-                let path = PathBuf::from(self.path.trim());
-                let exists = path.exists();
                 if ui
-                    .add_enabled(exists, egui::Button::new("Import"))
+                    .add_enabled(exists == Some(true), egui::Button::new("Import"))
                     .clicked()
                 {
                     start = true;
@@ -188,16 +211,20 @@ impl ImportDialog {
                 if ui.button("Cancel").clicked() {
                     self.open = false;
                 }
-                if !exists && !self.path.trim().is_empty() {
-                    ui.label(egui::RichText::new("no such file or folder").weak());
+                match exists {
+                    Some(false) if !self.path.trim().is_empty() => {
+                        ui.label(egui::RichText::new("no such file or folder").weak());
+                    }
+                    None => {
+                        ui.label(egui::RichText::new("checking…").weak());
+                    }
+                    _ => {}
                 }
             });
-            if start {
-                let path = PathBuf::from(self.path.trim());
-                if path.exists() {
-                    commands.push(UiCommand::Import(vec![path]));
-                    self.open = false;
-                }
+            // Enter before the helper answered: the import job reports a missing path itself.
+            if start && exists != Some(false) && !self.path.trim().is_empty() {
+                commands.push(UiCommand::Import(vec![PathBuf::from(self.path.trim())]));
+                self.open = false;
             }
         });
         if modal.should_close() {

@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use crate::jobs::{JobEvent, JobId, JobOutput, Jobs};
+use crate::import::ImportReport;
+use crate::jobs::{JobEvent, JobId, Jobs, downcast};
 use crate::model::{StudyDetail, StudyRow};
-use crate::store::{QueueFilter, Store, StoreError, StoreStats};
+use crate::store::{QueueFilter, Reject, Store, StoreError, StoreStats};
 
 use super::state::{DeskState, SortColumn};
 
@@ -62,7 +63,7 @@ pub struct Runtime {
     /// Summary of the last finished import, for the status bar.
     pub last_import: Option<String>,
     /// The unreadable files, once asked for (the "unreadable files" window).
-    pub rejects: Option<Vec<(String, String, String)>>,
+    pub rejects: Option<Vec<Reject>>,
     /// A queue reload was asked for while one was running.
     reload_pending: bool,
 }
@@ -84,6 +85,15 @@ impl Runtime {
         store: Store,
         wake: impl Fn() + Send + Sync + 'static,
     ) -> Runtime {
+        let notes: Vec<Notification> = store
+            .workspace()
+            .notes()
+            .iter()
+            .map(|n| Notification {
+                level: Level::Info,
+                text: n.clone(),
+            })
+            .collect();
         Runtime {
             workspace,
             store: Arc::new(Mutex::new(store)),
@@ -95,7 +105,7 @@ impl Runtime {
             view_key: None,
             stats: StoreStats::default(),
             detail: None,
-            notifications: Vec::new(),
+            notifications: notes,
             queue_loads: 0,
             last_import: None,
             rejects: None,
@@ -103,11 +113,11 @@ impl Runtime {
         }
     }
 
-    fn spawn(
+    fn spawn<T: Send + 'static>(
         &mut self,
         title: &str,
         kind: JobKind,
-        work: impl FnOnce(&crate::jobs::JobCtx) -> Result<JobOutput, String> + Send + 'static,
+        work: impl FnOnce(&crate::jobs::JobCtx) -> Result<T, String> + Send + 'static,
     ) {
         let h = self.jobs.spawn(title, work);
         self.running.insert(
@@ -132,30 +142,30 @@ impl Runtime {
         }
         self.store_job("Loading queue", JobKind::LoadQueue, |store| {
             let rows = store.queue(&QueueFilter::default())?;
-            Ok(JobOutput::Queue(rows, store.stats()?))
+            Ok((rows, store.stats()?))
         });
     }
 
     /// Loads one study's detail in the background.
     pub fn load_study(&mut self, id: i64) {
         self.store_job("Loading study", JobKind::LoadStudy(id), move |store| {
-            Ok(JobOutput::Study(Box::new(store.study_detail(id)?)))
+            store.study_detail(id)
         });
     }
 
     /// Loads the list of files that could not be read.
     pub fn load_rejects(&mut self) {
         self.store_job("Loading unreadable files", JobKind::LoadRejects, |store| {
-            Ok(JobOutput::Rejects(store.rejects()?))
+            store.rejects()
         });
     }
 
     /// A job that reads the desk's store (one connection, shared through a lock).
-    fn store_job(
+    fn store_job<T: Send + 'static>(
         &mut self,
         title: &str,
         kind: JobKind,
-        read: impl FnOnce(&Store) -> Result<JobOutput, StoreError> + Send + 'static,
+        read: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
     ) {
         let store = Arc::clone(&self.store);
         self.spawn(title, kind, move |_| {
@@ -177,9 +187,7 @@ impl Runtime {
             many => format!("Importing {} items", many.len()),
         };
         self.spawn(&title, JobKind::Import, move |ctx| {
-            crate::import::import_paths(&ws, &paths, ctx)
-                .map(JobOutput::Import)
-                .map_err(|e| e.to_string())
+            crate::import::import_paths(&ws, &paths, ctx).map_err(|e| e.to_string())
         });
     }
 
@@ -219,12 +227,14 @@ impl Runtime {
                     }
                 }
                 JobEvent::Finished { id, outcome } => {
-                    let job = self.running.remove(&id);
-                    match outcome {
-                        Ok(out) => reloaded |= self.apply(*out, selected),
+                    let Some(job) = self.running.remove(&id) else {
+                        continue;
+                    };
+                    let applied = outcome.and_then(|out| self.apply(job.kind, out, selected));
+                    match applied {
+                        Ok(r) => reloaded |= r,
                         Err(e) => {
-                            let what = job.map(|j| j.title).unwrap_or_else(|| "job".into());
-                            self.notify(Level::Error, format!("{what} failed: {e}"));
+                            self.notify(Level::Error, format!("{} failed: {e}", job.title));
                         }
                     }
                 }
@@ -233,9 +243,16 @@ impl Runtime {
         reloaded
     }
 
-    fn apply(&mut self, out: JobOutput, selected: Option<i64>) -> bool {
-        match out {
-            JobOutput::Queue(rows, stats) => {
+    /// Takes a finished job's result in, by the kind of job it was.
+    fn apply(
+        &mut self,
+        kind: JobKind,
+        out: Box<dyn std::any::Any + Send>,
+        selected: Option<i64>,
+    ) -> Result<bool, String> {
+        match kind {
+            JobKind::LoadQueue => {
+                let (rows, stats) = downcast::<(Vec<StudyRow>, StoreStats)>(out)?;
                 self.search_text = rows.iter().map(search_text).collect();
                 self.rows = rows;
                 self.stats = stats;
@@ -244,15 +261,17 @@ impl Runtime {
                 if std::mem::take(&mut self.reload_pending) {
                     self.load_queue();
                 }
-                return true;
+                return Ok(true);
             }
-            JobOutput::Study(d) => {
+            JobKind::LoadStudy(_) => {
+                let d = downcast::<StudyDetail>(out)?;
                 // A late answer for a study no longer selected is dropped.
                 if selected == Some(d.row.id) {
-                    self.detail = Some(*d);
+                    self.detail = Some(d);
                 }
             }
-            JobOutput::Import(report) => {
+            JobKind::Import => {
+                let report = downcast::<ImportReport>(out)?;
                 let summary = report.summary();
                 let level = if report.unreadable.is_empty() {
                     Level::Info
@@ -272,10 +291,9 @@ impl Runtime {
                     self.load_study(id);
                 }
             }
-            JobOutput::Rejects(list) => self.rejects = Some(list),
-            JobOutput::Demo(_) | JobOutput::Done(_) => {}
+            JobKind::LoadRejects => self.rejects = Some(downcast::<Vec<Reject>>(out)?),
         }
-        false
+        Ok(false)
     }
 
     /// Recomputes the filtered, sorted view when the filter, sort or data changed.

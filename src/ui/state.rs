@@ -24,12 +24,14 @@ pub struct DeskState {
     pub state_filter: Option<StudyState>,
     /// Empty = all modalities.
     pub modality_filter: String,
+    /// Often a patient's name: never saved with the settings (they are not patient data).
+    #[serde(skip)]
     pub search: String,
     pub sort: SortColumn,
     pub ascending: bool,
     pub dark: bool,
     pub show_detail: bool,
-    /// Selected study id.
+    /// Selected study id (a number, not patient data).
     pub selected: Option<i64>,
 }
 

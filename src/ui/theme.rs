@@ -42,10 +42,26 @@ pub fn state_color(state: StudyState, dark: bool) -> Color32 {
         (StudyState::Inconsistent, true) => Color32::from_rgb(255, 150, 60),
         (StudyState::Mismatch, false) => Color32::from_rgb(150, 110, 0),
         (StudyState::Mismatch, true) => Color32::from_rgb(235, 200, 70),
+        (StudyState::Nonconformant, false) => Color32::from_rgb(120, 70, 160),
+        (StudyState::Nonconformant, true) => Color32::from_rgb(190, 150, 240),
         (StudyState::Unmatched, false) => Color32::from_rgb(30, 90, 190),
         (StudyState::Unmatched, true) => Color32::from_rgb(110, 165, 255),
         (StudyState::Matched, false) => Color32::from_rgb(30, 130, 60),
         (StudyState::Matched, true) => Color32::from_rgb(100, 200, 120),
+    }
+}
+
+/// How a field compared with the order, as a colour (with a word beside it where drawn).
+pub fn verdict_color(verdict: crate::model::Verdict, dark: bool) -> Option<Color32> {
+    use crate::model::Verdict;
+    match verdict {
+        Verdict::Mismatch => Some(if dark {
+            Color32::from_rgb(255, 110, 90)
+        } else {
+            Color32::from_rgb(200, 60, 40)
+        }),
+        Verdict::Equivalent => Some(state_color(StudyState::Mismatch, dark)),
+        Verdict::Match | Verdict::NotCompared => None,
     }
 }
 

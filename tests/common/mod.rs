@@ -98,3 +98,102 @@ pub fn is_root() -> bool {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
         .unwrap_or(false)
 }
+
+/// The same data set in a new Part 10 file: a new file meta group written as a router or a
+/// CD burner would (another Source AE Title and Implementation Version Name), the data set
+/// bytes untouched.
+pub fn rewrap(file: &[u8], source_ae: &str, implementation_version: &str) -> Vec<u8> {
+    assert_eq!(&file[128..132], b"DICM", "not a Part 10 file");
+    // Walk the meta group (Explicit VR Little Endian) to where the data set starts, keeping
+    // every element but the ones a receiver rewrites.
+    let mut at = 132;
+    let mut kept: Vec<(u16, [u8; 2], Vec<u8>)> = Vec::new();
+    while at + 8 <= file.len() && u16::from_le_bytes([file[at], file[at + 1]]) == 2 {
+        let element = u16::from_le_bytes([file[at + 2], file[at + 3]]);
+        let vr = [file[at + 4], file[at + 5]];
+        let (len, head) = if matches!(&vr, b"OB" | b"UN" | b"UT" | b"SQ") {
+            (
+                u32::from_le_bytes([file[at + 8], file[at + 9], file[at + 10], file[at + 11]])
+                    as usize,
+                12,
+            )
+        } else {
+            (u16::from_le_bytes([file[at + 6], file[at + 7]]) as usize, 8)
+        };
+        let value = file[at + head..at + head + len].to_vec();
+        if !matches!(element, 0x0000 | 0x0013 | 0x0016) {
+            kept.push((element, vr, value));
+        }
+        at += head + len;
+    }
+    let pad = |s: &str| {
+        let mut v = s.as_bytes().to_vec();
+        if v.len() % 2 == 1 {
+            v.push(b' ');
+        }
+        v
+    };
+    kept.push((0x0013, *b"SH", pad(implementation_version)));
+    kept.push((0x0016, *b"AE", pad(source_ae)));
+    kept.sort_by_key(|k| k.0);
+    let mut meta = Vec::new();
+    for (element, vr, value) in &kept {
+        meta.extend_from_slice(&2u16.to_le_bytes());
+        meta.extend_from_slice(&element.to_le_bytes());
+        meta.extend_from_slice(vr);
+        if matches!(vr, b"OB" | b"UN" | b"UT" | b"SQ") {
+            meta.extend_from_slice(&[0, 0]);
+            meta.extend_from_slice(&(value.len() as u32).to_le_bytes());
+        } else {
+            meta.extend_from_slice(&(value.len() as u16).to_le_bytes());
+        }
+        meta.extend_from_slice(value);
+    }
+    let mut out = vec![0u8; 128];
+    out.extend_from_slice(b"DICM");
+    out.extend_from_slice(&[0x02, 0x00, 0x00, 0x00, b'U', b'L', 4, 0]);
+    out.extend_from_slice(&(meta.len() as u32).to_le_bytes());
+    out.extend_from_slice(&meta);
+    out.extend_from_slice(&file[at..]);
+    out
+}
+
+/// Runs a program that must succeed (a DCMTK tool, say), naming it when it fails.
+pub fn run_ok(program: &Path, args: &[&str]) -> Output {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
+    assert!(
+        out.status.success(),
+        "{} {args:?} failed:\n{}{}",
+        program.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The findings of the study with this Study Instance UID, as `queue --json` lists them:
+/// (state, codes, messages).
+pub fn study_findings(ws: &Path, study_uid: &str) -> (String, Vec<String>, Vec<String>) {
+    let q = qcdesk_json(ws, &["queue", "--json"]);
+    let s = q
+        .as_array()
+        .expect("queue is a list")
+        .iter()
+        .find(|s| s["study_instance_uid"] == study_uid)
+        .unwrap_or_else(|| panic!("study {study_uid} not in the queue: {q}"));
+    let findings = s["findings"].as_array().expect("findings");
+    (
+        s["state"].as_str().unwrap_or_default().to_string(),
+        findings
+            .iter()
+            .map(|f| f["code"].as_str().unwrap_or_default().to_string())
+            .collect(),
+        findings
+            .iter()
+            .map(|f| f["message"].as_str().unwrap_or_default().to_string())
+            .collect(),
+    )
+}
