@@ -60,12 +60,15 @@ impl Workspace {
             })?;
         }
         // Probe: a read-only mount lets create_dir_all succeed when the folders exist already.
-        let probe = ws.tmp_dir().join(format!(".probe-{}", std::process::id()));
-        std::fs::write(&probe, b"").map_err(|cause| WorkspaceError::ReadOnly {
-            path: root.display().to_string(),
-            cause,
-        })?;
-        let _ = std::fs::remove_file(&probe);
+        // The root too: SQLite creates its WAL files beside the database.
+        for dir in [ws.root.clone(), ws.tmp_dir()] {
+            let probe = dir.join(format!(".probe-{}", std::process::id()));
+            std::fs::write(&probe, b"").map_err(|cause| WorkspaceError::ReadOnly {
+                path: root.display().to_string(),
+                cause,
+            })?;
+            let _ = std::fs::remove_file(&probe);
+        }
         if existed {
             ws.tighten_permissions();
         }
@@ -100,12 +103,9 @@ impl Workspace {
                 continue;
             }
             let mode = meta.permissions().mode() & 0o777;
-            let wanted = if meta.is_dir() {
-                crate::fsutil::PRIVATE_DIR_MODE
-            } else {
-                // Keep read-only files read-only (blobs), owner-only either way.
-                mode & 0o700
-            };
+            // Owner-only; what the owner may do stays as it was (a read-only blob stays
+            // read-only, a folder the owner locked stays locked).
+            let wanted = mode & 0o700;
             if wanted != mode
                 && std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(wanted))
                     .is_ok()

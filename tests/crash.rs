@@ -68,12 +68,22 @@ fn killing_an_import_never_leaves_an_inconsistent_workspace() {
         .as_nanos() as u64
         | 1;
     eprintln!("crash test seed {seed}, clean import {clean_time:?}");
-    let span = (clean_time.as_millis() as u64 * 9 / 10).max(20);
+    // Kills land between 10% and 90% of an uninterrupted import's time.
+    let total = clean_time.as_millis() as u64;
+    let (low, span) = (total / 10, (total * 8 / 10).max(20));
     let mut next_delay = move || {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        Duration::from_millis(seed % span)
+        Duration::from_millis(low + seed % span)
+    };
+    // A kill counts as mid-import only once the import has begun writing (temp files or
+    // store files exist) and has not finished: a kill before the first write proves nothing.
+    let began_writing = |ws: &Path| -> bool {
+        !files_under(&ws.join("store")).is_empty()
+            || files_under(&ws.join("tmp"))
+                .iter()
+                .any(|f| f.extension().is_some_and(|e| e == "part"))
     };
     let kill_import = |ws: &Path, delay: Duration| -> bool {
         let mut child = Command::new(bin())
@@ -86,10 +96,11 @@ fn killing_an_import_never_leaves_an_inconsistent_workspace() {
             .spawn()
             .unwrap();
         std::thread::sleep(delay);
+        let writing = began_writing(ws);
         let finished = child.try_wait().unwrap().is_some();
         let _ = child.kill(); // SIGKILL: no cleanup runs
         let _ = child.wait();
-        !finished
+        writing && !finished
     };
 
     // Fresh workspaces, each killed once at a random point of its first import.
@@ -112,7 +123,7 @@ fn killing_an_import_never_leaves_an_inconsistent_workspace() {
     }
     assert!(
         killed_mid_way >= 3,
-        "the kills must land mid-import ({killed_mid_way} of 6 did)"
+        "the kills must land after the import began writing and before it finished ({killed_mid_way} of 6 did)"
     );
 
     // One workspace killed again and again: crashes on top of crashes.

@@ -299,13 +299,19 @@ fn bad_input_gets_a_reason_and_harms_nothing() {
     std::os::unix::fs::symlink(d.join("gone.dcm"), d.join("dangling.dcm")).unwrap();
     let locked = d.join("locked.dcm");
     std::fs::write(&locked, &ct).unwrap();
-    let root = is_root();
-    if !root {
+    {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
     }
 
-    let r = import_json(ws.path(), &[d]);
+    // As an unprivileged user (root reads anything): the locked file must be refused.
+    let out = qcdesk_unprivileged(
+        ws.path(),
+        &["import", "--json", d.to_str().unwrap()],
+        &[ws.path(), d],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let skipped = paths_of(&r, "skipped");
     let skip_reason = |name: &str| {
         skipped
@@ -327,12 +333,10 @@ fn bad_input_gets_a_reason_and_harms_nothing() {
         unreadable_reason("dangling.dcm").is_some_and(|r| r.contains("broken symbolic link")),
         "{unreadable:?}"
     );
-    if !root {
-        assert!(
-            unreadable_reason("locked.dcm").is_some_and(|r| r.contains("ermission")),
-            "{unreadable:?}"
-        );
-    }
+    assert!(
+        unreadable_reason("locked.dcm").is_some_and(|r| r.contains("ermission")),
+        "{unreadable:?}"
+    );
     let broken = paths_of(&r, "broken");
     assert!(
         broken
@@ -397,23 +401,120 @@ fn a_workspace_that_cannot_be_written_is_refused_with_its_path() {
         "{}",
         stderr(&out)
     );
-    if !is_root() {
-        use std::os::unix::fs::PermissionsExt;
-        let ws = tempfile::tempdir().unwrap();
-        qcdesk_json(ws.path(), &["status", "--json"]);
-        std::fs::set_permissions(ws.path(), std::fs::Permissions::from_mode(0o555)).unwrap();
-        let out = qcdesk(
-            ws.path(),
-            &[
-                "import",
-                pydicom_dir()
-                    .join("test_files/CT_small.dcm")
-                    .to_str()
-                    .unwrap(),
-            ],
-        );
-        std::fs::set_permissions(ws.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        assert_eq!(out.status.code(), Some(1));
-        assert!(stderr(&out).contains("not writable"), "{}", stderr(&out));
+    // A folder its user may not write (root may write anything: run as `nobody`).
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().unwrap();
+    let ws = parent.path().join("ws");
+    let ct = parent.path().join("ct.dcm");
+    std::fs::copy(pydicom_dir().join("test_files/CT_small.dcm"), &ct).unwrap();
+    let out = qcdesk_unprivileged(&ws, &["status", "--json"], &[parent.path()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::fs::set_permissions(&ws, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let out = qcdesk_unprivileged(&ws, &["import", ct.to_str().unwrap()], &[]);
+    std::fs::set_permissions(&ws, std::fs::Permissions::from_mode(0o700)).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not writable"), "{}", stderr(&out));
+}
+
+#[test]
+fn zeros_behind_a_dicm_marker_are_refused_at_once_and_not_stored() {
+    // What a crash or a failed copy leaves: a DICM marker, then 5 GB of zeros (sparse here).
+    let ws = tempfile::tempdir().unwrap();
+    let inbox = tempfile::tempdir().unwrap();
+    let path = inbox.path().join("zeros.dcm");
+    let mut head = vec![0u8; 128];
+    head.extend_from_slice(b"DICM");
+    let mut f = std::fs::File::create(&path).unwrap();
+    f.write_all(&head).unwrap();
+    f.set_len(5 << 30).unwrap();
+    drop(f);
+    let r = import_json(ws.path(), &[inbox.path()]);
+    let unreadable = paths_of(&r, "unreadable");
+    assert_eq!(unreadable.len(), 1, "{r}");
+    assert!(
+        unreadable[0].1.contains("group 0000") && unreadable[0].1.contains("not stored"),
+        "{unreadable:?}"
+    );
+    assert_eq!(n(&r, "new_instances"), 0);
+    assert!(files_under(&ws.path().join("store")).is_empty());
+}
+
+#[test]
+fn the_unreadable_list_does_not_grow_on_re_import() {
+    let ws = tempfile::tempdir().unwrap();
+    let inbox = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(
+        inbox.path().join("gone.dcm"),
+        inbox.path().join("dangling.dcm"),
+    )
+    .unwrap();
+    for _ in 0..3 {
+        import_json(ws.path(), &[inbox.path()]);
+    }
+    let status = qcdesk_json(ws.path(), &["status", "--json"]);
+    assert_eq!(status["rejects"], 1, "{status}");
+}
+
+#[test]
+fn verify_lists_files_the_database_does_not_know() {
+    let ws = tempfile::tempdir().unwrap();
+    import_json(ws.path(), &[&pydicom_dir().join("test_files/CT_small.dcm")]);
+    let v = qcdesk_json(ws.path(), &["verify", "--json"]);
+    assert_eq!(
+        (v["ok"].clone(), v["orphans"].as_array().unwrap().len()),
+        (true.into(), 0)
+    );
+    let stray = ws.path().join("store/ab/abcdef.dcm");
+    std::fs::create_dir_all(stray.parent().unwrap()).unwrap();
+    std::fs::write(&stray, b"left behind").unwrap();
+    let v = qcdesk_json(ws.path(), &["verify", "--json"]);
+    assert_eq!(v["ok"], true, "orphans are listed, not damage: {v}");
+    assert_eq!(v["orphans"][0], stray.to_str().unwrap());
+    let out = qcdesk(ws.path(), &["verify"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("abcdef.dcm"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn names_in_every_character_set_are_decoded() {
+    let ws = tempfile::tempdir().unwrap();
+    import_json(ws.path(), &[&pydicom_dir().join("charset_files")]);
+    let queue = qcdesk_json(ws.path(), &["queue", "--json"]);
+    let names: Vec<&str> = queue
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["patient_name"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "Διονυσιος",                            // ISO_IR 126 Greek
+        "Люкceмбypг",                           // ISO_IR 144 Cyrillic
+        "قباني^لنزار",                          // ISO_IR 127 Arabic
+        "שרון^דבורה",                           // ISO_IR 138 Hebrew
+        "Buc^Jérôme",                           // ISO_IR 100
+        "Äneas^Rüdiger",                        // ISO_IR 100
+        "Yamada^Tarou=山田^太郎=やまだ^たろう", // ISO 2022 IR 87
+        "ﾔﾏﾀﾞ^ﾀﾛｳ=山田^太郎=やまだ^たろう",      // ISO 2022 IR 13 + 87
+        "Hong^Gildong=洪^吉洞=홍^길동",         // ISO 2022 IR 149
+        "Wang^XiaoDong=王^小東=",               // ISO_IR 192
+        "Wang^XiaoDong=王^小东=",               // GB18030
+    ] {
+        assert!(names.contains(&expected), "{expected} not among {names:?}");
+    }
+    // None of them is flagged for its character set.
+    for s in queue.as_array().unwrap() {
+        for f in s["findings"].as_array().unwrap() {
+            assert!(
+                !matches!(
+                    f["code"].as_str(),
+                    Some("bad_charset" | "undeclared_charset")
+                ),
+                "{}: {f}",
+                s["patient_name"]
+            );
+        }
     }
 }

@@ -47,8 +47,8 @@ fn the_queue_shows_the_demo_studies() {
     let ws = demo_workspace();
     let mut h = desk(ws.path());
     loaded(&mut h);
-    assert_eq!(h.state().rt.rows.len(), 26);
-    assert_eq!(h.state().rt.view.len(), 26);
+    assert_eq!(h.state().rt.rows.len(), 32);
+    assert_eq!(h.state().rt.view.len(), 32);
     for name in [
         "KOVÁCS^PÉTER",
         "PATEL^PRIYA",
@@ -65,7 +65,7 @@ fn the_queue_shows_the_demo_studies() {
     });
     assert_eq!(h.state().state.selected, Some(first.id));
     assert!(
-        h.query_all_by_label("26 studies").count() == 1,
+        h.query_all_by_label("32 studies").count() == 1,
         "status bar counts"
     );
 }
@@ -75,27 +75,28 @@ fn filter_and_search_narrow_the_queue() {
     let ws = demo_workspace();
     let mut h = desk(ws.path());
     loaded(&mut h);
-    h.get_by_label("State").click();
+    // The filter's label stands before its box, and names it.
+    h.get_by_label("State:").click();
     h.step();
     h.step();
     h.get_by_role_and_label(Role::Button, "mismatch").click();
     h.step();
     h.step();
     assert_eq!(h.state().state.state_filter, Some(StudyState::Mismatch));
-    assert_eq!(h.state().rt.view.len(), 4);
+    assert_eq!(h.state().rt.view.len(), 5);
     assert!(
         h.query_by_label("KOVÁCS^PÉTER").is_none(),
         "an unmatched study still shows"
     );
-    assert!(h.query_all_by_label("MUELLER^JUERGEN").count() >= 1);
+    assert!(h.query_all_by_label("KOENIG^JOERG").count() >= 1);
 
-    h.get_by_label("State").click();
+    h.get_by_label("State:").click();
     h.step();
     h.step();
     h.get_by_role_and_label(Role::Button, "All states").click();
     h.step();
     h.step();
-    assert_eq!(h.state().rt.view.len(), 26);
+    assert_eq!(h.state().rt.view.len(), 32);
 
     let search = h.get_by_label("Search:");
     search.focus();
@@ -192,6 +193,10 @@ fn the_import_button_starts_an_import_with_progress() {
     h.step();
     h.step();
     assert_eq!(h.state().import_dialog.path, src.to_str().unwrap());
+    // The dialog asks a helper thread whether the path exists; the button waits for it.
+    step_until(&mut h, "the path checked off the UI thread", |a| {
+        a.import_dialog.path_found() == Some(true)
+    });
     h.get_by_role_and_label(Role::Button, "Import").click();
     h.step();
     assert!(
@@ -215,6 +220,65 @@ fn the_import_button_starts_an_import_with_progress() {
             .any(|n| n.text.starts_with("Import finished: 176 files"))
     );
     assert_eq!(h.state().rt.stats.instances, 129);
+}
+
+/// The comparison the rules made, as `show --json` gives it: (field, verdict) per field.
+fn rule_verdicts(ws: &Path, id: i64) -> Vec<(String, String)> {
+    let show = qcdesk_json(ws, &["show", &id.to_string(), "--json"]);
+    show["orders"][0]["fields"]
+        .as_array()
+        .unwrap_or_else(|| panic!("study {id} has no order comparison: {show}"))
+        .iter()
+        .map(|f| {
+            (
+                f["field"].as_str().unwrap().to_string(),
+                f["verdict"].as_str().unwrap().replace('_', " "),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_marks_in_the_detail_are_the_rules_verdicts() {
+    let ws = demo_workspace();
+    let mut h = desk(ws.path());
+    loaded(&mut h);
+    let studies: Vec<(i64, StudyState)> = h
+        .state()
+        .rt
+        .rows
+        .iter()
+        .filter(|r| matches!(r.state, StudyState::Mismatch | StudyState::Matched))
+        .map(|r| (r.id, r.state))
+        .collect();
+    assert!(
+        studies
+            .iter()
+            .filter(|s| s.1 == StudyState::Mismatch)
+            .count()
+            >= 5
+    );
+    let mut mismatches_drawn = 0;
+    for (id, _) in studies {
+        h.state_mut().state.search.clear();
+        h.state_mut().select_for_test(id);
+        step_until(&mut h, "the study's detail", |a| {
+            a.rt.detail.as_ref().is_some_and(|d| d.row.id == id)
+        });
+        h.run_steps(2);
+        for (field, verdict) in rule_verdicts(ws.path(), id) {
+            let label = format!("{field}: {verdict}");
+            assert_eq!(
+                h.query_all_by_label(&label).count(),
+                1,
+                "study {id}: the desk must mark '{label}' as the rules say"
+            );
+            if verdict == "mismatch" {
+                mismatches_drawn += 1;
+            }
+        }
+    }
+    assert!(mismatches_drawn >= 5, "{mismatches_drawn} mismatch marks");
 }
 
 #[test]

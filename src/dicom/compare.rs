@@ -402,7 +402,7 @@ fn little_endian(vr: VR, bytes: &[u8], big: bool) -> Vec<u8> {
 /// Binary numbers of a numeric VR, from little-endian bytes.
 fn numbers(vr: VR, le: &[u8]) -> Option<Vec<f64>> {
     fn each<const N: usize>(le: &[u8], f: impl Fn([u8; N]) -> f64) -> Option<Vec<f64>> {
-        (le.len() % N == 0).then(|| {
+        le.len().is_multiple_of(N).then(|| {
             le.chunks_exact(N)
                 .map(|c| f(c.try_into().unwrap_or([0; N])))
                 .collect()

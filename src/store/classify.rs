@@ -97,6 +97,9 @@ pub(super) fn load(conn: &Connection, ids: &[i64]) -> Result<BTreeMap<i64, Loade
     Ok(out)
 }
 
+/// Studies (id and summary) linked to one study.
+type Linked = Vec<(i64, PeerStudy)>;
+
 const PEER_COLUMNS: &str = "id, COALESCE(study_uid, study_key), patient_name, patient_id, \
      issuer_of_patient_id, birth_date, accession, issuer_of_accession";
 
@@ -130,8 +133,8 @@ fn linked_studies(
     conn: &Connection,
     id: i64,
     p: &PeerStudy,
-) -> Result<(Vec<(i64, PeerStudy)>, Vec<(i64, PeerStudy)>), StoreError> {
-    let by = |column: &str, value: &str| -> Result<Vec<(i64, PeerStudy)>, StoreError> {
+) -> Result<(Linked, Linked), StoreError> {
+    let by = |column: &str, value: &str| -> Result<Linked, StoreError> {
         if value.trim().is_empty() {
             return Ok(Vec::new());
         }

@@ -6,7 +6,7 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Migrations in order; index + 1 is the schema version after applying it.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     // 1: store, studies, worklist
     r#"
 CREATE TABLE blobs (

@@ -101,6 +101,11 @@ impl DeskApp {
         self.state.selected.and_then(|id| self.rt.view_position(id))
     }
 
+    /// Selects a study as a click does (for tests driving the desk).
+    pub fn select_for_test(&mut self, id: i64) {
+        self.select(id);
+    }
+
     fn select(&mut self, id: i64) {
         if self.state.selected != Some(id) {
             self.state.selected = Some(id);

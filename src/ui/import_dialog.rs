@@ -104,7 +104,7 @@ impl ImportDialog {
     }
 
     /// Whether the helper found the path as it is typed now (unknown until it answered).
-    fn path_exists(&self) -> Option<bool> {
+    pub fn path_found(&self) -> Option<bool> {
         self.listing
             .as_ref()
             .filter(|l| l.asked == self.path.trim())
@@ -200,7 +200,7 @@ impl ImportDialog {
                     }
                 });
             ui.add_space(6.0);
-            let exists = self.path_exists();
+            let exists = self.path_found();
             ui.horizontal(|ui| {
                 if ui
                     .add_enabled(exists == Some(true), egui::Button::new("Import"))

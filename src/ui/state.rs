@@ -66,3 +66,24 @@ pub enum UiCommand {
     ShowRejects,
     FocusSearch,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saved_settings_hold_no_search_text() {
+        let state = DeskState {
+            search: "MÜLLER^JÜRGEN".into(),
+            ..DeskState::default()
+        };
+        let saved = ron_like(&state);
+        assert!(!saved.contains("MÜLLER"), "{saved}");
+        assert!(!saved.contains("search"), "{saved}");
+    }
+
+    /// eframe saves with RON; serde_json shows the same fields.
+    fn ron_like(s: &DeskState) -> String {
+        serde_json::to_string(s).unwrap()
+    }
+}

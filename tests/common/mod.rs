@@ -197,3 +197,68 @@ pub fn study_findings(ws: &Path, study_uid: &str) -> (String, Vec<String>, Vec<S
             .collect(),
     )
 }
+
+/// Runs `qcdesk --workspace WS args...` as an unprivileged user: directly when the tests run
+/// as one, as `nobody` through `setpriv` when they run as root (as CI does), after handing
+/// `owned` (the workspace, inboxes) to that user. Permission checks are then real, never
+/// skipped; a machine with neither fails loudly.
+pub fn qcdesk_unprivileged(ws: &Path, args: &[&str], owned: &[&Path]) -> Output {
+    if !is_root() {
+        return qcdesk(ws, args);
+    }
+    let setpriv = require_tool("setpriv");
+    const NOBODY: u32 = 65534;
+    for p in owned {
+        chown_tree(p, NOBODY);
+    }
+    Command::new(setpriv)
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--",
+        ])
+        .arg(bin())
+        .arg("--workspace")
+        .arg(ws)
+        .args(args)
+        .env_remove("QCDESK_WORKSPACE")
+        .output()
+        .expect("run qcdesk through setpriv")
+}
+
+/// Gives `path` (and everything under it, but files left unreadable on purpose) to `uid`.
+pub fn chown_tree(path: &Path, uid: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let Ok(meta) = std::fs::symlink_metadata(&p) else {
+            continue;
+        };
+        if meta.file_type().is_symlink() {
+            continue;
+        }
+        // A file made unreadable (mode 000) stays root's: that is what the test is about.
+        if meta.is_file() && meta.permissions().mode() & 0o777 == 0 {
+            continue;
+        }
+        std::os::unix::fs::chown(&p, Some(uid), Some(uid))
+            .unwrap_or_else(|e| panic!("chown {}: {e}", p.display()));
+        if meta.is_dir() {
+            for e in std::fs::read_dir(&p).expect("read dir").flatten() {
+                stack.push(e.path());
+            }
+        }
+    }
+}
+
+/// Mode bits (permissions) of a path.
+pub fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
