@@ -170,3 +170,33 @@ fn demo_builds_in_a_new_or_empty_folder_and_rebuilds_only_its_own() {
     let r = qcdesk_json(empty.path(), &["demo", "--no-gui", "--json"]);
     assert_eq!(r["reused"], false);
 }
+
+#[test]
+fn rule_settings_in_config_toml_reclassify_the_studies() {
+    let ws = demo_workspace();
+    let state_of = |name: &str| -> String {
+        let q = qcdesk_json(ws.path(), &["queue", "--json"]);
+        q.as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["patient_name"] == name)
+            .unwrap_or_else(|| panic!("{name} not in the queue"))["state"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    // A chest film acquired on the CR reader for a CT order.
+    assert_eq!(state_of("SCHNEIDER^ANNA"), "mismatch");
+    std::fs::write(
+        ws.path().join("config.toml"),
+        "[rules]\nmodality_equivalents = [[\"CR\", \"CT\"]]\n",
+    )
+    .unwrap();
+    assert_eq!(state_of("SCHNEIDER^ANNA"), "matched");
+    std::fs::write(ws.path().join("config.toml"), "[rules]\nmodalities = 3\n").unwrap();
+    let out = qcdesk(ws.path(), &["queue"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("config.toml"), "{}", stderr(&out));
+    std::fs::remove_file(ws.path().join("config.toml")).unwrap();
+    assert_eq!(state_of("SCHNEIDER^ANNA"), "mismatch");
+}

@@ -6,9 +6,9 @@
 //! written for it are complete files that a re-import finds and reuses.
 
 mod read;
+mod record;
 mod walk;
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -20,8 +20,10 @@ use serde::Serialize;
 pub use read::{FileOutcome, process_file};
 pub use walk::{Candidate, collect};
 
+use record::{Batch, Committed, Disconnected, Recorder, commit_batches, install_batches};
+
 use crate::jobs::JobCtx;
-use crate::store::{FileRecord, RecordOutcome, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 /// A file the import could not index as it is, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -92,8 +94,8 @@ pub enum ImportError {
 }
 
 /// Records are committed when this many are pending or this long has passed.
-const BATCH_SIZE: usize = 400;
-const BATCH_AGE: Duration = Duration::from_millis(300);
+pub(crate) const BATCH_SIZE: usize = 400;
+pub(crate) const BATCH_AGE: Duration = Duration::from_millis(300);
 
 /// Imports `paths` into the workspace at `workspace`, reporting progress through `ctx`.
 pub fn import_paths(
@@ -134,10 +136,19 @@ pub fn import_paths(
     let (job_tx, job_rx) = bounded::<(usize, Candidate)>(workers * 4);
     let (out_tx, out_rx) = bounded::<(usize, FileOutcome)>(BATCH_SIZE);
     let blobs = store.blobs();
-    let mut recorder = Recorder::new(store, report, rejects);
+    // Batches go through an installer thread (file-system flushes) to a committer thread that
+    // owns the store: while one batch is flushed and another committed, the workers and this
+    // thread go on with the next.
+    let (batch_tx, batch_rx) = bounded::<Batch>(1);
+    let (installed_tx, installed_rx) = bounded::<Batch>(1);
+    let mut recorder = Recorder::new(report, rejects, batch_tx);
     let stop = std::sync::atomic::AtomicBool::new(false);
     let mut done = 0u64;
-    let result = std::thread::scope(|scope| -> Result<(), ImportError> {
+    let result = std::thread::scope(|scope| -> Result<Committed, ImportError> {
+        let installer_blobs = &blobs;
+        let installer =
+            scope.spawn(move || install_batches(installer_blobs, batch_rx, installed_tx));
+        let committer = scope.spawn(move || commit_batches(store, installed_rx));
         for _ in 0..workers {
             let rx = job_rx.clone();
             let tx = out_tx.clone();
@@ -173,151 +184,48 @@ pub fn import_paths(
             }
             // job_tx drops here: workers finish what they hold, then their senders close.
         });
-        loop {
-            if ctx.is_cancelled() && !recorder.report.cancelled {
-                recorder.report.cancelled = true;
-                stop.store(true, Ordering::Relaxed);
-            }
-            match out_rx.recv_timeout(BATCH_AGE) {
-                Ok((seq, outcome)) => {
-                    done += 1;
-                    recorder.receive(seq, outcome)?;
-                    ctx.progress(done, Some(total), format!("{done} of {total} files"));
+        let collected = (|| -> Result<(), Disconnected> {
+            loop {
+                if ctx.is_cancelled() && !recorder.report.cancelled {
+                    recorder.report.cancelled = true;
+                    stop.store(true, Ordering::Relaxed);
                 }
-                Err(RecvTimeoutError::Timeout) => recorder.flush()?,
-                Err(RecvTimeoutError::Disconnected) => break,
+                match out_rx.recv_timeout(BATCH_AGE) {
+                    Ok((seq, outcome)) => {
+                        done += 1;
+                        recorder.receive(seq, outcome)?;
+                        ctx.progress(done, Some(total), format!("{done} of {total} files"));
+                    }
+                    Err(RecvTimeoutError::Timeout) => recorder.flush()?,
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
             }
-        }
-        recorder.finish()
+            recorder.finish()
+        })();
+        // Dropping the receiver stops the workers if the committer failed; dropping the batch
+        // sender lets the committer end.
+        drop(out_rx);
+        recorder.close();
+        let installed = installer.join().unwrap_or_else(|_| {
+            Err(StoreError::Io(std::io::Error::other(
+                "the installer panicked",
+            )))
+        });
+        let committed = committer.join().unwrap_or_else(|_| {
+            Err(StoreError::Io(std::io::Error::other(
+                "the committer panicked",
+            )))
+        });
+        // A failed stage closes its channel: its error is the one to report.
+        let committed = committed?;
+        installed?;
+        collected.map_err(|_| StoreError::Io(std::io::Error::other("import stopped")))?;
+        Ok(committed)
     });
-    result?;
+    let committed = result?;
     ctx.progress(total, Some(total), "done");
     let mut report = recorder.report;
-    report.studies = recorder.studies.into_iter().collect();
+    committed.merge_into(&mut report);
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(report)
-}
-
-/// The job thread's side of an import: puts the workers' outcomes back in walk order (which
-/// of two files with one SOP Instance UID becomes the original must not be luck), batches the
-/// records and commits each batch in one transaction.
-struct Recorder {
-    store: Store,
-    report: ImportReport,
-    pending: Vec<FileRecord>,
-    rejects: Vec<(String, String)>,
-    studies: BTreeSet<i64>,
-    waiting: BTreeMap<usize, FileOutcome>,
-    next_seq: usize,
-    last_commit: Instant,
-}
-
-impl Recorder {
-    fn new(store: Store, report: ImportReport, rejects: Vec<(String, String)>) -> Recorder {
-        Recorder {
-            store,
-            report,
-            pending: Vec::new(),
-            rejects,
-            studies: BTreeSet::new(),
-            waiting: BTreeMap::new(),
-            next_seq: 0,
-            last_commit: Instant::now(),
-        }
-    }
-
-    fn receive(&mut self, seq: usize, outcome: FileOutcome) -> Result<(), ImportError> {
-        self.waiting.insert(seq, outcome);
-        while let Some(outcome) = self.waiting.remove(&self.next_seq) {
-            self.next_seq += 1;
-            self.tally(outcome);
-        }
-        if self.pending.len() >= BATCH_SIZE || self.last_commit.elapsed() >= BATCH_AGE {
-            self.flush()?;
-        }
-        Ok(())
-    }
-
-    /// Records what is left. After a cancel the sequence has holes: what arrived is kept.
-    fn finish(&mut self) -> Result<(), ImportError> {
-        for (_, outcome) in std::mem::take(&mut self.waiting) {
-            self.tally(outcome);
-        }
-        self.flush()
-    }
-
-    fn tally(&mut self, outcome: FileOutcome) {
-        let report = &mut self.report;
-        match outcome {
-            FileOutcome::Record(rec) => self.pending.push(*rec),
-            FileOutcome::NotDicom { path, reason } => {
-                report.non_dicom += 1;
-                report.skipped.push(FileProblem { path, reason });
-            }
-            FileOutcome::Dicomdir { .. } => report.dicomdirs += 1,
-            FileOutcome::Unreadable { path, reason } => {
-                self.rejects.push((path.clone(), reason.clone()));
-                report.unreadable.push(FileProblem { path, reason });
-            }
-        }
-    }
-
-    fn flush(&mut self) -> Result<(), ImportError> {
-        self.last_commit = Instant::now();
-        if self.pending.is_empty() && self.rejects.is_empty() {
-            return Ok(());
-        }
-        let outcomes = self.store.record_batch(&self.pending, &self.rejects)?;
-        tracing::debug!(
-            "recorded {} files in {} ms",
-            self.pending.len(),
-            self.last_commit.elapsed().as_millis()
-        );
-        let report = &mut self.report;
-        for (rec, o) in self.pending.iter().zip(outcomes) {
-            if let Some(id) = o.study_id() {
-                self.studies.insert(id);
-            }
-            let kept_new_bytes = match &o {
-                RecordOutcome::New { .. } => {
-                    report.new_instances += 1;
-                    true
-                }
-                RecordOutcome::Duplicate { same_bytes, .. } => {
-                    report.duplicates += 1;
-                    !same_bytes
-                }
-                RecordOutcome::Variant { .. } => {
-                    report.variants += 1;
-                    true
-                }
-                RecordOutcome::Conflict { .. } => {
-                    report.conflicts += 1;
-                    true
-                }
-                RecordOutcome::Unstored { reason } => {
-                    report.unreadable.push(FileProblem {
-                        path: rec.original_path.clone(),
-                        reason: reason.clone(),
-                    });
-                    false
-                }
-            };
-            let errors: Vec<&str> = rec
-                .faults
-                .iter()
-                .filter(|f| f.kind.is_error())
-                .map(|f| f.message.as_str())
-                .collect();
-            if kept_new_bytes && !errors.is_empty() {
-                report.broken.push(FileProblem {
-                    path: rec.original_path.clone(),
-                    reason: errors.join("; "),
-                });
-            }
-        }
-        self.pending.clear();
-        self.rejects.clear();
-        Ok(())
-    }
 }

@@ -31,7 +31,12 @@ pub fn process_file(
         path: shown.clone(),
         reason: e.to_string(),
     };
-    let size = match std::fs::metadata(path) {
+    // One open and one fstat: the size decides how the file is read.
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => return unreadable(e),
+    };
+    let size = match file.metadata() {
         Ok(m) => m.len(),
         Err(e) => return unreadable(e),
     };
@@ -42,17 +47,14 @@ pub fn process_file(
         };
     }
     let (outcome, bytes) = if size <= IN_MEMORY_LIMIT {
-        let bytes = match std::fs::read(path) {
-            Ok(b) => b,
-            Err(e) => return unreadable(e),
-        };
+        let mut bytes = Vec::with_capacity(size as usize);
+        if let Err(e) = std::io::Read::read_to_end(&mut file, &mut bytes) {
+            return unreadable(e);
+        }
         let outcome = read_header(&mut Cursor::new(&bytes[..]), bytes.len() as u64);
         (outcome, Some(bytes))
     } else {
-        let outcome = match std::fs::File::open(path) {
-            Ok(f) => read_header(&mut BufReader::new(f), size),
-            Err(e) => return unreadable(e),
-        };
+        let outcome = read_header(&mut BufReader::new(file), size);
         (outcome, None)
     };
     let outcome = match outcome {

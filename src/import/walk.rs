@@ -65,6 +65,8 @@ fn is_dicomdir_name(p: &Path) -> bool {
 struct Found {
     path: PathBuf,
     source: String,
+    /// Reached through a symbolic link (so possibly also by its own path).
+    linked: bool,
 }
 
 /// Lists every file under `roots`, in a stable order, each once.
@@ -112,11 +114,18 @@ pub fn collect(roots: &[PathBuf]) -> WalkResult {
             unlisted.push(medium);
         }
     }
+    // One folder without media or links names each file once: no need to stat every file
+    // for its inode (10,000 system calls on a large import).
+    let unique_paths = roots.len() == 1 && seen.is_empty() && unlisted.is_empty();
     for f in found {
         if is_dicomdir_name(&f.path) {
             continue;
         }
-        let key = FileKey::of(&f.path);
+        let key = if unique_paths && !f.linked {
+            FileKey::Path(f.path.clone())
+        } else {
+            FileKey::of(&f.path)
+        };
         if !seen.insert(key.clone()) {
             continue;
         }
@@ -227,6 +236,7 @@ fn walk(root: &Path, source: &str, found: &mut Vec<Found>, out: &mut WalkResult)
         found.push(Found {
             path: path.to_path_buf(),
             source: source.to_string(),
+            linked: ft.is_symlink(),
         });
     }
 }

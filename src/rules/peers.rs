@@ -100,10 +100,15 @@ pub(super) fn patient_conflict(summary: &PeerStudy, peers: &[PeerStudy]) -> Vec<
 /// How two studies relate through their summaries: (split study, patient conflict). A study
 /// whose relation to another changes makes that other study's peer findings stale.
 pub fn related(a: &PeerStudy, b: &PeerStudy) -> (bool, bool) {
+    // Cheap checks first: most peers share only an ID with the same person, or nothing.
+    let same_acc = !a.accession.trim().is_empty() && a.accession.trim() == b.accession.trim();
+    let same_id = !a.patient_id.trim().is_empty() && a.patient_id.trim() == b.patient_id.trim();
     let one = std::slice::from_ref(b);
     (
-        !split_study(a, one).is_empty(),
-        !patient_conflict(a, one).is_empty(),
+        same_acc && !split_study(a, one).is_empty(),
+        same_id
+            && (a.patient_name != b.patient_name || a.birth_date != b.birth_date)
+            && !patient_conflict(a, one).is_empty(),
     )
 }
 

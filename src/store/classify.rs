@@ -16,6 +16,7 @@ use rusqlite::{Connection, Transaction, params};
 
 use super::StoreError;
 use super::headers::{faults_from_json, header_from_row, select_list};
+use super::peers::{self, Linked};
 use crate::model::{AttrDiff, CopyRole};
 use crate::rules::{self, CopyFacts, InstanceFacts, PeerFacts, PeerStudy, RulesConfig, StudyFacts};
 
@@ -41,6 +42,11 @@ fn fill_touched(conn: &Connection, ids: &[i64]) -> Result<(), StoreError> {
 /// Loads what the rules need about the studies `ids` (their own files; peers apart).
 pub(super) fn load(conn: &Connection, ids: &[i64]) -> Result<BTreeMap<i64, Loaded>, StoreError> {
     fill_touched(conn, ids)?;
+    load_touched(conn, ids)
+}
+
+/// [`load`] for the studies already in `temp.touched`.
+fn load_touched(conn: &Connection, ids: &[i64]) -> Result<BTreeMap<i64, Loaded>, StoreError> {
     let mut out: BTreeMap<i64, Loaded> = ids.iter().map(|&id| (id, Loaded::default())).collect();
     let sql = format!(
         "SELECT i.study_id, i.series_id, f.original_path, b.read_errors, b.read_warnings, b.has_pixel_data, {}
@@ -97,101 +103,6 @@ pub(super) fn load(conn: &Connection, ids: &[i64]) -> Result<BTreeMap<i64, Loade
     Ok(out)
 }
 
-/// Studies (id and summary) linked to one study.
-type Linked = Vec<(i64, PeerStudy)>;
-
-const PEER_COLUMNS: &str = "id, COALESCE(study_uid, study_key), patient_name, patient_id, \
-     issuer_of_patient_id, birth_date, accession, issuer_of_accession";
-
-fn peer_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, PeerStudy)> {
-    Ok((
-        r.get(0)?,
-        PeerStudy {
-            study_uid: r.get(1)?,
-            patient_name: r.get(2)?,
-            patient_id: r.get(3)?,
-            issuer_of_patient_id: r.get(4)?,
-            birth_date: r.get(5)?,
-            accession: r.get(6)?,
-            issuer_of_accession: r.get(7)?,
-        },
-    ))
-}
-
-/// The summary of study `id` as stored.
-fn stored_peer(conn: &Connection, id: i64) -> Result<Option<PeerStudy>, StoreError> {
-    use rusqlite::OptionalExtension;
-    Ok(conn
-        .prepare_cached(&format!("SELECT {PEER_COLUMNS} FROM studies WHERE id = ?1"))?
-        .query_row([id], peer_row)
-        .optional()?
-        .map(|(_, p)| p))
-}
-
-/// Other studies sharing a non-empty accession or Patient ID with `p`.
-fn linked_studies(
-    conn: &Connection,
-    id: i64,
-    p: &PeerStudy,
-) -> Result<(Linked, Linked), StoreError> {
-    let by = |column: &str, value: &str| -> Result<Linked, StoreError> {
-        if value.trim().is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {PEER_COLUMNS} FROM studies WHERE {column} = ?1 AND id != ?2"
-        ))?;
-        let rows = stmt.query_map(params![value, id], peer_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    };
-    Ok((
-        by("accession", &p.accession)?,
-        by("patient_id", &p.patient_id)?,
-    ))
-}
-
-/// Studies holding one of study `id`'s SOP Instance UIDs: (SOP UID, study id, summary).
-fn shared_sops(conn: &Connection, id: i64) -> Result<Vec<(String, i64, PeerStudy)>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT i.sop_uid, s.id, COALESCE(s.study_uid, s.study_key), s.patient_name, s.patient_id,
-                s.issuer_of_patient_id, s.birth_date, s.accession, s.issuer_of_accession
-         FROM instances i
-         JOIN instances j ON j.sop_key = i.sop_key AND j.study_id != i.study_id
-         JOIN studies s ON s.id = j.study_id
-         WHERE i.study_id = ?1 AND i.sop_uid IS NOT NULL
-         ORDER BY i.id",
-    )?;
-    let rows = stmt.query_map([id], |r| {
-        Ok((
-            r.get(0)?,
-            r.get(1)?,
-            PeerStudy {
-                study_uid: r.get(2)?,
-                patient_name: r.get(3)?,
-                patient_id: r.get(4)?,
-                issuer_of_patient_id: r.get(5)?,
-                birth_date: r.get(6)?,
-                accession: r.get(7)?,
-                issuer_of_accession: r.get(8)?,
-            },
-        ))
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
-/// What other studies share with study `id`, whose summary is `p`.
-fn peer_facts(conn: &Connection, id: i64, p: &PeerStudy) -> Result<PeerFacts, StoreError> {
-    let (acc, pid) = linked_studies(conn, id, p)?;
-    Ok(PeerFacts {
-        same_accession: acc.into_iter().map(|(_, s)| s).collect(),
-        same_patient_id: pid.into_iter().map(|(_, s)| s).collect(),
-        shared_sops: shared_sops(conn, id)?
-            .into_iter()
-            .map(|(sop, _, s)| (sop, s))
-            .collect(),
-    })
-}
-
 /// Recomputes the state, findings and summary of the studies `ids`, and the peer findings of
 /// the other studies whose relation to them changed.
 pub(super) fn reclassify(
@@ -199,51 +110,62 @@ pub(super) fn reclassify(
     ids: &[i64],
     config: &RulesConfig,
 ) -> Result<(), StoreError> {
+    fill_touched(tx, ids)?;
     // How each study stood before, to find the peers whose relation to it changes.
-    let mut before: BTreeMap<i64, PeerStudy> = BTreeMap::new();
-    for &id in ids {
-        if let Some(p) = stored_peer(tx, id)? {
-            before.insert(id, p);
-        }
-    }
-    let loaded = load(tx, ids)?;
-    let touched: BTreeSet<i64> = ids.iter().copied().collect();
+    let before = peers::stored_touched(tx)?;
+    let loaded = load_touched(tx, ids)?;
     let mut summaries = BTreeMap::new();
     for (&id, l) in &loaded {
         let summary = rules::summarize(&l.facts.instances);
         write_summary(tx, id, &summary, l)?;
         summaries.insert(id, summary);
     }
+    // Everything the studies share with others, and their orders: one query each.
+    let mut same_acc = peers::linked_touched(tx, "accession")?;
+    let mut same_pid = peers::linked_touched(tx, "patient_id")?;
+    let mut shared = peers::shared_touched(tx)?;
+    let mut orders = peers::orders_touched(tx)?;
+
     // Peers whose relation to a touched study changed get their peer findings redone.
+    let touched: BTreeSet<i64> = ids.iter().copied().collect();
     let mut stale: BTreeSet<i64> = BTreeSet::new();
     for (&id, summary) in &summaries {
         let now = summary.as_peer();
         let old = before.get(&id).cloned().unwrap_or_default();
-        let mut candidates = Vec::new();
-        for p in [&old, &now] {
-            let (a, b) = linked_studies(tx, id, p)?;
-            candidates.extend(a);
-            candidates.extend(b);
+        let mut candidates: Vec<&(i64, PeerStudy)> = Vec::new();
+        candidates.extend(same_acc.get(&id).into_iter().flatten());
+        candidates.extend(same_pid.get(&id).into_iter().flatten());
+        // Studies linked through the values it had before (only when those changed).
+        let old_links;
+        if old.accession != now.accession || old.patient_id != now.patient_id {
+            old_links = peers::linked(tx, id, &old)?;
+            candidates.extend(old_links.0.iter().chain(&old_links.1));
         }
         for (other, peer) in candidates {
-            if !touched.contains(&other)
-                && rules::related(&old, &peer) != rules::related(&now, &peer)
+            if !touched.contains(other) && rules::related(&old, peer) != rules::related(&now, peer)
             {
-                stale.insert(other);
+                stale.insert(*other);
             }
         }
-        for (_, other, _) in shared_sops(tx, id)? {
-            if !touched.contains(&other) {
-                stale.insert(other);
+        for (_, other, _) in shared.get(&id).into_iter().flatten() {
+            if !touched.contains(other) {
+                stale.insert(*other);
             }
         }
     }
     for (id, l) in loaded {
         let mut facts = l.facts;
-        let summary = summaries.get(&id).cloned().unwrap_or_default();
-        facts.peers = peer_facts(tx, id, &summary.as_peer())?;
-        let accessions = distinct_accessions(&facts);
-        let orders = super::orders::orders_for(tx, &accessions)?;
+        facts.peers = PeerFacts {
+            same_accession: strip(same_acc.remove(&id)),
+            same_patient_id: strip(same_pid.remove(&id)),
+            shared_sops: shared
+                .remove(&id)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(sop, _, s)| (sop, s))
+                .collect(),
+        };
+        let orders = orders.remove(&id).unwrap_or_default();
         let c = rules::classify(&facts, &orders, config);
         tx.prepare_cached("DELETE FROM findings WHERE study_id = ?1")?
             .execute([id])?;
@@ -257,16 +179,12 @@ pub(super) fn reclassify(
     Ok(())
 }
 
-fn distinct_accessions(facts: &StudyFacts) -> Vec<String> {
-    let mut accessions: Vec<String> = facts
-        .instances
-        .iter()
-        .map(|i| i.header.accession.trim().to_string())
-        .filter(|a| !a.is_empty())
-        .collect();
-    accessions.sort();
-    accessions.dedup();
-    accessions
+fn strip(linked: Option<Linked>) -> Vec<PeerStudy> {
+    linked
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect()
 }
 
 fn insert_findings(
@@ -298,10 +216,10 @@ fn insert_findings(
 
 /// Redoes the peer findings of study `id` from the stored summaries, and its state.
 fn refresh_peer_findings(tx: &Transaction<'_>, id: i64) -> Result<(), StoreError> {
-    let Some(me) = stored_peer(tx, id)? else {
+    let Some(me) = peers::stored(tx, id)? else {
         return Ok(());
     };
-    let findings = rules::peer_findings(&me, &peer_facts(tx, id, &me)?);
+    let findings = rules::peer_findings(&me, &peers::facts(tx, id, &me)?);
     tx.prepare_cached("DELETE FROM findings WHERE study_id = ?1 AND scope = 'peer'")?
         .execute([id])?;
     insert_findings(tx, id, &findings)?;
@@ -371,8 +289,8 @@ pub(super) fn facts_of(conn: &Connection, id: i64) -> Result<StudyFacts, StoreEr
         .remove(&id)
         .map(|l| l.facts)
         .unwrap_or_default();
-    if let Some(me) = stored_peer(conn, id)? {
-        facts.peers = peer_facts(conn, id, &me)?;
+    if let Some(me) = peers::stored(conn, id)? {
+        facts.peers = peers::facts(conn, id, &me)?;
     }
     Ok(facts)
 }

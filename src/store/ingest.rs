@@ -108,6 +108,7 @@ pub(super) struct Placement {
 /// Finds or creates the study, series and instance of a file (blob `hash`, already in the
 /// `blobs` table) and judges it against what the instance holds. `exclude_file` is a `files`
 /// row to ignore (the file itself, when an old record is re-judged).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn place(
     tx: &Transaction<'_>,
     blobs: &BlobStore,
@@ -116,17 +117,20 @@ pub(super) fn place(
     h: &Header,
     source: &str,
     exclude_file: Option<i64>,
+    (now, now_unix): (&str, i64),
 ) -> Result<Placement, StoreError> {
-    let (now, now_unix) = fsutil::now();
     let study_key = key(&h.study_uid, hash);
-    tx.prepare_cached(
-        "INSERT INTO studies (study_key, study_uid, source, first_seen, first_seen_unix, last_change)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?4) ON CONFLICT(study_key) DO NOTHING",
-    )?
-    .execute(params![study_key, opt(&h.study_uid), source, now, now_unix])?;
+    // One statement finds or creates the study and marks it changed.
     let study_id: i64 = tx
-        .prepare_cached("SELECT id FROM studies WHERE study_key = ?1")?
-        .query_row([&study_key], |r| r.get(0))?;
+        .prepare_cached(
+            "INSERT INTO studies (study_key, study_uid, source, first_seen, first_seen_unix, last_change)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?4)
+             ON CONFLICT(study_key) DO UPDATE SET last_change = excluded.last_change
+             RETURNING id",
+        )?
+        .query_row(params![study_key, opt(&h.study_uid), source, now, now_unix], |r| {
+            r.get(0)
+        })?;
 
     let sop_key = key(&h.sop_instance_uid, hash);
     let existing: Option<i64> = tx
@@ -175,14 +179,15 @@ pub(super) fn place(
     }
 
     let series_key = key(&h.series_uid, hash);
-    tx.prepare_cached(
-        "INSERT INTO series (study_id, series_key, series_uid) VALUES (?1, ?2, ?3)
-         ON CONFLICT(study_id, series_key) DO NOTHING",
-    )?
-    .execute(params![study_id, series_key, opt(&h.series_uid)])?;
     let series_id: i64 = tx
-        .prepare_cached("SELECT id FROM series WHERE study_id = ?1 AND series_key = ?2")?
-        .query_row(params![study_id, series_key], |r| r.get(0))?;
+        .prepare_cached(
+            "INSERT INTO series (study_id, series_key, series_uid) VALUES (?1, ?2, ?3)
+             ON CONFLICT(study_id, series_key) DO UPDATE SET series_uid = series.series_uid
+             RETURNING id",
+        )?
+        .query_row(params![study_id, series_key, opt(&h.series_uid)], |r| {
+            r.get(0)
+        })?;
     tx.prepare_cached(
         "INSERT INTO instances (series_id, study_id, sop_key, sop_uid) VALUES (?1, ?2, ?3, ?4)",
     )?
@@ -226,13 +231,22 @@ fn compare_blobs(blobs: &BlobStore, held: &str, received: &str) -> Sameness {
     }
 }
 
+/// What recording a batch needs to know once, not per file.
+pub(super) struct BatchCtx<'a> {
+    pub blobs: &'a BlobStore,
+    /// The time of the batch (RFC 3339) and as Unix seconds.
+    pub now: (String, i64),
+    /// Whether the workspace lists unreadable files at all (else nothing to clear).
+    pub has_rejects: bool,
+}
+
 /// Records one file inside the caller's transaction.
-pub fn record_file(
+pub(super) fn record_file(
     tx: &Transaction<'_>,
-    blobs: &BlobStore,
+    ctx: &BatchCtx<'_>,
     rec: &FileRecord,
 ) -> Result<RecordOutcome, StoreError> {
-    let (now, _) = fsutil::now();
+    let now = ctx.now.0.as_str();
     let held: Option<(i64, i64)> = tx
         .prepare_cached(
             "SELECT f.id, i.study_id FROM files f JOIN instances i ON i.id = f.instance_id
@@ -241,8 +255,10 @@ pub fn record_file(
         .query_row([rec.hash()], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     if let Some((file_id, study_id)) = held {
-        insert_receipt(tx, file_id, rec, &now)?;
-        clear_reject(tx, &rec.original_path)?;
+        insert_receipt(tx, file_id, rec, now)?;
+        if ctx.has_rejects {
+            clear_reject(tx, &rec.original_path)?;
+        }
         return Ok(RecordOutcome::Duplicate {
             study_id,
             same_bytes: true,
@@ -251,12 +267,13 @@ pub fn record_file(
     insert_blob(tx, rec)?;
     let p = place(
         tx,
-        blobs,
+        ctx.blobs,
         rec.hash(),
         &rec.staged.dataset_hash,
         &rec.header,
         &rec.source,
         None,
+        (now, ctx.now.1),
     )?;
     let differences = serde_json::to_string(&p.differences).unwrap_or_else(|_| "[]".into());
     tx.prepare_cached(
@@ -274,10 +291,10 @@ pub fn record_file(
         p.note
     ])?;
     let file_id = tx.last_insert_rowid();
-    insert_receipt(tx, file_id, rec, &now)?;
-    clear_reject(tx, &rec.original_path)?;
-    tx.prepare_cached("UPDATE studies SET last_change = ?1 WHERE id = ?2")?
-        .execute(params![now, p.study_id])?;
+    insert_receipt(tx, file_id, rec, now)?;
+    if ctx.has_rejects {
+        clear_reject(tx, &rec.original_path)?;
+    }
     let study_id = p.study_id;
     Ok(match p.role {
         CopyRole::Original => RecordOutcome::New { study_id },
@@ -325,18 +342,26 @@ fn clear_reject(tx: &Transaction<'_>, path: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The statement inserting a blob row, built once from the header attribute list.
+fn insert_blob_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        let cols = HEADER_COLUMNS.join(", ");
+        let fixed = 8;
+        let marks = (0..HEADER_COLUMNS.len() + fixed)
+            .map(|i| format!("?{}", i + 1))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "INSERT OR IGNORE INTO blobs (hash, size, has_pixel_data, truncated, read_errors,
+                 read_warnings, dataset_hash, dataset_offset, {cols})
+             VALUES ({marks})"
+        )
+    })
+}
+
 fn insert_blob(tx: &Transaction<'_>, rec: &FileRecord) -> Result<(), StoreError> {
-    let cols = HEADER_COLUMNS.join(", ");
-    let fixed = 8;
-    let marks = (0..HEADER_COLUMNS.len() + fixed)
-        .map(|i| format!("?{}", i + 1))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sql = format!(
-        "INSERT OR IGNORE INTO blobs (hash, size, has_pixel_data, truncated, read_errors, read_warnings,
-                                      dataset_hash, dataset_offset, {cols})
-         VALUES ({marks})"
-    );
+    let sql = insert_blob_sql();
     let (errors, warnings) = faults_to_json(&rec.faults);
     let size = rec.staged.size as i64;
     let offset = rec.dataset_offset as i64;
@@ -355,7 +380,7 @@ fn insert_blob(tx: &Transaction<'_>, rec: &FileRecord) -> Result<(), StoreError>
     for v in &header_vals {
         values.push(v);
     }
-    tx.prepare_cached(&sql)?.execute(params_from_iter(values))?;
+    tx.prepare_cached(sql)?.execute(params_from_iter(values))?;
     Ok(())
 }
 
@@ -390,9 +415,21 @@ impl Store {
 
     /// Records a batch of files in one transaction and reclassifies the studies they touched.
     /// The staged bytes are made durable under their final names first (two file-system
-    /// flushes for the whole batch); a final-named file the database does not know (a crash
-    /// leftover) is hashed before it is trusted, and replaced from its source when damaged.
+    /// flushes for the whole batch), then [`Store::commit_batch`].
     pub fn record_batch(
+        &mut self,
+        records: &[FileRecord],
+        rejects: &[(String, String)],
+    ) -> Result<Vec<RecordOutcome>, StoreError> {
+        self.blobs.install(records.iter().map(|r| &r.staged))?;
+        self.commit_batch(records, rejects)
+    }
+
+    /// Records a batch whose staged bytes [`BlobStore::install`] has made durable, in one
+    /// transaction, and reclassifies the studies it touched. A final-named file the database
+    /// does not know (a crash leftover) is hashed before it is trusted, and replaced from its
+    /// source when damaged.
+    pub fn commit_batch(
         &mut self,
         records: &[FileRecord],
         rejects: &[(String, String)],
@@ -403,10 +440,17 @@ impl Store {
                 unstored[i] = self.check_leftover(rec).err();
             }
         }
-        self.blobs.install(records.iter().map(|r| &r.staged))?;
         let blobs = std::sync::Arc::clone(&self.blobs);
         let rules = self.rules.clone();
+        let has_rejects: bool =
+            self.conn
+                .query_row("SELECT EXISTS (SELECT 1 FROM rejects)", [], |r| r.get(0))?;
         self.in_transaction(|tx| {
+            let ctx = BatchCtx {
+                blobs: &blobs,
+                now: fsutil::now(),
+                has_rejects,
+            };
             let mut outcomes = Vec::with_capacity(records.len());
             let mut touched = std::collections::BTreeSet::new();
             for (rec, problem) in records.iter().zip(&unstored) {
@@ -417,7 +461,7 @@ impl Store {
                     });
                     continue;
                 }
-                let o = record_file(tx, &blobs, rec)?;
+                let o = record_file(tx, &ctx, rec)?;
                 if !matches!(
                     o,
                     RecordOutcome::Duplicate {

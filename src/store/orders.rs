@@ -9,22 +9,27 @@ pub(super) const COLUMNS: &str = "accession, issuer_of_accession, requested_proc
      scheduled_at, procedure, study_uid, source";
 
 pub(super) fn item_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<WorklistItem> {
+    item_at(r, 0)
+}
+
+/// An order read from `r`, whose columns from `at` on are [`COLUMNS`].
+pub(super) fn item_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<WorklistItem> {
     Ok(WorklistItem {
-        accession: r.get(0)?,
-        issuer_of_accession: r.get(1)?,
-        requested_procedure_id: r.get(2)?,
-        sps_id: r.get(3)?,
-        patient_name: r.get(4)?,
-        patient_id: r.get(5)?,
-        issuer_of_patient_id: r.get(6)?,
-        birth_date: r.get(7)?,
-        sex: r.get(8)?,
-        modality: r.get(9)?,
-        station_ae: r.get(10)?,
-        scheduled_at: r.get(11)?,
-        procedure: r.get(12)?,
-        study_instance_uid: r.get(13)?,
-        source: r.get(14)?,
+        accession: r.get(at)?,
+        issuer_of_accession: r.get(at + 1)?,
+        requested_procedure_id: r.get(at + 2)?,
+        sps_id: r.get(at + 3)?,
+        patient_name: r.get(at + 4)?,
+        patient_id: r.get(at + 5)?,
+        issuer_of_patient_id: r.get(at + 6)?,
+        birth_date: r.get(at + 7)?,
+        sex: r.get(at + 8)?,
+        modality: r.get(at + 9)?,
+        station_ae: r.get(at + 10)?,
+        scheduled_at: r.get(at + 11)?,
+        procedure: r.get(at + 12)?,
+        study_instance_uid: r.get(at + 13)?,
+        source: r.get(at + 14)?,
     })
 }
 

@@ -262,6 +262,9 @@ ALTER TABLE findings ADD COLUMN severity INTEGER NOT NULL DEFAULT 255;
 ALTER TABLE studies ADD COLUMN issuer_of_accession TEXT NOT NULL DEFAULT '';
 CREATE INDEX studies_patient ON studies(patient_id);
 ALTER TABLE worklist ADD COLUMN issuer_of_accession TEXT NOT NULL DEFAULT '';
+
+-- Small facts about the workspace (the rule settings the studies were classified with).
+CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 "#,
 ];
 

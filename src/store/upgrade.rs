@@ -115,6 +115,7 @@ fn rejudge_conflicts(tx: &Transaction<'_>, blobs: &BlobStore) -> Result<(), Stor
             ))
         })?
         .collect::<Result<_, _>>()?;
+    let (now, now_unix) = crate::fsutil::now();
     for (file_id, hash, dataset_hash, source, header) in rows {
         let p = place(
             tx,
@@ -124,6 +125,7 @@ fn rejudge_conflicts(tx: &Transaction<'_>, blobs: &BlobStore) -> Result<(), Stor
             &header,
             &source,
             Some(file_id),
+            (&now, now_unix),
         )?;
         let differences = serde_json::to_string(&p.differences).unwrap_or_else(|_| "[]".into());
         tx.execute(
