@@ -78,6 +78,9 @@ enum Command {
         /// Open the desk, save a PNG of its window to this file once drawn, and exit.
         #[arg(long, value_name = "OUT.png", conflicts_with = "no_gui")]
         screenshot: Option<PathBuf>,
+        /// Open the desk with this study selected (queue id or Study Instance UID).
+        #[arg(long, value_name = "STUDY", conflicts_with = "no_gui")]
+        select: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -153,6 +156,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         return crate::ui::run_desk(crate::ui::DeskOptions {
             workspace: dir,
             screenshot: None,
+            select: None,
         });
     };
     match command {
@@ -230,6 +234,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Demo {
             no_gui,
             screenshot,
+            select,
             json,
         } => {
             let dir = workspace_dir(&cli.workspace, "demo")?;
@@ -252,6 +257,7 @@ fn dispatch(cli: Cli) -> Result<()> {
                 return crate::ui::run_desk(crate::ui::DeskOptions {
                     workspace: dir,
                     screenshot,
+                    select,
                 });
             }
         }

@@ -129,3 +129,70 @@ mod tests {
         assert!(resolve(&medium, &ids(&["a/../../b"])).is_none());
     }
 }
+
+#[cfg(test)]
+mod record_tests {
+    use super::*;
+    use dicom_core::value::DataSetSequence;
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    use dicom_object::InMemDicomObject;
+    use dicom_object::meta::FileMetaTableBuilder;
+
+    fn record(file_id: &str, in_use: u16) -> InMemDicomObject {
+        InMemDicomObject::from_element_iter([
+            DataElement::new(
+                tags::RECORD_IN_USE_FLAG,
+                VR::US,
+                PrimitiveValue::from(in_use),
+            ),
+            DataElement::new(
+                tags::DIRECTORY_RECORD_TYPE,
+                VR::CS,
+                PrimitiveValue::from("IMAGE"),
+            ),
+            DataElement::new(
+                tags::REFERENCED_FILE_ID,
+                VR::CS,
+                PrimitiveValue::from(file_id),
+            ),
+        ])
+    }
+
+    #[test]
+    fn records_not_in_use_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["IM1", "IM2"] {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        let obj = InMemDicomObject::from_element_iter([DataElement::new(
+            tags::DIRECTORY_RECORD_SEQUENCE,
+            VR::SQ,
+            DataSetSequence::from(vec![
+                record("IM1", 0x0000),
+                record("IM2", 0xFFFF),
+                record("GONE", 0),
+            ]),
+        )]);
+        let file = obj
+            .with_meta(
+                FileMetaTableBuilder::new()
+                    .transfer_syntax(crate::dicom::uids::EXPLICIT_VR_LITTLE_ENDIAN)
+                    .media_storage_sop_class_uid(crate::dicom::uids::MEDIA_STORAGE_DIRECTORY)
+                    .media_storage_sop_instance_uid("1.2.3"),
+            )
+            .unwrap();
+        let path = dir.path().join("DICOMDIR");
+        file.write_to_file(&path).unwrap();
+        let listing = read_dicomdir(&path).unwrap();
+        let names: Vec<String> = listing
+            .files
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().to_string())
+            .collect();
+        assert_eq!(names, ["IM2"]);
+        assert!(
+            listing.missing.is_empty(),
+            "a deleted record's file is not missing"
+        );
+    }
+}

@@ -101,7 +101,7 @@ impl DeskApp {
         self.state.selected.and_then(|id| self.rt.view_position(id))
     }
 
-    /// Selects a study as a click does (for tests driving the desk).
+    /// Selects a study as a click does (`--select`, and tests driving the desk).
     pub fn select_for_test(&mut self, id: i64) {
         self.select(id);
     }

@@ -23,11 +23,17 @@ pub struct DeskOptions {
     pub workspace: PathBuf,
     /// Save a PNG of the window here once drawn, then exit.
     pub screenshot: Option<PathBuf>,
+    /// Open with this study selected (queue id or Study Instance UID).
+    pub select: Option<String>,
 }
 
 /// Opens the desk window on a workspace and runs until it is closed.
 pub fn run_desk(opts: DeskOptions) -> anyhow::Result<()> {
     let store = crate::store::Store::open(&opts.workspace)?;
+    let select = match &opts.select {
+        Some(key) => Some(store.find_study(key)?),
+        None => None,
+    };
     let screenshot = opts.screenshot.is_some();
     let native = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
@@ -48,7 +54,10 @@ pub fn run_desk(opts: DeskOptions) -> anyhow::Result<()> {
         "qcdesk",
         native,
         Box::new(move |cc| {
-            let app = DeskApp::new(cc, workspace, store, !screenshot);
+            let mut app = DeskApp::new(cc, workspace, store, !screenshot);
+            if let Some(id) = select {
+                app.select_for_test(id);
+            }
             Ok(Box::new(match shot {
                 Some(path) => app.with_screenshot(path, outcome2),
                 None => app,
