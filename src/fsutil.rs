@@ -126,9 +126,19 @@ impl TempFile {
         match std::fs::hard_link(&self.path, dest) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-            // File systems without hard links: copy, then check nothing raced in.
+            // File systems without hard links: a flushed copy renamed into place, so the
+            // final name never holds a partial file. Two writers of the same content may both
+            // rename: the bytes are the same.
             Err(_) if !dest.exists() => {
-                std::fs::copy(&self.path, dest)?;
+                let dir = self.path.parent().unwrap_or(Path::new("."));
+                let mut copy = TempFile::create(dir)?;
+                let mut src = File::open(&self.path)?;
+                if let Some(f) = copy.file.as_mut() {
+                    std::io::copy(&mut src, f)?;
+                }
+                copy.sync()?;
+                copy.seal()?;
+                copy.replace(dest)?;
                 Ok(true)
             }
             Err(_) => Ok(false),

@@ -19,7 +19,26 @@ pub enum WorkspaceError {
         "workspace {path} is not writable ({cause}); qcdesk needs to write its database and store there"
     )]
     ReadOnly { path: String, cause: std::io::Error },
+    #[error(
+        "{path} is not a qcdesk workspace: it holds other files ({example}); give a new or empty \
+         folder, or an existing workspace"
+    )]
+    NotAWorkspace { path: String, example: String },
 }
+
+/// What qcdesk itself keeps in a workspace folder; nothing else there is touched.
+const OWN_ENTRIES: &[&str] = &[
+    "qcdesk.sqlite",
+    "qcdesk.sqlite-wal",
+    "qcdesk.sqlite-shm",
+    "qcdesk.sqlite-journal",
+    "store",
+    "tmp",
+    "config.toml",
+    "demo.json",
+    "qcdesk-demo-workspace",
+    "demo-inbox",
+];
 
 /// Paths inside one workspace folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +63,9 @@ impl Workspace {
             notes: Vec::new(),
         };
         let existed = root.exists();
+        if existed {
+            ws.check_adoptable()?;
+        }
         for dir in [ws.root.clone(), ws.blob_dir(), ws.tmp_dir()] {
             crate::fsutil::create_private_dir(&dir).map_err(|cause| {
                 if cause.kind() == std::io::ErrorKind::PermissionDenied || is_read_only_fs(&cause) {
@@ -76,6 +98,27 @@ impl Workspace {
         Ok(ws)
     }
 
+    /// A folder that is neither a workspace nor empty is not made one: qcdesk would mix its
+    /// patient data with whatever is there, and tighten permissions others rely on.
+    fn check_adoptable(&self) -> Result<(), WorkspaceError> {
+        if self.db_path().exists() {
+            return Ok(());
+        }
+        let Ok(entries) = std::fs::read_dir(&self.root) else {
+            return Ok(()); // not a folder, or unreadable: the create below says why
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if !OWN_ENTRIES.contains(&name.as_str()) && !name.starts_with(".probe-") {
+                return Err(WorkspaceError::NotAWorkspace {
+                    path: self.root.display().to_string(),
+                    example: name,
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// What the user should be told about this workspace (shown once by the CLI and the desk).
     pub fn notes(&self) -> &[String] {
         &self.notes
@@ -95,7 +138,13 @@ impl Workspace {
             return;
         }
         let mut changed = 0usize;
-        for entry in walkdir::WalkDir::new(&self.root).into_iter().flatten() {
+        // The folder itself and what qcdesk keeps in it; anything else is not ours to change.
+        let own = OWN_ENTRIES.iter().map(|n| self.root.join(n));
+        let entries = walkdir::WalkDir::new(&self.root)
+            .max_depth(0)
+            .into_iter()
+            .chain(own.flat_map(|p| walkdir::WalkDir::new(p).into_iter()));
+        for entry in entries.flatten() {
             let Ok(meta) = entry.path().symlink_metadata() else {
                 continue;
             };
@@ -141,7 +190,9 @@ impl Workspace {
     }
 
     /// Removes temp files a killed process left behind; they were never referenced.
-    /// Another live process (or this one) may be writing its own right now: those stay.
+    /// Another live process (or this one) may be writing its own right now: those stay, however
+    /// old (a long import may keep a temp file waiting for hours). Only where a writer's
+    /// liveness cannot be told do files go by age.
     fn clean_tmp(&self) {
         let Ok(entries) = std::fs::read_dir(self.tmp_dir()) else {
             return;
@@ -152,26 +203,34 @@ impl Workspace {
                 continue;
             };
             let pid = stem.split('-').next().and_then(|p| p.parse::<u32>().ok());
-            let stale_by_age = e
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age > std::time::Duration::from_secs(3600));
-            if stale_by_age || pid.is_some_and(|p| p != std::process::id() && !process_alive(p)) {
+            let stale_by_age = || {
+                e.metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age > std::time::Duration::from_secs(24 * 3600))
+            };
+            let dead = match pid {
+                Some(p) if p == std::process::id() => false,
+                Some(p) => match process_alive(p) {
+                    Some(alive) => !alive,
+                    None => stale_by_age(),
+                },
+                None => stale_by_age(),
+            };
+            if dead {
                 let _ = std::fs::remove_file(e.path());
             }
         }
     }
 }
 
-/// Whether a process with this id runs. Where that cannot be told, assume it does
-/// (its temp files then go by age).
-fn process_alive(pid: u32) -> bool {
+/// Whether a process with this id runs, where that can be told.
+fn process_alive(pid: u32) -> Option<bool> {
     if cfg!(target_os = "linux") {
-        Path::new(&format!("/proc/{pid}")).exists()
+        Some(Path::new(&format!("/proc/{pid}")).exists())
     } else {
-        true
+        None
     }
 }
 

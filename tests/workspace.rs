@@ -75,6 +75,10 @@ fn a_loose_workspace_is_tightened_with_a_note() {
     set(&ws.path().join("qcdesk.sqlite"), 0o644);
     let blob = files_under(&ws.path().join("store"))[0].clone();
     set(&blob, 0o444);
+    // Not qcdesk's: left as it is.
+    let foreign = ws.path().join("notes-of-the-night-shift.txt");
+    std::fs::write(&foreign, b"x").unwrap();
+    set(&foreign, 0o644);
     let out = qcdesk(ws.path(), &["status"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
@@ -86,9 +90,29 @@ fn a_loose_workspace_is_tightened_with_a_note() {
     assert_eq!(mode(&ws.path().join("store")), 0o700);
     assert_eq!(mode(&ws.path().join("qcdesk.sqlite")), 0o600);
     assert_eq!(mode(&blob), 0o400);
+    assert_eq!(
+        mode(&foreign),
+        0o644,
+        "a file qcdesk does not own is not changed"
+    );
     // Once tight, nothing more to say.
     let out = qcdesk(ws.path(), &["status"]);
     assert!(!stderr(&out).contains("readable"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_folder_holding_other_files_is_not_made_a_workspace() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("inbox.dcm"), b"an original").unwrap();
+    let before = snapshot(dir.path());
+    let out = qcdesk(dir.path(), &["status"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("not a qcdesk workspace") && stderr(&out).contains("inbox.dcm"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(snapshot(dir.path()), before, "nothing created or changed");
 }
 
 #[test]

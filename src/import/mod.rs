@@ -96,6 +96,8 @@ pub enum ImportError {
 /// Records are committed when this many are pending or this long has passed.
 pub(crate) const BATCH_SIZE: usize = 400;
 pub(crate) const BATCH_AGE: Duration = Duration::from_millis(300);
+/// How many files may be read ahead of the first one not yet back in walk order.
+const MAX_AHEAD: usize = 4 * BATCH_SIZE;
 
 /// Imports `paths` into the workspace at `workspace`, reporting progress through `ctx`.
 pub fn import_paths(
@@ -141,10 +143,15 @@ pub fn import_paths(
     // thread go on with the next.
     let (batch_tx, batch_rx) = bounded::<Batch>(1);
     let (installed_tx, installed_rx) = bounded::<Batch>(1);
-    let mut recorder = Recorder::new(report, rejects, batch_tx);
     let stop = std::sync::atomic::AtomicBool::new(false);
+    // How far the outcomes are back in walk order: the feeder stays within MAX_AHEAD of it, so
+    // one slow file (a scratched disc) cannot make every later file wait, staged, behind it.
+    let ordered = std::sync::atomic::AtomicUsize::new(0);
     let mut done = 0u64;
-    let result = std::thread::scope(|scope| -> Result<Committed, ImportError> {
+    let result = std::thread::scope(|scope| -> Result<(Committed, ImportReport), ImportError> {
+        // Owned by this closure: if it unwinds, the batch sender drops with it, the installer
+        // and committer end, and the scope can be left.
+        let mut recorder = Recorder::new(report, rejects, batch_tx);
         let installer_blobs = &blobs;
         let installer =
             scope.spawn(move || install_batches(installer_blobs, batch_rx, installed_tx));
@@ -175,9 +182,15 @@ pub fn import_paths(
         // makes the workers' sends fail and lets the scope end instead of deadlocking.
         let out_rx = out_rx;
         let stop = &stop;
+        let ordered = &ordered;
         let files = walked.files;
         scope.spawn(move || {
             for c in files.into_iter().enumerate() {
+                while c.0 >= ordered.load(Ordering::Relaxed) + MAX_AHEAD
+                    && !stop.load(Ordering::Relaxed)
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
                 if stop.load(Ordering::Relaxed) || job_tx.send(c).is_err() {
                     break;
                 }
@@ -194,6 +207,7 @@ pub fn import_paths(
                     Ok((seq, outcome)) => {
                         done += 1;
                         recorder.receive(seq, outcome)?;
+                        ordered.store(recorder.next_seq(), Ordering::Relaxed);
                         ctx.progress(done, Some(total), format!("{done} of {total} files"));
                     }
                     Err(RecvTimeoutError::Timeout) => recorder.flush()?,
@@ -204,6 +218,7 @@ pub fn import_paths(
         })();
         // Dropping the receiver stops the workers if the committer failed; dropping the batch
         // sender lets the committer end.
+        stop.store(true, Ordering::Relaxed);
         drop(out_rx);
         recorder.close();
         let installed = installer.join().unwrap_or_else(|_| {
@@ -220,11 +235,10 @@ pub fn import_paths(
         let committed = committed?;
         installed?;
         collected.map_err(|_| StoreError::Io(std::io::Error::other("import stopped")))?;
-        Ok(committed)
+        Ok((committed, recorder.report))
     });
-    let committed = result?;
+    let (committed, mut report) = result?;
     ctx.progress(total, Some(total), "done");
-    let mut report = recorder.report;
     committed.merge_into(&mut report);
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(report)

@@ -54,7 +54,9 @@ pub fn process_file(
         let outcome = read_header(&mut Cursor::new(&bytes[..]), bytes.len() as u64);
         (outcome, Some(bytes))
     } else {
-        let outcome = read_header(&mut BufReader::new(file), size);
+        let mut reader = BufReader::new(file);
+        let outcome = read_header(&mut reader, size);
+        file = reader.into_inner();
         (outcome, None)
     };
     let outcome = match outcome {
@@ -93,7 +95,9 @@ pub fn process_file(
     let ts = outcome.header.transfer_syntax.clone();
     let staged = match &bytes {
         Some(b) => blobs.stage(b, outcome.dataset_offset, &ts),
-        None => blobs.stage_file(path, outcome.dataset_offset, &ts),
+        // The same handle the header came from, from its start.
+        None => std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(0))
+            .and_then(|_| blobs.stage_reader(&mut file, outcome.dataset_offset, &ts)),
     };
     let staged = match staged {
         Ok(s) => s,
@@ -104,6 +108,15 @@ pub fn process_file(
             };
         }
     };
+    if staged.size != size {
+        return FileOutcome::Unreadable {
+            path: shown,
+            reason: format!(
+                "the file changed while it was read ({size} bytes, then {}); import it again once it is complete",
+                staged.size
+            ),
+        };
+    }
     FileOutcome::Record(Box::new(FileRecord {
         staged,
         dataset_offset: outcome.dataset_offset,

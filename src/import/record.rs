@@ -51,6 +51,11 @@ impl Recorder {
         }
     }
 
+    /// The first sequence number not yet back in walk order.
+    pub fn next_seq(&self) -> usize {
+        self.next_seq
+    }
+
     pub fn receive(&mut self, seq: usize, outcome: FileOutcome) -> Result<(), Disconnected> {
         self.waiting.insert(seq, outcome);
         while let Some(outcome) = self.waiting.remove(&self.next_seq) {

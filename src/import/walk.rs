@@ -116,7 +116,10 @@ pub fn collect(roots: &[PathBuf]) -> WalkResult {
     }
     // One folder without media or links names each file once: no need to stat every file
     // for its inode (10,000 system calls on a large import).
-    let unique_paths = roots.len() == 1 && seen.is_empty() && unlisted.is_empty();
+    let unique_paths = roots.len() == 1
+        && seen.is_empty()
+        && unlisted.is_empty()
+        && !found.iter().any(|f| f.linked);
     for f in found {
         if is_dicomdir_name(&f.path) {
             continue;

@@ -177,8 +177,17 @@ fn compare_fields(
     out
 }
 
+/// Two DA values with day and month swapped. Bytes, not characters: a damaged value may hold
+/// any text.
 fn swapped_day_month(a: &str, b: &str) -> bool {
-    a.len() == 8 && b.len() == 8 && a[0..4] == b[0..4] && a[4..6] == b[6..8] && a[6..8] == b[4..6]
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == 8
+        && b.len() == 8
+        && a.is_ascii()
+        && b.is_ascii()
+        && a[0..4] == b[0..4]
+        && a[4..6] == b[6..8]
+        && a[6..8] == b[4..6]
 }
 
 /// Every non-ancillary modality of the study must be the order's or equivalent to it.
@@ -414,6 +423,17 @@ mod tests {
             }],
         );
         assert!(c2.findings[0].message.contains("day and month swapped"));
+    }
+
+    #[test]
+    fn damaged_dates_never_panic() {
+        // "é" straddles byte 4: slicing by bytes of a str would panic.
+        let c = run(
+            &study(vec![inst("a", |h| h.birth_date = "197é011".into())]),
+            &[order()],
+        );
+        assert!(codes(&c).contains(&"birth_date_mismatch"));
+        assert!(!super::swapped_day_month("197é011", "19700101"));
     }
 
     #[test]

@@ -48,14 +48,15 @@ pub(super) fn split_study(summary: &PeerStudy, peers: &[PeerStudy]) -> Vec<Findi
     )]
 }
 
-/// `patient_conflict`: another study uses this Patient ID (same issuer, or none said) for a
-/// person with another name or birth date.
+/// `patient_conflict`: other studies use this Patient ID (same issuer, or none said) for a
+/// person with another name or birth date. One finding naming the first few: a phantom's ID
+/// may be on hundreds of studies.
 pub(super) fn patient_conflict(summary: &PeerStudy, peers: &[PeerStudy]) -> Vec<Finding> {
     let id = normalize_id(&summary.patient_id);
     if id.is_empty() {
         return Vec::new();
     }
-    let mut out = Vec::new();
+    let mut conflicts = Vec::new();
     for p in peers {
         if normalize_id(&p.patient_id) != id
             || p.study_uid == summary.study_uid
@@ -83,18 +84,32 @@ pub(super) fn patient_conflict(summary: &PeerStudy, peers: &[PeerStudy]) -> Vec<
             ));
         }
         if !what.is_empty() {
-            out.push(finding(
-                "patient_conflict",
-                format!(
-                    "Patient ID {id} is used for another person in study {}: {}",
-                    p.study_uid,
-                    what.join(", ")
-                ),
-                None,
-            ));
+            conflicts.push(format!("study {}: {}", p.study_uid, what.join(", ")));
         }
     }
-    out
+    if conflicts.is_empty() {
+        return Vec::new();
+    }
+    let n = conflicts.len();
+    let shown: Vec<&str> = conflicts.iter().take(3).map(String::as_str).collect();
+    let more = if n > shown.len() {
+        format!(" (and {} more)", n - shown.len())
+    } else {
+        String::new()
+    };
+    vec![finding(
+        "patient_conflict",
+        format!(
+            "Patient ID {id} is used for another person in {}: {}{more}",
+            if n == 1 {
+                "another study".to_string()
+            } else {
+                format!("{n} other studies")
+            },
+            shown.join("; ")
+        ),
+        None,
+    )]
 }
 
 /// How two studies relate through their summaries: (split study, patient conflict). A study

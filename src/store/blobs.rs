@@ -125,27 +125,27 @@ impl BlobStore {
         dataset_offset: u64,
         transfer_syntax: &str,
     ) -> std::io::Result<Staged> {
-        let mut input = std::fs::File::open(src)?;
+        self.stage_reader(std::fs::File::open(src)?, dataset_offset, transfer_syntax)
+    }
+
+    /// [`BlobStore::stage_file`] from an open reader (positioned at the file's start): the
+    /// importer copies through the handle it read the header from, so a file replaced on
+    /// disk meanwhile cannot pair one file's header with another's bytes.
+    pub fn stage_reader(
+        &self,
+        mut input: impl Read,
+        dataset_offset: u64,
+        transfer_syntax: &str,
+    ) -> std::io::Result<Staged> {
         let mut t = TempFile::create(&self.tmp)?;
         let mut hasher = blake3::Hasher::new();
         let mut ds = dataset_hasher(transfer_syntax);
-        let mut buf = vec![0u8; 1 << 20];
-        let mut size = 0u64;
-        loop {
-            let n = match input.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            let chunk = &buf[..n];
+        let size = copy_into(&mut input, &mut t, |at, chunk| {
             hasher.update(chunk);
             // The part of this chunk at or after the data set's start.
-            let skip = dataset_offset.saturating_sub(size).min(n as u64) as usize;
+            let skip = dataset_offset.saturating_sub(at).min(chunk.len() as u64) as usize;
             ds.update(&chunk[skip..]);
-            t.write_all(chunk)?;
-            size += n as u64;
-        }
+        })?;
         t.seal()?;
         let hash = hasher.finalize().to_hex().to_string();
         let present = self.contains(&hash);
@@ -209,34 +209,34 @@ impl BlobStore {
     /// Replaces a damaged blob (one that failed [`BlobStore::verify_blob`]) with a fresh copy
     /// staged from its source; the copy must hash to the same name.
     pub fn repair(&self, hash: &str, src: &Path) -> std::io::Result<()> {
-        let staged = self.stage_file(src, 0, "")?;
-        if staged.hash != hash {
+        // A fresh copy of the source (not staged: the damaged file holds the name), checked,
+        // flushed, then renamed over the damaged one: the name never goes missing, so another
+        // process that trusts it meanwhile never finds it gone.
+        let mut t = TempFile::create(&self.tmp)?;
+        let mut hasher = blake3::Hasher::new();
+        copy_into(std::fs::File::open(src)?, &mut t, |_, chunk| {
+            hasher.update(chunk);
+        })?;
+        if hasher.finalize().to_hex().as_str() != hash {
             return Err(std::io::Error::other(format!(
                 "{} changed since it was read",
                 src.display()
             )));
         }
+        t.sync()?;
+        t.seal()?;
         let dest = self.path(hash);
-        make_writable(&dest);
-        match std::fs::remove_file(&dest) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
-        }
-        let fresh = Staged {
-            temp: match staged.temp {
-                Some(t) => Some(t),
-                None => {
-                    // `stage_file` saw the damaged file under the name; copy again.
-                    let mut t = TempFile::create(&self.tmp)?;
-                    t.write_all(&std::fs::read(src)?)?;
-                    t.seal()?;
-                    Some(t)
-                }
-            },
-            ..staged
-        };
-        self.install([&fresh])
+        fsutil::create_private_dir(dest.parent().unwrap_or(&self.dir))?;
+        t.replace(&dest)?;
+        fsutil::sync_dir(dest.parent().unwrap_or(&self.dir))
+    }
+
+    /// Makes a blob found under its final name durable (its data and its name): one a crash
+    /// left linked but perhaps not flushed, about to be referenced.
+    pub fn flush_blob(&self, hash: &str) -> std::io::Result<()> {
+        let path = self.path(hash);
+        std::fs::File::open(&path)?.sync_all()?;
+        fsutil::sync_dir(path.parent().unwrap_or(&self.dir))
     }
 
     /// Files under the store that are not named by any of `known` hashes (crash leftovers, or
@@ -269,7 +269,30 @@ impl BlobStore {
     }
 }
 
-/// Store blobs are read-only files; makes one removable.
+/// Copies `input` into `t`, showing each chunk (and its offset) to `seen` on the way.
+/// Returns the number of bytes copied.
+fn copy_into(
+    mut input: impl Read,
+    t: &mut TempFile,
+    mut seen: impl FnMut(u64, &[u8]),
+) -> std::io::Result<u64> {
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => return Ok(size),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        seen(size, &buf[..n]);
+        t.write_all(&buf[..n])?;
+        size += n as u64;
+    }
+}
+
+/// Store blobs are read-only files; makes one writable (tests damage blobs on purpose).
+#[cfg(test)]
 fn make_writable(path: &Path) {
     if let Ok(meta) = std::fs::metadata(path) {
         let mut perms = meta.permissions();

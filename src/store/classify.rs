@@ -141,9 +141,15 @@ pub(super) fn reclassify(
             old_links = peers::linked(tx, id, &old)?;
             candidates.extend(old_links.0.iter().chain(&old_links.1));
         }
+        // A peer's findings quote this study's values: when they changed, every peer related
+        // to it before or now is redone; otherwise only those whose relation changed.
+        let changed = old != now;
         for (other, peer) in candidates {
-            if !touched.contains(other) && rules::related(&old, peer) != rules::related(&now, peer)
-            {
+            if touched.contains(other) {
+                continue;
+            }
+            let (was, is) = (rules::related(&old, peer), rules::related(&now, peer));
+            if was != is || (changed && (was != (false, false) || is != (false, false))) {
                 stale.insert(*other);
             }
         }

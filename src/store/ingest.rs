@@ -119,7 +119,14 @@ pub(super) fn place(
     exclude_file: Option<i64>,
     (now, now_unix): (&str, i64),
 ) -> Result<Placement, StoreError> {
-    let study_key = key(&h.study_uid, hash);
+    // A file without UIDs is keyed by its data set, so a re-wrapped copy of it is still the
+    // same instance (by its file when the data set could not be hashed).
+    let identity = if dataset_hash.is_empty() {
+        hash
+    } else {
+        dataset_hash
+    };
+    let study_key = key(&h.study_uid, identity);
     // One statement finds or creates the study and marks it changed.
     let study_id: i64 = tx
         .prepare_cached(
@@ -132,7 +139,7 @@ pub(super) fn place(
             r.get(0)
         })?;
 
-    let sop_key = key(&h.sop_instance_uid, hash);
+    let sop_key = key(&h.sop_instance_uid, identity);
     let existing: Option<i64> = tx
         .prepare_cached("SELECT id FROM instances WHERE study_id = ?1 AND sop_key = ?2")?
         .query_row(params![study_id, sop_key], |r| r.get(0))
@@ -178,7 +185,7 @@ pub(super) fn place(
         });
     }
 
-    let series_key = key(&h.series_uid, hash);
+    let series_key = key(&h.series_uid, identity);
     let series_id: i64 = tx
         .prepare_cached(
             "INSERT INTO series (study_id, series_key, series_uid) VALUES (?1, ?2, ?3)
@@ -496,7 +503,12 @@ impl Store {
     /// its name; otherwise put a fresh copy from the source there.
     fn check_leftover(&self, rec: &FileRecord) -> Result<(), String> {
         match self.blobs.verify_blob(rec.hash()) {
-            Ok(true) => Ok(()),
+            // Complete; and made durable before a row references it (the crash may have
+            // come before its flush).
+            Ok(true) => self
+                .blobs
+                .flush_blob(rec.hash())
+                .map_err(|e| format!("cannot store a copy: {e}")),
             Ok(false) | Err(_) => {
                 tracing::warn!(
                     "store file {} was damaged; replacing it",

@@ -11,6 +11,10 @@ use super::StoreError;
 use crate::model::WorklistItem;
 use crate::rules::{PeerFacts, PeerStudy};
 
+/// At most this many linked studies are read per study: a Patient ID like "PHANTOM" may be
+/// on thousands of studies, and a finding names a few of them.
+pub(super) const MAX_LINKED: usize = 100;
+
 /// Studies (id and summary) linked to one study.
 pub(super) type Linked = Vec<(i64, PeerStudy)>;
 
@@ -74,7 +78,7 @@ pub(super) fn linked(
             return Ok(Vec::new());
         }
         let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {} FROM studies s WHERE s.{column} = ?1 AND s.id != ?2",
+            "SELECT {} FROM studies s WHERE s.{column} = ?1 AND s.id != ?2 ORDER BY s.id LIMIT {MAX_LINKED}",
             columns("s")
         ))?;
         let rows = stmt.query_map(params![value, id], |r| peer_at(r, 0))?;
@@ -93,11 +97,13 @@ pub(super) fn linked_touched(
     column: &str,
 ) -> Result<BTreeMap<i64, Linked>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT t.id, {}
-         FROM temp.touched t
-         JOIN studies me ON me.id = t.id
-         JOIN studies o ON o.{column} = me.{column} AND o.id != me.id
-         WHERE me.{column} != ''",
+        "SELECT * FROM (
+             SELECT t.id, {}, ROW_NUMBER() OVER (PARTITION BY t.id ORDER BY o.id) AS n
+             FROM temp.touched t
+             JOIN studies me ON me.id = t.id
+             JOIN studies o ON o.{column} = me.{column} AND o.id != me.id
+             WHERE me.{column} != '')
+         WHERE n <= {MAX_LINKED}",
         columns("o")
     ))?;
     let mut out: BTreeMap<i64, Linked> = BTreeMap::new();

@@ -294,7 +294,13 @@ pub fn migrate(
     let result = (|| {
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
             let version = (i + 1) as i64;
-            let tx = conn.transaction()?;
+            // IMMEDIATE, and the version read again inside: two processes opening an old
+            // workspace at once migrate it once, one after the other.
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let now: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            if now >= version {
+                continue;
+            }
             tx.execute_batch(sql)?;
             upgrade(version, &tx)?;
             let broken: Option<String> = tx

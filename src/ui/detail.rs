@@ -283,11 +283,16 @@ pub fn verdict_name(v: Verdict) -> &'static str {
 fn scheduled_row(ui: &mut egui::Ui, o: &WorklistItem) {
     ui.label(RichText::new("Scheduled").weak());
     ui.label("");
-    let (date, time) = o.scheduled_at.split_at(o.scheduled_at.len().min(8));
-    let time = if time.len() >= 4 {
-        format!("{}:{}", &time[0..2], &time[2..4])
+    // A RIS may send anything here: slice only what is plain ASCII.
+    let s = &o.scheduled_at;
+    let (date, time) = if s.is_ascii() {
+        s.split_at(s.len().min(8))
     } else {
-        time.to_string()
+        (s.as_str(), "")
+    };
+    let time = match (time.get(0..2), time.get(2..4)) {
+        (Some(h), Some(m)) => format!("{h}:{m}"),
+        _ => time.to_string(),
     };
     ui.label(format!("{} {time} on {}", format_date(date), o.station_ae));
     ui.label("");

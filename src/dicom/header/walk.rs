@@ -7,35 +7,18 @@
 //! 0000, elements out of order: what zeros or random bytes behind a DICM marker look like) is
 //! refused at the first such element instead of being walked for minutes.
 
-use std::cell::Cell;
 use std::io::{Read, Seek, SeekFrom};
-use std::rc::Rc;
 
 use dicom_core::{Tag, VR};
 use dicom_dictionary_std::tags;
-use dicom_encoding::transfer_syntax::{Codec, Endianness};
-use dicom_parser::dataset::read::{DataSetReaderOptions, ValueReadStrategy};
-use dicom_parser::dataset::{DataSetReader, DataToken};
+use dicom_encoding::transfer_syntax::Endianness;
+use dicom_parser::dataset::DataToken;
 
 use super::attrs::{Header, Source, field_for_nested, field_for_tag, keyword};
 use super::pixel::PixelData;
 use super::{FaultKind, ReadOutcome, clean, tag_str};
 use crate::dicom::charset::{Charset, CharsetProblem};
-
-/// Counts the bytes read through it, so the walk knows its file position while dicom-rs's
-/// reader owns the source.
-struct Counting<R> {
-    inner: R,
-    pos: Rc<Cell<u64>>,
-}
-
-impl<R: Read> Read for Counting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.pos.set(self.pos.get() + n as u64);
-        Ok(n)
-    }
-}
+use crate::dicom::tokens::{RawTokens, raw_tokens};
 
 /// A top-level sequence: its tag, where its value starts, its declared length (None = undefined).
 #[derive(Debug, Clone, Copy)]
@@ -167,29 +150,10 @@ fn walk_segment<R: Read + Seek>(
         kind: FaultKind::Unreadable,
         recover_from: None,
     };
-    if src.seek(SeekFrom::Start(start)).is_err() {
-        return failed("cannot seek to the data set".into());
-    }
-    let pos = Rc::new(Cell::new(start));
-    let base: Box<dyn Read + '_> = Box::new(Counting {
-        inner: &mut *src,
-        pos: Rc::clone(&pos),
-    });
-    let reader: Box<dyn Read + '_> = match ts.codec() {
-        Codec::Dataset(Some(adapter)) => adapter.adapt_reader(base),
-        Codec::Dataset(None) => {
-            return failed(format!("transfer syntax {} is not supported", ts.uid()));
-        }
-        _ => base,
+    let RawTokens { mut tokens, pos } = match raw_tokens(src, ts, start) {
+        Ok(t) => t,
+        Err(e) => return failed(e),
     };
-    // Raw values: text is decoded here by the data set's own character set (all values of
-    // it, code extensions included), which dicom-rs does for the first value only.
-    let options = DataSetReaderOptions::default().value_read(ValueReadStrategy::Raw);
-    let mut tokens =
-        match DataSetReader::new_with_ts_cs_options(reader, ts, Default::default(), options) {
-            Ok(t) => t,
-            Err(e) => return failed(format!("cannot read the data set: {e}")),
-        };
     let mut depth = 0usize;
     // What the next primitive value is for: a top-level field, or a nested one (with rank).
     let mut pending: Option<(usize, VR, Option<usize>)> = None;
@@ -433,20 +397,27 @@ fn us_value(vr: VR, bytes: &[u8], big_endian: bool) -> String {
 }
 
 /// Skips an undefined-length sequence whose value starts at `at`, reading it as Implicit VR
-/// Little Endian. Returns the offset after its Sequence Delimitation Item.
+/// Little Endian. Returns the offset after its Sequence Delimitation Item. Reads on from `at`
+/// without seeking per element (cheap through a buffered file), gives up on data that cannot
+/// be a sequence (a group 0000 element: zeros) and after a bounded number of elements.
 fn skip_implicit_sequence<R: Read + Seek>(src: &mut R, at: u64, size: u64) -> Option<u64> {
+    const MAX_ELEMENTS: usize = 1 << 20;
+    src.seek(SeekFrom::Start(at)).ok()?;
     let mut pos = at;
     // Each open level: true = sequence (ends at E0DD), false = item (ends at E00D).
     let mut open: Vec<bool> = vec![true];
-    while pos + 8 <= size {
+    for _ in 0..MAX_ELEMENTS {
+        if pos + 8 > size {
+            return None;
+        }
         let mut b = [0u8; 8];
-        src.seek(SeekFrom::Start(pos)).ok()?;
         src.read_exact(&mut b).ok()?;
         pos += 8;
         let group = u16::from_le_bytes([b[0], b[1]]);
         let element = u16::from_le_bytes([b[2], b[3]]);
         let len = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
-        match (group, element) {
+        let skip = match (group, element) {
+            (0x0000, _) => return None,
             (0xFFFE, 0xE0DD) => {
                 if open.pop() != Some(true) {
                     return None;
@@ -454,21 +425,40 @@ fn skip_implicit_sequence<R: Read + Seek>(src: &mut R, at: u64, size: u64) -> Op
                 if open.is_empty() {
                     return Some(pos);
                 }
+                0
             }
             (0xFFFE, 0xE00D) => {
                 if open.pop() != Some(false) {
                     return None;
                 }
+                0
             }
-            (0xFFFE, 0xE000) => {
-                if len == u32::MAX {
-                    open.push(false);
-                } else {
-                    pos += u64::from(len);
+            (0xFFFE, 0xE000) if len == u32::MAX => {
+                open.push(false);
+                0
+            }
+            (0xFFFE, 0xE000) => u64::from(len),
+            _ if len == u32::MAX => {
+                open.push(true);
+                0
+            }
+            _ => u64::from(len),
+        };
+        if skip > 0 {
+            if pos + skip > size {
+                return None;
+            }
+            // Small values are read past (the buffer stays), large ones sought over.
+            if skip <= 1 << 16 {
+                let copied =
+                    std::io::copy(&mut (&mut *src).take(skip), &mut std::io::sink()).ok()?;
+                if copied != skip {
+                    return None;
                 }
+            } else {
+                src.seek(SeekFrom::Current(skip as i64)).ok()?;
             }
-            _ if len == u32::MAX => open.push(true),
-            _ => pos += u64::from(len),
+            pos += skip;
         }
     }
     None

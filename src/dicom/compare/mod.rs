@@ -8,19 +8,18 @@
 //! compressed syntax; when the encodings differ it cannot be compared without decoding, and
 //! the result says so.
 
-use std::io::{Read, Seek, SeekFrom};
+mod flatten;
+
+use std::io::{Read, Seek};
 
 use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
 use dicom_core::{Tag, VR};
 use dicom_dictionary_std::{StandardDataDictionary, tags};
-use dicom_encoding::transfer_syntax::{Codec, Endianness, TransferSyntaxIndex};
-use dicom_parser::dataset::read::{DataSetReaderOptions, ValueReadStrategy};
-use dicom_parser::dataset::{DataSetReader, DataToken};
-use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
 use super::charset::Charset;
-use super::header::{read_header, ts_name};
+use super::header::ts_name;
 pub use crate::model::AttrDiff;
+use flatten::flatten;
 
 /// How two copies of one SOP instance relate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,128 +211,6 @@ fn keyword(tag: Tag) -> String {
         .unwrap_or_else(|| format!("({:04X},{:04X})", tag.group(), tag.element()))
 }
 
-fn flatten<R: Read + Seek>(src: &mut R, size: u64) -> Flat {
-    let mut flat = Flat {
-        ts: String::new(),
-        charset: String::new(),
-        elems: Vec::new(),
-        error: None,
-    };
-    let outcome = match read_header(src, size) {
-        Ok(o) => o,
-        Err(e) => {
-            flat.error = Some(e.to_string());
-            return flat;
-        }
-    };
-    flat.ts = outcome.header.transfer_syntax.clone();
-    flat.charset = outcome.header.specific_character_set.clone();
-    let charset = Charset::parse(&flat.charset);
-    let Some(ts) = TransferSyntaxRegistry.get(&flat.ts) else {
-        flat.error = Some(format!("unknown transfer syntax {}", flat.ts));
-        return flat;
-    };
-    if src.seek(SeekFrom::Start(outcome.dataset_offset)).is_err() {
-        flat.error = Some("cannot seek to the data set".into());
-        return flat;
-    }
-    let base: Box<dyn Read + '_> = Box::new(&mut *src);
-    let reader: Box<dyn Read + '_> = match ts.codec() {
-        Codec::Dataset(Some(adapter)) => adapter.adapt_reader(base),
-        Codec::Dataset(None) => {
-            flat.error = Some(format!("transfer syntax {} is not supported", flat.ts));
-            return flat;
-        }
-        _ => base,
-    };
-    let options = DataSetReaderOptions::default().value_read(ValueReadStrategy::Raw);
-    let mut tokens =
-        match DataSetReader::new_with_ts_cs_options(reader, ts, Default::default(), options) {
-            Ok(t) => t,
-            Err(e) => {
-                flat.error = Some(e.to_string());
-                return flat;
-            }
-        };
-    let big = ts.endianness() == Endianness::Big;
-    // Open sequences: (keyword, items seen); the path of an element is built from them.
-    let mut seqs: Vec<(String, usize)> = Vec::new();
-    let mut pending: Option<(Tag, VR)> = None;
-    let mut pixel: Option<blake3::Hasher> = None;
-    let prefix = |seqs: &[(String, usize)]| -> String {
-        seqs.iter()
-            .map(|(k, n)| format!("{k}[{n}]."))
-            .collect::<String>()
-    };
-    for token in tokens.by_ref() {
-        let token = match token {
-            Ok(t) => t,
-            Err(e) => {
-                flat.error = Some(format!("unreadable: {e}"));
-                break;
-            }
-        };
-        match token {
-            DataToken::ElementHeader(h) => pending = Some((h.tag, h.vr)),
-            DataToken::PrimitiveValue(v) => {
-                let Some((tag, vr)) = pending.take() else {
-                    continue;
-                };
-                if skipped(tag) {
-                    continue;
-                }
-                let bytes = v.to_bytes();
-                let val = value(tag, vr, &bytes, big, &charset);
-                let raw = match &val {
-                    _ if vr == VR::UN && bytes.len() <= 4 * LONG => Some(bytes.to_vec()),
-                    Val::Numbers(_) | Val::Bytes(_) => Some(little_endian(vr, &bytes, big)),
-                    _ => None,
-                };
-                flat.elems.push(Elem {
-                    path: format!("{}{}", prefix(&seqs), keyword(tag)),
-                    tag,
-                    vr,
-                    val,
-                    raw,
-                });
-            }
-            DataToken::SequenceStart { tag, .. } => seqs.push((keyword(tag), 0)),
-            DataToken::ItemStart { .. } => {
-                if pixel.is_none()
-                    && let Some(top) = seqs.last_mut()
-                {
-                    top.1 += 1;
-                }
-            }
-            DataToken::SequenceEnd => {
-                if let Some(h) = pixel.take() {
-                    flat.elems.push(Elem {
-                        path: format!("{}PixelData", prefix(&seqs)),
-                        tag: tags::PIXEL_DATA,
-                        raw: None,
-                        vr: VR::OB,
-                        val: Val::Encapsulated {
-                            ts: flat.ts.clone(),
-                            hash: h.finalize(),
-                        },
-                    });
-                } else {
-                    seqs.pop();
-                }
-            }
-            DataToken::PixelSequenceStart => pixel = Some(blake3::Hasher::new()),
-            DataToken::ItemValue(data) => {
-                if let Some(h) = pixel.as_mut() {
-                    h.update(&data);
-                }
-            }
-            DataToken::ItemEnd | DataToken::OffsetTable(_) => {}
-        }
-    }
-    flat.elems.sort_by(|a, b| a.path.cmp(&b.path));
-    flat
-}
-
 /// Elements that say how a data set is encoded, not what it says.
 fn skipped(tag: Tag) -> bool {
     tag.element() == 0x0000
@@ -472,6 +349,24 @@ mod tests {
             Sameness::Different(d) => {
                 assert_eq!(d.len(), 1, "{d:?}");
                 assert_eq!(d[0].to_string(), "PatientID: 1004703 vs 1004730");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_absurd_length_is_refused_not_allocated() {
+        let a = file("1", "1.2.840.10008.1.2.1", "CT1");
+        // The Pixel Data length (last 4 bytes of its header) set to 3 GB.
+        let mut b = a.clone();
+        let at = b
+            .windows(4)
+            .rposition(|w| w == [0xE0, 0x7F, 0x10, 0x00])
+            .unwrap();
+        b[at + 8..at + 12].copy_from_slice(&(3u32 << 30).to_le_bytes());
+        match cmp(&a, &b) {
+            Sameness::Different(d) => {
+                assert!(d.iter().any(|x| x.received.contains("only")), "{d:?}")
             }
             other => panic!("{other:?}"),
         }
