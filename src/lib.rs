@@ -1,12 +1,13 @@
 //! qcdesk: a desk for PACS exception handling and QA.
 //!
 //! The core (everything but `ui` and `cli`) knows nothing of egui: DICOM reading and writing,
-//! the store, import, classification rules, background jobs and the demo.
+//! the store, import, classification rules, imaging, background jobs and the demo.
 
 pub mod cli;
 pub mod demo;
 pub mod dicom;
 pub mod fsutil;
+pub mod imaging;
 pub mod import;
 pub mod jobs;
 pub mod model;

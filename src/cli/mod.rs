@@ -70,6 +70,27 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Render thumbnails (PNG) of DICOM files or folders, or of a study in the workspace.
+    Thumbs {
+        /// Files or folders (read recursively). No workspace is needed.
+        #[arg(
+            value_name = "PATH",
+            required_unless_present = "study",
+            conflicts_with = "study"
+        )]
+        paths: Vec<PathBuf>,
+        /// A study in the workspace (queue id or Study Instance UID) instead of paths.
+        #[arg(long, value_name = "STUDY")]
+        study: Option<String>,
+        /// Folder the PNGs are written to (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Longest side of a thumbnail, in pixels.
+        #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(8..=4096))]
+        size: u32,
+        #[arg(long)]
+        json: bool,
+    },
     /// Build (or reuse) the demo workspace and open the desk on it.
     Demo {
         /// Only create the demo workspace; do not open a window.
@@ -120,7 +141,10 @@ pub fn run() -> ExitCode {
 
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("QCDESK_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("warn,dicom_parser=error,dicom_encoding=error")
+        // Codec libraries log their own complaints; qcdesk reports decoding failures itself.
+        tracing_subscriber::EnvFilter::new(
+            "warn,dicom_parser=error,dicom_encoding=error,jpeg2k=off,dicom_transfer_syntax_registry=error",
+        )
     });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -229,6 +253,41 @@ fn dispatch(cli: Cli) -> Result<()> {
             }
             if !report.ok() {
                 anyhow::bail!("{} problem(s) found", report.problems.len());
+            }
+        }
+        Command::Thumbs {
+            paths,
+            study,
+            out,
+            size,
+            json,
+        } => {
+            let files: Vec<crate::imaging::ThumbInput> = match study {
+                Some(key) => {
+                    let store = open_default(&cli.workspace)?;
+                    let id = store.find_study(&key)?;
+                    store.study_files(id)?
+                }
+                None => {
+                    for p in &paths {
+                        if !p.exists() {
+                            anyhow::bail!("{}: no such file or folder", p.display());
+                        }
+                    }
+                    crate::import::collect(&paths)
+                        .files
+                        .into_iter()
+                        .map(|c| crate::imaging::ThumbInput::from_path(c.path))
+                        .collect()
+                }
+            };
+            crate::fsutil::create_private_dir(&out)
+                .with_context(|| format!("cannot create {}", out.display()))?;
+            let results = crate::imaging::thumbnails(&files, &out, size);
+            if json {
+                output::print_json(&results)?;
+            } else {
+                output::print_thumbs(&results);
             }
         }
         Command::Demo {

@@ -225,3 +225,26 @@ pub fn print_worklist(items: &[WorklistItem]) {
     }
     println!("{} orders", items.len());
 }
+
+pub fn print_thumbs(results: &[crate::imaging::ThumbResult]) {
+    let mut ok = 0;
+    for r in results {
+        match (&r.png, &r.reason) {
+            (Some(png), _) => {
+                ok += 1;
+                let partial = r
+                    .partial
+                    .map(|(have, of)| format!("  (partial: {have} of {of} rows)"))
+                    .unwrap_or_default();
+                println!("{} -> {png}{partial}", r.file);
+            }
+            (None, reason) => println!(
+                "{}: {}: {}",
+                r.file,
+                r.status,
+                reason.as_deref().unwrap_or("")
+            ),
+        }
+    }
+    println!("{ok} of {} files rendered", results.len());
+}

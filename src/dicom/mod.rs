@@ -6,7 +6,7 @@ pub mod charset;
 pub mod compare;
 pub mod dicomdir;
 pub mod header;
-mod tokens;
+pub(crate) mod tokens;
 pub mod uids;
 pub mod values;
 pub mod write;

@@ -309,6 +309,25 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// The stored files of a study's instances (their current versions), in series and
+    /// instance order, each named `S<series>-I<instance>-<SOP Instance UID>`.
+    pub fn study_files(&self, id: i64) -> Result<Vec<crate::imaging::ThumbInput>, StoreError> {
+        Ok(self
+            .series_of(id)?
+            .iter()
+            .flat_map(|s| s.instances.iter().map(move |i| (s, i)))
+            .map(|(s, i)| crate::imaging::ThumbInput {
+                path: self.blobs.path(&i.blob),
+                name: format!(
+                    "S{}-I{}-{}",
+                    s.series_number.trim(),
+                    i.instance_number.trim(),
+                    i.sop_instance_uid.as_deref().unwrap_or("")
+                ),
+            })
+            .collect())
+    }
+
     /// Files that could not be taken in at all, most recently tried first.
     pub fn rejects(&self) -> Result<Vec<Reject>, StoreError> {
         let mut stmt = self

@@ -1,0 +1,501 @@
+//! One frame's stored sample values, whatever the encoding: native pixel data read straight
+//! from the file (so a truncated file yields the rows it holds), RLE decoded here (any bits
+//! allocated, 32 included), JPEG through libjpeg-turbo (8- and 12-bit lossy, lossless up to
+//! 16 bits), JPEG-LS and JPEG 2000 through dicom-rs's codecs, deflated data sets through a full
+//! dicom-rs read.
+
+use std::borrow::Cow;
+use std::io::{Read, Seek, SeekFrom};
+
+use dicom_encoding::adapters::{PixelDataObject, RawPixelData};
+use dicom_encoding::transfer_syntax::{Codec, TransferSyntaxIndex};
+use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
+
+use super::info::{ImageInfo, PixelLocation};
+use super::jpeg;
+
+/// One frame, decoded: stored values, interleaved when there are several samples per pixel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frame {
+    pub rows: u32,
+    pub columns: u32,
+    pub samples_per_pixel: u16,
+    /// Photometric interpretation of `values`: codecs hand back RGB for colour; native
+    /// YBR_FULL_422 is expanded to YBR_FULL.
+    pub photometric: String,
+    pub values: Vec<f32>,
+    /// Rows the file holds (fewer than `rows` when it is truncated).
+    pub rows_present: u32,
+    /// Largest value a sample may take (scales colour deeper than 8 bits).
+    pub max_value: f32,
+}
+
+/// The frame a thumbnail shows: the middle one of a multi-frame image.
+pub fn representative_frame(info: &ImageInfo) -> u32 {
+    info.frames.saturating_sub(1) / 2
+}
+
+const JPEG_FAMILY: [&str; 4] = [
+    "1.2.840.10008.1.2.4.50",
+    "1.2.840.10008.1.2.4.51",
+    "1.2.840.10008.1.2.4.57",
+    "1.2.840.10008.1.2.4.70",
+];
+const RLE: &str = "1.2.840.10008.1.2.5";
+
+/// Decodes frame `frame` of the image in `src`.
+pub fn decode_frame<R: Read + Seek>(
+    src: &mut R,
+    info: &ImageInfo,
+    frame: u32,
+) -> Result<Frame, String> {
+    if info.rows == 0 || info.columns == 0 {
+        return Err("the image has no Rows or Columns".into());
+    }
+    if info.frames <= frame {
+        return Err(format!("frame {} of {}", frame + 1, info.frames));
+    }
+    match &info.pixel {
+        None => Err("no pixel data".into()),
+        Some(PixelLocation::Native {
+            offset,
+            available,
+            float,
+            words,
+            ..
+        }) => native(src, info, frame, *offset, *available, *float, *words),
+        Some(PixelLocation::Encapsulated {
+            offset_table,
+            fragments,
+            complete,
+        }) => {
+            let data = frame_bytes(src, info, frame, offset_table, fragments).map_err(|e| {
+                if *complete {
+                    e
+                } else {
+                    format!("{e} (the file is truncated)")
+                }
+            })?;
+            encapsulated(info, &data)
+        }
+        Some(PixelLocation::Deflated) => deflated(src, info, frame),
+    }
+}
+
+fn bytes_per_sample(info: &ImageInfo) -> Result<usize, String> {
+    match info.bits_allocated {
+        1 => Ok(0),
+        8 | 16 | 32 | 64 => Ok(usize::from(info.bits_allocated / 8)),
+        b => Err(format!("{b} bits allocated per sample is not supported")),
+    }
+}
+
+/// Native pixel data read from the file: as many whole rows as it holds.
+fn native<R: Read + Seek>(
+    src: &mut R,
+    info: &ImageInfo,
+    frame: u32,
+    offset: u64,
+    available: u64,
+    float: Option<u8>,
+    words: bool,
+) -> Result<Frame, String> {
+    let (rows, cols) = (info.rows as usize, info.columns as usize);
+    let spp = usize::from(info.samples_per_pixel.max(1));
+    if info.bits_allocated == 1 {
+        return native_bits(src, info, frame, offset, available);
+    }
+    let bps = match float {
+        Some(b) => usize::from(b),
+        None => bytes_per_sample(info)?,
+    };
+    // YBR_FULL_422 stores two pixels in Y1 Y2 Cb Cr: 2 samples per pixel, not 3.
+    let ybr422 = info.photometric == "YBR_FULL_422" && spp == 3;
+    let row_bytes = if ybr422 {
+        cols * 2 * bps
+    } else {
+        cols * spp * bps
+    };
+    let frame_bytes = row_bytes * rows;
+    let start = offset + u64::from(frame) * frame_bytes as u64;
+    let have = (offset + available)
+        .saturating_sub(start)
+        .min(frame_bytes as u64) as usize;
+    let rows_present = have / row_bytes;
+    if rows_present == 0 {
+        return Err("the file ends before this frame's pixel data".into());
+    }
+    let swap = info.big_endian && words && bps == 1;
+    // 8-bit samples in OW words of a big endian file come in swapped pairs: read whole words
+    // (a frame or an odd-length value may start or end in the middle of one) and swap back.
+    let lead = if swap { (start - offset) % 2 } else { 0 };
+    let want = (rows_present * row_bytes) as u64 + lead;
+    let read_len = if swap {
+        (want + want % 2).min(offset + available - (start - lead))
+    } else {
+        want
+    };
+    let mut buf = vec![0u8; read_len as usize];
+    src.seek(SeekFrom::Start(start - lead))
+        .and_then(|_| src.read_exact(&mut buf))
+        .map_err(|e| format!("cannot read the pixel data: {e}"))?;
+    if swap {
+        for pair in buf.chunks_exact_mut(2) {
+            pair.swap(0, 1);
+        }
+        buf.drain(..lead as usize);
+        buf.truncate(rows_present * row_bytes);
+    }
+    let mut values = match float {
+        Some(4) => floats32(&buf, info.big_endian),
+        Some(_) => floats64(&buf, info.big_endian),
+        None => integers(&buf, bps, info),
+    };
+    let mut photometric = info.photometric.clone();
+    if ybr422 {
+        values = expand_ybr422(&values, rows_present, cols);
+        photometric = "YBR_FULL".into();
+    } else if spp > 1 && info.planar_configuration == 1 {
+        values = interleave(&values, spp, rows_present * cols);
+    }
+    Ok(Frame {
+        rows: info.rows,
+        columns: info.columns,
+        samples_per_pixel: spp as u16,
+        photometric,
+        values,
+        rows_present: rows_present as u32,
+        max_value: max_value(info),
+    })
+}
+
+/// 1 bit per sample (segmentations, some overlays stored as images): LSB first.
+fn native_bits<R: Read + Seek>(
+    src: &mut R,
+    info: &ImageInfo,
+    frame: u32,
+    offset: u64,
+    available: u64,
+) -> Result<Frame, String> {
+    let per_frame = info.rows as u64 * info.columns as u64;
+    let first_bit = u64::from(frame) * per_frame;
+    let start = offset + first_bit / 8;
+    let bytes = (per_frame + first_bit % 8).div_ceil(8);
+    let have = (offset + available).saturating_sub(start).min(bytes);
+    let mut buf = vec![0u8; have as usize];
+    src.seek(SeekFrom::Start(start))
+        .and_then(|_| src.read_exact(&mut buf))
+        .map_err(|e| format!("cannot read the pixel data: {e}"))?;
+    let skip = (first_bit % 8) as usize;
+    let bits = (buf.len() * 8).saturating_sub(skip).min(per_frame as usize);
+    let values: Vec<f32> = (skip..skip + bits)
+        .map(|i| f32::from((buf[i / 8] >> (i % 8)) & 1))
+        .collect();
+    let rows_present = (values.len() / info.columns as usize) as u32;
+    Ok(Frame {
+        rows: info.rows,
+        columns: info.columns,
+        samples_per_pixel: 1,
+        photometric: info.photometric.clone(),
+        values,
+        rows_present,
+        max_value: 1.0,
+    })
+}
+
+fn max_value(info: &ImageInfo) -> f32 {
+    let bits = info.bits_stored.clamp(1, 32);
+    (2f64.powi(i32::from(bits)) - 1.0) as f32
+}
+
+/// Integer samples of `bps` bytes, masked to Bits Stored and sign-extended when signed.
+fn integers(buf: &[u8], bps: usize, info: &ImageInfo) -> Vec<f32> {
+    let stored = u32::from(info.bits_stored.clamp(1, 32));
+    let shift = u32::from(info.high_bit + 1).saturating_sub(stored);
+    let mask: u64 = if stored >= 32 {
+        u64::from(u32::MAX)
+    } else {
+        (1u64 << stored) - 1
+    };
+    let sign = 1u64 << (stored - 1);
+    buf.chunks_exact(bps)
+        .map(|c| {
+            let raw: u64 = match (bps, info.big_endian) {
+                (1, _) => u64::from(c[0]),
+                (2, false) => u64::from(u16::from_le_bytes([c[0], c[1]])),
+                (2, true) => u64::from(u16::from_be_bytes([c[0], c[1]])),
+                (4, false) => u64::from(u32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+                (4, true) => u64::from(u32::from_be_bytes([c[0], c[1], c[2], c[3]])),
+                (_, false) => u64::from_le_bytes(c.try_into().unwrap_or([0; 8])),
+                (_, true) => u64::from_be_bytes(c.try_into().unwrap_or([0; 8])),
+            };
+            let v = (raw >> shift) & mask;
+            if info.signed && v & sign != 0 {
+                (v as i64 - (mask as i64 + 1)) as f32
+            } else {
+                v as f32
+            }
+        })
+        .collect()
+}
+
+fn floats32(buf: &[u8], big: bool) -> Vec<f32> {
+    buf.chunks_exact(4)
+        .map(|c| {
+            let b = [c[0], c[1], c[2], c[3]];
+            if big {
+                f32::from_be_bytes(b)
+            } else {
+                f32::from_le_bytes(b)
+            }
+        })
+        .collect()
+}
+
+fn floats64(buf: &[u8], big: bool) -> Vec<f32> {
+    buf.chunks_exact(8)
+        .map(|c| {
+            let b: [u8; 8] = c.try_into().unwrap_or([0; 8]);
+            (if big {
+                f64::from_be_bytes(b)
+            } else {
+                f64::from_le_bytes(b)
+            }) as f32
+        })
+        .collect()
+}
+
+/// Planar (RRR...GGG...BBB...) to interleaved (RGBRGB...).
+fn interleave(values: &[f32], spp: usize, pixels: usize) -> Vec<f32> {
+    let plane = values.len() / spp;
+    let pixels = pixels.min(plane);
+    let mut out = Vec::with_capacity(pixels * spp);
+    for p in 0..pixels {
+        for s in 0..spp {
+            out.push(values[s * plane + p]);
+        }
+    }
+    out
+}
+
+/// Y1 Y2 Cb Cr per pixel pair to Y Cb Cr per pixel.
+fn expand_ybr422(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(rows * cols * 3);
+    for row in values.chunks(cols * 2).take(rows) {
+        for quad in row.chunks_exact(4) {
+            let [y1, y2, cb, cr] = [quad[0], quad[1], quad[2], quad[3]];
+            out.extend_from_slice(&[y1, cb, cr, y2, cb, cr]);
+        }
+    }
+    out
+}
+
+/// The encoded bytes of one frame: its fragments, by the frame-per-fragment rule, the Basic
+/// Offset Table, or (without one) the codestream start markers.
+fn frame_bytes<R: Read + Seek>(
+    src: &mut R,
+    info: &ImageInfo,
+    frame: u32,
+    offset_table: &[u32],
+    fragments: &[(u64, u32)],
+) -> Result<Vec<u8>, String> {
+    if fragments.is_empty() {
+        return Err("no pixel data fragments".into());
+    }
+    let read = |src: &mut R, (at, len): (u64, u32)| -> Result<Vec<u8>, String> {
+        let mut buf = vec![0u8; len as usize];
+        src.seek(SeekFrom::Start(at))
+            .and_then(|_| src.read_exact(&mut buf))
+            .map_err(|e| format!("cannot read a pixel data fragment: {e}"))?;
+        Ok(buf)
+    };
+    let frames = info.frames as usize;
+    let chosen: Vec<(u64, u32)> = if frames == 1 {
+        fragments.to_vec()
+    } else if fragments.len() == frames {
+        vec![fragments[frame as usize]]
+    } else if offset_table.len() == frames {
+        // Offsets count from the first fragment's item header.
+        let base = fragments[0].0 - 8;
+        let start = u64::from(offset_table[frame as usize]);
+        let end = offset_table
+            .get(frame as usize + 1)
+            .map_or(u64::MAX, |&e| u64::from(e));
+        fragments
+            .iter()
+            .copied()
+            .filter(|(at, _)| {
+                let rel = at - 8 - base;
+                rel >= start && rel < end
+            })
+            .collect()
+    } else {
+        // No table: frames start where a codestream starts (JPEG FFD8, JPEG 2000 FF4F).
+        let mut starts = Vec::new();
+        for (i, f) in fragments.iter().enumerate() {
+            let head = read(src, (f.0, f.1.min(2)))?;
+            if head.as_slice() == [0xFF, 0xD8] || head.as_slice() == [0xFF, 0x4F] {
+                starts.push(i);
+            }
+        }
+        let Some(&first) = starts.get(frame as usize) else {
+            return Err(format!(
+                "cannot tell where frame {} starts: {} fragments, no offset table",
+                frame + 1,
+                fragments.len()
+            ));
+        };
+        let end = starts
+            .get(frame as usize + 1)
+            .copied()
+            .unwrap_or(fragments.len());
+        fragments[first..end].to_vec()
+    };
+    if chosen.is_empty() {
+        return Err(format!("no fragments for frame {}", frame + 1));
+    }
+    let mut out = Vec::new();
+    for f in chosen {
+        out.extend(read(src, f)?);
+    }
+    Ok(out)
+}
+
+/// Decodes one frame's encoded bytes.
+fn encapsulated(info: &ImageInfo, data: &[u8]) -> Result<Frame, String> {
+    let ts = info.transfer_syntax.as_str();
+    if ts == RLE {
+        return super::rle::decode(info, data);
+    }
+    if JPEG_FAMILY.contains(&ts) {
+        // libjpeg-turbo first (12-bit, lossless to 16 bits, fast); dicom-rs's decoder if it
+        // refuses something.
+        return match jpeg::decode(info, data) {
+            Ok(f) => Ok(f),
+            Err(tj) => registry(info, data).map_err(|rs| format!("{tj}; {rs}")),
+        };
+    }
+    registry(info, data)
+}
+
+/// Decodes with the codec dicom-rs registers for the transfer syntax.
+fn registry(info: &ImageInfo, data: &[u8]) -> Result<Frame, String> {
+    let ts = TransferSyntaxRegistry
+        .get(&info.transfer_syntax)
+        .ok_or_else(|| format!("unknown transfer syntax {}", info.transfer_syntax))?;
+    let Codec::EncapsulatedPixelData(Some(reader), _) = ts.codec() else {
+        return Err(format!("no decoder for {}", ts.name()));
+    };
+    let obj = OneFrame { info, data };
+    let mut out = Vec::new();
+    reader
+        .decode_frame(&obj, 0, &mut out)
+        .map_err(|e| format!("{} decoding failed: {e}", ts.name()))?;
+    let spp = usize::from(info.samples_per_pixel.max(1));
+    let pixels = info.rows as usize * info.columns as usize;
+    let bps = out.len() / (pixels * spp).max(1);
+    let native = ImageInfo {
+        big_endian: false,
+        // Codecs hand back whole samples, the stored bits in the low bits.
+        high_bit: info.bits_stored.saturating_sub(1),
+        ..info.clone()
+    };
+    let values = match bps {
+        1 | 2 | 4 => integers(&out, bps, &native),
+        _ => {
+            return Err(format!(
+                "{} gave {} bytes for {pixels} pixels",
+                ts.name(),
+                out.len()
+            ));
+        }
+    };
+    let rows_present = (values.len() / (info.columns as usize * spp)) as u32;
+    Ok(Frame {
+        rows: info.rows,
+        columns: info.columns,
+        samples_per_pixel: spp as u16,
+        photometric: if spp == 3 {
+            "RGB".into()
+        } else {
+            info.photometric.clone()
+        },
+        values,
+        rows_present,
+        max_value: max_value(info),
+    })
+}
+
+/// A frame's bytes shaped as the object dicom-rs's codecs decode from.
+struct OneFrame<'a> {
+    info: &'a ImageInfo,
+    data: &'a [u8],
+}
+
+impl PixelDataObject for OneFrame<'_> {
+    fn transfer_syntax_uid(&self) -> &str {
+        &self.info.transfer_syntax
+    }
+    fn rows(&self) -> Option<u16> {
+        u16::try_from(self.info.rows).ok()
+    }
+    fn cols(&self) -> Option<u16> {
+        u16::try_from(self.info.columns).ok()
+    }
+    fn samples_per_pixel(&self) -> Option<u16> {
+        Some(self.info.samples_per_pixel)
+    }
+    fn bits_allocated(&self) -> Option<u16> {
+        Some(self.info.bits_allocated)
+    }
+    fn bits_stored(&self) -> Option<u16> {
+        Some(self.info.bits_stored)
+    }
+    fn photometric_interpretation(&self) -> Option<&str> {
+        Some(&self.info.photometric)
+    }
+    fn number_of_frames(&self) -> Option<u32> {
+        Some(1)
+    }
+    fn number_of_fragments(&self) -> Option<u32> {
+        Some(1)
+    }
+    fn fragment(&self, fragment: usize) -> Option<Cow<'_, [u8]>> {
+        (fragment == 0).then_some(Cow::Borrowed(self.data))
+    }
+    fn offset_table(&self) -> Option<Cow<'_, [u32]>> {
+        None
+    }
+    fn raw_pixel_data(&self) -> Option<RawPixelData> {
+        Some(RawPixelData {
+            fragments: vec![self.data.to_vec()].into(),
+            offset_table: Default::default(),
+        })
+    }
+}
+
+/// A deflated data set: dicom-rs reads it whole (they are small), then the native path.
+fn deflated<R: Read + Seek>(src: &mut R, info: &ImageInfo, frame: u32) -> Result<Frame, String> {
+    use dicom_dictionary_std::tags;
+    src.seek(SeekFrom::Start(0))
+        .map_err(|e| format!("cannot read the file: {e}"))?;
+    let mut bytes = Vec::new();
+    src.read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read the file: {e}"))?;
+    let obj = dicom_object::OpenFileOptions::new()
+        .from_reader(std::io::Cursor::new(&bytes))
+        .map_err(|e| format!("cannot inflate the data set: {e}"))?;
+    let pixels = obj
+        .element(tags::PIXEL_DATA)
+        .map_err(|e| format!("no pixel data: {e}"))?
+        .to_bytes()
+        .map_err(|e| format!("cannot read the pixel data: {e}"))?
+        .into_owned();
+    let mut cursor = std::io::Cursor::new(pixels);
+    let len = cursor.get_ref().len() as u64;
+    let plain = ImageInfo {
+        big_endian: false,
+        ..info.clone()
+    };
+    native(&mut cursor, &plain, frame, 0, len, None, false)
+}

@@ -1,0 +1,226 @@
+//! Imaging: a DICOM file's pixels to a picture the Associate can check at a glance. Owns
+//! reading the image attributes (`info`), decoding a frame in any transfer syntax (`decode`,
+//! `rle`, `jpeg`), turning stored values into 8-bit RGBA (`render`), thumbnails and their cache,
+//! and the decode workers the desk feeds. Knows nothing of egui.
+//!
+//! A file that cannot be rendered says why (`cannot_render: <why>`); nothing here panics on
+//! bad input or blocks a caller's thread beyond the one it runs on.
+
+mod decode;
+mod info;
+mod jpeg;
+mod render;
+mod rle;
+
+use std::path::Path;
+
+use image::RgbaImage;
+use serde::Serialize;
+
+pub use decode::{Frame, decode_frame, representative_frame};
+pub use info::{ImageInfo, Overlay, PixelLocation, read_info};
+pub use render::{Rendered, Windowing, render};
+
+/// Why a file gives no picture.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ImageError {
+    #[error("no pixel data")]
+    NoPixelData,
+    #[error("cannot render: {0}")]
+    CannotRender(String),
+}
+
+/// A frame of a file, rendered, with what the caller needs to show it.
+#[derive(Debug, Clone)]
+pub struct Picture {
+    pub rendered: Rendered,
+    pub info: ImageInfo,
+    /// The frame shown (0-based).
+    pub frame: u32,
+}
+
+/// Reads, decodes and renders frame `frame` (the representative one when `None`) of the
+/// file at `path`.
+pub fn picture(
+    path: &Path,
+    frame: Option<u32>,
+    windowing: Windowing,
+) -> Result<Picture, ImageError> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| ImageError::CannotRender(format!("cannot open the file: {e}")))?;
+    let size = file
+        .metadata()
+        .map(|m| m.len())
+        .map_err(|e| ImageError::CannotRender(e.to_string()))?;
+    let mut src = std::io::BufReader::with_capacity(1 << 16, file);
+    let info = read_info(&mut src, size).map_err(|e| ImageError::CannotRender(e.to_string()))?;
+    if info.pixel.is_none() {
+        return Err(ImageError::NoPixelData);
+    }
+    let frame = frame
+        .unwrap_or_else(|| representative_frame(&info))
+        .min(info.frames.saturating_sub(1));
+    let decoded = decode_frame(&mut src, &info, frame).map_err(ImageError::CannotRender)?;
+    let rendered = render(&decoded, &info, windowing).map_err(ImageError::CannotRender)?;
+    Ok(Picture {
+        rendered,
+        info,
+        frame,
+    })
+}
+
+/// `image` scaled to fit a `size` x `size` square, keeping its aspect ratio.
+pub fn fit(image: &RgbaImage, size: u32) -> RgbaImage {
+    let (w, h) = image.dimensions();
+    if w <= size && h <= size {
+        return image.clone();
+    }
+    let scale = f64::from(size) / f64::from(w.max(h));
+    let (tw, th) = (
+        ((f64::from(w) * scale).round() as u32).max(1),
+        ((f64::from(h) * scale).round() as u32).max(1),
+    );
+    image::imageops::thumbnail(image, tw, th)
+}
+
+/// What rendering one file for `thumbs` gave (the JSON of `qcdesk thumbs --json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ThumbResult {
+    pub file: String,
+    /// `ok`, `no_pixel_data` or `cannot_render`.
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub png: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub frames: u32,
+    pub transfer_syntax: String,
+    /// The image is incomplete: rows present of rows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partial: Option<(u32, u32)>,
+}
+
+/// Renders the thumbnail of `path` (at most `size` pixels a side) into `png`.
+pub fn thumbnail_to(path: &Path, size: u32, png: &Path) -> ThumbResult {
+    let mut out = ThumbResult {
+        file: path.display().to_string(),
+        status: "cannot_render",
+        png: None,
+        reason: None,
+        frames: 0,
+        transfer_syntax: String::new(),
+        partial: None,
+    };
+    match picture(path, None, Windowing::Default) {
+        Ok(p) => {
+            out.frames = p.info.frames;
+            out.transfer_syntax = p.info.transfer_syntax.clone();
+            out.partial = p.rendered.partial;
+            let thumb = fit(&p.rendered.image, size);
+            match thumb.save(png) {
+                Ok(()) => {
+                    out.status = "ok";
+                    out.png = Some(png.display().to_string());
+                }
+                Err(e) => out.reason = Some(format!("cannot write {}: {e}", png.display())),
+            }
+        }
+        Err(ImageError::NoPixelData) => {
+            out.status = "no_pixel_data";
+            out.reason = Some("no pixel data".into());
+            fill_info(path, &mut out);
+        }
+        Err(ImageError::CannotRender(why)) => {
+            out.reason = Some(why);
+            fill_info(path, &mut out);
+        }
+    }
+    out
+}
+
+/// Frames and transfer syntax for a file that gave no picture, as far as they can be read.
+fn fill_info(path: &Path, out: &mut ThumbResult) {
+    let Ok(file) = std::fs::File::open(path) else {
+        return;
+    };
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if let Ok(info) = read_info(&mut std::io::BufReader::new(file), size) {
+        out.frames = if info.pixel.is_some() { info.frames } else { 0 };
+        out.transfer_syntax = info.transfer_syntax;
+    }
+}
+
+/// A file to render and the name its PNG is given (without position or extension).
+#[derive(Debug, Clone)]
+pub struct ThumbInput {
+    pub path: std::path::PathBuf,
+    pub name: String,
+}
+
+impl ThumbInput {
+    /// Named after the file (`IM0001.dcm` -> `IM0001`).
+    pub fn from_path(path: std::path::PathBuf) -> Self {
+        let file = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let name = file.strip_suffix(".dcm").unwrap_or(&file).to_string();
+        ThumbInput { path, name }
+    }
+}
+
+/// `name` made safe as a file name: letters, digits, `.`, `-` and `_` kept, others `_`.
+fn file_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Renders thumbnails of `files` into `out`, on every core, in input order. Each PNG is named
+/// by the input's position and name (`0007-IM0001.png`): two inputs never share one, even when
+/// they hold the same SOP Instance UID in other encodings.
+pub fn thumbnails(files: &[ThumbInput], out: &Path, size: u32) -> Vec<ThumbResult> {
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<ThumbResult>>> =
+        files.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(ThumbInput { path, name }) = files.get(i) else {
+                        break;
+                    };
+                    let png = out.join(format!("{:04}-{}.png", i + 1, file_safe(name)));
+                    // A panic in a codec on one file is that file's problem, not the batch's.
+                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        thumbnail_to(path, size, &png)
+                    }))
+                    .unwrap_or_else(|_| ThumbResult {
+                        file: path.display().to_string(),
+                        status: "cannot_render",
+                        png: None,
+                        reason: Some("internal error in a decoder (please report it)".into()),
+                        frames: 0,
+                        transfer_syntax: String::new(),
+                        partial: None,
+                    });
+                    if let Ok(mut slot) = results[i].lock() {
+                        *slot = Some(r);
+                    }
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .filter_map(|m| m.into_inner().ok().flatten())
+        .collect()
+}

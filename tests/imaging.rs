@@ -1,0 +1,252 @@
+//! Imaging: every pydicom test file with pixel data gives a picture or a named reason; the
+//! pictures match references made by pydicom (scripts/make-reference-images.py); one image in
+//! five encodings gives one thumbnail; 12-bit JPEG (made by DCMTK) renders; a truncated file
+//! renders partially; a garbage pixel stream is refused with a reason.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use common::*;
+
+fn thumbs(paths: &[&Path], out: &Path, size: u32) -> Vec<serde_json::Value> {
+    let mut args: Vec<String> = vec![
+        "thumbs".into(),
+        "--json".into(),
+        "--out".into(),
+        out.display().to_string(),
+        "--size".into(),
+        size.to_string(),
+    ];
+    args.extend(paths.iter().map(|p| p.display().to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let ws = tempfile::tempdir().unwrap();
+    qcdesk_json(ws.path(), &args)
+        .as_array()
+        .expect("a list")
+        .clone()
+}
+
+fn rgb(path: &Path) -> image::RgbImage {
+    image::open(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .to_rgb8()
+}
+
+/// Mean absolute difference per sample between two pictures of one size.
+fn mad(a: &image::RgbImage, b: &image::RgbImage) -> f64 {
+    assert_eq!(a.dimensions(), b.dimensions(), "sizes differ");
+    let sum: u64 = a
+        .as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(&x, &y)| u64::from(x.abs_diff(y)))
+        .sum();
+    sum as f64 / a.as_raw().len() as f64
+}
+
+#[test]
+fn every_pydicom_file_gives_a_picture_or_a_reason() {
+    let out = tempfile::tempdir().unwrap();
+    let results = thumbs(&[&pydicom_dir().join("test_files")], out.path(), 128);
+    let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
+    for r in &results {
+        *by_status
+            .entry(r["status"].as_str().unwrap().to_string())
+            .or_default() += 1;
+        match r["status"].as_str().unwrap() {
+            "ok" => {
+                let png = PathBuf::from(r["png"].as_str().unwrap());
+                let (w, h) = image::image_dimensions(&png).unwrap();
+                assert!(w <= 128 && h <= 128 && w > 0 && h > 0, "{}", r["file"]);
+                assert!(r["frames"].as_u64().unwrap() >= 1);
+                assert!(!r["transfer_syntax"].as_str().unwrap().is_empty());
+            }
+            _ => assert!(
+                !r["reason"].as_str().unwrap_or("").is_empty(),
+                "no reason: {r}"
+            ),
+        }
+    }
+    // One PNG per rendered input, never shared.
+    let pngs: std::collections::HashSet<&str> =
+        results.iter().filter_map(|r| r["png"].as_str()).collect();
+    assert_eq!(pngs.len(), by_status["ok"]);
+    assert_eq!(by_status["ok"], 91, "{by_status:?}");
+    assert_eq!(by_status["no_pixel_data"], 70, "{by_status:?}");
+    // The DICOM files that cannot be rendered, and why.
+    let refused: BTreeMap<String, String> = results
+        .iter()
+        .filter(|r| r["status"] == "cannot_render")
+        .filter(|r| !r["reason"].as_str().unwrap().contains("not a DICOM file"))
+        .map(|r| {
+            (
+                Path::new(r["file"].as_str().unwrap())
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .to_string(),
+                r["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(refused.len(), 3, "{refused:#?}");
+    // Its codestream declares four billion tiles (GDCM refuses it too).
+    assert!(refused["JPEG2000-embedded-sequence-delimiter.dcm"].contains("JPEG 2000"));
+    assert!(refused["meta_missing_tsyntax.dcm"].contains("Rows"));
+    assert!(refused["nested_priv_SQ.dcm"].contains("Rows"));
+}
+
+#[test]
+fn pictures_match_pydicom_references() {
+    let refs = data_dir().join("reference");
+    let index = std::fs::read_to_string(refs.join("INDEX.tsv")).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let mut failures = Vec::new();
+    for line in index.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let (png, source, what) = (cols[0], cols[1], cols[2]);
+        let src = pydicom_dir().join("test_files").join(source);
+        let dir = out.path().join(png);
+        let r = &thumbs(&[&src], &dir, 4096)[0];
+        assert_eq!(r["status"], "ok", "{source}: {r}");
+        let ours = rgb(Path::new(r["png"].as_str().unwrap()));
+        let theirs = rgb(&refs.join(png));
+        let d = mad(&ours, &theirs);
+        eprintln!("{source}: mean difference {d:.3} ({what})");
+        // Lossy decoders differ by a level here and there; a real fault (swapped channels,
+        // no palette, not inverted, another window) is tens of levels.
+        if d >= 1.0 {
+            failures.push(format!("{source} ({what}): mean difference {d:.2}"));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn one_image_in_five_encodings_gives_one_thumbnail() {
+    let dcmcjpeg = require_tool("dcmcjpeg");
+    let work = tempfile::tempdir().unwrap();
+    let native = pydicom_dir().join("test_files/MR_small.dcm");
+    let lossless = work.path().join("MR_small_jpeg_lossless.dcm");
+    run_ok(
+        &dcmcjpeg,
+        &["+e1", native.to_str().unwrap(), lossless.to_str().unwrap()],
+    );
+    let files: Vec<PathBuf> = vec![
+        native,
+        pydicom_dir().join("test_files/MR_small_RLE.dcm"),
+        pydicom_dir().join("test_files/MR_small_jpeg_ls_lossless.dcm"),
+        pydicom_dir().join("test_files/MR_small_jp2klossless.dcm"),
+        lossless,
+    ];
+    let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    let out = work.path().join("out");
+    let results = thumbs(&paths, &out, 64);
+    let first = rgb(Path::new(results[0]["png"].as_str().unwrap()));
+    for r in &results[1..] {
+        assert_eq!(r["status"], "ok", "{r}");
+        let other = rgb(Path::new(r["png"].as_str().unwrap()));
+        let d = mad(&first, &other);
+        assert!(d < 1.0, "{}: mean difference {d}", r["file"]);
+    }
+}
+
+#[test]
+fn twelve_bit_jpeg_made_by_dcmtk_renders() {
+    use dicom_core::VR;
+    use dicom_dictionary_std::tags;
+    use qcdesk::dicom::write::{DataSetBuilder, encode_part10};
+    let dcmcjpeg = require_tool("dcmcjpeg");
+    let work = tempfile::tempdir().unwrap();
+    // A 12-bit CR-like image: a smooth gradient with a disc.
+    let (w, h) = (256usize, 192usize);
+    let pixels: Vec<u16> = (0..w * h)
+        .map(|i| {
+            let (x, y) = ((i % w) as f32, (i / w) as f32);
+            let disc = ((x - 128.0).powi(2) + (y - 96.0).powi(2)).sqrt() < 50.0;
+            ((x / w as f32) * 3000.0 + if disc { 1000.0 } else { 0.0 }) as u16
+        })
+        .collect();
+    let obj = DataSetBuilder::new()
+        .text(tags::SOP_CLASS_UID, VR::UI, "1.2.840.10008.5.1.4.1.1.1")
+        .text(
+            tags::SOP_INSTANCE_UID,
+            VR::UI,
+            "1.2.826.0.1.3680043.2.1143.7",
+        )
+        .text(tags::MODALITY, VR::CS, "CR")
+        .u16(tags::SAMPLES_PER_PIXEL, 1)
+        .text(tags::PHOTOMETRIC_INTERPRETATION, VR::CS, "MONOCHROME2")
+        .u16(tags::ROWS, h as u16)
+        .u16(tags::COLUMNS, w as u16)
+        .u16(tags::BITS_ALLOCATED, 16)
+        .u16(tags::BITS_STORED, 12)
+        .u16(tags::HIGH_BIT, 11)
+        .u16(tags::PIXEL_REPRESENTATION, 0)
+        .text(tags::WINDOW_CENTER, VR::DS, "2000")
+        .text(tags::WINDOW_WIDTH, VR::DS, "4000")
+        .pixels_u16(tags::PIXEL_DATA, pixels)
+        .build();
+    let native = work.path().join("native.dcm");
+    std::fs::write(&native, encode_part10(obj, Some("TEST")).unwrap()).unwrap();
+    let jpeg12 = work.path().join("jpeg12.dcm");
+    run_ok(
+        &dcmcjpeg,
+        &["+ee", native.to_str().unwrap(), jpeg12.to_str().unwrap()],
+    );
+    let results = thumbs(&[&native, &jpeg12], &work.path().join("out"), 4096);
+    assert_eq!(
+        results[1]["transfer_syntax"], "1.2.840.10008.1.2.4.51",
+        "DCMTK made 12-bit JPEG extended"
+    );
+    assert_eq!(results[1]["status"], "ok", "{}", results[1]);
+    let a = rgb(Path::new(results[0]["png"].as_str().unwrap()));
+    let b = rgb(Path::new(results[1]["png"].as_str().unwrap()));
+    let d = mad(&a, &b);
+    assert!(d < 2.0, "lossy 12-bit JPEG vs native: mean difference {d}");
+}
+
+#[test]
+fn a_truncated_file_renders_what_it_holds() {
+    let work = tempfile::tempdir().unwrap();
+    let ct = std::fs::read(pydicom_dir().join("test_files/CT_small.dcm")).unwrap();
+    // CT_small: 128 x 128 x 16 bits, pixel data ends 126 bytes of padding before the end.
+    let cut = work.path().join("cut.dcm");
+    let pixel_end = ct.len() - 126 - 12;
+    std::fs::write(&cut, &ct[..pixel_end - 128 * 2 * 48]).unwrap();
+    let r = &thumbs(&[&cut], &work.path().join("out"), 4096)[0];
+    assert_eq!(r["status"], "ok", "{r}");
+    assert_eq!(r["partial"], serde_json::json!([80, 128]), "{r}");
+    let img = rgb(Path::new(r["png"].as_str().unwrap()));
+    // The missing rows are hatched in dark red and grey, never left as image.
+    let missing = img.get_pixel(3, 120);
+    assert!(
+        missing.0 == [90, 20, 20] || missing.0 == [30, 30, 30],
+        "{missing:?}"
+    );
+}
+
+#[test]
+fn a_garbage_pixel_stream_is_refused_with_a_reason() {
+    let work = tempfile::tempdir().unwrap();
+    let mut bytes = std::fs::read(pydicom_dir().join("test_files/SC_rgb_jpeg_gdcm.dcm")).unwrap();
+    // Overwrite the JPEG stream after its start marker with noise.
+    let soi = bytes
+        .windows(2)
+        .position(|w| w == [0xFF, 0xD8])
+        .expect("a JPEG stream");
+    let mut x: u32 = 12345;
+    for b in &mut bytes[soi + 2..soi + 2000] {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        *b = x as u8;
+    }
+    let bad = work.path().join("garbage.dcm");
+    std::fs::write(&bad, &bytes).unwrap();
+    let r = &thumbs(&[&bad], &work.path().join("out"), 128)[0];
+    assert_eq!(r["status"], "cannot_render", "{r}");
+    assert!(r["reason"].as_str().unwrap().contains("JPEG"), "{r}");
+}
