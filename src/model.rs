@@ -97,6 +97,10 @@ pub struct StudyRow {
     #[serde(skip)]
     pub first_seen_unix: i64,
     pub findings: Vec<Finding>,
+    /// The stored file (blob hash) whose picture stands for the study in the queue: the middle
+    /// image of its largest series with pixel data.
+    #[serde(skip)]
+    pub thumbnail: Option<String>,
 }
 
 impl StudyRow {
@@ -119,6 +123,10 @@ pub struct InstanceRow {
     pub sop_class_name: String,
     pub instance_number: String,
     pub transfer_syntax: String,
+    /// The current version holds pixel data.
+    pub has_pixel_data: bool,
+    /// Number of Frames (1 for a single image, 0 without pixel data).
+    pub frames: u32,
     /// Content hash of the current version's bytes.
     pub blob: String,
     pub size: u64,
@@ -269,6 +277,63 @@ pub struct SeriesRow {
     pub instances: Vec<InstanceRow>,
 }
 
+impl SeriesRow {
+    /// The images to show for the series: its first and middle instance with pixel data (one
+    /// when they are the same).
+    pub fn representatives(&self) -> Vec<&InstanceRow> {
+        let images: Vec<&InstanceRow> =
+            self.instances.iter().filter(|i| i.has_pixel_data).collect();
+        match images.len() {
+            0 => Vec::new(),
+            1 | 2 => images[..1].to_vec(),
+            n => vec![images[0], images[(n - 1) / 2]],
+        }
+    }
+
+    /// Instance numbers the series skips: (received, expected, missing numbers), when the
+    /// numbers are all readable and some between 1 and the highest are absent.
+    pub fn gaps(&self) -> Option<(usize, u64, Vec<u64>)> {
+        let mut numbers: Vec<u64> = self
+            .instances
+            .iter()
+            .map(|i| i.instance_number.trim().parse::<u64>().ok())
+            .collect::<Option<_>>()?;
+        numbers.sort_unstable();
+        numbers.dedup();
+        let highest = *numbers.last()?;
+        // Numbering starts at 1 (0 from some modalities); anything far beyond the count is a
+        // numbering scheme, not missing images.
+        let first = if numbers[0] == 0 { 0 } else { 1 };
+        let expected = highest - first + 1;
+        if expected as usize == numbers.len() || expected > 100_000 {
+            return None;
+        }
+        let missing = (first..=highest)
+            .filter(|n| numbers.binary_search(n).is_err())
+            .collect();
+        Some((numbers.len(), expected, missing))
+    }
+}
+
+/// `missing` as short ranges: `2, 5–9, 12`.
+pub fn number_ranges(missing: &[u64]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < missing.len() {
+        let mut j = i;
+        while j + 1 < missing.len() && missing[j + 1] == missing[j] + 1 {
+            j += 1;
+        }
+        parts.push(if i == j {
+            missing[i].to_string()
+        } else {
+            format!("{}–{}", missing[i], missing[j])
+        });
+        i = j + 1;
+    }
+    parts.join(", ")
+}
+
 /// Everything the detail panel and `qcdesk show` need about one study.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StudyDetail {
@@ -354,4 +419,73 @@ pub struct WorklistItem {
     pub study_instance_uid: String,
     /// Where the entry came from: "demo", a node name, a file.
     pub source: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(numbers: &[&str], pixels: &[bool]) -> SeriesRow {
+        SeriesRow {
+            id: 1,
+            series_instance_uid: None,
+            modality: "CT".into(),
+            series_number: "1".into(),
+            description: String::new(),
+            instances: numbers
+                .iter()
+                .zip(pixels)
+                .enumerate()
+                .map(|(k, (n, &p))| InstanceRow {
+                    id: k as i64,
+                    sop_instance_uid: None,
+                    sop_class_uid: String::new(),
+                    sop_class_name: String::new(),
+                    instance_number: n.to_string(),
+                    transfer_syntax: String::new(),
+                    has_pixel_data: p,
+                    frames: u32::from(p),
+                    blob: format!("b{k}"),
+                    size: 0,
+                    original_path: String::new(),
+                    versions: 1,
+                    conflicts: 0,
+                    variants: 0,
+                    dataset_hash: String::new(),
+                    copies: Vec::new(),
+                    receipts: Vec::new(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn gaps_name_the_missing_instance_numbers() {
+        let s = series(&["1", "2", "4", "8"], &[true; 4]);
+        assert_eq!(s.gaps(), Some((4, 8, vec![3, 5, 6, 7])));
+        assert_eq!(number_ranges(&[3, 5, 6, 7]), "3, 5–7");
+        assert_eq!(series(&["1", "2", "3"], &[true; 3]).gaps(), None);
+        assert_eq!(series(&["0", "1", "2"], &[true; 3]).gaps(), None);
+        // A second half of a split series: the first ones are missing here.
+        assert_eq!(
+            series(&["3", "4"], &[true; 2]).gaps(),
+            Some((2, 4, vec![1, 2]))
+        );
+        // Unreadable or absent numbers tell nothing.
+        assert_eq!(series(&["1", "", "5"], &[true; 3]).gaps(), None);
+    }
+
+    #[test]
+    fn representatives_are_the_first_and_middle_image() {
+        let s = series(&["1", "2", "3", "4", "5"], &[false, true, true, true, true]);
+        let blobs: Vec<&str> = s
+            .representatives()
+            .iter()
+            .map(|i| i.blob.as_str())
+            .collect();
+        assert_eq!(blobs, ["b1", "b2"]);
+        let one = series(&["1"], &[true]);
+        assert_eq!(one.representatives().len(), 1);
+        assert!(series(&["1"], &[false]).representatives().is_empty());
+    }
 }

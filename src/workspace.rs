@@ -33,6 +33,7 @@ const OWN_ENTRIES: &[&str] = &[
     "qcdesk.sqlite-shm",
     "qcdesk.sqlite-journal",
     "store",
+    "thumbs",
     "tmp",
     "config.toml",
     "demo.json",
@@ -181,6 +182,10 @@ impl Workspace {
     }
     pub fn blob_dir(&self) -> PathBuf {
         self.root.join("store")
+    }
+    /// Thumbnails made from the store (a cache: deleting it loses nothing).
+    pub fn thumbs_dir(&self) -> PathBuf {
+        self.root.join("thumbs")
     }
     pub fn tmp_dir(&self) -> PathBuf {
         self.root.join("tmp")

@@ -250,3 +250,97 @@ fn a_garbage_pixel_stream_is_refused_with_a_reason() {
     assert_eq!(r["status"], "cannot_render", "{r}");
     assert!(r["reason"].as_str().unwrap().contains("JPEG"), "{r}");
 }
+
+#[test]
+fn a_workspace_study_renders_by_series_and_instance() {
+    let ws = demo_workspace();
+    let queue = qcdesk_json(ws.path(), &["queue", "--json"]);
+    let patel = queue
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["patient_name"] == "PATEL^PRIYA" && s["modality"] == "CT")
+        .expect("PATEL^PRIYA's CT")["id"]
+        .to_string();
+    let out = ws.path().join("png");
+    let results = qcdesk_json(
+        ws.path(),
+        &[
+            "thumbs",
+            "--study",
+            &patel,
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    let results = results.as_array().unwrap();
+    assert_eq!(results.len(), 11, "10 axial images and a scout");
+    assert!(results.iter().all(|r| r["status"] == "ok"), "{results:#?}");
+    let names: Vec<String> = results
+        .iter()
+        .map(|r| {
+            Path::new(r["png"].as_str().unwrap())
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .to_string()
+        })
+        .collect();
+    assert!(names[0].starts_with("0001-S1-I1-2.25."), "{names:?}");
+    assert!(names[10].starts_with("0011-S2-I1-"), "{names:?}");
+    // The truncated tenth image says how much of it arrived.
+    let partial = &results[9]["partial"];
+    assert!(
+        partial[0].as_u64().unwrap() < partial[1].as_u64().unwrap(),
+        "{partial}"
+    );
+}
+
+#[test]
+fn thumbs_says_what_is_wrong_with_its_arguments() {
+    let ws = tempfile::tempdir().unwrap();
+    let out = ws.path().join("png");
+    let missing = qcdesk(
+        ws.path(),
+        &[
+            "thumbs",
+            "/nonexistent/x.dcm",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        stderr(&missing).contains("/nonexistent/x.dcm"),
+        "{}",
+        stderr(&missing)
+    );
+    let size = qcdesk(
+        ws.path(),
+        &[
+            "thumbs",
+            "x.dcm",
+            "--out",
+            out.to_str().unwrap(),
+            "--size",
+            "0",
+        ],
+    );
+    assert_eq!(size.status.code(), Some(2));
+    let no_out = qcdesk(ws.path(), &["thumbs", "x.dcm"]);
+    assert_eq!(no_out.status.code(), Some(2));
+    // A file that is not DICOM is a row with its reason, and the run succeeds.
+    let text = ws.path().join("notes.txt");
+    std::fs::write(&text, "not an image").unwrap();
+    let r = thumbs(&[&text], &out, 64);
+    assert_eq!(r[0]["status"], "cannot_render");
+    assert!(
+        r[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not a DICOM file"),
+        "{}",
+        r[0]
+    );
+}

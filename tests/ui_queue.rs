@@ -17,9 +17,13 @@ use common::*;
 fn desk(ws: &Path) -> Harness<'static, DeskApp> {
     let ws = ws.to_path_buf();
     let store = Store::open(&ws).expect("open workspace");
-    Harness::builder()
+    let mut h = Harness::builder()
         .with_size([1500.0, 1000.0])
-        .build_eframe(move |cc| DeskApp::new(cc, ws, store, false))
+        .build_eframe(move |cc| DeskApp::new(cc, ws, store, false));
+    // Compact rows (no thumbnail column): every demo study fits on one screen, so the
+    // accessibility tree holds them all (tests/ui_viewer.rs covers the thumbnails).
+    h.state_mut().state.queue_thumbnails = false;
+    h
 }
 
 /// Steps the desk until `done` holds; background jobs need real time.

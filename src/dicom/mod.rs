@@ -5,6 +5,7 @@
 pub mod charset;
 pub mod compare;
 pub mod dicomdir;
+pub mod dump;
 pub mod header;
 pub(crate) mod tokens;
 pub mod uids;

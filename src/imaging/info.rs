@@ -153,6 +153,7 @@ const TOP: &[Tag] = &[
     tags::GREEN_PALETTE_COLOR_LOOKUP_TABLE_DATA,
     tags::BLUE_PALETTE_COLOR_LOOKUP_TABLE_DATA,
     tags::SEGMENTED_RED_PALETTE_COLOR_LOOKUP_TABLE_DATA,
+    tags::SPECIFIC_CHARACTER_SET,
     tags::PATIENT_NAME,
     tags::PATIENT_ID,
     tags::STUDY_DATE,
@@ -496,14 +497,27 @@ fn apply(c: &Collected, info: &mut ImageInfo) {
         info.palette = Some([r, g, b]);
     }
     let t = |tag| c.top(tag).map(text).unwrap_or_default();
+    // Names and descriptions in the file's character set (ISO 2022 included).
+    let charset = crate::dicom::charset::Charset::parse(&t(tags::SPECIFIC_CHARACTER_SET));
+    let decoded = |tag| {
+        c.top(tag)
+            .map(|b| {
+                charset
+                    .decode(b)
+                    .0
+                    .trim_matches(|c: char| c == '\0' || c.is_whitespace())
+                    .to_string()
+            })
+            .unwrap_or_default()
+    };
     let laterality = t(tags::IMAGE_LATERALITY);
     info.overlay = Overlay {
-        patient_name: t(tags::PATIENT_NAME),
-        patient_id: t(tags::PATIENT_ID),
+        patient_name: decoded(tags::PATIENT_NAME),
+        patient_id: decoded(tags::PATIENT_ID),
         study_date: t(tags::STUDY_DATE),
         modality: t(tags::MODALITY),
         series_number: t(tags::SERIES_NUMBER),
-        series_description: t(tags::SERIES_DESCRIPTION),
+        series_description: decoded(tags::SERIES_DESCRIPTION),
         instance_number: t(tags::INSTANCE_NUMBER),
         laterality: if laterality.is_empty() {
             t(tags::LATERALITY)

@@ -6,20 +6,26 @@
 //! A file that cannot be rendered says why (`cannot_render: <why>`); nothing here panics on
 //! bad input or blocks a caller's thread beyond the one it runs on.
 
+mod cache;
 mod decode;
 mod info;
 mod jpeg;
+mod lru;
 mod render;
 mod rle;
+mod workers;
 
 use std::path::Path;
 
 use image::RgbaImage;
 use serde::Serialize;
 
+pub use cache::{Thumb, ThumbCache, render_thumbnail};
 pub use decode::{Frame, decode_frame, representative_frame};
 pub use info::{ImageInfo, Overlay, PixelLocation, read_info};
+pub use lru::Lru;
 pub use render::{Rendered, Windowing, render};
+pub use workers::{DecodePool, Done, Job, Key, Output, Priority};
 
 /// Why a file gives no picture.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,13 +45,25 @@ pub struct Picture {
     pub frame: u32,
 }
 
-/// Reads, decodes and renders frame `frame` (the representative one when `None`) of the
-/// file at `path`.
-pub fn picture(
-    path: &Path,
-    frame: Option<u32>,
-    windowing: Windowing,
-) -> Result<Picture, ImageError> {
+/// A decoded frame with the attributes needed to render it (kept by the viewer's workers, so
+/// a new window re-renders without decoding again).
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    pub info: ImageInfo,
+    pub frame: Frame,
+    /// The frame's index (0-based).
+    pub index: u32,
+}
+
+impl Decoded {
+    /// Memory the decoded values take.
+    pub fn bytes(&self) -> usize {
+        self.frame.values.len() * std::mem::size_of::<f32>()
+    }
+}
+
+/// Reads and decodes frame `frame` (the representative one when `None`) of the file at `path`.
+pub fn decode(path: &Path, frame: Option<u32>) -> Result<Decoded, ImageError> {
     let file = std::fs::File::open(path)
         .map_err(|e| ImageError::CannotRender(format!("cannot open the file: {e}")))?;
     let size = file
@@ -57,16 +75,31 @@ pub fn picture(
     if info.pixel.is_none() {
         return Err(ImageError::NoPixelData);
     }
-    let frame = frame
+    let index = frame
         .unwrap_or_else(|| representative_frame(&info))
         .min(info.frames.saturating_sub(1));
-    let decoded = decode_frame(&mut src, &info, frame).map_err(ImageError::CannotRender)?;
-    let rendered = render(&decoded, &info, windowing).map_err(ImageError::CannotRender)?;
+    let frame = decode_frame(&mut src, &info, index).map_err(ImageError::CannotRender)?;
+    Ok(Decoded { info, frame, index })
+}
+
+/// Renders a decoded frame with `windowing`.
+pub fn render_decoded(d: &Decoded, windowing: Windowing) -> Result<Picture, ImageError> {
+    let rendered = render(&d.frame, &d.info, windowing).map_err(ImageError::CannotRender)?;
     Ok(Picture {
         rendered,
-        info,
-        frame,
+        info: d.info.clone(),
+        frame: d.index,
     })
+}
+
+/// Reads, decodes and renders frame `frame` (the representative one when `None`) of the
+/// file at `path`.
+pub fn picture(
+    path: &Path,
+    frame: Option<u32>,
+    windowing: Windowing,
+) -> Result<Picture, ImageError> {
+    render_decoded(&decode(path, frame)?, windowing)
 }
 
 /// `image` scaled to fit a `size` x `size` square, keeping its aspect ratio.

@@ -62,6 +62,7 @@ fn study_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StudyRow> {
         first_seen: r.get(13)?,
         first_seen_unix: r.get(14)?,
         findings: Vec::new(),
+        thumbnail: None,
     })
 }
 
@@ -93,11 +94,41 @@ impl Store {
         let mut out: Vec<StudyRow> = stmt
             .query_map(params![state], study_row)?
             .collect::<Result<_, _>>()?;
+        let mut thumbnails = self.representative_blobs()?;
         for row in &mut out {
             row.findings = findings.remove(&row.id).unwrap_or_default();
+            row.thumbnail = thumbnails.remove(&row.id);
         }
         out.sort_by_key(|r| r.state);
         Ok(out)
+    }
+
+    /// Per study, the blob whose picture stands for it: the middle instance (by instance
+    /// number) of its series with the most images.
+    fn representative_blobs(&self) -> Result<HashMap<i64, String>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "WITH images AS (
+                 SELECT i.study_id, i.series_id, i.id, b.hash, b.instance_number
+                 FROM instances i
+                 JOIN versions v ON v.id = i.current_version
+                 JOIN blobs b ON b.hash = v.blob_hash
+                 WHERE b.has_pixel_data),
+             counts AS (
+                 SELECT study_id, series_id, COUNT(*) AS n FROM images GROUP BY series_id),
+             best AS (
+                 SELECT study_id, series_id, n FROM (
+                     SELECT study_id, series_id, n, ROW_NUMBER() OVER (
+                         PARTITION BY study_id ORDER BY n DESC, series_id) AS r
+                     FROM counts) WHERE r = 1),
+             ranked AS (
+                 SELECT m.study_id, m.hash, best.n, ROW_NUMBER() OVER (
+                     PARTITION BY m.series_id
+                     ORDER BY CAST(m.instance_number AS INTEGER), m.id) AS r
+                 FROM images m JOIN best ON best.series_id = m.series_id)
+             SELECT study_id, hash FROM ranked WHERE r = (n + 1) / 2",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Resolves what a user typed for a study: the queue id or a Study Instance UID.
@@ -190,7 +221,7 @@ impl Store {
                     b.hash, b.size, f.original_path,
                     (SELECT COUNT(*) FROM versions v2 WHERE v2.instance_id = i.id),
                     COALESCE(b.dataset_hash, ''),
-                    b.modality, b.series_number, b.series_description
+                    b.modality, b.series_number, b.series_description, b.has_pixel_data, b.frames
              FROM series s
              JOIN instances i ON i.series_id = s.id
              JOIN versions v ON v.id = i.current_version
@@ -213,6 +244,16 @@ impl Store {
                     sop_class_uid: sop_class,
                     instance_number: r.get(5)?,
                     transfer_syntax: r.get(6)?,
+                    has_pixel_data: r.get(15)?,
+                    frames: {
+                        let pixels: bool = r.get(15)?;
+                        let frames: String = r.get(16)?;
+                        // Number of Frames absent: one image.
+                        match frames.trim().parse::<u32>() {
+                            Ok(n) if pixels => n.max(1),
+                            _ => u32::from(pixels),
+                        }
+                    },
                     blob: r.get(7)?,
                     size: size.max(0) as u64,
                     original_path: r.get(9)?,

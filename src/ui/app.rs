@@ -15,6 +15,7 @@ use super::runtime::{Level, Runtime};
 use super::state::{DeskState, SortColumn, UiCommand};
 use super::status::status_bar_ui;
 use super::theme;
+use super::viewer::{Viewer, viewer_ui};
 use crate::model::StudyState;
 use crate::store::Store;
 
@@ -45,6 +46,8 @@ pub struct DeskApp {
     screenshot: Option<ScreenshotTask>,
     /// When the selected study's detail is to be loaded (keyboard navigation waits a little).
     detail_due: Option<Instant>,
+    /// The series viewer, when open (it takes the queue's place).
+    pub viewer: Option<Viewer>,
 }
 
 impl DeskApp {
@@ -78,6 +81,7 @@ impl DeskApp {
             applied_dark: None,
             screenshot: None,
             detail_due: None,
+            viewer: None,
         }
     }
 
@@ -141,7 +145,25 @@ impl DeskApp {
                 self.select_soon(id);
                 self.scroll_to = Some(pos);
             }
+            UiCommand::OpenViewer { series, instance } => self.open_viewer(series, instance),
+            UiCommand::CloseViewer => self.viewer = None,
             UiCommand::OpenDetail => {
+                // Enter on a study whose detail is shown opens its first series with images.
+                if self.state.show_detail
+                    && let Some(d) = &self.rt.detail
+                    && Some(d.row.id) == self.state.selected
+                    && self.detail_due.is_none()
+                {
+                    if let Some(s) = d
+                        .series_list
+                        .iter()
+                        .find(|s| s.instances.iter().any(|i| i.has_pixel_data))
+                    {
+                        let id = s.id;
+                        self.open_viewer(id, None);
+                    }
+                    return;
+                }
                 self.state.show_detail = true;
                 if let Some(id) = self.state.selected
                     && self.rt.detail.as_ref().is_none_or(|d| d.row.id != id)
@@ -190,6 +212,31 @@ impl DeskApp {
         }
     }
 
+    /// Opens the viewer on series `series` of the study shown in the detail panel.
+    fn open_viewer(&mut self, series: i64, instance: Option<i64>) {
+        let Some(d) = &self.rt.detail else {
+            return;
+        };
+        let Some(s) = d.series_list.iter().find(|s| s.id == series) else {
+            return;
+        };
+        let title = format!(
+            "{} ({})",
+            if d.row.patient_name.is_empty() {
+                "(no name)"
+            } else {
+                &d.row.patient_name
+            },
+            d.row.patient_id
+        );
+        match Viewer::open(d.row.id, title, s, instance) {
+            Some(v) => self.viewer = Some(v),
+            None => self
+                .rt
+                .notify(Level::Info, "This series holds no image to view."),
+        }
+    }
+
     /// Keyboard: arrows/PageUp/PageDown/Home/End move the selection, Enter opens the detail,
     /// Ctrl+F focuses the search, Escape clears it, Ctrl+I imports, F5 reloads.
     fn keys(&mut self, ctx: &egui::Context) -> Vec<UiCommand> {
@@ -197,6 +244,12 @@ impl DeskApp {
             return Vec::new();
         }
         let mut out = Vec::new();
+        if let Some(v) = &mut self.viewer {
+            if v.keys(ctx) {
+                out.push(UiCommand::CloseViewer);
+            }
+            return out;
+        }
         ctx.input_mut(|i| {
             if i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::F)) {
                 out.push(UiCommand::FocusSearch);
@@ -302,6 +355,8 @@ impl DeskApp {
                     .desired_width(260.0),
             )
             .labelled_by(label.id);
+            ui.checkbox(&mut self.state.queue_thumbnails, "Thumbnails")
+                .on_hover_text("A picture per study in the queue");
             ui.separator();
             let theme = if self.state.dark {
                 "Light theme"
@@ -378,8 +433,12 @@ impl DeskApp {
             return;
         }
         let detail_ready = self.state.selected.is_none() || self.rt.detail.is_some();
-        if self.rt.queue_loads > 0 && self.rt.running.is_empty() && detail_ready {
+        // Thumbnails too: the picture must show what a user sees once the desk has settled.
+        let images_idle = self.rt.images.busy() == (0, 0);
+        if self.rt.queue_loads > 0 && self.rt.running.is_empty() && detail_ready && images_idle {
             task.settled_frames += 1;
+        } else {
+            task.settled_frames = 0;
         }
         if task.settled_frames >= 3 && !task.requested {
             task.requested = true;
@@ -413,6 +472,7 @@ impl eframe::App for DeskApp {
             theme::apply_theme(ctx, self.state.dark);
             self.applied_dark = Some(self.state.dark);
         }
+        self.rt.images.begin_frame(ctx);
         let reloaded = self.rt.drain_events(self.state.selected);
         self.rt.refresh_view(&self.state);
         if reloaded {
@@ -456,7 +516,8 @@ impl eframe::App for DeskApp {
         egui::Panel::bottom("status-bar").show(ui, |ui| {
             commands.extend(status_bar_ui(ui, &self.rt));
         });
-        if self.state.show_detail {
+        // The viewer takes the whole area below the top bar (it has its own header panel).
+        if self.state.show_detail && self.viewer.is_none() {
             egui::Panel::right("detail")
                 .resizable(true)
                 .default_size(440.0)
@@ -471,13 +532,24 @@ impl eframe::App for DeskApp {
                         });
                     });
                     ui.separator();
-                    study_ui(ui, self.rt.detail.as_ref(), self.state.selected);
+                    commands.extend(study_ui(
+                        ui,
+                        self.rt.detail.as_ref(),
+                        self.state.selected,
+                        &self.rt.images,
+                    ));
                 });
         }
         let scroll_to = self.scroll_to.take();
-        egui::CentralPanel::default().show(ui, |ui| {
-            commands.extend(queue_ui(ui, &self.rt, &self.state, scroll_to));
-        });
+        if let Some(v) = &mut self.viewer {
+            egui::CentralPanel::default()
+                .frame(egui::Frame::NONE)
+                .show(ui, |ui| commands.extend(viewer_ui(ui, v, &self.rt.images)));
+        } else {
+            egui::CentralPanel::default().show(ui, |ui| {
+                commands.extend(queue_ui(ui, &self.rt, &self.state, scroll_to));
+            });
+        }
         commands.extend(self.import_dialog.ui(&ctx));
         self.rejects_window_ui(&ctx);
         if ctx.input(|i| !i.raw.hovered_files.is_empty()) {

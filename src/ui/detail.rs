@@ -2,12 +2,21 @@
 
 use egui::RichText;
 
+use super::images::Images;
 use super::queue::format_date;
+use super::series_strip::series_strip_ui;
+use super::state::UiCommand;
 use super::theme::{state_chip, state_color, verdict_color};
 use crate::model::{StudyDetail, StudyState, Verdict, WorklistItem};
 use crate::rules::category;
 
-pub fn study_ui(ui: &mut egui::Ui, detail: Option<&StudyDetail>, selected: Option<i64>) {
+pub fn study_ui(
+    ui: &mut egui::Ui,
+    detail: Option<&StudyDetail>,
+    selected: Option<i64>,
+    images: &Images,
+) -> Vec<UiCommand> {
+    let mut commands = Vec::new();
     let Some(d) = detail.filter(|d| Some(d.row.id) == selected) else {
         ui.add_space(20.0);
         ui.vertical_centered(|ui| {
@@ -17,7 +26,7 @@ pub fn study_ui(ui: &mut egui::Ui, detail: Option<&StudyDetail>, selected: Optio
                 ui.label("Select a study to see its details.");
             }
         });
-        return;
+        return commands;
     };
     let r = &d.row;
     egui::ScrollArea::vertical()
@@ -32,6 +41,9 @@ pub fn study_ui(ui: &mut egui::Ui, detail: Option<&StudyDetail>, selected: Optio
                 });
             });
             ui.label(RichText::new(format!("Study {}", r.id)).weak());
+            ui.add_space(4.0);
+            // The pictures first: a chest in a knee order shows before anything is read.
+            commands.extend(series_strip_ui(ui, d, images));
             ui.add_space(4.0);
             egui::Grid::new("demographics")
                 .num_columns(2)
@@ -156,6 +168,7 @@ pub fn study_ui(ui: &mut egui::Ui, detail: Option<&StudyDetail>, selected: Optio
                     });
             }
         });
+    commands
 }
 
 /// Where an instance came from: its copies and every receipt.

@@ -3,12 +3,16 @@
 
 mod app;
 mod detail;
+mod header_panel;
+mod images;
 mod import_dialog;
 mod queue;
 mod runtime;
+mod series_strip;
 mod state;
 mod status;
 mod theme;
+mod viewer;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -16,8 +20,10 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context, anyhow};
 
 pub use app::DeskApp;
+pub use images::{Images, THUMB_SIZE, Tile};
 pub use runtime::{JobKind, Level, Runtime};
 pub use state::{DeskState, SortColumn, UiCommand};
+pub use viewer::{PRESETS, Viewer};
 
 pub struct DeskOptions {
     pub workspace: PathBuf,

@@ -4,12 +4,15 @@
 use egui::{Align, RichText, Sense};
 use egui_extras::{Column, TableBuilder};
 
+use super::images::thumb_tile_ui;
 use super::runtime::Runtime;
 use super::state::{DeskState, SortColumn, UiCommand};
 use super::theme::state_chip;
 use crate::fsutil::human_age;
 
 pub const ROW_HEIGHT: f32 = 22.0;
+/// Row height with the thumbnail column on.
+pub const THUMB_ROW_HEIGHT: f32 = 44.0;
 
 const COLUMNS: [(&str, SortColumn); 10] = [
     ("State", SortColumn::State),
@@ -56,11 +59,17 @@ pub fn queue_ui(
     ui.scope(|ui| {
         // Labels must not take the row's clicks.
         ui.style_mut().interaction.selectable_labels = false;
+        let thumbs = state.queue_thumbnails;
+        let row_height = if thumbs { THUMB_ROW_HEIGHT } else { ROW_HEIGHT };
         let mut table = TableBuilder::new(ui)
             .id_salt("queue")
             .striped(true)
             .sense(Sense::click())
-            .cell_layout(egui::Layout::left_to_right(Align::Center))
+            .cell_layout(egui::Layout::left_to_right(Align::Center));
+        if thumbs {
+            table = table.column(Column::exact(THUMB_ROW_HEIGHT));
+        }
+        let mut table = table
             .column(Column::exact(96.0))
             .column(
                 Column::initial(180.0)
@@ -82,6 +91,11 @@ pub fn queue_ui(
         }
         table
             .header(ROW_HEIGHT, |mut header| {
+                if thumbs {
+                    header.col(|ui| {
+                        ui.label(RichText::new("Image").strong());
+                    });
+                }
                 for (title, col) in COLUMNS {
                     header.col(|ui| {
                         let marker = if state.sort == col && title != "Findings" {
@@ -99,9 +113,28 @@ pub fn queue_ui(
                 }
             })
             .body(|body| {
-                body.rows(ROW_HEIGHT, rt.view.len(), |mut row| {
+                body.rows(row_height, rt.view.len(), |mut row| {
                     let r = &rt.rows[rt.view[row.index()]];
                     row.set_selected(state.selected == Some(r.id));
+                    if thumbs {
+                        row.col(|ui| match &r.thumbnail {
+                            Some(blob) => {
+                                let label = format!("Study {} thumbnail", r.id);
+                                thumb_tile_ui(
+                                    ui,
+                                    &rt.images,
+                                    blob,
+                                    THUMB_ROW_HEIGHT - 4.0,
+                                    &label,
+                                    Sense::hover(),
+                                );
+                            }
+                            None => {
+                                ui.label(RichText::new("—").weak())
+                                    .on_hover_text("No instance of this study holds an image.");
+                            }
+                        });
+                    }
                     row.col(|ui| {
                         state_chip(ui, r.state);
                     });

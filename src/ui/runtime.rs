@@ -11,6 +11,7 @@ use crate::jobs::{JobEvent, JobId, Jobs, downcast};
 use crate::model::{StudyDetail, StudyRow};
 use crate::store::{QueueFilter, Reject, Store, StoreError, StoreStats};
 
+use super::images::Images;
 use super::state::{DeskState, SortColumn};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +67,8 @@ pub struct Runtime {
     pub rejects: Option<Vec<Reject>>,
     /// A queue reload was asked for while one was running.
     reload_pending: bool,
+    /// Thumbnails, viewer images and headers, decoded off the UI thread.
+    pub images: Images,
 }
 
 /// What the view was computed for; recomputed only when this changes.
@@ -94,10 +97,17 @@ impl Runtime {
                 text: n.clone(),
             })
             .collect();
+        let wake = Arc::new(wake);
+        let wake_images = Arc::clone(&wake);
+        let cache = crate::imaging::ThumbCache::new(
+            store.workspace().thumbs_dir(),
+            store.workspace().tmp_dir(),
+        );
+        let images = Images::new(store.blobs(), Some(cache), move || wake_images());
         Runtime {
             workspace,
             store: Arc::new(Mutex::new(store)),
-            jobs: Jobs::new(wake),
+            jobs: Jobs::new(move || wake()),
             running: BTreeMap::new(),
             rows: Vec::new(),
             search_text: Vec::new(),
@@ -110,6 +120,7 @@ impl Runtime {
             last_import: None,
             rejects: None,
             reload_pending: false,
+            images,
         }
     }
 

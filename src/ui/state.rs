@@ -31,6 +31,8 @@ pub struct DeskState {
     pub ascending: bool,
     pub dark: bool,
     pub show_detail: bool,
+    /// A thumbnail per study in the queue.
+    pub queue_thumbnails: bool,
     /// Selected study id (a number, not patient data).
     pub selected: Option<i64>,
 }
@@ -45,6 +47,7 @@ impl Default for DeskState {
             ascending: true,
             dark: false,
             show_detail: true,
+            queue_thumbnails: true,
             selected: None,
         }
     }
@@ -65,6 +68,12 @@ pub enum UiCommand {
     DismissNotification(usize),
     ShowRejects,
     FocusSearch,
+    /// Open the viewer on a series of the selected study, at an instance or its first image.
+    OpenViewer {
+        series: i64,
+        instance: Option<i64>,
+    },
+    CloseViewer,
 }
 
 #[cfg(test)]

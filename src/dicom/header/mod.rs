@@ -69,6 +69,8 @@ pub struct ReadOutcome {
     /// Where the data set starts (after the file meta group): the part that identifies an
     /// instance whatever wrapped it.
     pub dataset_offset: u64,
+    /// Where the file meta group starts, when the file has one.
+    pub meta_offset: Option<u64>,
 }
 
 impl ReadOutcome {
@@ -147,7 +149,10 @@ pub fn read_header<R: Read + Seek>(src: &mut R, size: u64) -> Result<ReadOutcome
     let mut head = [0u8; 132];
     let n = read_up_to(src, &mut head).map_err(io)?;
     let layout = meta::sniff(&head[..n])?;
-    let mut out = ReadOutcome::default();
+    let mut out = ReadOutcome {
+        meta_offset: layout.meta_at,
+        ..ReadOutcome::default()
+    };
 
     let dataset_at = match layout.meta_at {
         Some(at) => {
