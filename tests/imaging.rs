@@ -344,3 +344,38 @@ fn thumbs_says_what_is_wrong_with_its_arguments() {
         r[0]
     );
 }
+
+#[test]
+fn jpeg_2000_thumbnails_from_a_coarser_resolution_match_the_full_image() {
+    // Thumbnails of JPEG 2000 decode only the resolution level they need; what they show
+    // must be the image scaled down, not another picture.
+    let out = tempfile::tempdir().unwrap();
+    for name in [
+        "693_J2KI.dcm",
+        "JPEG2000.dcm",
+        "examples_jpeg2k.dcm",
+        "GDCMJ2K_TextGBR.dcm",
+    ] {
+        let src = pydicom_dir().join("test_files").join(name);
+        let small = &thumbs(&[&src], &out.path().join("small"), 128)[0];
+        let full = &thumbs(&[&src], &out.path().join("full"), 4096)[0];
+        assert_eq!(small["status"], "ok", "{small}");
+        let small = rgb(Path::new(small["png"].as_str().unwrap()));
+        let full = rgb(Path::new(full["png"].as_str().unwrap()));
+        assert!(full.width().max(full.height()) >= 256, "{name} is large");
+        let scaled = image::imageops::thumbnail(&full, small.width(), small.height());
+        let d = mad(&small, &scaled);
+        let mean = |i: &image::RgbImage| {
+            i.as_raw().iter().map(|&v| f64::from(v)).sum::<f64>() / i.as_raw().len() as f64
+        };
+        let brightness = (mean(&small) - mean(&scaled)).abs();
+        eprintln!("{name}: mean difference {d:.2}, brightness {brightness:.2}");
+        // The wavelet's low-pass and a box filter differ at edges and under a narrow window
+        // (6 to 8 levels here); the same picture shifted by one pixel differs by 15 or more.
+        assert!(d < 10.0, "{name}: mean difference {d:.2}");
+        assert!(
+            brightness < 2.5,
+            "{name}: brightness differs by {brightness:.2}"
+        );
+    }
+}

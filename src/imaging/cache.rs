@@ -10,10 +10,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use image::RgbaImage;
 use serde::{Deserialize, Serialize};
 
-use super::{ImageError, fit, picture, render::Windowing};
+use super::{ImageError, thumbnail_picture};
 
 /// Bumped when rendering changes, so thumbnails made by an older renderer are not shown.
-const RENDER_VERSION: u32 = 1;
+const RENDER_VERSION: u32 = 2;
 
 /// What a thumbnail request gives.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,10 +44,10 @@ struct Entry {
 /// pixels a side.
 pub fn render_thumbnail(path: &Path, size: u32) -> Thumb {
     // A panic in a codec on one file is that file's problem, not the caller's.
-    let result = std::panic::catch_unwind(|| picture(path, None, Windowing::Default));
+    let result = std::panic::catch_unwind(|| thumbnail_picture(path, size));
     match result {
         Ok(Ok(p)) => Thumb::Image {
-            image: fit(&p.rendered.image, size),
+            image: p.rendered.image,
             partial: p.rendered.partial,
             frames: p.info.frames,
         },

@@ -30,6 +30,65 @@ pub struct Frame {
     pub max_value: f32,
 }
 
+impl Frame {
+    /// The frame shrunk by a whole factor so that its longer side is still at least `size`:
+    /// a thumbnail renders a few thousand values instead of a quarter million. Blocks are
+    /// averaged; palette indices are sampled (an average of indices is another colour).
+    pub fn reduced(&self, size: u32) -> Option<Frame> {
+        let k = (self.rows.max(self.columns) / size.max(1)) as usize;
+        if k < 2 {
+            return None;
+        }
+        let (w, h) = (self.columns as usize, self.rows as usize);
+        let spp = usize::from(self.samples_per_pixel.max(1));
+        let (nw, nh) = (w / k, h / k);
+        let present = (self.rows_present as usize).min(h) / k;
+        if nw == 0 || nh == 0 || self.values.len() < self.rows_present as usize * w * spp {
+            return None;
+        }
+        let sample = self.photometric == "PALETTE COLOR";
+        let row_len = nw * spp;
+        let mut values = vec![0f32; present * row_len];
+        if sample {
+            for (by, out) in values.chunks_exact_mut(row_len).enumerate() {
+                let src = &self.values[by * k * w * spp..];
+                for bx in 0..nw {
+                    let at = bx * k * spp;
+                    out[bx * spp..bx * spp + spp].copy_from_slice(&src[at..at + spp]);
+                }
+            }
+        } else {
+            // Sum each block row by row (the source is read in order), then scale.
+            let scale = 1.0 / (k * k) as f32;
+            for (by, out) in values.chunks_exact_mut(row_len).enumerate() {
+                for y in by * k..by * k + k {
+                    let src = &self.values[y * w * spp..(y * w + nw * k) * spp];
+                    for (bx, block) in src.chunks_exact(k * spp).enumerate() {
+                        let acc = &mut out[bx * spp..bx * spp + spp];
+                        for px in block.chunks_exact(spp) {
+                            for (a, v) in acc.iter_mut().zip(px) {
+                                *a += v;
+                            }
+                        }
+                    }
+                }
+                for v in out.iter_mut() {
+                    *v *= scale;
+                }
+            }
+        }
+        Some(Frame {
+            rows: nh as u32,
+            columns: nw as u32,
+            samples_per_pixel: self.samples_per_pixel,
+            photometric: self.photometric.clone(),
+            values,
+            rows_present: present as u32,
+            max_value: self.max_value,
+        })
+    }
+}
+
 /// The frame a thumbnail shows: the middle one of a multi-frame image.
 pub fn representative_frame(info: &ImageInfo) -> u32 {
     info.frames.saturating_sub(1) / 2
@@ -42,12 +101,26 @@ const JPEG_FAMILY: [&str; 4] = [
     "1.2.840.10008.1.2.4.70",
 ];
 const RLE: &str = "1.2.840.10008.1.2.5";
+/// JPEG 2000 lossless and lossy.
+const J2K: [&str; 2] = ["1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91"];
 
-/// Decodes frame `frame` of the image in `src`.
+/// Decodes frame `frame` of the image in `src` at full size.
 pub fn decode_frame<R: Read + Seek>(
     src: &mut R,
     info: &ImageInfo,
     frame: u32,
+) -> Result<Frame, String> {
+    decode_frame_for(src, info, frame, None)
+}
+
+/// Decodes frame `frame` of the image in `src`; with `size`, the result may be smaller than
+/// the image where the encoding can skip detail (JPEG 2000 resolution levels), but never
+/// smaller than `size` on its longer side.
+pub fn decode_frame_for<R: Read + Seek>(
+    src: &mut R,
+    info: &ImageInfo,
+    frame: u32,
+    size: Option<u32>,
 ) -> Result<Frame, String> {
     if info.rows == 0 || info.columns == 0 {
         return Err("the image has no Rows or Columns".into());
@@ -76,7 +149,7 @@ pub fn decode_frame<R: Read + Seek>(
                     format!("{e} (the file is truncated)")
                 }
             })?;
-            encapsulated(info, &data)
+            encapsulated(info, &data, size)
         }
         Some(PixelLocation::Deflated) => deflated(src, info, frame),
     }
@@ -218,25 +291,44 @@ fn integers(buf: &[u8], bps: usize, info: &ImageInfo) -> Vec<f32> {
         (1u64 << stored) - 1
     };
     let sign = 1u64 << (stored - 1);
-    buf.chunks_exact(bps)
-        .map(|c| {
-            let raw: u64 = match (bps, info.big_endian) {
-                (1, _) => u64::from(c[0]),
-                (2, false) => u64::from(u16::from_le_bytes([c[0], c[1]])),
-                (2, true) => u64::from(u16::from_be_bytes([c[0], c[1]])),
-                (4, false) => u64::from(u32::from_le_bytes([c[0], c[1], c[2], c[3]])),
-                (4, true) => u64::from(u32::from_be_bytes([c[0], c[1], c[2], c[3]])),
-                (_, false) => u64::from_le_bytes(c.try_into().unwrap_or([0; 8])),
-                (_, true) => u64::from_be_bytes(c.try_into().unwrap_or([0; 8])),
-            };
-            let v = (raw >> shift) & mask;
-            if info.signed && v & sign != 0 {
-                (v as i64 - (mask as i64 + 1)) as f32
-            } else {
-                v as f32
-            }
-        })
-        .collect()
+    let signed = info.signed;
+    let value = move |raw: u64| {
+        let v = (raw >> shift) & mask;
+        if signed && v & sign != 0 {
+            (v as i64 - (mask as i64 + 1)) as f32
+        } else {
+            v as f32
+        }
+    };
+    // One loop per layout (not a match per sample): the common 16-bit little endian case is
+    // most of a thumbnail's conversion time.
+    match (bps, info.big_endian) {
+        (1, _) => buf.iter().map(|&b| value(u64::from(b))).collect(),
+        (2, false) => buf
+            .chunks_exact(2)
+            .map(|c| value(u64::from(u16::from_le_bytes([c[0], c[1]]))))
+            .collect(),
+        (2, true) => buf
+            .chunks_exact(2)
+            .map(|c| value(u64::from(u16::from_be_bytes([c[0], c[1]]))))
+            .collect(),
+        (4, false) => buf
+            .chunks_exact(4)
+            .map(|c| value(u64::from(u32::from_le_bytes([c[0], c[1], c[2], c[3]]))))
+            .collect(),
+        (4, true) => buf
+            .chunks_exact(4)
+            .map(|c| value(u64::from(u32::from_be_bytes([c[0], c[1], c[2], c[3]]))))
+            .collect(),
+        (_, false) => buf
+            .chunks_exact(bps)
+            .map(|c| value(u64::from_le_bytes(c.try_into().unwrap_or([0; 8]))))
+            .collect(),
+        (_, true) => buf
+            .chunks_exact(bps)
+            .map(|c| value(u64::from_be_bytes(c.try_into().unwrap_or([0; 8]))))
+            .collect(),
+    }
 }
 
 fn floats32(buf: &[u8], big: bool) -> Vec<f32> {
@@ -362,10 +454,13 @@ fn frame_bytes<R: Read + Seek>(
 }
 
 /// Decodes one frame's encoded bytes.
-fn encapsulated(info: &ImageInfo, data: &[u8]) -> Result<Frame, String> {
+fn encapsulated(info: &ImageInfo, data: &[u8], size: Option<u32>) -> Result<Frame, String> {
     let ts = info.transfer_syntax.as_str();
     if ts == RLE {
         return super::rle::decode(info, data);
+    }
+    if J2K.contains(&ts) {
+        return super::j2k::decode(info, data, size);
     }
     if JPEG_FAMILY.contains(&ts) {
         // libjpeg-turbo first (12-bit, lossless to 16 bits, fast); dicom-rs's decoder if it
@@ -498,4 +593,52 @@ fn deflated<R: Read + Seek>(src: &mut R, info: &ImageInfo, frame: u32) -> Result
         ..info.clone()
     };
     native(&mut cursor, &plain, frame, 0, len, None, false)
+}
+
+#[cfg(test)]
+mod reduce_tests {
+    use super::*;
+
+    fn frame(w: u32, h: u32, present: u32, photometric: &str, values: Vec<f32>) -> Frame {
+        Frame {
+            rows: h,
+            columns: w,
+            samples_per_pixel: 1,
+            photometric: photometric.into(),
+            values,
+            rows_present: present,
+            max_value: 255.0,
+        }
+    }
+
+    #[test]
+    fn blocks_are_averaged_and_palette_indices_sampled() {
+        // 4 x 4: each 2 x 2 block holds 0, 2, 4, 6 (mean 3) plus its block number x 10.
+        let mut values = vec![0.0; 16];
+        for y in 0..4 {
+            for x in 0..4 {
+                let block = (y / 2) * 2 + x / 2;
+                values[y * 4 + x] = (block * 10) as f32 + ((y % 2) * 2 + x % 2) as f32 * 2.0;
+            }
+        }
+        let grey = frame(4, 4, 4, "MONOCHROME2", values.clone());
+        let small = grey.reduced(2).expect("reduced");
+        assert_eq!((small.columns, small.rows, small.rows_present), (2, 2, 2));
+        assert_eq!(small.values, vec![3.0, 13.0, 23.0, 33.0]);
+        let palette = frame(4, 4, 4, "PALETTE COLOR", values);
+        assert_eq!(
+            palette.reduced(2).unwrap().values,
+            vec![0.0, 10.0, 20.0, 30.0]
+        );
+        // Already small enough: nothing to do.
+        assert!(grey.reduced(4).is_none());
+    }
+
+    #[test]
+    fn a_truncated_frame_keeps_its_whole_block_rows() {
+        let f = frame(4, 4, 3, "MONOCHROME2", vec![1.0; 12]);
+        let small = f.reduced(2).unwrap();
+        assert_eq!((small.rows, small.rows_present), (2, 1));
+        assert_eq!(small.values, vec![1.0, 1.0]);
+    }
 }

@@ -9,6 +9,7 @@
 mod cache;
 mod decode;
 mod info;
+mod j2k;
 mod jpeg;
 mod lru;
 mod render;
@@ -21,7 +22,7 @@ use image::RgbaImage;
 use serde::Serialize;
 
 pub use cache::{Thumb, ThumbCache, render_thumbnail};
-pub use decode::{Frame, decode_frame, representative_frame};
+pub use decode::{Frame, decode_frame, decode_frame_for, representative_frame};
 pub use info::{ImageInfo, Overlay, PixelLocation, read_info};
 pub use lru::Lru;
 pub use render::{Rendered, Windowing, render};
@@ -64,21 +65,27 @@ impl Decoded {
 
 /// Reads and decodes frame `frame` (the representative one when `None`) of the file at `path`.
 pub fn decode(path: &Path, frame: Option<u32>) -> Result<Decoded, ImageError> {
+    decode_for(path, frame, None)
+}
+
+/// As [`decode`], for a picture of at most `size` pixels a side when given (see
+/// [`decode_frame_for`]).
+fn decode_for(path: &Path, frame: Option<u32>, size: Option<u32>) -> Result<Decoded, ImageError> {
     let file = std::fs::File::open(path)
         .map_err(|e| ImageError::CannotRender(format!("cannot open the file: {e}")))?;
-    let size = file
+    let len = file
         .metadata()
         .map(|m| m.len())
         .map_err(|e| ImageError::CannotRender(e.to_string()))?;
     let mut src = std::io::BufReader::with_capacity(1 << 16, file);
-    let info = read_info(&mut src, size).map_err(|e| ImageError::CannotRender(e.to_string()))?;
+    let info = read_info(&mut src, len).map_err(|e| ImageError::CannotRender(e.to_string()))?;
     if info.pixel.is_none() {
         return Err(ImageError::NoPixelData);
     }
     let index = frame
         .unwrap_or_else(|| representative_frame(&info))
         .min(info.frames.saturating_sub(1));
-    let frame = decode_frame(&mut src, &info, index).map_err(ImageError::CannotRender)?;
+    let frame = decode_frame_for(&mut src, &info, index, size).map_err(ImageError::CannotRender)?;
     Ok(Decoded { info, frame, index })
 }
 
@@ -90,6 +97,21 @@ pub fn render_decoded(d: &Decoded, windowing: Windowing) -> Result<Picture, Imag
         info: d.info.clone(),
         frame: d.index,
     })
+}
+
+/// The thumbnail of the file at `path`: its representative frame, at most `size` pixels a
+/// side. Rendered from a reduced frame (see [`Frame::reduced`]); `partial` and the frame count
+/// are the full image's.
+pub fn thumbnail_picture(path: &Path, size: u32) -> Result<Picture, ImageError> {
+    let d = decode_for(path, None, Some(size))?;
+    let (rows, present) = (d.frame.rows, d.frame.rows_present.min(d.frame.rows));
+    let mut p = match d.frame.reduced(size) {
+        Some(small) => render_decoded(&Decoded { frame: small, ..d }, Windowing::Default)?,
+        None => render_decoded(&d, Windowing::Default)?,
+    };
+    p.rendered.image = fit(&p.rendered.image, size);
+    p.rendered.partial = (present < rows).then_some((present, rows));
+    Ok(p)
 }
 
 /// Reads, decodes and renders frame `frame` (the representative one when `None`) of the
@@ -144,13 +166,12 @@ pub fn thumbnail_to(path: &Path, size: u32, png: &Path) -> ThumbResult {
         transfer_syntax: String::new(),
         partial: None,
     };
-    match picture(path, None, Windowing::Default) {
+    match thumbnail_picture(path, size) {
         Ok(p) => {
             out.frames = p.info.frames;
             out.transfer_syntax = p.info.transfer_syntax.clone();
             out.partial = p.rendered.partial;
-            let thumb = fit(&p.rendered.image, size);
-            match thumb.save(png) {
+            match p.rendered.image.save(png) {
                 Ok(()) => {
                     out.status = "ok";
                     out.png = Some(png.display().to_string());
