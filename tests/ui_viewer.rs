@@ -280,3 +280,55 @@ fn prefetched_neighbours_are_decoded_before_they_are_shown() {
         );
     }
 }
+
+#[test]
+fn a_series_with_missing_instance_numbers_says_how_many_arrived() {
+    use dicom_core::VR;
+    use dicom_dictionary_std::tags;
+    use qcdesk::dicom::write::{DataSetBuilder, encode_part10};
+    // Instances 1, 2, 5 and 6 of a series: 3 and 4 never arrived.
+    let inbox = tempfile::tempdir().unwrap();
+    for n in [1u16, 2, 5, 6] {
+        let obj = DataSetBuilder::new()
+            .text(tags::SOP_CLASS_UID, VR::UI, "1.2.840.10008.5.1.4.1.1.2")
+            .text(tags::SOP_INSTANCE_UID, VR::UI, &format!("2.25.4242.1.{n}"))
+            .text(tags::STUDY_INSTANCE_UID, VR::UI, "2.25.4242")
+            .text(tags::SERIES_INSTANCE_UID, VR::UI, "2.25.4242.1")
+            .text(tags::SERIES_NUMBER, VR::IS, "3")
+            .text(tags::INSTANCE_NUMBER, VR::IS, &n.to_string())
+            .text(tags::MODALITY, VR::CS, "CT")
+            .text(tags::PATIENT_NAME, VR::PN, "GAP^TEST")
+            .text(tags::PATIENT_ID, VR::LO, "G1")
+            .u16(tags::SAMPLES_PER_PIXEL, 1)
+            .text(tags::PHOTOMETRIC_INTERPRETATION, VR::CS, "MONOCHROME2")
+            .u16(tags::ROWS, 16)
+            .u16(tags::COLUMNS, 16)
+            .u16(tags::BITS_ALLOCATED, 16)
+            .u16(tags::BITS_STORED, 12)
+            .u16(tags::HIGH_BIT, 11)
+            .u16(tags::PIXEL_REPRESENTATION, 0)
+            .pixels_u16(tags::PIXEL_DATA, (0..256).map(|v| v * n).collect())
+            .build();
+        let bytes = encode_part10(obj, Some("TEST")).unwrap();
+        std::fs::write(inbox.path().join(format!("IM{n}.dcm")), bytes).unwrap();
+    }
+    let ws = tempfile::tempdir().unwrap();
+    qcdesk_json(
+        ws.path(),
+        &["import", "--json", inbox.path().to_str().unwrap()],
+    );
+    let mut h = desk(ws.path());
+    step_until(&mut h, "the study", |a| {
+        a.rt.detail.is_some() && a.rt.running.is_empty()
+    });
+    images_settle(&mut h);
+    assert_eq!(h.query_all_by_label("4 of 6 received").count(), 1);
+    assert_eq!(
+        h.query_all_by_label("Series 3 first image: shown").count(),
+        1
+    );
+    // The viewer steps through what arrived: four images.
+    h.key_press(egui::Key::Enter);
+    h.step();
+    assert_eq!(h.query_all_by_label("image 1 of 4").count(), 1);
+}
