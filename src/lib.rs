@@ -1,7 +1,8 @@
 //! qcdesk: a desk for PACS exception handling and QA.
 //!
 //! The core (everything but `ui` and `cli`) knows nothing of egui: DICOM reading and writing,
-//! the store, import, classification rules, imaging, background jobs and the demo.
+//! the store, import, classification rules, imaging, DICOM networking (`net`), the worklist
+//! cache's feeds and search, background jobs and the demo.
 
 pub mod cli;
 pub mod demo;
@@ -11,7 +12,9 @@ pub mod imaging;
 pub mod import;
 pub mod jobs;
 pub mod model;
+pub mod net;
 pub mod rules;
 pub mod store;
 pub mod ui;
+pub mod worklist;
 pub mod workspace;

@@ -417,8 +417,115 @@ pub struct WorklistItem {
     pub scheduled_at: String,
     pub procedure: String,
     pub study_instance_uid: String,
-    /// Where the entry came from: "demo", a node name, a file.
+    /// Where the entry came from: a node name (`ris`, `demo-ris`), `csv:<file>`, `hl7:<file>`.
     pub source: String,
+    /// Other Patient IDs (Other Patient IDs Sequence), `ID^^^ISSUER` joined by `\\`.
+    #[serde(default)]
+    pub other_patient_ids: String,
+    /// Requested Procedure Code Sequence, first item: `CODE^SCHEME^MEANING`.
+    #[serde(default)]
+    pub procedure_code: String,
+    #[serde(default)]
+    pub referring_physician: String,
+    #[serde(default)]
+    pub requesting_physician: String,
+    #[serde(default)]
+    pub admission_id: String,
+    /// Scheduled Procedure Step Description.
+    #[serde(default)]
+    pub step_description: String,
+    /// Scheduled Protocol Code Sequence, first item: `CODE^SCHEME^MEANING`.
+    #[serde(default)]
+    pub protocol_code: String,
+    /// When the cache first and last saw the item at its source (UTC, RFC 3339).
+    #[serde(default)]
+    pub first_seen: String,
+    #[serde(default)]
+    pub last_seen: String,
+    /// When the source stopped listing the item (null while it is listed), and how that was
+    /// learnt. A vanished order still explains the studies matched to it.
+    #[serde(default)]
+    pub vanished_at: Option<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub vanished_why: String,
+}
+
+impl WorklistItem {
+    /// The identity of an item at its source: accession and step id; items lacking both
+    /// are told apart by Study Instance UID, else by patient and time.
+    pub fn key(&self) -> String {
+        let (acc, sps) = (self.accession.trim(), self.sps_id.trim());
+        if !acc.is_empty() || !sps.is_empty() {
+            format!("{acc}\\{sps}")
+        } else if !self.study_instance_uid.trim().is_empty() {
+            format!("uid:{}", self.study_instance_uid.trim())
+        } else {
+            format!(
+                "pid:{}\\{}",
+                self.patient_id.trim(),
+                self.scheduled_at.trim()
+            )
+        }
+    }
+
+    /// The scheduled date (YYYYMMDD), if the start is given.
+    pub fn scheduled_date(&self) -> &str {
+        self.scheduled_at.get(..8).unwrap_or("")
+    }
+}
+
+/// What a DICOM node is to qcdesk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeRole {
+    /// Where corrected studies are sent.
+    Archive,
+    /// The RIS's Modality Worklist SCP.
+    Ris,
+    /// A modality or router that sends to qcdesk.
+    Source,
+}
+
+impl NodeRole {
+    pub const ALL: [NodeRole; 3] = [NodeRole::Archive, NodeRole::Ris, NodeRole::Source];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeRole::Archive => "archive",
+            NodeRole::Ris => "ris",
+            NodeRole::Source => "source",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<NodeRole> {
+        NodeRole::ALL
+            .into_iter()
+            .find(|r| r.as_str().eq_ignore_ascii_case(s.trim()))
+    }
+}
+
+/// A configured DICOM node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DicomNode {
+    pub name: String,
+    pub ae_title: String,
+    pub host: String,
+    pub port: u16,
+    pub role: NodeRole,
+    pub tls: bool,
+    /// The AE title qcdesk calls this node with; empty: the workspace's own AE title.
+    pub calling_ae: String,
+    /// Set for a peer qcdesk runs itself (`demo-ris`: the demo's worklist SCP, started on a
+    /// loopback port of its own whenever the node is used).
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub embedded: String,
+}
+
+impl DicomNode {
+    /// `AET@HOST:PORT`.
+    pub fn address(&self) -> String {
+        format!("{}@{}:{}", self.ae_title, self.host, self.port)
+    }
 }
 
 #[cfg(test)]

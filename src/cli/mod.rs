@@ -1,6 +1,7 @@
 //! The command line: argument parsing, dispatch, exit codes. Thin: every command calls the
 //! core and prints its result as text or JSON (`--json`, schema in docs/cli.md).
 
+mod network;
 mod output;
 
 use std::io::{IsTerminal, Write};
@@ -60,8 +61,23 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// List the RIS worklist cache.
+    /// The RIS worklist cache: list it, or sync, search, import (see subcommands).
     Worklist {
+        #[command(subcommand)]
+        action: Option<network::WorklistCmd>,
+        /// List the cache as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// DICOM nodes: add, list, remove, and qcdesk's own AE title.
+    Node {
+        #[command(subcommand)]
+        action: network::NodeCmd,
+    },
+    /// C-ECHO a node: is it there, does it accept qcdesk, how fast.
+    Echo {
+        /// The node's name (see `qcdesk node list`).
+        name: String,
         #[arg(long)]
         json: bool,
     },
@@ -230,14 +246,17 @@ fn dispatch(cli: Cli) -> Result<()> {
                 output::print_status(&stats, store.workspace().root());
             }
         }
-        Command::Worklist { json } => {
+        Command::Worklist { action, json } => {
+            let mut store = open_default(&cli.workspace)?;
+            network::worklist(&mut store, action, json)?;
+        }
+        Command::Node { action } => {
+            let mut store = open_default(&cli.workspace)?;
+            network::node(&mut store, action)?;
+        }
+        Command::Echo { name, json } => {
             let store = open_default(&cli.workspace)?;
-            let items = store.worklist()?;
-            if json {
-                output::print_json(&items)?;
-            } else {
-                output::print_worklist(&items);
-            }
+            network::echo(&store, &name, json)?;
         }
         Command::Verify { json } => {
             let store = open_default(&cli.workspace)?;

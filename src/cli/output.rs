@@ -206,24 +206,131 @@ pub fn print_status(s: &StoreStats, root: &std::path::Path) {
     }
 }
 
-pub fn print_worklist(items: &[WorklistItem]) {
+fn worklist_header() {
     println!(
-        "{:<10} {:<14} {:<28} {:<10} {:<8} {:<4} PROCEDURE",
-        "ACCESSION", "SCHEDULED", "PATIENT", "ID", "BORN", "MOD"
+        "{:<10} {:<14} {:<28} {:<10} {:<8} {:<4} {:<10} PROCEDURE",
+        "ACCESSION", "SCHEDULED", "PATIENT", "ID", "BORN", "MOD", "SOURCE"
     );
+}
+
+fn worklist_line(i: &WorklistItem, extra: &str) {
+    println!(
+        "{:<10} {:<14} {:<28} {:<10} {:<8} {:<4} {:<10} {}{}{extra}",
+        i.accession,
+        cut(&i.scheduled_at, 14),
+        cut(&i.patient_name, 28),
+        i.patient_id,
+        i.birth_date,
+        i.modality,
+        cut(&i.source, 10),
+        i.procedure,
+        match &i.vanished_at {
+            Some(at) => format!("  [vanished {at}]"),
+            None => String::new(),
+        }
+    );
+}
+
+pub fn print_worklist(items: &[WorklistItem]) {
+    worklist_header();
     for i in items {
+        worklist_line(i, "");
+    }
+    let vanished = items.iter().filter(|i| i.vanished_at.is_some()).count();
+    println!(
+        "{} orders ({vanished} no longer listed by their source)",
+        items.len()
+    );
+}
+
+pub fn print_hits(hits: &[crate::worklist::SearchHit]) {
+    worklist_header();
+    for h in hits {
+        worklist_line(&h.item, &format!("  (score {})", h.score));
+    }
+    println!("{} found", hits.len());
+}
+
+pub fn print_sync_record(s: &crate::store::SyncRecord) {
+    if s.ok {
         println!(
-            "{:<10} {:<14} {:<28} {:<10} {:<8} {:<4} {}",
-            i.accession,
-            cut(&i.scheduled_at, 14),
-            cut(&i.patient_name, 28),
-            i.patient_id,
-            i.birth_date,
-            i.modality,
-            i.procedure
+            "last sync of {}: {} ({} items, {} new, {} changed, {} vanished)",
+            s.source, s.finished_at, s.received, s.new, s.changed, s.vanished
+        );
+    } else {
+        println!(
+            "last sync of {} FAILED at {}: {}",
+            s.source, s.finished_at, s.error
         );
     }
-    println!("{} orders", items.len());
+}
+
+pub fn print_sync(r: &crate::worklist::SyncReport) {
+    let c = &r.counts;
+    println!(
+        "{} ({}): {} items received, {} new, {} changed, {} unchanged, {} vanished; {} studies reclassified; {} s",
+        r.node,
+        r.address,
+        c.received,
+        c.new,
+        c.changed,
+        c.unchanged,
+        c.vanished,
+        c.studies_reclassified,
+        r.seconds
+    );
+    for u in &r.unreadable {
+        println!("  unreadable {u}");
+    }
+    if !r.unreadable.is_empty() {
+        println!("  (some answers were unreadable: nothing was marked vanished)");
+    }
+}
+
+pub fn print_file_import(r: &crate::worklist::FileImportReport) {
+    let c = &r.counts;
+    println!(
+        "{} ({}, source {}): {} orders read, {} new, {} changed, {} unchanged, {} cancelled, {} bad lines",
+        r.file,
+        r.format,
+        r.source,
+        c.received,
+        c.new,
+        c.changed,
+        c.unchanged,
+        r.cancelled,
+        r.bad_lines.len()
+    );
+    for b in &r.bad_lines {
+        println!("  line {}: {}", b.line, b.why);
+    }
+}
+
+pub fn print_nodes(nodes: &[crate::model::DicomNode], local_ae: &str) {
+    println!("qcdesk's AE title: {local_ae}");
+    println!(
+        "{:<14} {:<8} {:<34} {:<4} CALLING AE",
+        "NAME", "ROLE", "ADDRESS", "TLS"
+    );
+    for n in nodes {
+        let address = if n.embedded.is_empty() {
+            n.address()
+        } else {
+            format!("{}@127.0.0.1 (built in: {})", n.ae_title, n.embedded)
+        };
+        println!(
+            "{:<14} {:<8} {:<34} {:<4} {}",
+            n.name,
+            n.role.as_str(),
+            address,
+            if n.tls { "yes" } else { "no" },
+            if n.calling_ae.is_empty() {
+                local_ae
+            } else {
+                &n.calling_ae
+            }
+        );
+    }
 }
 
 pub fn print_thumbs(results: &[crate::imaging::ThumbResult]) {

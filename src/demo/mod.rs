@@ -22,7 +22,7 @@ use department::{FUTURE_ORDERS, PATIENTS, Plant, STUDIES};
 pub use instance::uid_from;
 
 /// Bumped whenever the generated department changes, so old demo workspaces are rebuilt.
-const DEMO_VERSION: u32 = 2;
+const DEMO_VERSION: u32 = 3;
 
 /// One planted study: what it is, which file stands for it, what the desk must say.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,6 +114,23 @@ fn fence(root: &Path) -> Result<Fence, DemoError> {
     }
 }
 
+/// The demo's RIS node (and the source name of its orders in the cache).
+pub const DEMO_RIS: &str = "demo-ris";
+
+/// The node of the demo's built-in RIS.
+pub fn demo_ris_node() -> crate::model::DicomNode {
+    crate::model::DicomNode {
+        name: DEMO_RIS.into(),
+        ae_title: "DEMO_RIS".into(),
+        host: "127.0.0.1".into(),
+        port: 0,
+        role: crate::model::NodeRole::Ris,
+        tls: false,
+        calling_ae: String::new(),
+        embedded: "demo".into(),
+    }
+}
+
 /// Creates the demo in the workspace at `root`, or reuses it when it is there already.
 /// Refuses, changing nothing, a folder that holds anything but a demo.
 pub fn build_demo(root: &Path, ctx: &JobCtx) -> Result<DemoReport, DemoError> {
@@ -158,7 +175,26 @@ pub fn build_demo(root: &Path, ctx: &JobCtx) -> Result<DemoReport, DemoError> {
     let today = demo_today(time::OffsetDateTime::now_utc());
     let inbox = root.join("demo-inbox");
     let generated = instance::write_department(&inbox, &store.workspace().tmp_dir(), today)?;
-    store.replace_worklist("demo", &generated.orders)?;
+    // The department's RIS is built in: a node served by qcdesk itself, which the cache was
+    // synced from once when the demo was made.
+    store.put_node(&demo_ris_node())?;
+    store.set_setting(
+        crate::worklist::demo_ris::DEMO_TODAY_SETTING,
+        &today.to_julian_day().to_string(),
+    )?;
+    let (synced_at, _) = crate::fsutil::now();
+    store.replace_worklist(DEMO_RIS, &generated.orders)?;
+    store.record_sync(&crate::store::SyncRecord {
+        source: DEMO_RIS.into(),
+        started_at: synced_at.clone(),
+        finished_at: synced_at,
+        ok: true,
+        received: generated.orders.len(),
+        new: generated.orders.len(),
+        changed: 0,
+        vanished: 0,
+        error: String::new(),
+    })?;
     let import = import_paths(root, std::slice::from_ref(&inbox), ctx)?;
     // The department's studies arrived over the past days, some minutes after acquisition.
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -271,9 +307,20 @@ pub fn read_marker(root: &Path) -> Option<DemoReport> {
 /// Orders of the RIS for the demo department: one per planned study (except the planted
 /// "no order"), plus orders scheduled for later.
 pub(crate) fn orders(today: time::Date) -> Vec<WorklistItem> {
+    department_orders(today, false)
+}
+
+/// What the demo's RIS lists: the cache's orders, plus the order of the "no order" study,
+/// which the RIS registered after the scan (an emergency): a sync brings it, and the study
+/// turns from unmatched to matched.
+pub fn ris_orders(today: time::Date) -> Vec<WorklistItem> {
+    department_orders(today, true)
+}
+
+fn department_orders(today: time::Date, late: bool) -> Vec<WorklistItem> {
     let mut out = Vec::new();
     for (i, s) in STUDIES.iter().enumerate() {
-        if s.plant == Plant::NoOrder {
+        if s.plant == Plant::NoOrder && !late {
             continue;
         }
         let date = today - time::Duration::days(i64::from(s.days_ago));
@@ -333,6 +380,9 @@ fn order(
         scheduled_at: format!("{}{time}", instance::dicom_date(date)),
         procedure: procedure.into(),
         study_instance_uid: uid_from(uid_name),
-        source: "demo".into(),
+        source: DEMO_RIS.into(),
+        referring_physician: "Brandt^Helga^^Dr.".into(),
+        step_description: procedure.into(),
+        ..Default::default()
     }
 }

@@ -125,6 +125,30 @@ pub fn dump_file(path: &std::path::Path) -> Dump {
     }
 }
 
+/// Lists the attributes of a bare data set (a network message's identifier), encoded in the
+/// transfer syntax `ts_uid`; text is decoded by its own Specific Character Set.
+pub fn dump_dataset(bytes: &[u8], ts_uid: &str) -> Dump {
+    let mut out = Dump::default();
+    let Some(ts) = TransferSyntaxRegistry.get(ts_uid) else {
+        out.error = Some(format!("unknown transfer syntax {ts_uid}"));
+        return out;
+    };
+    let size = bytes.len() as u64;
+    let mut reader = Reader::new(Charset::parse(""), ts.endianness() == Endianness::Big, size);
+    reader.deflated = matches!(ts.codec(), Codec::Dataset(_));
+    let mut src = std::io::Cursor::new(bytes);
+    let mut start = 0;
+    for _ in 0..64 {
+        match reader.read(&mut src, ts, start, &mut out.dataset) {
+            Some(next) if next < size => start = next,
+            _ => break,
+        }
+    }
+    out.count = reader.count;
+    out.error = reader.error;
+    out
+}
+
 enum Open {
     Seq(Node),
     Item(Vec<Node>),

@@ -10,6 +10,7 @@ mod blobs;
 mod classify;
 mod headers;
 mod ingest;
+mod nodes;
 mod orders;
 mod peers;
 mod queries;
@@ -25,8 +26,10 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 pub use blobs::{BlobStore, Staged, hash_bytes, hash_dataset, hash_file};
 pub use ingest::{FileRecord, NetworkOrigin, RecordOutcome};
+pub use nodes::{parse_ae_address, validate_ae_title};
 pub use queries::{QueueFilter, Reject, StoreStats};
 pub use schema::SCHEMA_VERSION;
+pub use worklist::{SyncCounts, SyncRecord, SyncScope};
 
 use crate::rules::RulesConfig;
 use crate::workspace::{Workspace, WorkspaceError};
@@ -57,6 +60,9 @@ pub enum StoreError {
     Migration(String),
     #[error("{path}: {message}")]
     Config { path: String, message: String },
+    /// A node name, address or setting the user gave that cannot be used.
+    #[error("{0}")]
+    Node(String),
 }
 
 // Hand-written rather than #[from]: the message already carries the cause, and a `source`

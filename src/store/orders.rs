@@ -6,7 +6,9 @@ use super::StoreError;
 
 pub(super) const COLUMNS: &str = "accession, issuer_of_accession, requested_procedure_id, sps_id, \
      patient_name, patient_id, issuer_of_patient_id, birth_date, sex, modality, station_ae, \
-     scheduled_at, procedure, study_uid, source";
+     scheduled_at, procedure, study_uid, source, other_patient_ids, procedure_code, \
+     referring_physician, requesting_physician, admission_id, step_description, protocol_code, \
+     first_seen, last_seen, vanished_at, vanished_why";
 
 pub(super) fn item_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<WorklistItem> {
     item_at(r, 0)
@@ -30,6 +32,17 @@ pub(super) fn item_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Work
         procedure: r.get(at + 12)?,
         study_instance_uid: r.get(at + 13)?,
         source: r.get(at + 14)?,
+        other_patient_ids: r.get(at + 15)?,
+        procedure_code: r.get(at + 16)?,
+        referring_physician: r.get(at + 17)?,
+        requesting_physician: r.get(at + 18)?,
+        admission_id: r.get(at + 19)?,
+        step_description: r.get(at + 20)?,
+        protocol_code: r.get(at + 21)?,
+        first_seen: r.get(at + 22)?,
+        last_seen: r.get(at + 23)?,
+        vanished_at: r.get(at + 24)?,
+        vanished_why: r.get(at + 25)?,
     })
 }
 

@@ -266,6 +266,57 @@ ALTER TABLE worklist ADD COLUMN issuer_of_accession TEXT NOT NULL DEFAULT '';
 -- Small facts about the workspace (the rule settings the studies were classified with).
 CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 "#,
+    // 4: the worklist cache proper (an item per source and key, first/last seen, vanished
+    // items kept), its syncs, and the DICOM nodes.
+    r#"
+ALTER TABLE worklist ADD COLUMN item_key TEXT NOT NULL DEFAULT '';
+ALTER TABLE worklist ADD COLUMN other_patient_ids TEXT NOT NULL DEFAULT '';
+ALTER TABLE worklist ADD COLUMN procedure_code TEXT NOT NULL DEFAULT '';
+ALTER TABLE worklist ADD COLUMN referring_physician TEXT NOT NULL DEFAULT '';
+ALTER TABLE worklist ADD COLUMN requesting_physician TEXT NOT NULL DEFAULT '';
+ALTER TABLE worklist ADD COLUMN admission_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE worklist ADD COLUMN step_description TEXT NOT NULL DEFAULT '';
+ALTER TABLE worklist ADD COLUMN protocol_code TEXT NOT NULL DEFAULT '';
+ALTER TABLE worklist ADD COLUMN first_seen TEXT NOT NULL DEFAULT '';
+ALTER TABLE worklist ADD COLUMN vanished_at TEXT;
+ALTER TABLE worklist ADD COLUMN vanished_why TEXT NOT NULL DEFAULT '';
+UPDATE worklist SET first_seen = last_seen,
+    item_key = CASE
+        WHEN trim(accession) != '' OR trim(sps_id) != '' THEN trim(accession) || '\' || trim(sps_id)
+        WHEN trim(study_uid) != '' THEN 'uid:' || trim(study_uid)
+        ELSE 'pid:' || trim(patient_id) || '\' || trim(scheduled_at) END;
+DELETE FROM worklist WHERE id NOT IN (SELECT MAX(id) FROM worklist GROUP BY source, item_key);
+CREATE UNIQUE INDEX worklist_key ON worklist(source, item_key);
+CREATE INDEX worklist_patient ON worklist(patient_id);
+
+-- One row per sync of a source (a node, a file): what it brought, or why it failed.
+CREATE TABLE worklist_syncs (
+    id INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT NOT NULL,
+    ok INTEGER NOT NULL,
+    received INTEGER NOT NULL DEFAULT 0,
+    new INTEGER NOT NULL DEFAULT 0,
+    changed INTEGER NOT NULL DEFAULT 0,
+    vanished INTEGER NOT NULL DEFAULT 0,
+    error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX worklist_syncs_source ON worklist_syncs(source, id);
+
+-- DICOM nodes qcdesk talks to; `embedded` names a peer qcdesk runs itself (the demo's RIS).
+CREATE TABLE nodes (
+    name TEXT PRIMARY KEY,
+    ae_title TEXT NOT NULL,
+    host TEXT NOT NULL,
+    port INTEGER NOT NULL,
+    role TEXT NOT NULL,
+    tls INTEGER NOT NULL DEFAULT 0,
+    calling_ae TEXT NOT NULL DEFAULT '',
+    embedded TEXT NOT NULL DEFAULT '',
+    added_at TEXT NOT NULL
+);
+"#,
 ];
 
 /// The schema version this build writes.
@@ -342,5 +393,34 @@ mod tests {
             )
             .unwrap();
         assert_eq!(n, 1);
+    }
+    #[test]
+    fn a_schema_3_worklist_gets_keys_and_loses_duplicates() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..3] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 3).unwrap();
+        conn.execute_batch(
+            "INSERT INTO worklist (accession, sps_id, source, last_seen) VALUES ('A1', 'S1', 'demo', 't1');
+             INSERT INTO worklist (accession, sps_id, source, last_seen) VALUES ('A1', 'S1', 'demo', 't2');
+             INSERT INTO worklist (accession, study_uid, source, last_seen) VALUES ('', '1.2.3', 'demo', 't3');",
+        )
+        .unwrap();
+        migrate(&mut conn, |_, _| Ok(())).unwrap();
+        let rows: Vec<(String, String)> = conn
+            .prepare("SELECT item_key, first_seen FROM worklist ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            [
+                ("A1\\S1".into(), "t2".into()),
+                ("uid:1.2.3".into(), "t3".into())
+            ]
+        );
     }
 }

@@ -24,12 +24,23 @@ pub(super) fn after_script(
     blobs: &BlobStore,
     rules: &RulesConfig,
 ) -> Result<(), StoreError> {
-    if version != 3 {
-        return Ok(());
+    if version == 3 {
+        reread_blobs(tx, blobs)?;
+        rejudge_conflicts(tx, blobs)?;
+        // Classification reads the tables as this build knows them: it runs once the
+        // last migration is in (a flag survives an upgrade interrupted in between).
+        tx.execute(
+            "INSERT OR REPLACE INTO settings (key, value) VALUES ('reclassify_pending', '1')",
+            [],
+        )?;
     }
-    reread_blobs(tx, blobs)?;
-    rejudge_conflicts(tx, blobs)?;
-    super::classify::reclassify_all(tx, rules)
+    if version == super::schema::SCHEMA_VERSION {
+        let pending = tx.execute("DELETE FROM settings WHERE key = 'reclassify_pending'", [])?;
+        if pending > 0 {
+            super::classify::reclassify_all(tx, rules)?;
+        }
+    }
+    Ok(())
 }
 
 /// Reads every blob's header again and hashes its data set.

@@ -1,0 +1,275 @@
+//! An association qcdesk requests (SCU side): connect, negotiate, exchange whole DIMSE
+//! messages, release. dicom-ul does the PDUs; this names every failure after the peer.
+
+use std::net::{TcpStream, ToSocketAddrs};
+
+use dicom_ul::association::client::ClientAssociationOptions;
+use dicom_ul::association::{ClientAssociation, Error as UlError};
+use dicom_ul::pdu::{PDataValue, Pdu};
+
+use super::dimse::{self, Message, PduLink, ReceiveError};
+use super::{EXPLICIT_VR_LE, IMPLICIT_VR_LE, NetError, Peer};
+
+/// The largest PDU qcdesk accepts.
+const MAX_PDU: u32 = 65_536;
+
+impl PduLink for ClientAssociation<TcpStream> {
+    fn send_pdu(&mut self, pdu: &Pdu) -> Result<(), UlError> {
+        self.send(pdu)
+    }
+    fn receive_pdu(&mut self) -> Result<Pdu, UlError> {
+        self.receive()
+    }
+    fn peer_max_pdu(&self) -> u32 {
+        self.acceptor_max_pdu_length()
+    }
+}
+
+/// An open association.
+pub struct Association {
+    inner: ClientAssociation<TcpStream>,
+    peer: Peer,
+    pending: Vec<PDataValue>,
+    next_id: u16,
+}
+
+/// The first I/O error in `e`'s chain of causes.
+fn io_cause<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a std::io::Error> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cur {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            return Some(io);
+        }
+        cur = c.source();
+    }
+    None
+}
+
+fn is_timeout(io: &std::io::Error) -> bool {
+    matches!(
+        io.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
+}
+
+impl Association {
+    /// Connects to `peer` and proposes each abstract syntax with Explicit and Implicit VR
+    /// Little Endian.
+    pub fn open(peer: &Peer, abstract_syntaxes: &[&str]) -> Result<Association, NetError> {
+        let label = peer.label();
+        if peer.tls {
+            return Err(NetError::TlsUnsupported { peer: label });
+        }
+        let addr = (peer.host.as_str(), peer.port)
+            .to_socket_addrs()
+            .map_err(|e| NetError::Address {
+                peer: label.clone(),
+                why: format!("cannot resolve host '{}': {e}", peer.host),
+            })?
+            .next()
+            .ok_or_else(|| NetError::Address {
+                peer: label.clone(),
+                why: format!("host '{}' has no address", peer.host),
+            })?;
+        let mut options = ClientAssociationOptions::new()
+            .calling_ae_title(peer.calling_ae.clone())
+            .called_ae_title(peer.ae_title.clone())
+            .max_pdu_length(MAX_PDU)
+            .connection_timeout(peer.timeouts.connect)
+            .read_timeout(peer.timeouts.io)
+            .write_timeout(peer.timeouts.io);
+        for sop in abstract_syntaxes {
+            options = options.with_presentation_context(*sop, vec![EXPLICIT_VR_LE, IMPLICIT_VR_LE]);
+        }
+        let mut inner = options
+            .establish(addr)
+            .map_err(|e| Self::open_error(peer, e))?;
+        // Nagle would hold each small response back ~40 ms.
+        let _ = inner.inner_stream().set_nodelay(true);
+        Ok(Association {
+            inner,
+            peer: peer.clone(),
+            pending: Vec::new(),
+            next_id: 1,
+        })
+    }
+
+    fn open_error(peer: &Peer, e: UlError) -> NetError {
+        let label = peer.label();
+        match &e {
+            UlError::Rejected { association_rj, .. } => {
+                let permanence = match association_rj.result {
+                    dicom_ul::pdu::AssociationRJResult::Permanent => "permanent",
+                    dicom_ul::pdu::AssociationRJResult::Transient => "transient",
+                };
+                let hint = match &association_rj.source {
+                    dicom_ul::pdu::AssociationRJSource::ServiceUser(
+                        dicom_ul::pdu::AssociationRJServiceUserReason::CalledAETitleNotRecognized,
+                    ) => format!("; check the node's AE title '{}'", peer.ae_title),
+                    dicom_ul::pdu::AssociationRJSource::ServiceUser(
+                        dicom_ul::pdu::AssociationRJServiceUserReason::CallingAETitleNotRecognized,
+                    ) => format!(
+                        "; the node does not know qcdesk's AE title '{}'",
+                        peer.calling_ae
+                    ),
+                    _ => String::new(),
+                };
+                return NetError::Rejected {
+                    peer: label,
+                    why: format!("{}, {permanence}{hint}", association_rj.source),
+                };
+            }
+            UlError::NoAcceptedPresentationContexts { .. } => {
+                return NetError::NotSupported {
+                    peer: label,
+                    service: "every proposed service".into(),
+                };
+            }
+            UlError::Aborted { .. } => {
+                return NetError::Aborted {
+                    peer: label,
+                    during: " during association negotiation".into(),
+                };
+            }
+            _ => {}
+        }
+        let connecting = matches!(e, UlError::Connect { .. } | UlError::ToAddress { .. });
+        match io_cause(&e) {
+            Some(io) if is_timeout(io) => NetError::Timeout {
+                peer: label,
+                secs: if connecting {
+                    peer.timeouts.connect.as_secs()
+                } else {
+                    peer.timeouts.io.as_secs()
+                },
+                during: if connecting {
+                    " (connecting)".into()
+                } else {
+                    " to the association request".into()
+                },
+            },
+            Some(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => NetError::Connect {
+                peer: label,
+                why: format!("connection refused (nothing listens on port {})", peer.port),
+            },
+            Some(io) if connecting => NetError::Connect {
+                peer: label,
+                why: io.to_string(),
+            },
+            Some(io) => NetError::Lost {
+                peer: label,
+                during: " during association negotiation".into(),
+                why: io.to_string(),
+            },
+            None => NetError::Protocol {
+                peer: label,
+                why: e.to_string(),
+            },
+        }
+    }
+
+    pub fn peer(&self) -> &Peer {
+        &self.peer
+    }
+
+    /// The accepted presentation context for `abstract_syntax`: its id and transfer syntax.
+    pub fn context_for(&self, abstract_syntax: &str) -> Option<(u8, String)> {
+        self.inner
+            .presentation_contexts()
+            .iter()
+            .find(|pc| pc.abstract_syntax.trim_end_matches('\0') == abstract_syntax)
+            .map(|pc| (pc.id, pc.transfer_syntax.trim_end_matches('\0').to_string()))
+    }
+
+    /// Like [`Association::context_for`], an error naming the service when not accepted.
+    pub fn require_context(
+        &self,
+        abstract_syntax: &str,
+        service: &str,
+    ) -> Result<(u8, String), NetError> {
+        self.context_for(abstract_syntax)
+            .ok_or_else(|| NetError::NotSupported {
+                peer: self.peer.label(),
+                service: service.into(),
+            })
+    }
+
+    pub fn next_message_id(&mut self) -> u16 {
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1).max(1);
+        id
+    }
+
+    pub fn send(&mut self, message: &Message, during: &str) -> Result<(), NetError> {
+        dimse::send_message(&mut self.inner, message).map_err(|e| self.io_error(e, during))
+    }
+
+    pub fn receive(&mut self, during: &str) -> Result<Message, NetError> {
+        dimse::receive_message(&mut self.inner, &mut self.pending).map_err(|e| match e {
+            ReceiveError::Aborted => NetError::Aborted {
+                peer: self.peer.label(),
+                during: format!(" {during}"),
+            },
+            ReceiveError::Released => NetError::Protocol {
+                peer: self.peer.label(),
+                why: format!("the peer released the association {during}"),
+            },
+            ReceiveError::Protocol(why) => NetError::Protocol {
+                peer: self.peer.label(),
+                why,
+            },
+            ReceiveError::Link(e) => self.io_error(e, during),
+        })
+    }
+
+    fn io_error(&self, e: UlError, during: &str) -> NetError {
+        let label = self.peer.label();
+        match io_cause(&e) {
+            Some(io) if is_timeout(io) => NetError::Timeout {
+                peer: label,
+                secs: self.peer.timeouts.io.as_secs(),
+                during: format!(" {during}"),
+            },
+            Some(io) => NetError::Lost {
+                peer: label,
+                during: format!(" {during}"),
+                why: io.to_string(),
+            },
+            None => NetError::Lost {
+                peer: label,
+                during: format!(" {during}"),
+                why: e.to_string(),
+            },
+        }
+    }
+
+    /// Releases the association politely; a peer that vanished meanwhile is not an error
+    /// worth reporting once the work is done.
+    pub fn release(self) {
+        let _ = self.inner.release();
+    }
+
+    pub fn abort(self) {
+        let _ = self.inner.abort();
+    }
+}
+
+impl Association {
+    /// The peer's Implementation Class UID and Version Name, as it announced them.
+    pub fn peer_implementation(&self) -> (String, String) {
+        let mut class = String::new();
+        let mut version = String::new();
+        for v in self.inner.user_variables() {
+            match v {
+                dicom_ul::pdu::UserVariableItem::ImplementationClassUID(u) => {
+                    class = u.trim_end_matches('\0').to_string()
+                }
+                dicom_ul::pdu::UserVariableItem::ImplementationVersionName(n) => {
+                    version = n.trim().to_string()
+                }
+                _ => {}
+            }
+        }
+        (class, version)
+    }
+}

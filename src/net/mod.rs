@@ -1,0 +1,116 @@
+//! DICOM networking: associations (on dicom-ul) and the small DIMSE service layer qcdesk needs
+//! on top of them (dicom-rs has none, its issue #140): C-ECHO, C-FIND with C-CANCEL, and a
+//! minimal SCP for the demo's worklist. Knows nothing of the store or the UI.
+//!
+//! Every failure is a [`NetError`] whose message names the peer (`RIS@10.0.0.5:104`) and says
+//! what happened in the Associate's words: refused connection, unknown host, association
+//! rejected with its reason, aborted, timed out, a status with its meaning.
+
+mod assoc;
+mod dimse;
+mod echo;
+mod find;
+pub mod scp;
+mod status;
+
+use std::time::Duration;
+
+pub use assoc::Association;
+pub use dimse::{Command, CommandField, Message};
+pub use echo::{EchoReport, echo};
+pub use find::{FindOutcome, Next, find};
+pub use status::{Status, StatusKind};
+
+/// Verification SOP Class.
+pub const VERIFICATION: &str = "1.2.840.10008.1.1";
+/// Modality Worklist Information Model - FIND.
+pub const MWL_FIND: &str = "1.2.840.10008.5.1.4.31";
+pub const EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1";
+pub const IMPLICIT_VR_LE: &str = "1.2.840.10008.1.2";
+
+/// The AE title qcdesk calls with when neither the node nor the workspace names one.
+pub const DEFAULT_AE_TITLE: &str = "QCDESK";
+
+/// A remote application entity: where to connect and as whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    /// The node's name in qcdesk's configuration (for messages).
+    pub name: String,
+    pub ae_title: String,
+    pub host: String,
+    pub port: u16,
+    /// The AE title qcdesk presents to this node.
+    pub calling_ae: String,
+    pub tls: bool,
+    pub timeouts: Timeouts,
+}
+
+impl Peer {
+    /// `AET@HOST:PORT`, as the Associate would type it.
+    pub fn address(&self) -> String {
+        format!("{}@{}:{}", self.ae_title, self.host, self.port)
+    }
+
+    /// How the peer is named in messages: `RIS (MWL@10.0.0.5:104)`.
+    pub fn label(&self) -> String {
+        if self.name.is_empty() {
+            self.address()
+        } else {
+            format!("{} ({})", self.name, self.address())
+        }
+    }
+}
+
+/// How long to wait for the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// TCP connect.
+    pub connect: Duration,
+    /// Any one read or write (association negotiation, each DIMSE message).
+    pub io: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(5),
+            io: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    #[error("{peer}: {why}")]
+    Address { peer: String, why: String },
+    #[error("{peer}: cannot connect: {why}")]
+    Connect { peer: String, why: String },
+    #[error("{peer}: association rejected ({why})")]
+    Rejected { peer: String, why: String },
+    #[error("{peer}: {service} was not accepted (no presentation context for it)")]
+    NotSupported { peer: String, service: String },
+    #[error("{peer}: the association was aborted by the peer{during}")]
+    Aborted { peer: String, during: String },
+    #[error("{peer}: no answer within {secs} s{during}")]
+    Timeout {
+        peer: String,
+        secs: u64,
+        during: String,
+    },
+    #[error("{peer}: connection lost{during}: {why}")]
+    Lost {
+        peer: String,
+        during: String,
+        why: String,
+    },
+    #[error("{peer}: protocol error: {why}")]
+    Protocol { peer: String, why: String },
+    #[error("{peer}: {service} failed with status {status}")]
+    Failed {
+        peer: String,
+        service: String,
+        status: Status,
+    },
+    #[error("{peer}: TLS is configured for this node but qcdesk does not speak DICOM TLS yet")]
+    TlsUnsupported { peer: String },
+}

@@ -1,0 +1,156 @@
+//! A worklist sync: one Modality Worklist C-FIND to a RIS node, every answer read, and only
+//! once the RIS said the query completed, merged into the cache. A RIS that fails, stops or
+//! refuses mid-way leaves the cache as it was; the attempt is recorded either way.
+
+use std::time::Instant;
+
+use crate::fsutil;
+use crate::model::DicomNode;
+use crate::net::{self, NetError, Next};
+use crate::store::{Store, StoreError, SyncCounts, SyncRecord, SyncScope};
+
+/// Answers a sync takes at most unless told otherwise; more and the query is cancelled.
+pub const DEFAULT_LIMIT: usize = 200_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("{0} (the cache was not changed)")]
+    Net(#[from] NetError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(
+        "{peer} listed more than {limit} items; the query was cancelled and the cache left as it \
+         was. Narrow the sync (--from/--to, --modality, --station) or raise --limit"
+    )]
+    TooMany { peer: String, limit: usize },
+    #[error("cannot start the demo RIS: {0}")]
+    Embedded(String),
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SyncReport {
+    pub node: String,
+    pub address: String,
+    pub scope: SyncScope,
+    #[serde(flatten)]
+    pub counts: SyncCounts,
+    /// Answers that could not be read (each with its position); when there are any, nothing
+    /// is marked vanished.
+    pub unreadable: Vec<String>,
+    pub final_status: String,
+    pub seconds: f64,
+}
+
+/// Syncs the cache with `node` over `scope`. `progress` hears the number of answers so far.
+pub fn sync(
+    store: &mut Store,
+    node: &DicomNode,
+    scope: &SyncScope,
+    limit: usize,
+    progress: &mut dyn FnMut(usize),
+) -> Result<SyncReport, SyncError> {
+    let (started_at, _) = fsutil::now();
+    let result = run(store, node, scope, limit, progress);
+    let (finished_at, _) = fsutil::now();
+    let record = match &result {
+        Ok(r) => SyncRecord {
+            source: node.name.clone(),
+            started_at,
+            finished_at,
+            ok: true,
+            received: r.counts.received,
+            new: r.counts.new,
+            changed: r.counts.changed,
+            vanished: r.counts.vanished,
+            error: String::new(),
+        },
+        Err(e) => SyncRecord {
+            source: node.name.clone(),
+            started_at,
+            finished_at,
+            ok: false,
+            received: 0,
+            new: 0,
+            changed: 0,
+            vanished: 0,
+            error: e.to_string(),
+        },
+    };
+    // A failure to record must not hide the sync's own outcome.
+    let recorded = store.record_sync(&record);
+    let report = result?;
+    recorded?;
+    Ok(report)
+}
+
+/// How to reach `node`; for the demo's RIS, which runs inside qcdesk, the server started on a
+/// loopback port of its own (it stops when dropped).
+pub fn peer_for(
+    store: &Store,
+    node: &DicomNode,
+) -> Result<(net::Peer, Option<net::scp::Server>), SyncError> {
+    let mut peer = store.peer(node)?;
+    if node.embedded.is_empty() {
+        return Ok((peer, None));
+    }
+    let server = super::demo_ris::start(store, &node.ae_title)
+        .map_err(|e| SyncError::Embedded(e.to_string()))?;
+    peer.port = server.port();
+    Ok((peer, Some(server)))
+}
+
+fn run(
+    store: &mut Store,
+    node: &DicomNode,
+    scope: &SyncScope,
+    limit: usize,
+    progress: &mut dyn FnMut(usize),
+) -> Result<SyncReport, SyncError> {
+    let start = Instant::now();
+    let (peer, _embedded) = peer_for(store, node)?;
+    let query = super::mwl::query(scope);
+    let mut items = Vec::new();
+    let mut unreadable = Vec::new();
+    let mut answers = 0usize;
+    let mut too_many = false;
+    let outcome = net::find(
+        &peer,
+        net::MWL_FIND,
+        "Modality Worklist",
+        &query,
+        &mut |bytes, ts| {
+            answers += 1;
+            if answers > limit {
+                too_many = true;
+                return Next::Cancel;
+            }
+            match super::mwl::item_from_identifier(bytes, ts, &node.name) {
+                Ok(item) => items.push(item),
+                Err(e) => unreadable.push(format!("answer {answers}: {e}")),
+            }
+            if answers.is_multiple_of(64) {
+                progress(answers);
+            }
+            Next::Continue
+        },
+    )?;
+    if too_many {
+        return Err(SyncError::TooMany {
+            peer: peer.label(),
+            limit,
+        });
+    }
+    progress(answers);
+    let complete = (unreadable.is_empty() && !outcome.cancelled).then_some(scope);
+    let counts = store.merge_worklist(&node.name, &items, complete)?;
+    Ok(SyncReport {
+        node: node.name.clone(),
+        address: peer.address(),
+        scope: scope.clone(),
+        counts,
+        unreadable,
+        final_status: outcome.status.to_string(),
+        seconds: (start.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+    })
+}
