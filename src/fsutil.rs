@@ -183,6 +183,13 @@ pub fn now() -> (String, i64) {
     (text, t.unix_timestamp())
 }
 
+/// Seconds since the epoch of an RFC 3339 time (as [`now`] writes them).
+pub fn parse_rfc3339_unix(text: &str) -> Option<i64> {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(|t| t.unix_timestamp())
+}
+
 /// "3d 4h", "2h 05m", "12m", "40s": an age for people.
 pub fn human_age(seconds: i64) -> String {
     let s = seconds.max(0);

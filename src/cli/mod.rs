@@ -118,9 +118,20 @@ enum Command {
         /// Open the desk with this study selected (queue id or Study Instance UID).
         #[arg(long, value_name = "STUDY", conflicts_with = "no_gui")]
         select: Option<String>,
+        /// Open the desk on this view: queue or worklist.
+        #[arg(long, value_parser = parse_view, conflicts_with = "no_gui")]
+        view: Option<crate::ui::View>,
         #[arg(long)]
         json: bool,
     },
+}
+
+fn parse_view(s: &str) -> Result<crate::ui::View, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "queue" => Ok(crate::ui::View::Queue),
+        "worklist" => Ok(crate::ui::View::Worklist),
+        _ => Err(format!("unknown view '{s}' (queue, worklist)")),
+    }
 }
 
 fn parse_state(s: &str) -> Result<StudyState, String> {
@@ -197,6 +208,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             workspace: dir,
             screenshot: None,
             select: None,
+            view: None,
         });
     };
     match command {
@@ -314,6 +326,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             no_gui,
             screenshot,
             select,
+            view,
             json,
         } => {
             let dir = workspace_dir(&cli.workspace, "demo")?;
@@ -337,6 +350,7 @@ fn dispatch(cli: Cli) -> Result<()> {
                     workspace: dir,
                     screenshot,
                     select,
+                    view,
                 });
             }
         }

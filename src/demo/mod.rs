@@ -354,6 +354,16 @@ fn department_orders(today: time::Date, late: bool) -> Vec<WorklistItem> {
     out
 }
 
+/// The site's code of a procedure: the initials of its words (`CT Thorax with contrast` →
+/// `CTTWC`).
+fn procedure_code(procedure: &str) -> String {
+    procedure
+        .split_whitespace()
+        .filter_map(|w| w.chars().next())
+        .flat_map(char::to_uppercase)
+        .collect()
+}
+
 /// The RIS order number `n` of the demo department.
 fn order(
     n: usize,
@@ -383,6 +393,12 @@ fn order(
         source: DEMO_RIS.into(),
         referring_physician: "Brandt^Helga^^Dr.".into(),
         step_description: procedure.into(),
+        procedure_code: format!("{}^99RGH^{procedure}", procedure_code(procedure)),
+        protocol_code: format!(
+            "{}-STD^99RGH^{} standard protocol",
+            modality.code(),
+            modality.code()
+        ),
         ..Default::default()
     }
 }

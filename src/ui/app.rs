@@ -2,37 +2,25 @@
 //! commands, and the commands run after the frame (egui_demo_app / rerun's split).
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, unbounded};
 use egui::{Key, KeyboardShortcut, Modifiers};
 
 use super::detail::study_ui;
 use super::import_dialog::ImportDialog;
+use super::nodes_window::{NodesWindow, nodes_window_ui};
 use super::queue::queue_ui;
+use super::rejects_window::rejects_window_ui;
 use super::runtime::{Level, Runtime};
-use super::state::{DeskState, SortColumn, UiCommand};
+use super::screenshot::{ScreenshotOutcome, ScreenshotTask};
+use super::state::{DeskState, SortColumn, UiCommand, View};
 use super::status::status_bar_ui;
 use super::theme;
 use super::viewer::{Viewer, viewer_ui};
+use super::worklist_view::{WorklistView, worklist_ui};
 use crate::model::StudyState;
 use crate::store::Store;
 
-/// Result of a `--screenshot` run, read by `run_desk` after the window closed.
-pub type ScreenshotOutcome = Arc<Mutex<Option<Result<(), String>>>>;
-
-struct ScreenshotTask {
-    path: PathBuf,
-    settled_frames: u32,
-    requested: bool,
-    rx: Receiver<Arc<egui::ColorImage>>,
-    tx: crossbeam_channel::Sender<Arc<egui::ColorImage>>,
-    started: Instant,
-    outcome: ScreenshotOutcome,
-}
-
-const SCREENSHOT_TIMEOUT: Duration = Duration::from_secs(90);
 /// How long a keyboard selection must rest before its detail loads.
 const DETAIL_DELAY: Duration = Duration::from_millis(120);
 
@@ -48,6 +36,8 @@ pub struct DeskApp {
     detail_due: Option<Instant>,
     /// The series viewer, when open (it takes the queue's place).
     pub viewer: Option<Viewer>,
+    pub worklist_view: WorklistView,
+    pub nodes_window: NodesWindow,
 }
 
 impl DeskApp {
@@ -69,6 +59,7 @@ impl DeskApp {
         let ctx = cc.egui_ctx.clone();
         let mut rt = Runtime::new(workspace, store, move || ctx.request_repaint());
         rt.load_queue();
+        rt.load_worklist();
         if let Some(id) = state.selected {
             rt.load_study(id);
         }
@@ -82,22 +73,15 @@ impl DeskApp {
             screenshot: None,
             detail_due: None,
             viewer: None,
+            worklist_view: WorklistView::default(),
+            nodes_window: NodesWindow::default(),
         }
     }
 
     /// Saves a PNG of the window to `path` once the queue and the selected study have drawn,
     /// then closes the window. The outcome is written to `outcome`.
     pub fn with_screenshot(mut self, path: PathBuf, outcome: ScreenshotOutcome) -> DeskApp {
-        let (tx, rx) = unbounded();
-        self.screenshot = Some(ScreenshotTask {
-            path,
-            settled_frames: 0,
-            requested: false,
-            rx,
-            tx,
-            started: Instant::now(),
-            outcome,
-        });
+        self.screenshot = Some(ScreenshotTask::new(path, outcome));
         self
     }
 
@@ -198,6 +182,7 @@ impl DeskApp {
             UiCommand::ToggleTheme => self.state.dark = !self.state.dark,
             UiCommand::Reload => {
                 self.rt.load_queue();
+                self.rt.load_worklist();
                 if let Some(id) = self.state.selected {
                     self.rt.load_study(id);
                 }
@@ -208,7 +193,26 @@ impl DeskApp {
                 }
             }
             UiCommand::ShowRejects => self.rt.load_rejects(),
-            UiCommand::FocusSearch => ctx.memory_mut(|m| m.request_focus(self.search_id)),
+            UiCommand::FocusSearch => {
+                let id = match self.state.view {
+                    View::Queue => self.search_id,
+                    View::Worklist => self.worklist_view.search_id,
+                };
+                ctx.memory_mut(|m| m.request_focus(id));
+            }
+            UiCommand::ShowView(v) => {
+                self.state.view = v;
+                self.viewer = None;
+            }
+            UiCommand::SyncWorklist(node) => self.rt.sync_worklist(node),
+            UiCommand::OpenNodes => {
+                self.nodes_window.show();
+                self.rt.load_worklist();
+            }
+            UiCommand::EchoNode(n) => self.rt.echo_node(n),
+            UiCommand::SaveNode(n) => self.rt.save_node(n),
+            UiCommand::RemoveNode(n) => self.rt.remove_node(n),
+            UiCommand::SetLocalAe(ae) => self.rt.set_local_ae(ae),
         }
     }
 
@@ -254,6 +258,17 @@ impl DeskApp {
             if i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::F)) {
                 out.push(UiCommand::FocusSearch);
             }
+            for (key, view) in [(Key::Num1, View::Queue), (Key::Num2, View::Worklist)] {
+                if i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, key)) {
+                    out.push(UiCommand::ShowView(view));
+                }
+            }
+        });
+        if self.state.view == View::Worklist {
+            self.worklist_keys(ctx);
+            return out;
+        }
+        ctx.input_mut(|i| {
             if i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::I)) {
                 out.push(UiCommand::OpenImportDialog);
             }
@@ -292,12 +307,98 @@ impl DeskApp {
         out
     }
 
+    /// Up/Down move through the orders found, Escape clears the search.
+    fn worklist_keys(&mut self, ctx: &egui::Context) {
+        let v = &mut self.worklist_view;
+        ctx.input_mut(|i| {
+            for (key, delta) in [(Key::ArrowDown, 1isize), (Key::ArrowUp, -1)] {
+                if i.consume_key(Modifiers::NONE, key) && !v.hits.is_empty() {
+                    let last = v.hits.len() as isize - 1;
+                    let at = v
+                        .selected
+                        .map_or(0, |s| (s as isize + delta).clamp(0, last));
+                    v.selected = Some(at as usize);
+                }
+            }
+            if i.key_pressed(Key::Escape) {
+                v.query.clear();
+            }
+        });
+    }
+
+    /// The queue's filters: state, modality, search, thumbnails.
+    fn queue_filters_ui(&mut self, ui: &mut egui::Ui) {
+        let state_text = self
+            .state
+            .state_filter
+            .map_or("All states".to_string(), |s| s.as_str().to_string());
+        // The label stands before its box, as the search field's does (egui's `from_label`
+        // puts it after, where it reads as a stray word).
+        let label = ui.label("State:");
+        egui::ComboBox::from_id_salt("state-filter")
+            .selected_text(state_text)
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut self.state.state_filter, None, "All states");
+                for s in StudyState::ALL {
+                    ui.selectable_value(&mut self.state.state_filter, Some(s), s.as_str());
+                }
+            })
+            .response
+            .labelled_by(label.id);
+        let mod_text = if self.state.modality_filter.is_empty() {
+            "All"
+        } else {
+            &self.state.modality_filter
+        };
+        let label = ui.label("Modality:");
+        egui::ComboBox::from_id_salt("modality-filter")
+            .selected_text(mod_text.to_string())
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut self.state.modality_filter, String::new(), "All");
+                for m in self.rt.modalities() {
+                    ui.selectable_value(&mut self.state.modality_filter, m.clone(), m);
+                }
+            })
+            .response
+            .labelled_by(label.id);
+        let label = ui.label("Search:");
+        ui.add(
+            egui::TextEdit::singleline(&mut self.state.search)
+                .id(self.search_id)
+                .hint_text("name, ID, accession, UID, finding (Ctrl+F)")
+                .desired_width(260.0),
+        )
+        .labelled_by(label.id);
+        ui.checkbox(&mut self.state.queue_thumbnails, "Thumbnails")
+            .on_hover_text("A picture per study in the queue");
+    }
+
     fn top_bar_ui(&mut self, ui: &mut egui::Ui) -> Vec<UiCommand> {
         let mut out = Vec::new();
         ui.horizontal_wrapped(|ui| {
             ui.heading("qcdesk");
             ui.label(egui::RichText::new(self.rt.workspace.display().to_string()).weak())
                 .on_hover_text("Workspace folder");
+            ui.separator();
+            for (view, label, key) in [
+                (View::Queue, "Queue", "Ctrl+1"),
+                (View::Worklist, "Worklist", "Ctrl+2"),
+            ] {
+                if ui
+                    .selectable_label(self.state.view == view, label)
+                    .on_hover_text(key)
+                    .clicked()
+                {
+                    out.push(UiCommand::ShowView(view));
+                }
+            }
+            if ui
+                .button("Nodes…")
+                .on_hover_text("DICOM nodes: the RIS, the archive; qcdesk's AE title")
+                .clicked()
+            {
+                out.push(UiCommand::OpenNodes);
+            }
             ui.separator();
             if ui
                 .button("Import…")
@@ -314,49 +415,9 @@ impl DeskApp {
                 out.push(UiCommand::Reload);
             }
             ui.separator();
-            let state_text = self
-                .state
-                .state_filter
-                .map_or("All states".to_string(), |s| s.as_str().to_string());
-            // The label stands before its box, as the search field's does (egui's `from_label`
-            // puts it after, where it reads as a stray word).
-            let label = ui.label("State:");
-            egui::ComboBox::from_id_salt("state-filter")
-                .selected_text(state_text)
-                .show_ui(ui, |ui| {
-                    ui.selectable_value(&mut self.state.state_filter, None, "All states");
-                    for s in StudyState::ALL {
-                        ui.selectable_value(&mut self.state.state_filter, Some(s), s.as_str());
-                    }
-                })
-                .response
-                .labelled_by(label.id);
-            let mod_text = if self.state.modality_filter.is_empty() {
-                "All"
-            } else {
-                &self.state.modality_filter
-            };
-            let label = ui.label("Modality:");
-            egui::ComboBox::from_id_salt("modality-filter")
-                .selected_text(mod_text.to_string())
-                .show_ui(ui, |ui| {
-                    ui.selectable_value(&mut self.state.modality_filter, String::new(), "All");
-                    for m in self.rt.modalities() {
-                        ui.selectable_value(&mut self.state.modality_filter, m.clone(), m);
-                    }
-                })
-                .response
-                .labelled_by(label.id);
-            let label = ui.label("Search:");
-            ui.add(
-                egui::TextEdit::singleline(&mut self.state.search)
-                    .id(self.search_id)
-                    .hint_text("name, ID, accession, UID, finding (Ctrl+F)")
-                    .desired_width(260.0),
-            )
-            .labelled_by(label.id);
-            ui.checkbox(&mut self.state.queue_thumbnails, "Thumbnails")
-                .on_hover_text("A picture per study in the queue");
+            if self.state.view == View::Queue {
+                self.queue_filters_ui(ui);
+            }
             ui.separator();
             let theme = if self.state.dark {
                 "Light theme"
@@ -373,97 +434,19 @@ impl DeskApp {
         out
     }
 
-    /// The files that could not be taken in at all, with why.
-    fn rejects_window_ui(&mut self, ctx: &egui::Context) {
-        let Some(list) = &self.rt.rejects else {
-            return;
-        };
-        let mut open = true;
-        egui::Window::new("Unreadable files")
-            .open(&mut open)
-            .default_width(720.0)
-            .show(ctx, |ui| {
-                ui.label(format!(
-                    "{} files could not be read; nothing of them is in the store.",
-                    list.len()
-                ));
-                egui::ScrollArea::vertical()
-                    .max_height(400.0)
-                    .show(ui, |ui| {
-                        egui::Grid::new("rejects")
-                            .striped(true)
-                            .num_columns(3)
-                            .show(ui, |ui| {
-                                for r in list {
-                                    ui.label(&r.path);
-                                    ui.label(&r.reason);
-                                    let when = if r.times > 1 {
-                                        format!("{} (tried {} times)", r.at, r.times)
-                                    } else {
-                                        r.at.clone()
-                                    };
-                                    ui.label(egui::RichText::new(when).weak());
-                                    ui.end_row();
-                                }
-                            });
-                    });
-            });
-        if !open {
-            self.rt.rejects = None;
-        }
-    }
-
+    /// Takes the `--screenshot` picture once the desk has settled.
     fn screenshot_logic(&mut self, ctx: &egui::Context) {
         let Some(task) = &mut self.screenshot else {
             return;
         };
-        if let Ok(img) = task.rx.try_recv() {
-            let result = save_png(&task.path, &img);
-            if let Ok(mut o) = task.outcome.lock() {
-                *o = Some(result);
-            }
-            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
-            return;
-        }
-        if task.started.elapsed() > SCREENSHOT_TIMEOUT {
-            if let Ok(mut o) = task.outcome.lock() {
-                *o = Some(Err("the desk did not finish drawing in time".into()));
-            }
-            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
-            return;
-        }
         let detail_ready = self.state.selected.is_none() || self.rt.detail.is_some();
-        // Thumbnails too: the picture must show what a user sees once the desk has settled.
-        let images_idle = self.rt.images.busy() == (0, 0);
-        if self.rt.queue_loads > 0 && self.rt.running.is_empty() && detail_ready && images_idle {
-            task.settled_frames += 1;
-        } else {
-            task.settled_frames = 0;
-        }
-        if task.settled_frames >= 3 && !task.requested {
-            task.requested = true;
-            let tx = task.tx.clone();
-            let ctx2 = ctx.clone();
-            ctx.request_screenshot(move |img| {
-                let _ = tx.send(img);
-                ctx2.request_repaint();
-            });
-        }
-        ctx.request_repaint_after(Duration::from_millis(30));
+        // Thumbnails and the worklist too: the picture must show what a user sees.
+        let images_idle = self.rt.images.busy() == (0, 0)
+            && (self.state.view != View::Worklist || self.rt.worklist.generation > 0);
+        let settled =
+            self.rt.queue_loads > 0 && self.rt.running.is_empty() && detail_ready && images_idle;
+        task.step(ctx, settled);
     }
-}
-
-fn save_png(path: &std::path::Path, img: &egui::ColorImage) -> Result<(), String> {
-    let [w, h] = img.size;
-    let bytes: Vec<u8> = img
-        .pixels
-        .iter()
-        .flat_map(|c| c.to_srgba_unmultiplied())
-        .collect();
-    let buf = image::RgbaImage::from_raw(w as u32, h as u32, bytes)
-        .ok_or("screenshot has a wrong size")?;
-    buf.save(path)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 impl eframe::App for DeskApp {
@@ -500,6 +483,7 @@ impl eframe::App for DeskApp {
                 ctx.request_repaint_after(due - now);
             }
         }
+        self.rt.auto_sync();
         self.screenshot_logic(ctx);
         // Ages in the queue tick; a slow repaint keeps them honest without burning CPU.
         ctx.request_repaint_after(Duration::from_secs(30));
@@ -517,7 +501,7 @@ impl eframe::App for DeskApp {
             commands.extend(status_bar_ui(ui, &self.rt));
         });
         // The viewer takes the whole area below the top bar (it has its own header panel).
-        if self.state.show_detail && self.viewer.is_none() {
+        if self.state.show_detail && self.viewer.is_none() && self.state.view == View::Queue {
             egui::Panel::right("detail")
                 .resizable(true)
                 .default_size(440.0)
@@ -545,13 +529,22 @@ impl eframe::App for DeskApp {
             egui::CentralPanel::default()
                 .frame(egui::Frame::NONE)
                 .show(ui, |ui| commands.extend(viewer_ui(ui, v, &self.rt.images)));
+        } else if self.state.view == View::Worklist {
+            egui::CentralPanel::default().show(ui, |ui| {
+                commands.extend(worklist_ui(ui, &mut self.worklist_view, &self.rt.worklist));
+            });
         } else {
             egui::CentralPanel::default().show(ui, |ui| {
                 commands.extend(queue_ui(ui, &self.rt, &self.state, scroll_to));
             });
         }
         commands.extend(self.import_dialog.ui(&ctx));
-        self.rejects_window_ui(&ctx);
+        commands.extend(nodes_window_ui(
+            &ctx,
+            &mut self.nodes_window,
+            &self.rt.worklist,
+        ));
+        rejects_window_ui(&ctx, &mut self.rt.rejects);
         if ctx.input(|i| !i.raw.hovered_files.is_empty()) {
             egui::Area::new(egui::Id::unique("drop-hint"))
                 .fixed_pos([20.0, 60.0])

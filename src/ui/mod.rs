@@ -6,13 +6,18 @@ mod detail;
 mod header_panel;
 mod images;
 mod import_dialog;
+mod nodes_window;
 mod queue;
+mod rejects_window;
 mod runtime;
+mod screenshot;
 mod series_strip;
 mod state;
 mod status;
 mod theme;
 mod viewer;
+mod worklist_data;
+mod worklist_view;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -22,8 +27,10 @@ use anyhow::{Context, anyhow};
 pub use app::DeskApp;
 pub use images::{Images, THUMB_SIZE, Tile};
 pub use runtime::{JobKind, Level, Runtime};
-pub use state::{DeskState, SortColumn, UiCommand};
+pub use state::{DeskState, SortColumn, UiCommand, View};
 pub use viewer::{PRESETS, Viewer};
+pub use worklist_data::{EchoState, WorklistData};
+pub use worklist_view::WorklistView;
 
 pub struct DeskOptions {
     pub workspace: PathBuf,
@@ -31,6 +38,8 @@ pub struct DeskOptions {
     pub screenshot: Option<PathBuf>,
     /// Open with this study selected (queue id or Study Instance UID).
     pub select: Option<String>,
+    /// Open on this view instead of the saved one.
+    pub view: Option<View>,
 }
 
 /// Opens the desk window on a workspace and runs until it is closed.
@@ -52,15 +61,19 @@ pub fn run_desk(opts: DeskOptions) -> anyhow::Result<()> {
         persist_window: !screenshot,
         ..Default::default()
     };
-    let outcome: app::ScreenshotOutcome = Arc::new(Mutex::new(None));
+    let outcome: screenshot::ScreenshotOutcome = Arc::new(Mutex::new(None));
     let outcome2 = Arc::clone(&outcome);
     let workspace = opts.workspace.clone();
     let shot = opts.screenshot.clone();
+    let view = opts.view;
     eframe::run_native(
         "qcdesk",
         native,
         Box::new(move |cc| {
             let mut app = DeskApp::new(cc, workspace, store, !screenshot);
+            if let Some(v) = view {
+                app.state.view = v;
+            }
             if let Some(id) = select {
                 app.select_for_test(id);
             }

@@ -42,6 +42,10 @@ pub enum JobKind {
     LoadStudy(i64),
     LoadRejects,
     Import,
+    LoadWorklist,
+    SyncWorklist,
+    Echo,
+    SaveNodes,
 }
 
 pub struct Runtime {
@@ -69,6 +73,8 @@ pub struct Runtime {
     reload_pending: bool,
     /// Thumbnails, viewer images and headers, decoded off the UI thread.
     pub images: Images,
+    /// The worklist cache's search index, syncs and the DICOM nodes.
+    pub worklist: super::worklist_data::WorklistData,
 }
 
 /// What the view was computed for; recomputed only when this changes.
@@ -121,10 +127,11 @@ impl Runtime {
             rejects: None,
             reload_pending: false,
             images,
+            worklist: Default::default(),
         }
     }
 
-    fn spawn<T: Send + 'static>(
+    pub(super) fn spawn<T: Send + 'static>(
         &mut self,
         title: &str,
         kind: JobKind,
@@ -172,7 +179,7 @@ impl Runtime {
     }
 
     /// A job that reads the desk's store (one connection, shared through a lock).
-    fn store_job<T: Send + 'static>(
+    pub(super) fn store_job<T: Send + 'static>(
         &mut self,
         title: &str,
         kind: JobKind,
@@ -185,6 +192,11 @@ impl Runtime {
                 .map_err(|_| "store lock poisoned".to_string())?;
             read(&store).map_err(|e| e.to_string())
         });
+    }
+
+    /// The desk's store, for jobs that lock it themselves.
+    pub(super) fn store_handle(&self) -> Arc<Mutex<Store>> {
+        Arc::clone(&self.store)
     }
 
     /// Starts importing `paths` into this workspace.
@@ -303,6 +315,9 @@ impl Runtime {
                 }
             }
             JobKind::LoadRejects => self.rejects = Some(downcast::<Vec<Reject>>(out)?),
+            JobKind::LoadWorklist | JobKind::SyncWorklist | JobKind::Echo | JobKind::SaveNodes => {
+                self.apply_worklist(kind, out)?
+            }
         }
         Ok(false)
     }

@@ -18,9 +18,20 @@ pub enum SortColumn {
     Age,
 }
 
+/// What the central area shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum View {
+    /// The exception queue.
+    #[default]
+    Queue,
+    /// The RIS worklist cache: search, sync.
+    Worklist,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DeskState {
+    pub view: View,
     pub state_filter: Option<StudyState>,
     /// Empty = all modalities.
     pub modality_filter: String,
@@ -40,6 +51,7 @@ pub struct DeskState {
 impl Default for DeskState {
     fn default() -> Self {
         DeskState {
+            view: View::Queue,
             state_filter: None,
             modality_filter: String::new(),
             search: String::new(),
@@ -74,6 +86,14 @@ pub enum UiCommand {
         instance: Option<i64>,
     },
     CloseViewer,
+    ShowView(View),
+    /// Sync the worklist cache from this RIS node now.
+    SyncWorklist(String),
+    OpenNodes,
+    EchoNode(String),
+    SaveNode(crate::model::DicomNode),
+    RemoveNode(String),
+    SetLocalAe(String),
 }
 
 #[cfg(test)]

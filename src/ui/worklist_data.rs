@@ -1,0 +1,263 @@
+//! The desk's runtime side of the worklist and the DICOM nodes: the search index (built off
+//! the UI thread), the last syncs, the nodes and their echo results, and the jobs that sync,
+//! echo and save. Drawing is in `worklist_view` and `nodes_window`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::model::{DicomNode, NodeRole};
+use crate::net::EchoReport;
+use crate::store::{Store, SyncRecord, SyncScope};
+use crate::worklist::{SearchIndex, SyncReport};
+
+use super::runtime::{JobKind, Level, Runtime};
+
+/// How a node answered the last echo.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EchoState {
+    Running,
+    Ok(EchoReport),
+    Failed(String),
+}
+
+/// What the worklist view and the nodes window show.
+#[derive(Default)]
+pub struct WorklistData {
+    pub index: Option<Arc<SearchIndex>>,
+    /// Loads completed (the view recomputes its hits when this changes).
+    pub generation: u64,
+    pub syncs: Vec<SyncRecord>,
+    pub nodes: Vec<DicomNode>,
+    pub local_ae: String,
+    pub echo: BTreeMap<String, EchoState>,
+    pub syncing: BTreeSet<String>,
+    /// Minutes between automatic syncs of each RIS node (0: never).
+    pub auto_sync_minutes: u64,
+    next_auto_check: Option<Instant>,
+    /// The last error of saving a node, shown in the nodes window.
+    pub node_error: Option<String>,
+}
+
+impl WorklistData {
+    pub fn ris_nodes(&self) -> impl Iterator<Item = &DicomNode> {
+        self.nodes.iter().filter(|n| n.role == NodeRole::Ris)
+    }
+
+    /// The latest sync attempt of `node`.
+    pub fn last_sync(&self, node: &str) -> Option<&SyncRecord> {
+        self.syncs.iter().find(|s| s.source == node)
+    }
+}
+
+/// Everything the worklist view needs, read in one job.
+struct Loaded {
+    index: SearchIndex,
+    syncs: Vec<SyncRecord>,
+    nodes: Vec<DicomNode>,
+    local_ae: String,
+    auto_sync_minutes: u64,
+}
+
+/// The setting holding the automatic sync interval.
+pub const AUTO_SYNC_SETTING: &str = "worklist_sync_minutes";
+const DEFAULT_AUTO_SYNC_MINUTES: u64 = 15;
+
+impl Runtime {
+    /// Reads the worklist cache, builds its search index, and the nodes, off the UI thread.
+    pub fn load_worklist(&mut self) {
+        if self
+            .running
+            .values()
+            .any(|j| j.kind == JobKind::LoadWorklist)
+        {
+            return;
+        }
+        self.store_job("Loading worklist", JobKind::LoadWorklist, |store| {
+            let auto_sync_minutes = store
+                .setting(AUTO_SYNC_SETTING)?
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(DEFAULT_AUTO_SYNC_MINUTES);
+            Ok(Loaded {
+                index: SearchIndex::build(store.worklist()?),
+                syncs: store.last_syncs()?,
+                nodes: store.nodes()?,
+                local_ae: store.local_ae_title()?,
+                auto_sync_minutes,
+            })
+        });
+    }
+
+    /// Syncs the cache with a RIS node. The job opens its own connection: the network part
+    /// may take a while and must not hold the desk's store.
+    pub fn sync_worklist(&mut self, node: String) {
+        if !self.worklist.syncing.insert(node.clone()) {
+            return;
+        }
+        let ws = self.workspace.clone();
+        let title = format!("Syncing worklist from {node}");
+        self.spawn(&title, JobKind::SyncWorklist, move |ctx| {
+            let mut store = Store::open(&ws).map_err(|e| e.to_string())?;
+            let n = store.node(&node).map_err(|e| e.to_string())?;
+            let result = crate::worklist::sync(
+                &mut store,
+                &n,
+                &SyncScope::default(),
+                crate::worklist::DEFAULT_LIMIT,
+                &mut |got| ctx.progress(got as u64, None, format!("{got} items")),
+            );
+            Ok((node, result.map_err(|e| e.to_string())))
+        });
+    }
+
+    /// C-ECHO to a node; the result shows in the nodes window.
+    pub fn echo_node(&mut self, name: String) {
+        if self.worklist.echo.get(&name) == Some(&EchoState::Running) {
+            return;
+        }
+        self.worklist.echo.insert(name.clone(), EchoState::Running);
+        let store = self.store_handle();
+        self.spawn(&format!("Echo {name}"), JobKind::Echo, move |_| {
+            // The peer is resolved under the lock; the network waits without it.
+            let resolved = {
+                let store = store
+                    .lock()
+                    .map_err(|_| "store lock poisoned".to_string())?;
+                store.node(&name).map_err(|e| e.to_string()).and_then(|n| {
+                    crate::worklist::sync::peer_for(&store, &n).map_err(|e| e.to_string())
+                })
+            };
+            let result = resolved
+                .and_then(|(peer, _server)| crate::net::echo(&peer).map_err(|e| e.to_string()));
+            Ok((name, result))
+        });
+    }
+
+    /// Adds or replaces a node.
+    pub fn save_node(&mut self, node: DicomNode) {
+        self.worklist.node_error = None;
+        self.store_write_job("Saving node", JobKind::SaveNodes, move |store| {
+            store.put_node(&node)
+        });
+    }
+
+    pub fn remove_node(&mut self, name: String) {
+        self.worklist.echo.remove(&name);
+        self.store_write_job("Removing node", JobKind::SaveNodes, move |store| {
+            store.remove_node(&name)
+        });
+    }
+
+    pub fn set_local_ae(&mut self, ae: String) {
+        self.worklist.node_error = None;
+        self.store_write_job("Saving AE title", JobKind::SaveNodes, move |store| {
+            store.set_local_ae_title(&ae)
+        });
+    }
+
+    /// Starts the syncs that are due (each RIS node every `auto_sync_minutes`). Checked at
+    /// most once a minute.
+    pub fn auto_sync(&mut self) {
+        let now = Instant::now();
+        if self.worklist.auto_sync_minutes == 0
+            || self.worklist.generation == 0
+            || self.worklist.next_auto_check.is_some_and(|t| now < t)
+        {
+            return;
+        }
+        self.worklist.next_auto_check = Some(now + Duration::from_secs(60));
+        let now_unix = crate::fsutil::now().1;
+        let due: Vec<String> = self
+            .worklist
+            .ris_nodes()
+            .filter(|n| {
+                let age = self
+                    .worklist
+                    .last_sync(&n.name)
+                    .map(|s| s.finished_at.as_str())
+                    .and_then(crate::fsutil::parse_rfc3339_unix)
+                    .map(|t| now_unix - t);
+                age.is_none_or(|a| a >= self.worklist.auto_sync_minutes as i64 * 60)
+            })
+            .map(|n| n.name.clone())
+            .collect();
+        for node in due {
+            self.sync_worklist(node);
+        }
+    }
+
+    /// Takes in the result of a worklist or node job.
+    pub(super) fn apply_worklist(
+        &mut self,
+        kind: JobKind,
+        out: Box<dyn std::any::Any + Send>,
+    ) -> Result<(), String> {
+        use crate::jobs::downcast;
+        match kind {
+            JobKind::LoadWorklist => {
+                let l = downcast::<Loaded>(out)?;
+                let w = &mut self.worklist;
+                w.index = Some(Arc::new(l.index));
+                w.syncs = l.syncs;
+                w.nodes = l.nodes;
+                w.local_ae = l.local_ae;
+                w.auto_sync_minutes = l.auto_sync_minutes;
+                w.generation += 1;
+            }
+            JobKind::SyncWorklist => {
+                let (node, result) = downcast::<(String, Result<SyncReport, String>)>(out)?;
+                self.worklist.syncing.remove(&node);
+                match result {
+                    Ok(r) => {
+                        let c = r.counts;
+                        self.notify(
+                            Level::Info,
+                            format!(
+                                "Worklist synced from {node}: {} items, {} new, {} changed, {} vanished",
+                                c.received, c.new, c.changed, c.vanished
+                            ),
+                        );
+                        if c.studies_reclassified > 0 {
+                            self.load_queue();
+                        }
+                    }
+                    Err(e) => self.notify(Level::Error, format!("Worklist sync failed: {e}")),
+                }
+                self.load_worklist();
+            }
+            JobKind::Echo => {
+                let (name, result) = downcast::<(String, Result<EchoReport, String>)>(out)?;
+                let state = match result {
+                    Ok(r) => EchoState::Ok(r),
+                    Err(e) => EchoState::Failed(e),
+                };
+                self.worklist.echo.insert(name, state);
+            }
+            JobKind::SaveNodes => {
+                let r = downcast::<Result<(), String>>(out)?;
+                if let Err(e) = r {
+                    self.worklist.node_error = Some(e);
+                }
+                self.load_worklist();
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// A short write to the desk's store whose failure is shown where it was asked for.
+    fn store_write_job(
+        &mut self,
+        title: &str,
+        kind: JobKind,
+        write: impl FnOnce(&mut Store) -> Result<(), crate::store::StoreError> + Send + 'static,
+    ) {
+        let store = self.store_handle();
+        self.spawn(title, kind, move |_| {
+            let mut store = store
+                .lock()
+                .map_err(|_| "store lock poisoned".to_string())?;
+            Ok(write(&mut store).map_err(|e| e.to_string()))
+        });
+    }
+}
