@@ -3,42 +3,15 @@
 mod common;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use qcdesk::model::StudyState;
-use qcdesk::store::Store;
 use qcdesk::ui::DeskApp;
 
+use common::desk::*;
 use common::*;
-
-fn desk(ws: &Path) -> Harness<'static, DeskApp> {
-    let ws = ws.to_path_buf();
-    let store = Store::open(&ws).expect("open workspace");
-    let mut h = Harness::builder()
-        .with_size([1500.0, 1000.0])
-        .build_eframe(move |cc| DeskApp::new(cc, ws, store, false));
-    // Compact rows (no thumbnail column): every demo study fits on one screen, so the
-    // accessibility tree holds them all (tests/ui_viewer.rs covers the thumbnails).
-    h.state_mut().state.queue_thumbnails = false;
-    h
-}
-
-/// Steps the desk until `done` holds; background jobs need real time.
-fn step_until(h: &mut Harness<'_, DeskApp>, what: &str, done: impl Fn(&DeskApp) -> bool) {
-    let start = Instant::now();
-    while !done(h.state()) {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-        h.step();
-    }
-    h.step();
-}
 
 fn loaded(h: &mut Harness<'_, DeskApp>) {
     step_until(h, "the queue", |a| {

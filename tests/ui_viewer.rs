@@ -5,37 +5,14 @@
 mod common;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use qcdesk::imaging::Windowing;
-use qcdesk::store::Store;
 use qcdesk::ui::DeskApp;
 
+use common::desk::*;
 use common::*;
-
-fn desk(ws: &Path) -> Harness<'static, DeskApp> {
-    let ws = ws.to_path_buf();
-    let store = Store::open(&ws).expect("open workspace");
-    Harness::builder()
-        .with_size([1500.0, 1000.0])
-        .build_eframe(move |cc| DeskApp::new(cc, ws, store, false))
-}
-
-/// Steps the desk until `done` holds; decoding needs real time.
-fn step_until(h: &mut Harness<'_, DeskApp>, what: &str, done: impl Fn(&DeskApp) -> bool) {
-    let start = Instant::now();
-    while !done(h.state()) {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-        h.step();
-    }
-    h.step();
-}
 
 /// Steps until the image workers are idle, then draws twice more.
 fn images_settle(h: &mut Harness<'_, DeskApp>) {
@@ -47,7 +24,7 @@ fn images_settle(h: &mut Harness<'_, DeskApp>) {
 /// Opens the desk on the demo and selects PATEL^PRIYA's CT (two series; its last image is
 /// truncated).
 fn desk_on_patel(ws: &Path) -> (Harness<'static, DeskApp>, i64) {
-    let mut h = desk(ws);
+    let mut h = desk_with_thumbnails(ws);
     step_until(&mut h, "the queue", |a| {
         a.rt.queue_loads > 0 && a.rt.running.is_empty()
     });
@@ -317,7 +294,7 @@ fn a_series_with_missing_instance_numbers_says_how_many_arrived() {
         ws.path(),
         &["import", "--json", inbox.path().to_str().unwrap()],
     );
-    let mut h = desk(ws.path());
+    let mut h = desk_with_thumbnails(ws.path());
     step_until(&mut h, "the study", |a| {
         a.rt.detail.is_some() && a.rt.running.is_empty()
     });

@@ -2,9 +2,6 @@
 
 mod common;
 
-use std::path::Path;
-use std::time::{Duration, Instant};
-
 use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -12,30 +9,8 @@ use qcdesk::model::{DicomNode, NodeRole, StudyState};
 use qcdesk::store::Store;
 use qcdesk::ui::{DeskApp, EchoState, View};
 
+use common::desk::*;
 use common::*;
-
-fn desk(ws: &Path) -> Harness<'static, DeskApp> {
-    let ws = ws.to_path_buf();
-    let store = Store::open(&ws).expect("open workspace");
-    let mut h = Harness::builder()
-        .with_size([1500.0, 1000.0])
-        .build_eframe(move |cc| DeskApp::new(cc, ws, store, false));
-    h.state_mut().state.queue_thumbnails = false;
-    h
-}
-
-fn step_until(h: &mut Harness<'_, DeskApp>, what: &str, done: impl Fn(&DeskApp) -> bool) {
-    let start = Instant::now();
-    while !done(h.state()) {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-        h.step();
-    }
-    h.step();
-}
 
 fn worklist_shown(h: &mut Harness<'_, DeskApp>) {
     h.get_by_role_and_label(Role::Button, "Worklist").click();

@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests: running the binary, temp workspaces, test data.
 #![allow(dead_code)]
 
+pub mod desk;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
