@@ -280,6 +280,8 @@ ALTER TABLE worklist ADD COLUMN protocol_code TEXT NOT NULL DEFAULT '';
 ALTER TABLE worklist ADD COLUMN first_seen TEXT NOT NULL DEFAULT '';
 ALTER TABLE worklist ADD COLUMN vanished_at TEXT;
 ALTER TABLE worklist ADD COLUMN vanished_why TEXT NOT NULL DEFAULT '';
+-- A digest of the item's content (filled by the upgrade step in Rust).
+ALTER TABLE worklist ADD COLUMN content_hash TEXT NOT NULL DEFAULT '';
 UPDATE worklist SET first_seen = last_seen,
     item_key = CASE
         WHEN trim(accession) != '' OR trim(sps_id) != '' THEN trim(accession) || '\' || trim(sps_id)

@@ -34,11 +34,30 @@ pub(super) fn after_script(
             [],
         )?;
     }
+    if version == 4 {
+        hash_worklist(tx)?;
+    }
     if version == super::schema::SCHEMA_VERSION {
         let pending = tx.execute("DELETE FROM settings WHERE key = 'reclassify_pending'", [])?;
         if pending > 0 {
             super::classify::reclassify_all(tx, rules)?;
         }
+    }
+    Ok(())
+}
+
+/// The content digest of every cached order (schema 4).
+fn hash_worklist(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    let rows: Vec<(i64, crate::model::WorklistItem)> = tx
+        .prepare(&format!(
+            "SELECT id, {} FROM worklist",
+            super::orders::COLUMNS
+        ))?
+        .query_map([], |r| Ok((r.get(0)?, super::orders::item_at(r, 1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut update = tx.prepare("UPDATE worklist SET content_hash = ?2 WHERE id = ?1")?;
+    for (id, item) in rows {
+        update.execute(rusqlite::params![id, super::worklist::content_hash(&item)])?;
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use rusqlite::{Transaction, params};
 
-use super::orders::{COLUMNS, item_at, item_from_row};
+use super::orders::{COLUMNS, item_from_row};
 use super::{Store, StoreError};
 use crate::fsutil;
 use crate::model::WorklistItem;
@@ -84,29 +84,57 @@ pub struct SyncRecord {
     pub error: String,
 }
 
-/// Whether two items say the same (times and vanishing aside).
-fn same_content(a: &WorklistItem, b: &WorklistItem) -> bool {
-    let strip = |i: &WorklistItem| WorklistItem {
-        first_seen: String::new(),
-        last_seen: String::new(),
-        vanished_at: None,
-        vanished_why: String::new(),
-        source: String::new(),
-        ..i.clone()
-    };
-    strip(a) == strip(b)
+/// A digest of what an item says (times, source and vanishing aside): a sync compares every
+/// item it received with the cache by this, without reading the cached items whole.
+pub(super) fn content_hash(i: &WorklistItem) -> String {
+    let mut h = blake3::Hasher::new();
+    for f in [
+        &i.accession,
+        &i.issuer_of_accession,
+        &i.requested_procedure_id,
+        &i.sps_id,
+        &i.patient_name,
+        &i.patient_id,
+        &i.issuer_of_patient_id,
+        &i.birth_date,
+        &i.sex,
+        &i.modality,
+        &i.station_ae,
+        &i.scheduled_at,
+        &i.procedure,
+        &i.study_instance_uid,
+        &i.other_patient_ids,
+        &i.procedure_code,
+        &i.referring_physician,
+        &i.requesting_physician,
+        &i.admission_id,
+        &i.step_description,
+        &i.protocol_code,
+    ] {
+        h.update(f.as_bytes());
+        h.update(&[0x1f]);
+    }
+    h.finalize().to_hex()[..32].to_string()
+}
+
+/// What a merge needs of a cached item.
+struct Stored {
+    hash: String,
+    vanished: bool,
+    /// Accession, scheduled time, modality and station (what a sync scope looks at).
+    probe: WorklistItem,
 }
 
 const WRITE_COLUMNS: &str = "item_key, accession, issuer_of_accession, requested_procedure_id, sps_id, \
      patient_name, patient_id, issuer_of_patient_id, birth_date, sex, modality, station_ae, \
      scheduled_at, procedure, study_uid, source, other_patient_ids, procedure_code, \
      referring_physician, requesting_physician, admission_id, step_description, protocol_code, \
-     first_seen, last_seen";
+     first_seen, last_seen, content_hash";
 
 fn insert(tx: &Transaction<'_>, source: &str, i: &WorklistItem, now: &str) -> rusqlite::Result<()> {
     let mut stmt = tx.prepare_cached(&format!(
         "INSERT INTO worklist ({WRITE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,
-           ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?24)
+           ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?24, ?25)
          ON CONFLICT(source, item_key) DO UPDATE SET
            accession = excluded.accession, issuer_of_accession = excluded.issuer_of_accession,
            requested_procedure_id = excluded.requested_procedure_id, sps_id = excluded.sps_id,
@@ -120,6 +148,7 @@ fn insert(tx: &Transaction<'_>, source: &str, i: &WorklistItem, now: &str) -> ru
            requesting_physician = excluded.requesting_physician,
            admission_id = excluded.admission_id, step_description = excluded.step_description,
            protocol_code = excluded.protocol_code, last_seen = excluded.last_seen,
+           content_hash = excluded.content_hash,
            vanished_at = NULL, vanished_why = ''"
     ))?;
     stmt.execute(params![
@@ -146,7 +175,8 @@ fn insert(tx: &Transaction<'_>, source: &str, i: &WorklistItem, now: &str) -> ru
         i.admission_id,
         i.step_description,
         i.protocol_code,
-        now
+        now,
+        content_hash(i)
     ])?;
     Ok(())
 }
@@ -176,7 +206,7 @@ impl Store {
         complete: Option<&SyncScope>,
     ) -> Result<SyncCounts, StoreError> {
         let (now, _) = fsutil::now();
-        let existing = self.worklist_of(source)?;
+        let existing = self.stored_of(source)?;
         let mut by_key: HashMap<String, &WorklistItem> = HashMap::new();
         for i in items {
             by_key.insert(i.key(), i);
@@ -197,7 +227,7 @@ impl Store {
                     counts.new += 1;
                     writes.push(item);
                 }
-                Some(old) if !same_content(old, item) || old.vanished_at.is_some() => {
+                Some(old) if old.vanished || old.hash != content_hash(item) => {
                     counts.changed += 1;
                     writes.push(item);
                 }
@@ -211,8 +241,9 @@ impl Store {
             Some(scope) => existing
                 .iter()
                 .filter(|(k, old)| {
-                    old.vanished_at.is_none() && !by_key.contains_key(*k) && scope.covers(old)
+                    !old.vanished && !by_key.contains_key(*k) && scope.covers(&old.probe)
                 })
+                .map(|(k, old)| (k, &old.probe))
                 .collect(),
             None => Vec::new(),
         };
@@ -228,7 +259,7 @@ impl Store {
                     accessions.insert(item.accession.trim().to_string());
                     // A changed accession untouches the studies of the old one too.
                     if let Some(old) = existing.get(&item.key()) {
-                        accessions.insert(old.accession.trim().to_string());
+                        accessions.insert(old.probe.accession.trim().to_string());
                     }
                 }
                 let ids = studies_with(tx, &accessions)?;
@@ -237,13 +268,23 @@ impl Store {
             })?;
         }
         for chunk in seen.chunks(BATCH * 4) {
+            // One statement over a temp table of keys: a per-row UPDATE costs most of an
+            // unchanged sync's merge.
             self.in_transaction(|tx| {
-                let mut stmt = tx.prepare_cached(
-                    "UPDATE worklist SET last_seen = ?1 WHERE source = ?2 AND item_key = ?3",
+                tx.execute_batch(
+                    "CREATE TEMP TABLE IF NOT EXISTS seen_keys (k TEXT PRIMARY KEY);
+                     DELETE FROM temp.seen_keys;",
                 )?;
+                let mut ins =
+                    tx.prepare_cached("INSERT OR IGNORE INTO temp.seen_keys (k) VALUES (?1)")?;
                 for key in chunk {
-                    stmt.execute(params![now, source, key])?;
+                    ins.execute([key])?;
                 }
+                tx.execute(
+                    "UPDATE worklist SET last_seen = ?1
+                     WHERE source = ?2 AND item_key IN (SELECT k FROM temp.seen_keys)",
+                    params![now, source],
+                )?;
                 Ok(())
             })?;
         }
@@ -319,12 +360,29 @@ impl Store {
         })
     }
 
-    /// The items of one source by key.
-    fn worklist_of(&self, source: &str) -> Result<HashMap<String, WorklistItem>, StoreError> {
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT item_key, {COLUMNS} FROM worklist WHERE source = ?1"
-        ))?;
-        let rows = stmt.query_map([source], |r| Ok((r.get::<_, String>(0)?, item_at(r, 1)?)))?;
+    /// What a merge needs of the items of one source, by key.
+    fn stored_of(&self, source: &str) -> Result<HashMap<String, Stored>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT item_key, content_hash, vanished_at IS NOT NULL, accession, scheduled_at,
+                    modality, station_ae
+             FROM worklist WHERE source = ?1",
+        )?;
+        let rows = stmt.query_map([source], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                Stored {
+                    hash: r.get(1)?,
+                    vanished: r.get(2)?,
+                    probe: WorklistItem {
+                        accession: r.get(3)?,
+                        scheduled_at: r.get(4)?,
+                        modality: r.get(5)?,
+                        station_ae: r.get(6)?,
+                        ..WorklistItem::default()
+                    },
+                },
+            ))
+        })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

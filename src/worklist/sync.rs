@@ -25,6 +25,8 @@ pub enum SyncError {
     TooMany { peer: String, limit: usize },
     #[error("cannot start the demo RIS: {0}")]
     Embedded(String),
+    #[error("reading the RIS's answers failed; the cache was not changed")]
+    Reader,
 }
 
 /// What a sync did.
@@ -39,7 +41,10 @@ pub struct SyncReport {
     /// is marked vanished.
     pub unreadable: Vec<String>,
     pub final_status: String,
+    /// Whole sync; of which the query (connect to last answer) and the merge into the cache.
     pub seconds: f64,
+    pub query_seconds: f64,
+    pub merge_seconds: f64,
 }
 
 /// Syncs the cache with `node` over `scope`. `progress` hears the number of answers so far.
@@ -110,31 +115,49 @@ fn run(
     let start = Instant::now();
     let (peer, _embedded) = peer_for(store, node)?;
     let query = super::mwl::query(scope);
-    let mut items = Vec::new();
-    let mut unreadable = Vec::new();
     let mut answers = 0usize;
     let mut too_many = false;
-    let outcome = net::find(
-        &peer,
-        net::MWL_FIND,
-        "Modality Worklist",
-        &query,
-        &mut |bytes, ts| {
-            answers += 1;
-            if answers > limit {
-                too_many = true;
-                return Next::Cancel;
+    // Answers are read into items on a thread of their own while the next ones arrive.
+    let (tx, rx) = crossbeam_channel::unbounded::<(usize, Vec<u8>, String)>();
+    let source = node.name.clone();
+    let (outcome, items_unreadable) = std::thread::scope(|scope_| {
+        let parser = scope_.spawn(move || {
+            let mut items = Vec::new();
+            let mut unreadable = Vec::new();
+            for (n, bytes, ts) in rx {
+                match super::mwl::item_from_identifier(&bytes, &ts, &source) {
+                    Ok(item) => items.push(item),
+                    Err(e) => unreadable.push(format!("answer {n}: {e}")),
+                }
             }
-            match super::mwl::item_from_identifier(bytes, ts, &node.name) {
-                Ok(item) => items.push(item),
-                Err(e) => unreadable.push(format!("answer {answers}: {e}")),
-            }
-            if answers.is_multiple_of(64) {
-                progress(answers);
-            }
-            Next::Continue
-        },
-    )?;
+            (items, unreadable)
+        });
+        let outcome = net::find(
+            &peer,
+            net::MWL_FIND,
+            "Modality Worklist",
+            &query,
+            &mut |bytes, ts| {
+                answers += 1;
+                if answers > limit {
+                    too_many = true;
+                    return Next::Cancel;
+                }
+                let _ = tx.send((answers, bytes.to_vec(), ts.to_string()));
+                if answers.is_multiple_of(64) {
+                    progress(answers);
+                }
+                Next::Continue
+            },
+        );
+        drop(tx);
+        // A reader that died must not pass for a RIS that listed nothing (which would mark
+        // every order vanished).
+        let parsed = parser.join().map_err(|_| SyncError::Reader);
+        (outcome, parsed)
+    });
+    let outcome = outcome?;
+    let (items, unreadable) = items_unreadable?;
     if too_many {
         return Err(SyncError::TooMany {
             peer: peer.label(),
@@ -142,8 +165,10 @@ fn run(
         });
     }
     progress(answers);
+    let queried = start.elapsed();
     let complete = (unreadable.is_empty() && !outcome.cancelled).then_some(scope);
     let counts = store.merge_worklist(&node.name, &items, complete)?;
+    let round = |d: std::time::Duration| (d.as_secs_f64() * 1000.0).round() / 1000.0;
     Ok(SyncReport {
         node: node.name.clone(),
         address: peer.address(),
@@ -151,6 +176,8 @@ fn run(
         counts,
         unreadable,
         final_status: outcome.status.to_string(),
-        seconds: (start.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+        seconds: round(start.elapsed()),
+        query_seconds: round(queried),
+        merge_seconds: round(start.elapsed() - queried),
     })
 }
