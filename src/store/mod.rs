@@ -17,6 +17,7 @@ mod queries;
 mod schema;
 mod upgrade;
 mod worklist;
+mod worklist_merge;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -30,6 +31,7 @@ pub use nodes::{parse_ae_address, validate_ae_title};
 pub use queries::{QueueFilter, Reject, StoreStats};
 pub use schema::SCHEMA_VERSION;
 pub use worklist::{SyncCounts, SyncRecord, SyncScope};
+pub use worklist_merge::MergePlan;
 
 use crate::rules::RulesConfig;
 use crate::workspace::{Workspace, WorkspaceError};
@@ -85,6 +87,7 @@ pub struct Store {
     blobs: Arc<BlobStore>,
     workspace: Workspace,
     rules: RulesConfig,
+    worklist_config: WorklistConfig,
 }
 
 /// The parts of the workspace's `config.toml` the store uses.
@@ -92,13 +95,28 @@ pub struct Store {
 #[serde(default)]
 struct ConfigFile {
     rules: RulesConfig,
+    worklist: WorklistConfig,
 }
 
-fn load_rules(workspace: &Workspace) -> Result<RulesConfig, StoreError> {
+/// `[worklist]` in `config.toml`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorklistConfig {
+    /// Minutes between the desk's automatic syncs of each RIS node (0: never).
+    pub sync_minutes: u64,
+}
+
+impl Default for WorklistConfig {
+    fn default() -> Self {
+        WorklistConfig { sync_minutes: 15 }
+    }
+}
+
+fn load_config(workspace: &Workspace) -> Result<ConfigFile, StoreError> {
     let path = workspace.config_path();
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(RulesConfig::default()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ConfigFile::default()),
         Err(e) => {
             return Err(StoreError::Config {
                 path: path.display().to_string(),
@@ -106,12 +124,10 @@ fn load_rules(workspace: &Workspace) -> Result<RulesConfig, StoreError> {
             });
         }
     };
-    toml::from_str::<ConfigFile>(&text)
-        .map(|c| c.rules)
-        .map_err(|e| StoreError::Config {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })
+    toml::from_str::<ConfigFile>(&text).map_err(|e| StoreError::Config {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
 }
 
 impl Store {
@@ -162,7 +178,9 @@ impl Store {
         )
         .map_err(open_err)?;
         make_private(&path);
-        let rules = load_rules(&workspace)?;
+        let config = load_config(&workspace)?;
+        let rules = config.rules;
+        let worklist_config = config.worklist;
         let blobs = Arc::new(BlobStore::new(workspace.blob_dir(), workspace.tmp_dir()));
         schema::migrate(&mut conn, |version, tx| {
             upgrade::after_script(version, tx, &blobs, &rules)
@@ -174,6 +192,7 @@ impl Store {
             blobs,
             workspace,
             rules,
+            worklist_config,
         };
         store.apply_rule_settings()?;
         Ok(store)
@@ -210,6 +229,11 @@ impl Store {
     /// The site's rule settings (from `config.toml`).
     pub fn rules(&self) -> &RulesConfig {
         &self.rules
+    }
+
+    /// The site's worklist settings (from `config.toml`).
+    pub fn worklist_config(&self) -> &WorklistConfig {
+        &self.worklist_config
     }
 
     pub fn workspace(&self) -> &Workspace {

@@ -57,7 +57,10 @@ fn hash_worklist(tx: &Transaction<'_>) -> Result<(), StoreError> {
         .collect::<Result<_, _>>()?;
     let mut update = tx.prepare("UPDATE worklist SET content_hash = ?2 WHERE id = ?1")?;
     for (id, item) in rows {
-        update.execute(rusqlite::params![id, super::worklist::content_hash(&item)])?;
+        update.execute(rusqlite::params![
+            id,
+            super::worklist_merge::content_hash(&item)
+        ])?;
     }
     Ok(())
 }

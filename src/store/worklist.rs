@@ -7,7 +7,7 @@
 //! studies whose accession the changed items carry: a sync never holds the write lock long
 //! enough to stall an import or a receive.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use rusqlite::{Transaction, params};
 
@@ -17,7 +17,7 @@ use crate::fsutil;
 use crate::model::WorklistItem;
 
 /// Items written per transaction.
-const BATCH: usize = 500;
+pub(super) const BATCH: usize = 500;
 
 /// Which items a complete answer of a source covers: those it lacks are vanished.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -84,54 +84,19 @@ pub struct SyncRecord {
     pub error: String,
 }
 
-/// A digest of what an item says (times, source and vanishing aside): a sync compares every
-/// item it received with the cache by this, without reading the cached items whole.
-pub(super) fn content_hash(i: &WorklistItem) -> String {
-    let mut h = blake3::Hasher::new();
-    for f in [
-        &i.accession,
-        &i.issuer_of_accession,
-        &i.requested_procedure_id,
-        &i.sps_id,
-        &i.patient_name,
-        &i.patient_id,
-        &i.issuer_of_patient_id,
-        &i.birth_date,
-        &i.sex,
-        &i.modality,
-        &i.station_ae,
-        &i.scheduled_at,
-        &i.procedure,
-        &i.study_instance_uid,
-        &i.other_patient_ids,
-        &i.procedure_code,
-        &i.referring_physician,
-        &i.requesting_physician,
-        &i.admission_id,
-        &i.step_description,
-        &i.protocol_code,
-    ] {
-        h.update(f.as_bytes());
-        h.update(&[0x1f]);
-    }
-    h.finalize().to_hex()[..32].to_string()
-}
-
-/// What a merge needs of a cached item.
-struct Stored {
-    hash: String,
-    vanished: bool,
-    /// Accession, scheduled time, modality and station (what a sync scope looks at).
-    probe: WorklistItem,
-}
-
 const WRITE_COLUMNS: &str = "item_key, accession, issuer_of_accession, requested_procedure_id, sps_id, \
      patient_name, patient_id, issuer_of_patient_id, birth_date, sex, modality, station_ae, \
      scheduled_at, procedure, study_uid, source, other_patient_ids, procedure_code, \
      referring_physician, requesting_physician, admission_id, step_description, protocol_code, \
      first_seen, last_seen, content_hash";
 
-fn insert(tx: &Transaction<'_>, source: &str, i: &WorklistItem, now: &str) -> rusqlite::Result<()> {
+pub(super) fn insert(
+    tx: &Transaction<'_>,
+    source: &str,
+    i: &WorklistItem,
+    hash: &str,
+    now: &str,
+) -> rusqlite::Result<()> {
     let mut stmt = tx.prepare_cached(&format!(
         "INSERT INTO worklist ({WRITE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,
            ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?24, ?25)
@@ -176,13 +141,16 @@ fn insert(tx: &Transaction<'_>, source: &str, i: &WorklistItem, now: &str) -> ru
         i.step_description,
         i.protocol_code,
         now,
-        content_hash(i)
+        hash
     ])?;
     Ok(())
 }
 
 /// Studies whose accession is one of `accessions`.
-fn studies_with(tx: &Transaction<'_>, accessions: &BTreeSet<String>) -> rusqlite::Result<Vec<i64>> {
+pub(super) fn studies_with(
+    tx: &Transaction<'_>,
+    accessions: &BTreeSet<String>,
+) -> rusqlite::Result<Vec<i64>> {
     let mut stmt = tx.prepare_cached("SELECT id FROM studies WHERE accession = ?1")?;
     let mut ids = Vec::new();
     for acc in accessions.iter().filter(|a| !a.is_empty()) {
@@ -195,120 +163,6 @@ fn studies_with(tx: &Transaction<'_>, accessions: &BTreeSet<String>) -> rusqlite
 }
 
 impl Store {
-    /// Merges what `source` listed into the cache: new items inserted, changed ones updated,
-    /// all marked seen now. With `complete` (a full answer for that scope), items of the
-    /// source in scope that the answer lacks are marked vanished. Only the studies whose
-    /// accession a new, changed or vanished item carries are classified again.
-    pub fn merge_worklist(
-        &mut self,
-        source: &str,
-        items: &[WorklistItem],
-        complete: Option<&SyncScope>,
-    ) -> Result<SyncCounts, StoreError> {
-        let (now, _) = fsutil::now();
-        let existing = self.stored_of(source)?;
-        let mut by_key: HashMap<String, &WorklistItem> = HashMap::new();
-        for i in items {
-            by_key.insert(i.key(), i);
-        }
-        let mut counts = SyncCounts {
-            received: items.len(),
-            ..SyncCounts::default()
-        };
-        // Items to write (new or changed), and the keys merely seen again.
-        let mut writes: Vec<&WorklistItem> = Vec::new();
-        let mut seen: Vec<String> = Vec::new();
-        let mut keys: Vec<&String> = by_key.keys().collect();
-        keys.sort();
-        for key in keys {
-            let item = by_key[key];
-            match existing.get(key) {
-                None => {
-                    counts.new += 1;
-                    writes.push(item);
-                }
-                Some(old) if old.vanished || old.hash != content_hash(item) => {
-                    counts.changed += 1;
-                    writes.push(item);
-                }
-                Some(_) => {
-                    counts.unchanged += 1;
-                    seen.push(key.clone());
-                }
-            }
-        }
-        let vanished: Vec<(&String, &WorklistItem)> = match complete {
-            Some(scope) => existing
-                .iter()
-                .filter(|(k, old)| {
-                    !old.vanished && !by_key.contains_key(*k) && scope.covers(&old.probe)
-                })
-                .map(|(k, old)| (k, &old.probe))
-                .collect(),
-            None => Vec::new(),
-        };
-        counts.vanished = vanished.len();
-        let why = format!("no longer listed by {source} (sync of {now})");
-        let rules = self.rules.clone();
-        let mut reclassified = 0usize;
-        for chunk in writes.chunks(BATCH) {
-            reclassified += self.in_transaction(|tx| {
-                let mut accessions = BTreeSet::new();
-                for item in chunk {
-                    insert(tx, source, item, &now)?;
-                    accessions.insert(item.accession.trim().to_string());
-                    // A changed accession untouches the studies of the old one too.
-                    if let Some(old) = existing.get(&item.key()) {
-                        accessions.insert(old.probe.accession.trim().to_string());
-                    }
-                }
-                let ids = studies_with(tx, &accessions)?;
-                super::classify::reclassify(tx, &ids, &rules)?;
-                Ok(ids.len())
-            })?;
-        }
-        for chunk in seen.chunks(BATCH * 4) {
-            // One statement over a temp table of keys: a per-row UPDATE costs most of an
-            // unchanged sync's merge.
-            self.in_transaction(|tx| {
-                tx.execute_batch(
-                    "CREATE TEMP TABLE IF NOT EXISTS seen_keys (k TEXT PRIMARY KEY);
-                     DELETE FROM temp.seen_keys;",
-                )?;
-                let mut ins =
-                    tx.prepare_cached("INSERT OR IGNORE INTO temp.seen_keys (k) VALUES (?1)")?;
-                for key in chunk {
-                    ins.execute([key])?;
-                }
-                tx.execute(
-                    "UPDATE worklist SET last_seen = ?1
-                     WHERE source = ?2 AND item_key IN (SELECT k FROM temp.seen_keys)",
-                    params![now, source],
-                )?;
-                Ok(())
-            })?;
-        }
-        for chunk in vanished.chunks(BATCH) {
-            reclassified += self.in_transaction(|tx| {
-                let mut stmt = tx.prepare_cached(
-                    "UPDATE worklist SET vanished_at = ?1, vanished_why = ?2
-                     WHERE source = ?3 AND item_key = ?4",
-                )?;
-                let mut accessions = BTreeSet::new();
-                for (key, old) in chunk {
-                    stmt.execute(params![now, why, source, key])?;
-                    accessions.insert(old.accession.trim().to_string());
-                }
-                drop(stmt);
-                let ids = studies_with(tx, &accessions)?;
-                super::classify::reclassify(tx, &ids, &rules)?;
-                Ok(ids.len())
-            })?;
-        }
-        counts.studies_reclassified = reclassified;
-        Ok(counts)
-    }
-
     /// Marks items of `source` vanished (an HL7 cancel), with the reason; returns how many
     /// were listed until now.
     pub fn vanish_worklist_items(
@@ -354,36 +208,10 @@ impl Store {
         self.in_transaction(|tx| {
             tx.execute("DELETE FROM worklist WHERE source = ?1", [source])?;
             for i in items {
-                insert(tx, source, i, &now)?;
+                insert(tx, source, i, &super::worklist_merge::content_hash(i), &now)?;
             }
             super::classify::reclassify_all(tx, &rules)
         })
-    }
-
-    /// What a merge needs of the items of one source, by key.
-    fn stored_of(&self, source: &str) -> Result<HashMap<String, Stored>, StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT item_key, content_hash, vanished_at IS NOT NULL, accession, scheduled_at,
-                    modality, station_ae
-             FROM worklist WHERE source = ?1",
-        )?;
-        let rows = stmt.query_map([source], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                Stored {
-                    hash: r.get(1)?,
-                    vanished: r.get(2)?,
-                    probe: WorklistItem {
-                        accession: r.get(3)?,
-                        scheduled_at: r.get(4)?,
-                        modality: r.get(5)?,
-                        station_ae: r.get(6)?,
-                        ..WorklistItem::default()
-                    },
-                },
-            ))
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Every order in the cache, vanished ones included.

@@ -59,10 +59,6 @@ struct Loaded {
     auto_sync_minutes: u64,
 }
 
-/// The setting holding the automatic sync interval.
-pub const AUTO_SYNC_SETTING: &str = "worklist_sync_minutes";
-const DEFAULT_AUTO_SYNC_MINUTES: u64 = 15;
-
 impl Runtime {
     /// Reads the worklist cache, builds its search index, and the nodes, off the UI thread.
     pub fn load_worklist(&mut self) {
@@ -74,10 +70,7 @@ impl Runtime {
             return;
         }
         self.store_job("Loading worklist", JobKind::LoadWorklist, |store| {
-            let auto_sync_minutes = store
-                .setting(AUTO_SYNC_SETTING)?
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(DEFAULT_AUTO_SYNC_MINUTES);
+            let auto_sync_minutes = store.worklist_config().sync_minutes;
             Ok(Loaded {
                 index: SearchIndex::build(store.worklist()?),
                 syncs: store.last_syncs()?,

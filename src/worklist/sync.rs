@@ -117,20 +117,21 @@ fn run(
     let query = super::mwl::query(scope);
     let mut answers = 0usize;
     let mut too_many = false;
-    // Answers are read into items on a thread of their own while the next ones arrive.
+    // Answers are read and sorted against the cache (new, changed, unchanged) on a thread of
+    // their own while the next ones arrive; only the writes are left for the end.
+    let mut plan = store.merge_plan(&node.name)?;
     let (tx, rx) = crossbeam_channel::unbounded::<(usize, Vec<u8>, String)>();
     let source = node.name.clone();
-    let (outcome, items_unreadable) = std::thread::scope(|scope_| {
+    let (outcome, planned) = std::thread::scope(|scope_| {
         let parser = scope_.spawn(move || {
-            let mut items = Vec::new();
             let mut unreadable = Vec::new();
             for (n, bytes, ts) in rx {
                 match super::mwl::item_from_identifier(&bytes, &ts, &source) {
-                    Ok(item) => items.push(item),
+                    Ok(item) => plan.add(item),
                     Err(e) => unreadable.push(format!("answer {n}: {e}")),
                 }
             }
-            (items, unreadable)
+            (plan, unreadable)
         });
         let outcome = net::find(
             &peer,
@@ -153,11 +154,11 @@ fn run(
         drop(tx);
         // A reader that died must not pass for a RIS that listed nothing (which would mark
         // every order vanished).
-        let parsed = parser.join().map_err(|_| SyncError::Reader);
-        (outcome, parsed)
+        let planned = parser.join().map_err(|_| SyncError::Reader);
+        (outcome, planned)
     });
     let outcome = outcome?;
-    let (items, unreadable) = items_unreadable?;
+    let (plan, unreadable) = planned?;
     if too_many {
         return Err(SyncError::TooMany {
             peer: peer.label(),
@@ -167,7 +168,7 @@ fn run(
     progress(answers);
     let queried = start.elapsed();
     let complete = (unreadable.is_empty() && !outcome.cancelled).then_some(scope);
-    let counts = store.merge_worklist(&node.name, &items, complete)?;
+    let counts = store.apply_merge(plan, complete)?;
     let round = |d: std::time::Duration| (d.as_secs_f64() * 1000.0).round() / 1000.0;
     Ok(SyncReport {
         node: node.name.clone(),
