@@ -8,6 +8,10 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use rusqlite::params;
 
 use super::worklist::{BATCH, SyncCounts, SyncScope, insert, studies_with};
+
+/// Items inserted or updated per transaction: each commit is a flush; 2,000 rows hold the
+/// write lock some tens of milliseconds.
+const WRITE_BATCH: usize = 2000;
 use super::{Store, StoreError};
 use crate::fsutil;
 use crate::model::WorklistItem;
@@ -172,7 +176,7 @@ impl Store {
         let why = format!("no longer listed by {source} (sync of {now})");
         let rules = self.rules.clone();
         let mut reclassified = 0usize;
-        for chunk in writes.chunks(BATCH) {
+        for chunk in writes.chunks(WRITE_BATCH) {
             reclassified += self.in_transaction(|tx| {
                 let mut accessions = BTreeSet::new();
                 for (item, hash, old_accession) in chunk {
@@ -188,7 +192,7 @@ impl Store {
                 Ok(ids.len())
             })?;
         }
-        for chunk in seen.chunks(BATCH * 4) {
+        for chunk in seen.chunks(WRITE_BATCH * 5) {
             // One statement over a temp table of keys: a per-row UPDATE costs most of an
             // unchanged sync's merge.
             self.in_transaction(|tx| {
