@@ -7,6 +7,7 @@
 //!    Goal: qcdesk <= 1.0x findscu's time.
 //! 2. Search over 100,000 cached items: load and index time, then per-query times of a mix
 //!    of name, reversed-name, typo, prefix, ID, accession and filtered queries. Goal: p95 < 10 ms.
+//!
 //! Run with `cargo bench --bench worklist` (or scripts/bench).
 
 use std::net::{TcpListener, TcpStream};
