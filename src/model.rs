@@ -451,20 +451,32 @@ pub struct WorklistItem {
 }
 
 impl WorklistItem {
-    /// The identity of an item at its source: accession and step id; items lacking both
+    /// The identity of an item at its source: accession, requested procedure and step IDs
+    /// (with the Study UID or patient when the accession is empty); items lacking all three
     /// are told apart by Study Instance UID, else by patient and time.
     pub fn key(&self) -> String {
-        let (acc, sps) = (self.accession.trim(), self.sps_id.trim());
-        if !acc.is_empty() || !sps.is_empty() {
-            format!("{acc}\\{sps}")
-        } else if !self.study_instance_uid.trim().is_empty() {
-            format!("uid:{}", self.study_instance_uid.trim())
-        } else {
-            format!(
-                "pid:{}\\{}",
-                self.patient_id.trim(),
-                self.scheduled_at.trim()
-            )
+        // Spaces only (DICOM padding), as the schema 4 upgrade's SQL trims.
+        let t = |s: &str| s.trim_matches(' ').to_string();
+        let (acc, rp, sps) = (
+            t(&self.accession),
+            t(&self.requested_procedure_id),
+            t(&self.sps_id),
+        );
+        let (uid, pid) = (t(&self.study_instance_uid), t(&self.patient_id));
+        if acc.is_empty() && rp.is_empty() && sps.is_empty() {
+            return if uid.is_empty() {
+                format!("pid:{pid}\\{}", t(&self.scheduled_at))
+            } else {
+                format!("uid:{uid}")
+            };
+        }
+        // A step ID is unique within its requested procedure, which is unique within its
+        // accession; without an accession the patient (or study) tells orders apart.
+        let base = format!("{acc}\\{rp}\\{sps}");
+        match (acc.is_empty(), uid.is_empty()) {
+            (false, _) => base,
+            (true, false) => format!("{base}\\uid:{uid}"),
+            (true, true) => format!("{base}\\pid:{pid}"),
         }
     }
 
@@ -564,6 +576,28 @@ mod tests {
                 })
                 .collect(),
         }
+    }
+
+    #[test]
+    fn worklist_keys_tell_orders_apart() {
+        let o = |acc: &str, rp: &str, sps: &str, pid: &str| WorklistItem {
+            accession: acc.into(),
+            requested_procedure_id: rp.into(),
+            sps_id: sps.into(),
+            patient_id: pid.into(),
+            ..WorklistItem::default()
+        };
+        // Step "1" of two requested procedures of one accession.
+        assert_ne!(
+            o("A1", "RP1", "1", "P").key(),
+            o("A1", "RP2", "1", "P").key()
+        );
+        // Step "1" of two patients' orders without an accession.
+        assert_ne!(o("", "", "1", "P1").key(), o("", "", "1", "P2").key());
+        assert_eq!(
+            o("A1 ", "RP1", "1", "P").key(),
+            o("A1", "RP1", "1", "Q").key()
+        );
     }
 
     #[test]

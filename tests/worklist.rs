@@ -646,6 +646,30 @@ OBR|1|PL1||CTTHX^CT Thorax^99RGH||||||||||||||C1|||||CT\r";
         "{r}"
     );
 
+    // In file order: an order cancelled and then ordered again is listed.
+    let reissued = dir.path().join("reissued.hl7");
+    let nw = orm.replace("|1|P|", "|10|P|");
+    let ca = orm.replace("ORC|NW", "ORC|CA").replace("|1|P|", "|11|P|");
+    let nw2 = orm
+        .replace("|1|P|", "|12|P|")
+        .replace("MRKNEE^MR Knee", "MRKNEE2^MR Knee both");
+    std::fs::write(&reissued, format!("{nw}\n{ca}\n{nw2}\n")).unwrap();
+    let r = qcdesk_json(
+        w,
+        &[
+            "worklist",
+            "import",
+            reissued.to_str().unwrap(),
+            "--source",
+            "csv",
+            "--json",
+        ],
+    );
+    assert_eq!(r["cancelled"].as_u64(), Some(1), "{r}");
+    let h6 = by_accession(&cache(w), "H6").clone();
+    assert!(h6["vanished_at"].is_null(), "{h6}");
+    assert_eq!(h6["procedure"], "MR Knee both");
+
     let items = cache(w);
     let c1 = by_accession(&items, "C1");
     assert!(

@@ -60,30 +60,54 @@ impl Association {
         if peer.tls {
             return Err(NetError::TlsUnsupported { peer: label });
         }
-        let addr = (peer.host.as_str(), peer.port)
+        let addrs: Vec<std::net::SocketAddr> = (peer.host.as_str(), peer.port)
             .to_socket_addrs()
             .map_err(|e| NetError::Address {
                 peer: label.clone(),
                 why: format!("cannot resolve host '{}': {e}", peer.host),
             })?
-            .next()
-            .ok_or_else(|| NetError::Address {
-                peer: label.clone(),
+            .collect();
+        if addrs.is_empty() {
+            return Err(NetError::Address {
+                peer: label,
                 why: format!("host '{}' has no address", peer.host),
-            })?;
-        let mut options = ClientAssociationOptions::new()
-            .calling_ae_title(peer.calling_ae.clone())
-            .called_ae_title(peer.ae_title.clone())
-            .max_pdu_length(MAX_PDU)
-            .connection_timeout(peer.timeouts.connect)
-            .read_timeout(peer.timeouts.io)
-            .write_timeout(peer.timeouts.io);
-        for sop in abstract_syntaxes {
-            options = options.with_presentation_context(*sop, vec![EXPLICIT_VR_LE, IMPLICIT_VR_LE]);
+            });
         }
-        let mut inner = options
-            .establish(addr)
-            .map_err(|e| Self::open_error(peer, e))?;
+        // A name may resolve to IPv6 and IPv4 while the node listens on one: each address is
+        // tried until one connects.
+        let mut last = None;
+        let mut opened = None;
+        for addr in addrs {
+            let mut options = ClientAssociationOptions::new()
+                .calling_ae_title(peer.calling_ae.clone())
+                .called_ae_title(peer.ae_title.clone())
+                .max_pdu_length(MAX_PDU)
+                .connection_timeout(peer.timeouts.connect)
+                .read_timeout(peer.timeouts.io)
+                .write_timeout(peer.timeouts.io);
+            for sop in abstract_syntaxes {
+                options =
+                    options.with_presentation_context(*sop, vec![EXPLICIT_VR_LE, IMPLICIT_VR_LE]);
+            }
+            match options.establish(addr) {
+                Ok(a) => {
+                    opened = Some(a);
+                    break;
+                }
+                Err(e @ (UlError::Connect { .. } | UlError::ToAddress { .. })) => last = Some(e),
+                Err(e) => return Err(Self::open_error(peer, e)),
+            }
+        }
+        let mut inner = match (opened, last) {
+            (Some(a), _) => a,
+            (None, Some(e)) => return Err(Self::open_error(peer, e)),
+            (None, None) => {
+                return Err(NetError::Address {
+                    peer: label,
+                    why: format!("host '{}' has no address", peer.host),
+                });
+            }
+        };
         // Nagle would hold each small response back ~40 ms.
         let _ = inner.inner_stream().set_nodelay(true);
         Ok(Association {

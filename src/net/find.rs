@@ -99,9 +99,10 @@ pub fn find(
                     continue;
                 }
                 matches += 1;
-                if let Some(data) = &rsp.data
-                    && on_match(data, &ts_uid) == Next::Cancel
-                {
+                // A pending response without its identifier is handed over empty, so the
+                // caller knows the listing has a hole.
+                let data = rsp.data.as_deref().unwrap_or_default();
+                if on_match(data, &ts_uid) == Next::Cancel {
                     cancelled = true;
                     assoc.send(
                         &Message {

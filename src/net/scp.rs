@@ -37,13 +37,16 @@ impl PduLink for ServerAssociation<TcpStream> {
 pub trait FindProvider: Send + Sync + 'static {
     /// The Information Model this provider answers (e.g. Modality Worklist FIND).
     fn sop_class(&self) -> &str;
-    /// The matches for a query (its attributes decoded), or a failure status code.
-    fn find(&self, query: &[Node]) -> Result<Vec<InMemDicomObject>, u16>;
+    /// The matches for a query (its attributes decoded) and the final status to answer
+    /// with (0000H success; a provider may end with a cancel, a warning or a failure).
+    fn find(&self, query: &[Node]) -> (Vec<InMemDicomObject>, u16);
 }
 
 /// A running SCP; stops when dropped.
 pub struct Server {
     port: u16,
+    /// Where to connect to wake the accept loop (the bound address; loopback for "any").
+    wake: std::net::SocketAddr,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -56,7 +59,12 @@ impl Server {
         provider: Arc<dyn FindProvider>,
     ) -> std::io::Result<Server> {
         let listener = TcpListener::bind(bind)?;
-        let port = listener.local_addr()?.port();
+        let local = listener.local_addr()?;
+        let port = local.port();
+        let mut wake = local;
+        if wake.ip().is_unspecified() {
+            wake.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
         let stop = Arc::new(AtomicBool::new(false));
         let ae = ae_title.to_string();
         let flag = Arc::clone(&stop);
@@ -65,6 +73,7 @@ impl Server {
             .spawn(move || accept_loop(listener, &ae, provider, &flag))?;
         Ok(Server {
             port,
+            wake,
             stop,
             thread: Some(thread),
         })
@@ -79,7 +88,7 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         // Wake the blocking accept.
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        let _ = TcpStream::connect_timeout(&self.wake, Duration::from_secs(1));
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -197,19 +206,15 @@ fn answer_find(
     if query.error.is_some() {
         return reply(assoc, msg, CommandField::CFindRsp, 0xA900, None);
     }
-    match provider.find(&query.dataset) {
-        Ok(matches) => {
-            for m in matches {
-                let mut bytes = Vec::new();
-                if m.write_dataset_with_ts(&mut bytes, ts).is_err() {
-                    return reply(assoc, msg, CommandField::CFindRsp, 0xC001, None);
-                }
-                if !reply(assoc, msg, CommandField::CFindRsp, 0xFF00, Some(bytes)) {
-                    return false;
-                }
-            }
-            reply(assoc, msg, CommandField::CFindRsp, 0x0000, None)
+    let (matches, status) = provider.find(&query.dataset);
+    for m in matches {
+        let mut bytes = Vec::new();
+        if m.write_dataset_with_ts(&mut bytes, ts).is_err() {
+            return reply(assoc, msg, CommandField::CFindRsp, 0xC001, None);
         }
-        Err(code) => reply(assoc, msg, CommandField::CFindRsp, code, None),
+        if !reply(assoc, msg, CommandField::CFindRsp, 0xFF00, Some(bytes)) {
+            return false;
+        }
     }
+    reply(assoc, msg, CommandField::CFindRsp, status, None)
 }

@@ -284,7 +284,12 @@ ALTER TABLE worklist ADD COLUMN vanished_why TEXT NOT NULL DEFAULT '';
 ALTER TABLE worklist ADD COLUMN content_hash TEXT NOT NULL DEFAULT '';
 UPDATE worklist SET first_seen = last_seen,
     item_key = CASE
-        WHEN trim(accession) != '' OR trim(sps_id) != '' THEN trim(accession) || '\' || trim(sps_id)
+        WHEN trim(accession) != '' THEN
+            trim(accession) || '\' || trim(requested_procedure_id) || '\' || trim(sps_id)
+        WHEN trim(requested_procedure_id) != '' OR trim(sps_id) != '' THEN
+            '\' || trim(requested_procedure_id) || '\' || trim(sps_id) || '\' ||
+            CASE WHEN trim(study_uid) != '' THEN 'uid:' || trim(study_uid)
+                 ELSE 'pid:' || trim(patient_id) END
         WHEN trim(study_uid) != '' THEN 'uid:' || trim(study_uid)
         ELSE 'pid:' || trim(patient_id) || '\' || trim(scheduled_at) END;
 DELETE FROM worklist WHERE id NOT IN (SELECT MAX(id) FROM worklist GROUP BY source, item_key);
@@ -420,7 +425,7 @@ mod tests {
         assert_eq!(
             rows,
             [
-                ("A1\\S1".into(), "t2".into()),
+                ("A1\\\\S1".into(), "t2".into()),
                 ("uid:1.2.3".into(), "t3".into())
             ]
         );

@@ -43,8 +43,9 @@ impl SyncScope {
         {
             return false;
         }
+        // As the RIS matches: exactly (DICOM matching is case-sensitive).
         if let Some(m) = &self.modality
-            && !item.modality.eq_ignore_ascii_case(m)
+            && item.modality != *m
         {
             return false;
         }
@@ -67,6 +68,18 @@ pub struct SyncCounts {
     pub vanished: usize,
     /// Studies classified again because an order with their accession changed.
     pub studies_reclassified: usize,
+}
+
+impl SyncCounts {
+    /// Adds the counts of another merge (a file merged in parts).
+    pub fn add(&mut self, o: SyncCounts) {
+        self.received += o.received;
+        self.new += o.new;
+        self.changed += o.changed;
+        self.unchanged += o.unchanged;
+        self.vanished += o.vanished;
+        self.studies_reclassified += o.studies_reclassified;
+    }
 }
 
 /// One sync of a source, as recorded.
@@ -163,35 +176,34 @@ pub(super) fn studies_with(
 }
 
 impl Store {
-    /// Marks items of `source` vanished (an HL7 cancel), with the reason; returns how many
-    /// were listed until now.
-    pub fn vanish_worklist_items(
+    /// Marks the orders of `source` with this accession (and requested procedure, when not
+    /// empty) vanished: an HL7 cancel. Returns how many were listed until now.
+    pub fn vanish_worklist_orders(
         &mut self,
         source: &str,
-        keys: &[String],
+        accession: &str,
+        requested_procedure_id: &str,
         why: &str,
     ) -> Result<usize, StoreError> {
         let (now, _) = fsutil::now();
         let rules = self.rules.clone();
         self.in_transaction(|tx| {
-            let mut n = 0;
-            let mut accessions = BTreeSet::new();
-            {
-                let mut stmt = tx.prepare_cached(
-                    "UPDATE worklist SET vanished_at = ?1, vanished_why = ?2
-                     WHERE source = ?3 AND item_key = ?4 AND vanished_at IS NULL
-                     RETURNING accession",
-                )?;
-                for key in keys {
-                    let rows = stmt.query_map(params![now, why, source, key], |r| r.get(0))?;
-                    for acc in rows {
-                        accessions.insert(acc?);
-                        n += 1;
-                    }
-                }
+            let n = tx.execute(
+                "UPDATE worklist SET vanished_at = ?1, vanished_why = ?2
+                 WHERE source = ?3 AND accession = ?4 AND vanished_at IS NULL
+                   AND (?5 = '' OR requested_procedure_id = ?5)",
+                params![
+                    now,
+                    why,
+                    source,
+                    accession.trim(),
+                    requested_procedure_id.trim()
+                ],
+            )?;
+            if n > 0 {
+                let ids = studies_with(tx, &BTreeSet::from([accession.trim().to_string()]))?;
+                super::classify::reclassify(tx, &ids, &rules)?;
             }
-            let ids = studies_with(tx, &accessions)?;
-            super::classify::reclassify(tx, &ids, &rules)?;
             Ok(n)
         })
     }

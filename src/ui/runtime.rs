@@ -136,7 +136,7 @@ impl Runtime {
         title: &str,
         kind: JobKind,
         work: impl FnOnce(&crate::jobs::JobCtx) -> Result<T, String> + Send + 'static,
-    ) {
+    ) -> JobId {
         let h = self.jobs.spawn(title, work);
         self.running.insert(
             h.id,
@@ -148,6 +148,7 @@ impl Runtime {
                 note: String::new(),
             },
         );
+        h.id
     }
 
     /// Reloads the queue and counts in the background.
@@ -253,6 +254,8 @@ impl Runtime {
                     let Some(job) = self.running.remove(&id) else {
                         continue;
                     };
+                    // Whatever the outcome (a failed or panicked job too).
+                    self.worklist_job_finished(id);
                     let applied = outcome.and_then(|out| self.apply(job.kind, out, selected));
                     match applied {
                         Ok(r) => reloaded |= r,

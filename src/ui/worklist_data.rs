@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::jobs::JobId;
 use crate::model::{DicomNode, NodeRole};
 use crate::net::EchoReport;
 use crate::store::{Store, SyncRecord, SyncScope};
@@ -37,6 +38,11 @@ pub struct WorklistData {
     next_auto_check: Option<Instant>,
     /// The last error of saving a node, shown in the nodes window.
     pub node_error: Option<String>,
+    /// The node each running sync or echo job is for.
+    sync_jobs: BTreeMap<JobId, String>,
+    echo_jobs: BTreeMap<JobId, String>,
+    /// A load was asked for while one was running: load again when it is done.
+    reload_pending: bool,
 }
 
 impl WorklistData {
@@ -67,6 +73,7 @@ impl Runtime {
             .values()
             .any(|j| j.kind == JobKind::LoadWorklist)
         {
+            self.worklist.reload_pending = true;
             return;
         }
         self.store_job("Loading worklist", JobKind::LoadWorklist, |store| {
@@ -89,7 +96,8 @@ impl Runtime {
         }
         let ws = self.workspace.clone();
         let title = format!("Syncing worklist from {node}");
-        self.spawn(&title, JobKind::SyncWorklist, move |ctx| {
+        let job_node = node.clone();
+        let id = self.spawn(&title, JobKind::SyncWorklist, move |ctx| {
             let mut store = Store::open(&ws).map_err(|e| e.to_string())?;
             let n = store.node(&node).map_err(|e| e.to_string())?;
             let result = crate::worklist::sync(
@@ -101,6 +109,7 @@ impl Runtime {
             );
             Ok((node, result.map_err(|e| e.to_string())))
         });
+        self.worklist.sync_jobs.insert(id, job_node);
     }
 
     /// C-ECHO to a node; the result shows in the nodes window.
@@ -110,7 +119,8 @@ impl Runtime {
         }
         self.worklist.echo.insert(name.clone(), EchoState::Running);
         let store = self.store_handle();
-        self.spawn(&format!("Echo {name}"), JobKind::Echo, move |_| {
+        let job_name = name.clone();
+        let id = self.spawn(&format!("Echo {name}"), JobKind::Echo, move |_| {
             // The peer is resolved under the lock; the network waits without it.
             let resolved = {
                 let store = store
@@ -124,6 +134,22 @@ impl Runtime {
                 .and_then(|(peer, _server)| crate::net::echo(&peer).map_err(|e| e.to_string()));
             Ok((name, result))
         });
+        self.worklist.echo_jobs.insert(id, job_name);
+    }
+
+    /// Clears the running marks of a finished sync or echo job, whatever its outcome: a job
+    /// that failed before reporting must not leave Sync now disabled or an echo spinning.
+    pub(super) fn worklist_job_finished(&mut self, id: JobId) {
+        if let Some(node) = self.worklist.sync_jobs.remove(&id) {
+            self.worklist.syncing.remove(&node);
+        }
+        if let Some(name) = self.worklist.echo_jobs.remove(&id)
+            && self.worklist.echo.get(&name) == Some(&EchoState::Running)
+        {
+            self.worklist
+                .echo
+                .insert(name, EchoState::Failed("the echo did not finish".into()));
+        }
     }
 
     /// Adds or replaces a node.
@@ -196,6 +222,9 @@ impl Runtime {
                 w.local_ae = l.local_ae;
                 w.auto_sync_minutes = l.auto_sync_minutes;
                 w.generation += 1;
+                if std::mem::take(&mut w.reload_pending) {
+                    self.load_worklist();
+                }
             }
             JobKind::SyncWorklist => {
                 let (node, result) = downcast::<(String, Result<SyncReport, String>)>(out)?;

@@ -273,6 +273,9 @@ fn hits_table_ui(ui: &mut egui::Ui, view: &mut WorklistView) {
 
 /// `20261128093000` → `2026-11-28 09:30`.
 fn scheduled(s: &str) -> String {
+    if !s.bytes().all(|b| b.is_ascii_digit()) {
+        return s.to_string();
+    }
     let d = s.get(..8).unwrap_or(s);
     let t = s.get(8..12).unwrap_or("");
     let mut out = if d.len() == 8 {

@@ -18,6 +18,8 @@ pub const DEMO_TODAY_SETTING: &str = "demo_today";
 /// station, and on Patient ID and Accession Number when the query gives them.
 pub struct OrdersProvider {
     pub items: Vec<WorklistItem>,
+    /// The final status answered (success; tests use others).
+    pub final_status: u16,
 }
 
 fn key(query: &[Node], tag: dicom_core::Tag) -> Option<String> {
@@ -33,18 +35,19 @@ impl FindProvider for OrdersProvider {
         crate::net::MWL_FIND
     }
 
-    fn find(&self, query: &[Node]) -> Result<Vec<InMemDicomObject>, u16> {
+    fn find(&self, query: &[Node]) -> (Vec<InMemDicomObject>, u16) {
         let scope = super::mwl::scope_of_query(query);
         let patient = key(query, tags::PATIENT_ID);
         let accession = key(query, tags::ACCESSION_NUMBER);
-        Ok(self
+        let matches = self
             .items
             .iter()
             .filter(|i| scope.covers(i))
             .filter(|i| patient.as_ref().is_none_or(|p| *p == i.patient_id))
             .filter(|i| accession.as_ref().is_none_or(|a| *a == i.accession))
             .map(super::mwl::identifier)
-            .collect())
+            .collect();
+        (matches, self.final_status)
     }
 }
 
@@ -59,6 +62,7 @@ pub fn start(store: &Store, ae_title: &str) -> std::io::Result<Server> {
         .unwrap_or_else(|| time::OffsetDateTime::now_utc().date());
     let provider = OrdersProvider {
         items: crate::demo::ris_orders(today),
+        final_status: 0x0000,
     };
     Server::start(ae_title, "127.0.0.1:0", Arc::new(provider))
 }

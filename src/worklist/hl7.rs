@@ -2,7 +2,9 @@
 //! IPC segment), in a file of messages with MLLP framing or as plain segment lines. Parsing is
 //! the `hl7-parser` crate's; the mapping to worklist fields (IHE RAD-4) is qcdesk's. A message
 //! that is not an order or lacks what an order needs is reported with the line it starts on
-//! (or the offending segment's); the others are imported. ORC-1 = CA/DC/OC cancels.
+//! (or the offending segment's); the others are imported. Each ORC starts an order (a message
+//! may carry several); ORC-1 = CA/DC/OC cancels the orders of its accession. What a file asks
+//! for is kept in file order, so a cancel followed by a new order leaves the new one.
 
 use hl7_parser::Message;
 use hl7_parser::message::{Segment, Separators};
@@ -11,13 +13,37 @@ use crate::model::WorklistItem;
 
 use super::BadLine;
 
+/// One thing a file asks for, in file order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    /// A new or changed order.
+    Upsert(Box<WorklistItem>),
+    /// ORC-1 = CA, DC or OC: the orders of this accession (and requested procedure, when
+    /// given) are cancelled.
+    Cancel {
+        accession: String,
+        requested_procedure_id: String,
+    },
+}
+
 /// What a file's messages ask for.
 #[derive(Debug, Default)]
 pub struct Parsed {
-    pub items: Vec<WorklistItem>,
-    /// Keys of orders cancelled (ORC-1 CA, DC, OC).
-    pub cancelled: Vec<String>,
+    pub ops: Vec<Op>,
     pub bad: Vec<BadLine>,
+}
+
+impl Parsed {
+    /// The orders to add or change (tests and summaries).
+    pub fn items(&self) -> Vec<&WorklistItem> {
+        self.ops
+            .iter()
+            .filter_map(|o| match o {
+                Op::Upsert(i) => Some(&**i),
+                Op::Cancel { .. } => None,
+            })
+            .collect()
+    }
 }
 
 /// One message's text and the file line its MSH is on; its segments are one per line.
@@ -165,12 +191,6 @@ fn message(raw: &Raw, source: &str, out: &mut Parsed) -> Result<(), BadLine> {
     let pid = msg
         .segment("PID")
         .ok_or_else(|| bad(raw.line, format!("{kind} without a PID segment")))?;
-    let orc = msg
-        .segment("ORC")
-        .ok_or_else(|| bad(raw.line, format!("{kind} without an ORC segment")))?;
-    let obr = msg
-        .segment("OBR")
-        .ok_or_else(|| bad(raw.line, format!("{kind} without an OBR segment")))?;
     let pv1 = msg.segment("PV1");
 
     let mut base = WorklistItem {
@@ -216,78 +236,115 @@ fn message(raw: &Raw, source: &str, out: &mut Parsed) -> Result<(), BadLine> {
         base.referring_physician = person(pv1, &sep, 8, 1);
         base.admission_id = value(pv1, &sep, 19, 1);
     }
-    base.requesting_physician = person(obr, &sep, 16, 1);
-    if base.requesting_physician.is_empty() {
-        base.requesting_physician = person(orc, &sep, 12, 1);
+    // Order groups: each ORC starts one; the OBR, TQ1, IPC and ZDS after it belong to it.
+    let mut groups: Vec<Vec<(usize, &Segment<'_>)>> = Vec::new();
+    let lines: Vec<usize> = raw.segments.iter().map(|(l, _)| *l).collect();
+    for (n, seg) in msg.segments().enumerate() {
+        let line = lines.get(n).copied().unwrap_or(raw.line);
+        match seg.name {
+            "ORC" => groups.push(vec![(line, seg)]),
+            "OBR" | "TQ1" | "IPC" | "ZDS" => {
+                if let Some(g) = groups.last_mut() {
+                    g.push((line, seg));
+                }
+            }
+            _ => {}
+        }
     }
-    base.procedure_code = code(obr, &sep, 4);
-    base.procedure = value(obr, &sep, 4, 2);
-    let control = value(orc, &sep, 1, 1).to_ascii_uppercase();
-
-    let mut items = Vec::new();
-    if kind == "ORM^O01" {
-        let mut i = base.clone();
-        i.accession = value(obr, &sep, 18, 1);
-        i.requested_procedure_id = value(obr, &sep, 19, 1);
-        i.sps_id = value(obr, &sep, 20, 1);
-        i.modality = value(obr, &sep, 24, 1).to_ascii_uppercase();
-        i.study_instance_uid = msg
-            .segment("ZDS")
-            .map(|z| value(z, &sep, 1, 1))
+    if groups.is_empty() {
+        return Err(bad(raw.line, format!("{kind} without an ORC segment")));
+    }
+    let mut ops = Vec::new();
+    for group in &groups {
+        let (orc_line, orc) = group[0];
+        let find = |name: &str| group.iter().find(|(_, s)| s.name == name).copied();
+        let (obr_line, obr) =
+            find("OBR").ok_or_else(|| bad(orc_line, "an ORC without its OBR segment".into()))?;
+        let mut order = base.clone();
+        order.requesting_physician = person(obr, &sep, 16, 1);
+        if order.requesting_physician.is_empty() {
+            order.requesting_physician = person(orc, &sep, 12, 1);
+        }
+        order.procedure_code = code(obr, &sep, 4);
+        order.procedure = value(obr, &sep, 4, 2);
+        let control = value(orc, &sep, 1, 1).to_ascii_uppercase();
+        let mut items = Vec::new();
+        if kind == "ORM^O01" {
+            let mut i = order.clone();
+            i.accession = value(obr, &sep, 18, 1);
+            i.requested_procedure_id = value(obr, &sep, 19, 1);
+            i.sps_id = value(obr, &sep, 20, 1);
+            i.modality = value(obr, &sep, 24, 1).to_ascii_uppercase();
+            i.study_instance_uid = find("ZDS")
+                .map(|(_, z)| value(z, &sep, 1, 1))
+                .unwrap_or_default();
+            let start = [
+                value(obr, &sep, 27, 4),
+                value(orc, &sep, 7, 4),
+                value(obr, &sep, 7, 1),
+            ]
+            .into_iter()
+            .find(|s| !s.is_empty())
             .unwrap_or_default();
-        let start = [
-            value(obr, &sep, 27, 4),
-            value(orc, &sep, 7, 4),
-            value(obr, &sep, 7, 1),
-        ]
-        .into_iter()
-        .find(|s| !s.is_empty())
-        .unwrap_or_default();
-        i.scheduled_at = timestamp(&start)
-            .map_err(|why| bad(line_of("OBR"), format!("OBR-27/ORC-7 start: {why}")))?;
-        items.push(i);
-    } else {
-        let start = msg
-            .segment("TQ1")
-            .map(|t| value(t, &sep, 7, 1))
-            .unwrap_or_default();
-        let start =
-            timestamp(&start).map_err(|why| bad(line_of("TQ1"), format!("TQ1-7 start: {why}")))?;
-        let ipcs: Vec<&Segment<'_>> = msg.segments().filter(|s| s.name == "IPC").collect();
-        if ipcs.is_empty() {
-            return Err(bad(raw.line, "OMI^O23 without an IPC segment".into()));
+            i.scheduled_at = timestamp(&start)
+                .map_err(|why| bad(obr_line, format!("OBR-27/ORC-7 start: {why}")))?;
+            items.push((obr_line, i));
+        } else {
+            let (tq1_line, start) = find("TQ1")
+                .map(|(l, t)| (l, value(t, &sep, 7, 1)))
+                .unwrap_or((orc_line, String::new()));
+            let start =
+                timestamp(&start).map_err(|why| bad(tq1_line, format!("TQ1-7 start: {why}")))?;
+            for (ipc_line, ipc) in group.iter().filter(|(_, s)| s.name == "IPC") {
+                let mut i = order.clone();
+                i.accession = value(ipc, &sep, 1, 1);
+                i.issuer_of_accession = value(ipc, &sep, 1, 2);
+                i.requested_procedure_id = value(ipc, &sep, 2, 1);
+                i.study_instance_uid = value(ipc, &sep, 3, 1);
+                i.sps_id = value(ipc, &sep, 4, 1);
+                i.modality = value(ipc, &sep, 5, 1).to_ascii_uppercase();
+                i.protocol_code = code(ipc, &sep, 6);
+                i.step_description = value(ipc, &sep, 6, 2);
+                i.station_ae = value(ipc, &sep, 9, 1);
+                i.scheduled_at = start.clone();
+                items.push((*ipc_line, i));
+            }
+            if items.is_empty() {
+                return Err(bad(orc_line, "OMI^O23 order without an IPC segment".into()));
+            }
         }
-        for ipc in ipcs {
-            let mut i = base.clone();
-            i.accession = value(ipc, &sep, 1, 1);
-            i.issuer_of_accession = value(ipc, &sep, 1, 2);
-            i.requested_procedure_id = value(ipc, &sep, 2, 1);
-            i.study_instance_uid = value(ipc, &sep, 3, 1);
-            i.sps_id = value(ipc, &sep, 4, 1);
-            i.modality = value(ipc, &sep, 5, 1).to_ascii_uppercase();
-            i.protocol_code = code(ipc, &sep, 6);
-            i.step_description = value(ipc, &sep, 6, 2);
-            i.station_ae = value(ipc, &sep, 9, 1);
-            i.scheduled_at = start.clone();
-            items.push(i);
+        let cancel = matches!(control.as_str(), "CA" | "DC" | "OC");
+        for (line, i) in items {
+            if cancel {
+                if i.accession.is_empty() {
+                    return Err(bad(
+                        line,
+                        format!("ORC-1 {control} without an accession number to cancel"),
+                    ));
+                }
+                let op = Op::Cancel {
+                    accession: i.accession,
+                    requested_procedure_id: i.requested_procedure_id,
+                };
+                if !ops.contains(&op) {
+                    ops.push(op);
+                }
+                continue;
+            }
+            if i.accession.is_empty() && i.sps_id.is_empty() {
+                return Err(bad(
+                    line,
+                    "order without an accession number (OBR-18 / IPC-1) or step id".into(),
+                ));
+            }
+            if i.patient_id.is_empty() {
+                return Err(bad(line_of("PID"), "PID-3 patient ID is empty".into()));
+            }
+            ops.push(Op::Upsert(Box::new(i)));
         }
     }
-    for i in &items {
-        if i.accession.is_empty() && i.sps_id.is_empty() {
-            return Err(bad(
-                line_of(if kind == "ORM^O01" { "OBR" } else { "IPC" }),
-                "order without an accession number (OBR-18 / IPC-1) or step id".into(),
-            ));
-        }
-        if i.patient_id.is_empty() {
-            return Err(bad(line_of("PID"), "PID-3 patient ID is empty".into()));
-        }
-    }
-    if matches!(control.as_str(), "CA" | "DC" | "OC") {
-        out.cancelled.extend(items.iter().map(WorklistItem::key));
-    } else {
-        out.items.extend(items);
-    }
+    // A message is taken whole or not at all.
+    out.ops.extend(ops);
     Ok(())
 }
 
@@ -305,7 +362,7 @@ OBR|1|PL1|FI1|CTTHX^CT Thorax^99RGH||||||||||||O1^Ober^Anna||A5001|RP5001|SPS500
     fn an_orm_becomes_an_order() {
         let p = parse(ORM, "hl7");
         assert!(p.bad.is_empty(), "{:?}", p.bad);
-        let i = &p.items[0];
+        let i = p.items()[0];
         assert_eq!(i.patient_id, "P100");
         assert_eq!(i.issuer_of_patient_id, "RGH");
         assert_eq!(i.other_patient_ids, "X9^^^OTHER");
@@ -339,13 +396,20 @@ IPC|A6001^RGH|RP6001|1.2.3.4|SPS6002|MR|PK2^Knee contrast^99RGH|||MR01\r";
         let cancel = ORM.replace("ORC|NW", "ORC|CA");
         let text = format!("\u{0b}{omi}\u{1c}\r\n{adt}\n{bad_date}\n{cancel}");
         let p = parse(&text, "hl7");
-        assert_eq!(p.items.len(), 2);
-        assert_eq!(p.items[1].sps_id, "SPS6002");
-        assert_eq!(p.items[0].issuer_of_accession, "RGH");
-        assert_eq!(p.items[0].station_ae, "MR01");
-        assert_eq!(p.items[0].scheduled_at, "20261129100000");
-        assert_eq!(p.items[0].protocol_code, "PK1^99RGH^Knee routine");
-        assert_eq!(p.cancelled, ["A5001\\SPS5001"]);
+        let items = p.items();
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[1].sps_id, "SPS6002");
+        assert_eq!(items[0].issuer_of_accession, "RGH");
+        assert_eq!(items[0].station_ae, "MR01");
+        assert_eq!(items[0].scheduled_at, "20261129100000");
+        assert_eq!(items[0].protocol_code, "PK1^99RGH^Knee routine");
+        assert_eq!(
+            p.ops.last(),
+            Some(&Op::Cancel {
+                accession: "A5001".into(),
+                requested_procedure_id: "RP5001".into()
+            })
+        );
         let lines: Vec<(usize, bool)> = p
             .bad
             .iter()
@@ -354,5 +418,19 @@ IPC|A6001^RGH|RP6001|1.2.3.4|SPS6002|MR|PK2^Knee contrast^99RGH|||MR01\r";
         // Lines 1–7 hold the OMI, 8 the MLLP end byte; the ADT starts on line 9, and the
         // bad PID of the next message is on line 12.
         assert_eq!(lines, [(9, true), (12, true)], "{:?}", p.bad);
+    }
+
+    #[test]
+    fn every_order_of_a_message_is_read() {
+        let two = ORM.replace(
+            "ORC|NW|PL1",
+            "ORC|NW|PL0\rOBR|1|PL0||CTHEAD^CT Head^99RGH||||||||||||||A4999|RP4999|SPS4999||||CT\rORC|NW|PL1",
+        );
+        let p = parse(&two, "hl7");
+        assert!(p.bad.is_empty(), "{:?}", p.bad);
+        let accs: Vec<&str> = p.items().iter().map(|i| i.accession.as_str()).collect();
+        assert_eq!(accs, ["A4999", "A5001"]);
+        assert_eq!(p.items()[0].procedure, "CT Head");
+        assert_eq!(p.items()[1].procedure, "CT Thorax");
     }
 }

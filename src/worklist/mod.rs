@@ -91,19 +91,50 @@ pub fn import_file(
     let text = csv::decode_text(&bytes);
     let format = format.unwrap_or_else(|| FileFormat::sniff(&text));
     let source = source.unwrap_or(format.name()).to_string();
-    let (items, cancelled, bad_lines) = match format {
+    let (ops, bad_lines) = match format {
         FileFormat::Csv => {
             let (items, bad) = csv::parse(&text, &source);
-            (items, Vec::new(), bad)
+            let ops = items
+                .into_iter()
+                .map(|i| hl7::Op::Upsert(Box::new(i)))
+                .collect();
+            (ops, bad)
         }
         FileFormat::Hl7 => {
             let p = hl7::parse(&text, &source);
-            (p.items, p.cancelled, p.bad)
+            (p.ops, p.bad)
         }
     };
-    let counts = store.merge_worklist(&source, &items, None)?;
+    // In file order: orders up to a cancel are merged before it is applied.
     let why = format!("cancelled by {}", path.display());
-    let cancelled = store.vanish_worklist_items(&source, &cancelled, &why)?;
+    let mut counts = crate::store::SyncCounts::default();
+    let mut cancelled = 0;
+    let mut pending: Vec<crate::model::WorklistItem> = Vec::new();
+    for op in ops.into_iter().chain([hl7::Op::Cancel {
+        accession: String::new(),
+        requested_procedure_id: String::new(),
+    }]) {
+        match op {
+            hl7::Op::Upsert(item) => pending.push(*item),
+            hl7::Op::Cancel {
+                accession,
+                requested_procedure_id,
+            } => {
+                if !pending.is_empty() {
+                    counts.add(store.merge_worklist(&source, &pending, None)?);
+                    pending.clear();
+                }
+                if !accession.is_empty() {
+                    cancelled += store.vanish_worklist_orders(
+                        &source,
+                        &accession,
+                        &requested_procedure_id,
+                        &why,
+                    )?;
+                }
+            }
+        }
+    }
     Ok(FileImportReport {
         file: path.display().to_string(),
         format: format.name().to_string(),

@@ -129,9 +129,8 @@ pub fn item_from_identifier(
     source: &str,
 ) -> Result<WorklistItem, String> {
     let dump = dump_dataset(bytes, ts_uid);
-    if let Some(e) = &dump.error
-        && dump.dataset.is_empty()
-    {
+    // A half-read answer would be an order missing its step: refused whole.
+    if let Some(e) = &dump.error {
         return Err(e.clone());
     }
     Ok(item_from_nodes(&dump.dataset, source))
@@ -212,7 +211,12 @@ fn code_item(code: &str) -> Vec<InMemDicomObject> {
 
 /// The identifier an MWL SCP answers with for `item` (UTF-8 text): what the demo's RIS sends.
 pub fn identifier(item: &WorklistItem) -> InMemDicomObject {
-    let (date, time) = item.scheduled_at.split_at(item.scheduled_at.len().min(8));
+    let cut = if item.scheduled_at.is_char_boundary(8) {
+        8
+    } else {
+        item.scheduled_at.len()
+    };
+    let (date, time) = item.scheduled_at.split_at(cut.min(item.scheduled_at.len()));
     let step = InMemDicomObject::from_element_iter([
         text(tags::MODALITY, VR::CS, &item.modality),
         text(tags::SCHEDULED_STATION_AE_TITLE, VR::AE, &item.station_ae),

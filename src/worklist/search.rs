@@ -96,10 +96,17 @@ impl SearchQuery {
                         continue;
                     }
                     "date" => {
+                        // FROM..TO, YYYYMMDD-YYYYMMDD or YYYY-MM-DD-YYYY-MM-DD.
+                        let at = |i: usize| {
+                            (value.len() == 2 * i + 1
+                                && value.is_char_boundary(i)
+                                && value.as_bytes()[i] == b'-')
+                                .then(|| (&value[..i], &value[i + 1..]))
+                        };
                         let (a, b) = value
                             .split_once("..")
-                            .or_else(|| (value.len() > 10).then(|| value.split_at(value.len() / 2)))
-                            .map(|(a, b)| (a, b.trim_start_matches('-')))
+                            .or_else(|| at(8))
+                            .or_else(|| at(10))
                             .unwrap_or((value, value));
                         q.from = super::parse_user_date(a).ok();
                         q.to = super::parse_user_date(b).ok();
@@ -430,6 +437,24 @@ mod tests {
         assert_eq!(names("muller modality:mr"), ["Muller^Anna"]);
         assert_eq!(names("station:CR01"), ["Dubois^Amélie^Claire"]);
         assert_eq!(names("").len(), 6);
+    }
+
+    #[test]
+    fn odd_date_filters_do_not_panic() {
+        for q in [
+            "date:2026–11–01–2026–11–30",
+            "date:ééééééééé",
+            "date:-",
+            "date:..",
+            "from:x",
+        ] {
+            let _ = index().search(&SearchQuery::parse(q), 10);
+        }
+        let q = SearchQuery::parse("date:2026-11-01-2026-11-30");
+        assert_eq!(
+            (q.from.as_deref(), q.to.as_deref()),
+            (Some("20261101"), Some("20261130"))
+        );
     }
 
     #[test]

@@ -126,6 +126,12 @@ fn run(
         let parser = scope_.spawn(move || {
             let mut unreadable = Vec::new();
             for (n, bytes, ts) in rx {
+                if bytes.is_empty() {
+                    unreadable.push(format!(
+                        "answer {n}: a pending response without an identifier"
+                    ));
+                    continue;
+                }
                 match super::mwl::item_from_identifier(&bytes, &ts, &source) {
                     Ok(item) => plan.add(item),
                     Err(e) => unreadable.push(format!("answer {n}: {e}")),
@@ -167,7 +173,10 @@ fn run(
     }
     progress(answers);
     let queried = start.elapsed();
-    let complete = (unreadable.is_empty() && !outcome.cancelled).then_some(scope);
+    // Only a listing the RIS says is whole may mark items vanished: not one it cut short
+    // (Cancel), qualified (a warning), or one with answers qcdesk could not read.
+    let whole = outcome.status.kind() == net::StatusKind::Success && !outcome.cancelled;
+    let complete = (whole && unreadable.is_empty()).then_some(scope);
     let counts = store.apply_merge(plan, complete)?;
     let round = |d: std::time::Duration| (d.as_secs_f64() * 1000.0).round() / 1000.0;
     Ok(SyncReport {
@@ -181,4 +190,116 @@ fn run(
         query_seconds: round(queried),
         merge_seconds: round(start.elapsed() - queried),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::model::{NodeRole, WorklistItem};
+    use crate::net::scp::Server;
+    use crate::worklist::demo_ris::OrdersProvider;
+
+    fn order(acc: &str) -> WorklistItem {
+        WorklistItem {
+            accession: acc.into(),
+            sps_id: format!("S{acc}"),
+            patient_id: "P1".into(),
+            modality: "CT".into(),
+            scheduled_at: "20261128090000".into(),
+            ..WorklistItem::default()
+        }
+    }
+
+    /// Syncs from an SCP listing `items` and ending with `status`.
+    fn sync_from(store: &mut Store, items: Vec<WorklistItem>, status: u16) -> SyncReport {
+        let server = Server::start(
+            "RIS",
+            "127.0.0.1:0",
+            Arc::new(OrdersProvider {
+                items,
+                final_status: status,
+            }),
+        )
+        .unwrap();
+        let node = DicomNode {
+            name: "ris".into(),
+            ae_title: "RIS".into(),
+            host: "127.0.0.1".into(),
+            port: server.port(),
+            role: NodeRole::Ris,
+            tls: false,
+            calling_ae: String::new(),
+            embedded: String::new(),
+        };
+        sync(
+            store,
+            &node,
+            &SyncScope::default(),
+            DEFAULT_LIMIT,
+            &mut |_| {},
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn only_a_listing_the_ris_calls_whole_marks_items_vanished() {
+        let ws = tempfile::tempdir().unwrap();
+        let mut store = Store::open(ws.path()).unwrap();
+        let all = vec![order("A1"), order("A2"), order("A3")];
+        assert_eq!(sync_from(&mut store, all.clone(), 0x0000).counts.new, 3);
+        // The RIS cut its answer short (cancel) or qualified it (warning): A2 and A3 missing
+        // from it does not mean they left the worklist.
+        for status in [0xFE00, 0xB000] {
+            let r = sync_from(&mut store, vec![order("A1")], status);
+            assert_eq!(
+                (r.counts.received, r.counts.vanished),
+                (1, 0),
+                "{status:04X}"
+            );
+        }
+        assert!(
+            store
+                .worklist()
+                .unwrap()
+                .iter()
+                .all(|i| i.vanished_at.is_none())
+        );
+        // A whole answer without them does.
+        let r = sync_from(&mut store, vec![order("A1")], 0x0000);
+        assert_eq!(r.counts.vanished, 2);
+        // A failure status changes nothing and says so.
+        let server = Server::start(
+            "RIS",
+            "127.0.0.1:0",
+            Arc::new(OrdersProvider {
+                items: Vec::new(),
+                final_status: 0xA700,
+            }),
+        )
+        .unwrap();
+        let mut node = store
+            .peer(&DicomNode {
+                name: "ris".into(),
+                ae_title: "RIS".into(),
+                host: "127.0.0.1".into(),
+                port: server.port(),
+                role: NodeRole::Ris,
+                tls: false,
+                calling_ae: String::new(),
+                embedded: String::new(),
+            })
+            .unwrap();
+        node.port = server.port();
+        let e = crate::net::find(
+            &node,
+            crate::net::MWL_FIND,
+            "Modality Worklist",
+            &super::super::mwl::query(&SyncScope::default()),
+            &mut |_, _| Next::Continue,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("A700H (out of resources)"), "{e}");
+    }
 }
