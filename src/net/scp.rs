@@ -115,12 +115,22 @@ fn accept_loop(
         let spawned = std::thread::Builder::new()
             .name("scp-association".into())
             .spawn(move || {
+                // Released however the association ends (a panicking provider too).
+                let _slot = Slot(mine);
                 serve(stream, &ae, provider.as_ref());
-                mine.fetch_sub(1, Ordering::SeqCst);
             });
         if spawned.is_err() {
             active.fetch_sub(1, Ordering::SeqCst);
         }
+    }
+}
+
+/// One of the bounded association slots, given back when dropped.
+struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -302,4 +302,80 @@ mod tests {
         .unwrap_err();
         assert!(e.to_string().contains("A700H (out of resources)"), "{e}");
     }
+
+    /// A RIS that answers too slowly or dies while answering.
+    struct Faulty {
+        sleep: std::time::Duration,
+        panic: bool,
+    }
+
+    impl crate::net::scp::FindProvider for Faulty {
+        fn sop_class(&self) -> &str {
+            crate::net::MWL_FIND
+        }
+        fn find(
+            &self,
+            _: &[crate::dicom::dump::Node],
+        ) -> (Vec<dicom_object::InMemDicomObject>, u16) {
+            std::thread::sleep(self.sleep);
+            if self.panic {
+                panic!("the RIS process died");
+            }
+            (Vec::new(), 0)
+        }
+    }
+
+    fn find_from(provider: Faulty, io: std::time::Duration) -> crate::net::NetError {
+        let server = Server::start("RIS", "127.0.0.1:0", Arc::new(provider)).unwrap();
+        let peer = crate::net::Peer {
+            name: "ris".into(),
+            ae_title: "RIS".into(),
+            host: "127.0.0.1".into(),
+            port: server.port(),
+            calling_ae: "QCDESK".into(),
+            tls: false,
+            timeouts: crate::net::Timeouts {
+                connect: std::time::Duration::from_secs(5),
+                io,
+            },
+        };
+        crate::net::find(
+            &peer,
+            crate::net::MWL_FIND,
+            "Modality Worklist",
+            &super::super::mwl::query(&SyncScope::default()),
+            &mut |_, _| Next::Continue,
+        )
+        .unwrap_err()
+    }
+
+    #[test]
+    fn a_silent_or_dying_ris_is_named_in_one_line() {
+        let e = find_from(
+            Faulty {
+                sleep: std::time::Duration::from_millis(2500),
+                panic: false,
+            },
+            std::time::Duration::from_secs(1),
+        );
+        let text = e.to_string();
+        assert!(
+            text.contains("ris (RIS@127.0.0.1:") && text.contains("no answer within 1 s"),
+            "{text}"
+        );
+        assert!(text.contains("Modality Worklist query"), "{text}");
+        let e = find_from(
+            Faulty {
+                sleep: std::time::Duration::ZERO,
+                panic: true,
+            },
+            std::time::Duration::from_secs(10),
+        );
+        let text = e.to_string();
+        assert!(
+            text.contains("connection lost") || text.contains("aborted"),
+            "{text}"
+        );
+        assert_eq!(text.lines().count(), 1, "{text}");
+    }
 }
