@@ -98,9 +98,22 @@ pub fn dump<R: Read + Seek>(src: &mut R, size: u64) -> Dump {
         out.error = Some(format!("unknown transfer syntax {ts_uid}"));
         return out;
     };
+    read_data_set(src, ts, outcome.dataset_offset, size, &mut out);
+    out
+}
+
+/// Reads the data set from `start` (of `size` bytes in all) into `out.dataset`, text decoded
+/// by its own Specific Character Set.
+fn read_data_set<R: Read + Seek>(
+    src: &mut R,
+    ts: &dicom_encoding::TransferSyntax,
+    start: u64,
+    size: u64,
+    out: &mut Dump,
+) {
     let mut reader = Reader::new(Charset::parse(""), ts.endianness() == Endianness::Big, size);
     reader.deflated = matches!(ts.codec(), Codec::Dataset(_));
-    let mut start = outcome.dataset_offset;
+    let mut start = start;
     // A long top-level value ends a stretch of reading; reading resumes after it.
     for _ in 0..64 {
         match reader.read(src, ts, start, &mut out.dataset) {
@@ -110,7 +123,6 @@ pub fn dump<R: Read + Seek>(src: &mut R, size: u64) -> Dump {
     }
     out.count += reader.count;
     out.error = reader.error;
-    out
 }
 
 /// Lists every attribute of the file at `path`.
@@ -133,19 +145,13 @@ pub fn dump_dataset(bytes: &[u8], ts_uid: &str) -> Dump {
         out.error = Some(format!("unknown transfer syntax {ts_uid}"));
         return out;
     };
-    let size = bytes.len() as u64;
-    let mut reader = Reader::new(Charset::parse(""), ts.endianness() == Endianness::Big, size);
-    reader.deflated = matches!(ts.codec(), Codec::Dataset(_));
-    let mut src = std::io::Cursor::new(bytes);
-    let mut start = 0;
-    for _ in 0..64 {
-        match reader.read(&mut src, ts, start, &mut out.dataset) {
-            Some(next) if next < size => start = next,
-            _ => break,
-        }
-    }
-    out.count = reader.count;
-    out.error = reader.error;
+    read_data_set(
+        &mut std::io::Cursor::new(bytes),
+        ts,
+        0,
+        bytes.len() as u64,
+        &mut out,
+    );
     out
 }
 

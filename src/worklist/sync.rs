@@ -212,6 +212,19 @@ mod tests {
         }
     }
 
+    fn ris_node(port: u16) -> DicomNode {
+        DicomNode {
+            name: "ris".into(),
+            ae_title: "RIS".into(),
+            host: "127.0.0.1".into(),
+            port,
+            role: NodeRole::Ris,
+            tls: false,
+            calling_ae: String::new(),
+            embedded: String::new(),
+        }
+    }
+
     /// Syncs from an SCP listing `items` and ending with `status`.
     fn sync_from(store: &mut Store, items: Vec<WorklistItem>, status: u16) -> SyncReport {
         let server = Server::start(
@@ -223,19 +236,9 @@ mod tests {
             }),
         )
         .unwrap();
-        let node = DicomNode {
-            name: "ris".into(),
-            ae_title: "RIS".into(),
-            host: "127.0.0.1".into(),
-            port: server.port(),
-            role: NodeRole::Ris,
-            tls: false,
-            calling_ae: String::new(),
-            embedded: String::new(),
-        };
         sync(
             store,
-            &node,
+            &ris_node(server.port()),
             &SyncScope::default(),
             DEFAULT_LIMIT,
             &mut |_| {},
@@ -279,19 +282,7 @@ mod tests {
             }),
         )
         .unwrap();
-        let mut node = store
-            .peer(&DicomNode {
-                name: "ris".into(),
-                ae_title: "RIS".into(),
-                host: "127.0.0.1".into(),
-                port: server.port(),
-                role: NodeRole::Ris,
-                tls: false,
-                calling_ae: String::new(),
-                embedded: String::new(),
-            })
-            .unwrap();
-        node.port = server.port();
+        let node = store.peer(&ris_node(server.port())).unwrap();
         let e = crate::net::find(
             &node,
             crate::net::MWL_FIND,
