@@ -3,6 +3,7 @@
 
 mod network;
 mod output;
+mod transfer;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -78,6 +79,44 @@ enum Command {
     Echo {
         /// The node's name (see `qcdesk node list`).
         name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Receive studies (C-STORE SCP) and run the send queue until interrupted.
+    Listen {
+        /// AE title to answer to (default: qcdesk's own, see `qcdesk node local`).
+        #[arg(long, value_name = "AET")]
+        ae: Option<String>,
+        /// TCP port (default: qcdesk's own, 11112 unless set with `qcdesk node local --port`).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        port: Option<u16>,
+        /// One JSON object per line for each event.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send studies (their current versions) to an archive node, with proof of arrival.
+    Send {
+        /// Queue ids or Study Instance UIDs.
+        #[arg(required = true, value_name = "STUDY")]
+        studies: Vec<String>,
+        /// The archive node (default: the one node with role archive).
+        #[arg(long, value_name = "NAME")]
+        node: Option<String>,
+        /// Wait through retries until every study is verified or failed; exit 0 only when
+        /// every instance is verified.
+        #[arg(long)]
+        wait: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The send queue: every job with its state, counts and failures.
+    Transfers {
+        /// Cancel this job.
+        #[arg(long, value_name = "JOB", conflicts_with = "retry")]
+        cancel: Option<i64>,
+        /// Queue this failed or cancelled job again.
+        #[arg(long, value_name = "JOB")]
+        retry: Option<i64>,
         #[arg(long)]
         json: bool,
     },
@@ -269,6 +308,27 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Echo { name, json } => {
             let store = open_default(&cli.workspace)?;
             network::echo(&store, &name, json)?;
+        }
+        Command::Listen { ae, port, json } => {
+            let mut store = open_default(&cli.workspace)?;
+            transfer::listen(&mut store, ae, port, json)?;
+        }
+        Command::Send {
+            studies,
+            node,
+            wait,
+            json,
+        } => {
+            let mut store = open_default(&cli.workspace)?;
+            transfer::send(&mut store, &studies, node, wait, json)?;
+        }
+        Command::Transfers {
+            cancel,
+            retry,
+            json,
+        } => {
+            let mut store = open_default(&cli.workspace)?;
+            transfer::transfers(&mut store, cancel, retry, json)?;
         }
         Command::Verify { json } => {
             let store = open_default(&cli.workspace)?;

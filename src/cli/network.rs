@@ -37,10 +37,13 @@ pub enum NodeCmd {
     },
     /// Remove a node.
     Remove { name: String },
-    /// Show qcdesk's own AE title, or set it with --ae.
+    /// Show qcdesk's own AE title and port, or set them with --ae and --port.
     Local {
         #[arg(long, value_name = "AET")]
         ae: Option<String>,
+        /// The port qcdesk listens on (and archives send commitment reports to).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        port: Option<u16>,
         #[arg(long)]
         json: bool,
     },
@@ -147,15 +150,19 @@ pub fn node(store: &mut Store, cmd: NodeCmd) -> Result<()> {
             store.remove_node(&name)?;
             eprintln!("node {name} removed");
         }
-        NodeCmd::Local { ae, json } => {
+        NodeCmd::Local { ae, port, json } => {
             if let Some(ae) = ae {
                 store.set_local_ae_title(&ae)?;
             }
+            if let Some(port) = port {
+                store.set_local_port(port)?;
+            }
             let ae = store.local_ae_title()?;
+            let port = store.local_port()?;
             if json {
-                output::print_json(&serde_json::json!({ "ae_title": ae }))?;
+                output::print_json(&serde_json::json!({ "ae_title": ae, "port": port }))?;
             } else {
-                println!("{ae}");
+                println!("{ae} port {port}");
             }
         }
     }

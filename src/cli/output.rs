@@ -12,6 +12,15 @@ pub fn print_json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One JSON object per line (events of a long-running command), flushed at once.
+pub fn print_json_line<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", serde_json::to_string(value)?)?;
+    out.flush()?;
+    Ok(())
+}
+
 /// `status --json`: counts per state as an object, not a list of pairs.
 #[derive(Serialize)]
 pub struct StatusJson {

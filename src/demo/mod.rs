@@ -6,6 +6,7 @@
 //! own first thing; it reuses or rebuilds only a folder bearing that mark, and refuses any
 //! other with nothing changed. A real workspace can never receive synthetic patients.
 
+pub mod archive;
 pub mod department;
 pub mod images;
 mod instance;
@@ -22,7 +23,7 @@ use department::{FUTURE_ORDERS, PATIENTS, Plant, STUDIES};
 pub use instance::uid_from;
 
 /// Bumped whenever the generated department changes, so old demo workspaces are rebuilt.
-const DEMO_VERSION: u32 = 3;
+const DEMO_VERSION: u32 = 4;
 
 /// One planted study: what it is, which file stands for it, what the desk must say.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -178,6 +179,8 @@ pub fn build_demo(root: &Path, ctx: &JobCtx) -> Result<DemoReport, DemoError> {
     // The department's RIS is built in: a node served by qcdesk itself, which the cache was
     // synced from once when the demo was made.
     store.put_node(&demo_ris_node())?;
+    // And its archive: corrected studies are sent to an SCP inside qcdesk (demo-archive/).
+    store.put_node(&archive::demo_archive_node())?;
     store.set_setting(
         crate::worklist::demo_ris::DEMO_TODAY_SETTING,
         &today.to_julian_day().to_string(),
@@ -244,7 +247,7 @@ fn clear_demo(root: &Path) -> Result<(), DemoError> {
         let path = p.display().to_string();
         move |cause| DemoError::Io { path, cause }
     };
-    for dir in ["store", "tmp", "demo-inbox"] {
+    for dir in ["store", "tmp", "demo-inbox", "demo-archive"] {
         let p = root.join(dir);
         if p.exists() {
             make_writable(&p);

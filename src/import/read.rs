@@ -80,12 +80,7 @@ pub fn process_file(
     }
     // What a crash or a failed copy leaves behind a DICM marker (zeros, random bytes): nothing
     // in it is an instance, and storing gigabytes of it helps nobody. Refused with the reason.
-    if outcome.has_errors() && outcome.identifies_nothing() {
-        let why = outcome
-            .errors()
-            .next()
-            .map(|e| e.message.clone())
-            .unwrap_or_default();
+    if let Some(why) = outcome.refusal() {
         return FileOutcome::Unreadable {
             path: shown,
             reason: format!("not stored: nothing in it identifies an instance ({why})"),

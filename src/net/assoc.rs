@@ -31,6 +31,8 @@ pub struct Association {
     peer: Peer,
     pending: Vec<PDataValue>,
     next_id: u16,
+    /// The peer released or aborted the association.
+    closed: bool,
 }
 
 /// The first I/O error in `e`'s chain of causes.
@@ -56,6 +58,26 @@ impl Association {
     /// Connects to `peer` and proposes each abstract syntax with Explicit and Implicit VR
     /// Little Endian.
     pub fn open(peer: &Peer, abstract_syntaxes: &[&str]) -> Result<Association, NetError> {
+        let contexts: Vec<(String, Vec<String>)> = abstract_syntaxes
+            .iter()
+            .map(|a| {
+                (
+                    a.to_string(),
+                    vec![EXPLICIT_VR_LE.to_string(), IMPLICIT_VR_LE.to_string()],
+                )
+            })
+            .collect();
+        Association::open_with(peer, &contexts, &[])
+    }
+
+    /// Connects to `peer` proposing each (abstract syntax, transfer syntaxes) as a context of
+    /// its own, and both SCU and SCP roles for the SOP classes in `both_roles` (Storage
+    /// Commitment, whose report may come back on this association).
+    pub fn open_with(
+        peer: &Peer,
+        contexts: &[(String, Vec<String>)],
+        both_roles: &[&str],
+    ) -> Result<Association, NetError> {
         let label = peer.label();
         if peer.tls {
             return Err(NetError::TlsUnsupported { peer: label });
@@ -85,9 +107,11 @@ impl Association {
                 .connection_timeout(peer.timeouts.connect)
                 .read_timeout(peer.timeouts.io)
                 .write_timeout(peer.timeouts.io);
-            for sop in abstract_syntaxes {
-                options =
-                    options.with_presentation_context(*sop, vec![EXPLICIT_VR_LE, IMPLICIT_VR_LE]);
+            for (sop, ts) in contexts {
+                options = options.with_presentation_context(sop.clone(), ts.clone());
+            }
+            for sop in both_roles {
+                options = options.with_role_selection(*sop, true, true);
             }
             match options.establish(addr) {
                 Ok(a) => {
@@ -115,6 +139,7 @@ impl Association {
             peer: peer.clone(),
             pending: Vec::new(),
             next_id: 1,
+            closed: false,
         })
     }
 
@@ -218,6 +243,11 @@ impl Association {
             })
     }
 
+    /// Every accepted presentation context: id, abstract syntax, transfer syntax.
+    pub fn accepted_contexts(&self) -> Vec<(u8, String, String)> {
+        negotiated(self.inner.presentation_contexts())
+    }
+
     pub fn next_message_id(&mut self) -> u16 {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1).max(1);
@@ -267,33 +297,100 @@ impl Association {
         }
     }
 
+    /// Waits at most `wait` for a message. None: nothing came, or the peer released the
+    /// association (answered here).
+    pub fn receive_within(
+        &mut self,
+        wait: std::time::Duration,
+        during: &str,
+    ) -> Result<Option<Message>, NetError> {
+        let wait = wait.max(std::time::Duration::from_millis(1));
+        let _ = self.inner.inner_stream().set_read_timeout(Some(wait));
+        let got = dimse::receive_message(&mut self.inner, &mut self.pending);
+        let _ = self
+            .inner
+            .inner_stream()
+            .set_read_timeout(Some(self.peer.timeouts.io));
+        match got {
+            Ok(m) => Ok(Some(m)),
+            Err(ReceiveError::Released) => {
+                let _ = self.inner.send(&Pdu::ReleaseRP);
+                self.closed = true;
+                Ok(None)
+            }
+            Err(ReceiveError::Link(e)) if io_cause(&e).is_some_and(is_timeout) => Ok(None),
+            Err(ReceiveError::Aborted) => {
+                self.closed = true;
+                Err(NetError::Aborted {
+                    peer: self.peer.label(),
+                    during: format!(" {during}"),
+                })
+            }
+            Err(ReceiveError::Protocol(why)) => Err(NetError::Protocol {
+                peer: self.peer.label(),
+                why,
+            }),
+            Err(ReceiveError::Link(e)) => Err(self.io_error(e, during)),
+        }
+    }
+
+    /// Whether the peer released or aborted the association.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
     /// Releases the association politely; a peer that vanished meanwhile is not an error
     /// worth reporting once the work is done.
     pub fn release(self) {
-        let _ = self.inner.release();
+        if !self.closed {
+            let _ = self.inner.release();
+        }
     }
 
     pub fn abort(self) {
-        let _ = self.inner.abort();
+        if !self.closed {
+            let _ = self.inner.abort();
+        }
     }
 }
 
 impl Association {
     /// The peer's Implementation Class UID and Version Name, as it announced them.
     pub fn peer_implementation(&self) -> (String, String) {
-        let mut class = String::new();
-        let mut version = String::new();
-        for v in self.inner.user_variables() {
-            match v {
-                dicom_ul::pdu::UserVariableItem::ImplementationClassUID(u) => {
-                    class = u.trim_end_matches('\0').to_string()
-                }
-                dicom_ul::pdu::UserVariableItem::ImplementationVersionName(n) => {
-                    version = n.trim().to_string()
-                }
-                _ => {}
-            }
-        }
-        (class, version)
+        implementation_of(self.inner.user_variables())
     }
+}
+
+/// The Implementation Class UID and Version Name among an association's user items.
+pub(super) fn implementation_of(items: &[dicom_ul::pdu::UserVariableItem]) -> (String, String) {
+    let mut class = String::new();
+    let mut version = String::new();
+    for v in items {
+        match v {
+            dicom_ul::pdu::UserVariableItem::ImplementationClassUID(u) => {
+                class = u.trim_end_matches('\0').to_string()
+            }
+            dicom_ul::pdu::UserVariableItem::ImplementationVersionName(n) => {
+                version = n.trim().to_string()
+            }
+            _ => {}
+        }
+    }
+    (class, version)
+}
+
+/// Negotiated presentation contexts as (id, abstract syntax, transfer syntax), UIDs trimmed.
+pub(super) fn negotiated(
+    contexts: &[dicom_ul::pdu::PresentationContextNegotiated],
+) -> Vec<(u8, String, String)> {
+    contexts
+        .iter()
+        .map(|pc| {
+            (
+                pc.id,
+                pc.abstract_syntax.trim_end_matches('\0').to_string(),
+                pc.transfer_syntax.trim_end_matches('\0').to_string(),
+            )
+        })
+        .collect()
 }

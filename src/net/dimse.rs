@@ -19,13 +19,27 @@ pub enum CommandField {
     CEchoRq = 0x0030,
     CEchoRsp = 0x8030,
     CCancelRq = 0x0FFF,
+    NEventReportRq = 0x0100,
+    NEventReportRsp = 0x8100,
+    NActionRq = 0x0130,
+    NActionRsp = 0x8130,
 }
 
 impl CommandField {
     pub fn from_u16(v: u16) -> Option<CommandField> {
         use CommandField::*;
         [
-            CStoreRq, CStoreRsp, CFindRq, CFindRsp, CEchoRq, CEchoRsp, CCancelRq,
+            CStoreRq,
+            CStoreRsp,
+            CFindRq,
+            CFindRsp,
+            CEchoRq,
+            CEchoRsp,
+            CCancelRq,
+            NEventReportRq,
+            NEventReportRsp,
+            NActionRq,
+            NActionRsp,
         ]
         .into_iter()
         .find(|c| *c as u16 == v)
@@ -34,6 +48,7 @@ impl CommandField {
 
 const GROUP_LENGTH: u16 = 0x0000;
 const AFFECTED_SOP_CLASS: u16 = 0x0002;
+const REQUESTED_SOP_CLASS: u16 = 0x0003;
 const COMMAND_FIELD: u16 = 0x0100;
 const MESSAGE_ID: u16 = 0x0110;
 const RESPONDED_TO: u16 = 0x0120;
@@ -41,6 +56,10 @@ const PRIORITY: u16 = 0x0700;
 const DATA_SET_TYPE: u16 = 0x0800;
 const STATUS: u16 = 0x0900;
 const ERROR_COMMENT: u16 = 0x0902;
+const AFFECTED_SOP_INSTANCE: u16 = 0x1000;
+const REQUESTED_SOP_INSTANCE: u16 = 0x1001;
+const EVENT_TYPE_ID: u16 = 0x1002;
+const ACTION_TYPE_ID: u16 = 0x1008;
 /// Command Data Set Type value meaning "no data set follows".
 const NO_DATA_SET: u16 = 0x0101;
 
@@ -69,14 +88,82 @@ impl Command {
         c
     }
 
-    /// A response to `request` with `status`.
+    /// A response to `request` with `status`. The affected SOP class and instance are those of
+    /// the request (its requested ones for N-ACTION), and an event or action type is echoed.
     pub fn response(field: CommandField, request: &Command, status: u16, has_data: bool) -> Self {
         let mut c = Command::new(field, has_data);
-        if let Some(class) = request.elements.get(&AFFECTED_SOP_CLASS) {
+        let class = request
+            .elements
+            .get(&AFFECTED_SOP_CLASS)
+            .or_else(|| request.elements.get(&REQUESTED_SOP_CLASS));
+        if let Some(class) = class {
             c.elements.insert(AFFECTED_SOP_CLASS, class.clone());
+        }
+        let instance = request
+            .elements
+            .get(&AFFECTED_SOP_INSTANCE)
+            .or_else(|| request.elements.get(&REQUESTED_SOP_INSTANCE));
+        if let Some(instance) = instance {
+            c.elements.insert(AFFECTED_SOP_INSTANCE, instance.clone());
+        }
+        for element in [EVENT_TYPE_ID, ACTION_TYPE_ID] {
+            if let Some(v) = request.elements.get(&element) {
+                c.elements.insert(element, v.clone());
+            }
         }
         c.set_u16(RESPONDED_TO, request.message_id().unwrap_or(0));
         c.set_u16(STATUS, status);
+        c
+    }
+
+    /// A response with a status and its comment (Error Comment, at most 64 characters).
+    pub fn response_with_comment(
+        field: CommandField,
+        request: &Command,
+        status: u16,
+        comment: &str,
+    ) -> Self {
+        let mut c = Command::response(field, request, status, false);
+        if !comment.is_empty() {
+            let text: String = comment.chars().filter(|c| c.is_ascii()).take(64).collect();
+            let mut b = text.into_bytes();
+            if b.len() % 2 == 1 {
+                b.push(b' ');
+            }
+            c.elements.insert(ERROR_COMMENT, b);
+        }
+        c
+    }
+
+    /// C-STORE-RQ for one instance.
+    pub fn store(sop_class: &str, sop_instance: &str, message_id: u16) -> Command {
+        let mut c = Command::request(CommandField::CStoreRq, sop_class, message_id, true);
+        c.set_uid(AFFECTED_SOP_INSTANCE, sop_instance);
+        c
+    }
+
+    /// N-ACTION-RQ on a requested SOP instance, with an action information data set.
+    pub fn n_action(sop_class: &str, sop_instance: &str, action: u16, message_id: u16) -> Command {
+        let mut c = Command::new(CommandField::NActionRq, true);
+        c.set_uid(REQUESTED_SOP_CLASS, sop_class);
+        c.set_uid(REQUESTED_SOP_INSTANCE, sop_instance);
+        c.set_u16(ACTION_TYPE_ID, action);
+        c.set_u16(MESSAGE_ID, message_id);
+        c
+    }
+
+    /// N-EVENT-REPORT-RQ on an affected SOP instance, with an event information data set.
+    pub fn n_event_report(
+        sop_class: &str,
+        sop_instance: &str,
+        event: u16,
+        message_id: u16,
+    ) -> Self {
+        let mut c = Command::new(CommandField::NEventReportRq, true);
+        c.set_uid(AFFECTED_SOP_CLASS, sop_class);
+        c.set_uid(AFFECTED_SOP_INSTANCE, sop_instance);
+        c.set_u16(EVENT_TYPE_ID, event);
+        c.set_u16(MESSAGE_ID, message_id);
         c
     }
 
@@ -131,6 +218,22 @@ impl Command {
 
     pub fn sop_class(&self) -> Option<String> {
         self.text(AFFECTED_SOP_CLASS)
+    }
+
+    pub fn sop_instance(&self) -> Option<String> {
+        self.text(AFFECTED_SOP_INSTANCE)
+    }
+
+    pub fn requested_sop_class(&self) -> Option<String> {
+        self.text(REQUESTED_SOP_CLASS)
+    }
+
+    pub fn event_type(&self) -> Option<u16> {
+        self.u16(EVENT_TYPE_ID)
+    }
+
+    pub fn action_type(&self) -> Option<u16> {
+        self.u16(ACTION_TYPE_ID)
     }
 
     pub fn has_data_set(&self) -> bool {

@@ -1,17 +1,20 @@
 //! DICOM networking: associations (on dicom-ul) and the small DIMSE service layer qcdesk needs
-//! on top of them (dicom-rs has none, its issue #140): C-ECHO, C-FIND with C-CANCEL, and a
-//! minimal SCP for the demo's worklist. Knows nothing of the store or the UI.
+//! on top of them (dicom-rs has none, its issue #140): C-ECHO, C-STORE, C-FIND with C-CANCEL,
+//! Storage Commitment (N-ACTION, N-EVENT-REPORT), and an SCP serving a handler. Knows nothing
+//! of the store or the UI.
 //!
 //! Every failure is a [`NetError`] whose message names the peer (`RIS@10.0.0.5:104`) and says
 //! what happened in the Associate's words: refused connection, unknown host, association
 //! rejected with its reason, aborted, timed out, a status with its meaning.
 
 mod assoc;
+pub mod commitment;
 mod dimse;
 mod echo;
 mod find;
 pub mod scp;
 mod status;
+mod store_scu;
 
 use std::time::Duration;
 
@@ -20,11 +23,16 @@ pub use dimse::{Command, CommandField, Message};
 pub use echo::{EchoReport, echo};
 pub use find::{FindOutcome, Next, find};
 pub use status::{Status, StatusKind};
+pub use store_scu::StoreAssociation;
 
 /// Verification SOP Class.
 pub const VERIFICATION: &str = "1.2.840.10008.1.1";
 /// Modality Worklist Information Model - FIND.
 pub const MWL_FIND: &str = "1.2.840.10008.5.1.4.31";
+/// Storage Commitment Push Model SOP Class.
+pub const STORAGE_COMMITMENT: &str = "1.2.840.10008.1.20.1";
+/// Study Root Query/Retrieve Information Model - FIND.
+pub const STUDY_ROOT_FIND: &str = "1.2.840.10008.5.1.4.1.2.2.1";
 pub const EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1";
 pub const IMPLICIT_VR_LE: &str = "1.2.840.10008.1.2";
 

@@ -10,11 +10,13 @@ mod blobs;
 mod classify;
 mod headers;
 mod ingest;
+mod network;
 mod nodes;
 mod orders;
 mod peers;
 mod queries;
 mod schema;
+mod transfers;
 mod upgrade;
 mod worklist;
 mod worklist_merge;
@@ -27,9 +29,11 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 pub use blobs::{BlobStore, Staged, hash_bytes, hash_dataset, hash_file};
 pub use ingest::{FileRecord, NetworkOrigin, RecordOutcome};
+pub use network::{AssociationRecord, LastSender, RemoteAe};
 pub use nodes::{parse_ae_address, validate_ae_title};
 pub use queries::{QueueFilter, Reject, StoreStats};
 pub use schema::SCHEMA_VERSION;
+pub use transfers::{ItemFailure, ItemResult, SendItem, SendJob, Transfer};
 pub use worklist::{SyncCounts, SyncRecord, SyncScope};
 pub use worklist_merge::MergePlan;
 
@@ -88,6 +92,8 @@ pub struct Store {
     workspace: Workspace,
     rules: RulesConfig,
     worklist_config: WorklistConfig,
+    receiver_config: crate::receive::ReceiverConfig,
+    send_config: crate::send::SendConfig,
 }
 
 /// The parts of the workspace's `config.toml` the store uses.
@@ -96,6 +102,8 @@ pub struct Store {
 struct ConfigFile {
     rules: RulesConfig,
     worklist: WorklistConfig,
+    receiver: crate::receive::ReceiverConfig,
+    send: crate::send::SendConfig,
 }
 
 /// `[worklist]` in `config.toml`.
@@ -181,6 +189,7 @@ impl Store {
         let config = load_config(&workspace)?;
         let rules = config.rules;
         let worklist_config = config.worklist;
+        let (receiver_config, send_config) = (config.receiver, config.send);
         let blobs = Arc::new(BlobStore::new(workspace.blob_dir(), workspace.tmp_dir()));
         schema::migrate(&mut conn, |version, tx| {
             upgrade::after_script(version, tx, &blobs, &rules)
@@ -193,6 +202,8 @@ impl Store {
             workspace,
             rules,
             worklist_config,
+            receiver_config,
+            send_config,
         };
         store.apply_rule_settings()?;
         Ok(store)
@@ -234,6 +245,16 @@ impl Store {
     /// The site's worklist settings (from `config.toml`).
     pub fn worklist_config(&self) -> &WorklistConfig {
         &self.worklist_config
+    }
+
+    /// The receiver's settings (`[receiver]` in `config.toml`).
+    pub fn receiver_config(&self) -> &crate::receive::ReceiverConfig {
+        &self.receiver_config
+    }
+
+    /// The send queue's settings (`[send]` in `config.toml`).
+    pub fn send_config(&self) -> &crate::send::SendConfig {
+        &self.send_config
     }
 
     pub fn workspace(&self) -> &Workspace {

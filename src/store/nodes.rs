@@ -217,6 +217,22 @@ impl Store {
         self.set_setting("local_ae_title", ae.trim())
     }
 
+    /// The port qcdesk listens on (`qcdesk listen`, the desk's receiver; the port archives
+    /// send Storage Commitment reports to). Default 11112.
+    pub fn local_port(&self) -> Result<u16, StoreError> {
+        Ok(self
+            .setting("local_port")?
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(11112))
+    }
+
+    pub fn set_local_port(&mut self, port: u16) -> Result<(), StoreError> {
+        if port == 0 {
+            return Err(StoreError::Node("the port must be from 1 to 65535".into()));
+        }
+        self.set_setting("local_port", &port.to_string())
+    }
+
     pub(crate) fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(self
             .conn

@@ -324,6 +324,77 @@ CREATE TABLE nodes (
     added_at TEXT NOT NULL
 );
 "#,
+    // 5: the network loop: associations in and out, the peers seen, the send queue and the
+    // storage commitments it asked for.
+    r#"
+CREATE TABLE associations (
+    id INTEGER PRIMARY KEY,
+    direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+    calling_ae TEXT NOT NULL,
+    called_ae TEXT NOT NULL,
+    peer_address TEXT NOT NULL,
+    implementation_class_uid TEXT NOT NULL DEFAULT '',
+    implementation_version TEXT NOT NULL DEFAULT '',
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    instances INTEGER NOT NULL DEFAULT 0,
+    outcome TEXT NOT NULL DEFAULT ''
+);
+
+-- Every application entity qcdesk talked to, by AE title and address.
+CREATE TABLE remote_aes (
+    ae_title TEXT NOT NULL,
+    address TEXT NOT NULL,
+    implementation_class_uid TEXT NOT NULL DEFAULT '',
+    implementation_version TEXT NOT NULL DEFAULT '',
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    associations INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (ae_title, address)
+);
+
+-- One job per study and archive node; its items are the instances (current versions) sent.
+CREATE TABLE send_jobs (
+    id INTEGER PRIMARY KEY,
+    study_id INTEGER NOT NULL REFERENCES studies(id),
+    node TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN
+        ('queued', 'sending', 'sent', 'verifying', 'verified', 'failed', 'cancelled')),
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_unix INTEGER NOT NULL DEFAULT 0,
+    owner TEXT NOT NULL DEFAULT '',
+    heartbeat_unix INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT NOT NULL DEFAULT '',
+    proof TEXT NOT NULL DEFAULT '',
+    transaction_uid TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX send_jobs_study ON send_jobs(study_id, id);
+CREATE INDEX send_jobs_state ON send_jobs(state);
+
+CREATE TABLE send_items (
+    job_id INTEGER NOT NULL REFERENCES send_jobs(id),
+    instance_id INTEGER NOT NULL REFERENCES instances(id),
+    blob_hash TEXT NOT NULL,
+    sop_class TEXT NOT NULL,
+    sop_uid TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'failed')),
+    status INTEGER,
+    message TEXT NOT NULL DEFAULT '',
+    sent_as TEXT NOT NULL DEFAULT '',
+    committed INTEGER,
+    PRIMARY KEY (job_id, instance_id)
+);
+
+-- Reports of Storage Commitment, whichever association brought them.
+CREATE TABLE commitment_reports (
+    transaction_uid TEXT PRIMARY KEY,
+    received_at TEXT NOT NULL,
+    committed TEXT NOT NULL,
+    failed TEXT NOT NULL
+);
+"#,
 ];
 
 /// The schema version this build writes.

@@ -87,6 +87,17 @@ impl ReadOutcome {
         self.faults.iter().any(|f| f.kind == FaultKind::Truncated)
     }
 
+    /// Why the file is refused rather than stored: it has read errors and nothing read
+    /// identifies an instance (the first error is given).
+    pub fn refusal(&self) -> Option<String> {
+        (self.has_errors() && self.identifies_nothing()).then(|| {
+            self.errors()
+                .next()
+                .map(|e| e.message.clone())
+                .unwrap_or_default()
+        })
+    }
+
     /// Nothing read identifies an instance, a study or a patient: what a crash or a failed
     /// copy leaves behind a DICM marker. Such a file is refused rather than stored.
     pub fn identifies_nothing(&self) -> bool {

@@ -1,0 +1,290 @@
+//! `listen`, `send` and `transfers`: the network loop from the command line.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use super::output;
+use crate::model::NodeRole;
+use crate::receive::{Event, Receiver};
+use crate::send::{self, SendEvent};
+use crate::store::{Store, Transfer};
+
+/// Set by SIGINT/SIGTERM: `listen` stops accepting, finishes what it holds, and exits 0.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// `qcdesk listen`: the receiver and the send queue, until interrupted.
+pub fn listen(store: &mut Store, ae: Option<String>, port: Option<u16>, json: bool) -> Result<()> {
+    let ae = match ae {
+        Some(a) => {
+            crate::store::validate_ae_title(&a).map_err(anyhow::Error::msg)?;
+            a
+        }
+        None => store.local_ae_title()?,
+    };
+    let port = match port {
+        Some(p) => p,
+        None => store.local_port()?,
+    };
+    let root = store.workspace().root().to_path_buf();
+    let config = store.receiver_config().clone();
+    let bind = format!("0.0.0.0:{port}");
+    let receiver = Receiver::start(&root, &ae, &bind, &config)?;
+    let runner = send::Runner::start(&root, store.send_config().clone())?;
+    // SAFETY: the handler only stores to an atomic.
+    unsafe {
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+    }
+    let durability = format!("{:?}", config.durability).to_lowercase();
+    if json {
+        output::print_json_line(&serde_json::json!({
+            "event": "listening", "ae_title": ae, "port": receiver.port(),
+            "durability": durability,
+        }))?;
+    } else {
+        eprintln!(
+            "listening as {ae} on port {} ({durability} durability); Ctrl+C stops",
+            receiver.port()
+        );
+    }
+    while !STOP.load(Ordering::SeqCst) {
+        crossbeam_channel::select! {
+            recv(receiver.events()) -> e => if let Ok(e) = e { print_receive_event(&e, json)? },
+            recv(runner.events()) -> e => if let Ok(e) = e { print_send_event(&e, json)? },
+            default(Duration::from_millis(200)) => {}
+        }
+    }
+    drop(receiver);
+    drop(runner);
+    if !json {
+        eprintln!("stopped");
+    }
+    Ok(())
+}
+
+fn print_receive_event(e: &Event, json: bool) -> Result<()> {
+    match e {
+        Event::Stored { .. } => {}
+        Event::Association {
+            calling_ae,
+            peer_address,
+            stored,
+            how,
+        } => {
+            if json {
+                output::print_json_line(&serde_json::json!({
+                    "event": "association", "calling_ae": calling_ae,
+                    "peer_address": peer_address, "stored": stored, "outcome": how,
+                }))?;
+            } else {
+                eprintln!("{calling_ae} ({peer_address}): {stored} instances stored, {how}");
+            }
+        }
+        Event::Failed { instances, why } => {
+            if json {
+                output::print_json_line(&serde_json::json!({
+                    "event": "failed", "instances": instances, "error": why,
+                }))?;
+            } else {
+                eprintln!("error: {instances} received instances not recorded: {why}");
+            }
+        }
+        Event::Report { transaction_uid } => {
+            if !json {
+                eprintln!("Storage Commitment report {transaction_uid} received");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_send_event(e: &SendEvent, json: bool) -> Result<()> {
+    match e {
+        SendEvent::Progress(_) => {}
+        SendEvent::Ended { job, end } => {
+            if json {
+                output::print_json_line(&serde_json::json!({
+                    "event": "send", "job": job, "outcome": format!("{end:?}"),
+                }))?;
+            } else {
+                eprintln!("send job {job}: {end:?}");
+            }
+        }
+        SendEvent::Error(why) => eprintln!("error: send queue: {why}"),
+    }
+    Ok(())
+}
+
+/// Keeps a receiver for Storage Commitment reports while `send` runs, unless something
+/// listens on qcdesk's port already (the desk, `qcdesk listen`).
+fn report_receiver(store: &Store, root: &Path) -> Option<Receiver> {
+    let ae = store.local_ae_title().ok()?;
+    let port = store.local_port().ok()?;
+    let config = store.receiver_config().clone();
+    Receiver::start(root, &ae, &format!("0.0.0.0:{port}"), &config).ok()
+}
+
+/// `qcdesk send STUDY... [--node] [--wait] [--json]`.
+pub fn send(
+    store: &mut Store,
+    studies: &[String],
+    node: Option<String>,
+    wait: bool,
+    json: bool,
+) -> Result<()> {
+    let node = store.node_for(NodeRole::Archive, node.as_deref())?;
+    let mut jobs = Vec::new();
+    for s in studies {
+        let id = store.find_study(s).with_context(|| format!("study {s}"))?;
+        jobs.push(store.enqueue_send(id, &node.name)?);
+    }
+    let root = store.workspace().root().to_path_buf();
+    let _reports = report_receiver(store, &root);
+    let cfg = store.send_config().clone();
+    let owner = format!("send-{}", std::process::id());
+    let tty = !json && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let mut progress = |p: send::Progress| {
+        if tty {
+            eprint!("\rjob {}: {}/{} instances", p.job, p.done, p.total);
+        }
+    };
+    send::run_jobs(store, &owner, &cfg, &jobs, wait, &mut progress)?;
+    if tty {
+        eprintln!();
+    }
+    let transfers = store.transfers(Some(&jobs))?;
+    if json {
+        let rows: Vec<SendJson> = transfers.iter().map(SendJson::from).collect();
+        output::print_json(&rows)?;
+    } else {
+        print_transfers(&transfers);
+    }
+    let short: Vec<&Transfer> = transfers
+        .iter()
+        .filter(|t| {
+            if wait {
+                !t.verified
+            } else {
+                t.state == "failed"
+            }
+        })
+        .collect();
+    if !short.is_empty() {
+        bail!(
+            "{} of {} studies {}",
+            short.len(),
+            transfers.len(),
+            if wait { "not verified" } else { "failed" }
+        );
+    }
+    Ok(())
+}
+
+/// One study of `send --json`.
+#[derive(serde::Serialize)]
+struct SendJson<'a> {
+    study_instance_uid: &'a str,
+    job: i64,
+    node: &'a str,
+    state: &'a str,
+    instances: i64,
+    sent: i64,
+    failed: i64,
+    warnings: i64,
+    verified: bool,
+    proof: Option<&'a str>,
+    error: &'a str,
+    failures: &'a [crate::store::ItemFailure],
+}
+
+impl<'a> From<&'a Transfer> for SendJson<'a> {
+    fn from(t: &'a Transfer) -> Self {
+        SendJson {
+            study_instance_uid: &t.study_instance_uid,
+            job: t.job,
+            node: &t.node,
+            state: &t.state,
+            instances: t.instances,
+            sent: t.sent,
+            failed: t.failed,
+            warnings: t.warnings,
+            verified: t.verified,
+            proof: t.proof.as_deref(),
+            error: &t.last_error,
+            failures: &t.failures,
+        }
+    }
+}
+
+fn print_transfers(transfers: &[Transfer]) {
+    if transfers.is_empty() {
+        println!("no transfers");
+        return;
+    }
+    for t in transfers {
+        println!(
+            "{:>4}  {:<10} {:<12} {}/{} sent{}{}  {}  {}",
+            t.job,
+            t.state,
+            t.node,
+            t.sent,
+            t.instances,
+            if t.failed > 0 {
+                format!(", {} failed", t.failed)
+            } else {
+                String::new()
+            },
+            t.proof
+                .as_deref()
+                .map(|p| format!(" (proof: {p})"))
+                .unwrap_or_default(),
+            t.study_instance_uid,
+            t.last_error
+        );
+        for f in t.failures.iter().take(10) {
+            println!(
+                "        {} {} {}",
+                f.sop_instance_uid,
+                f.status.as_deref().unwrap_or(""),
+                f.message
+            );
+        }
+        if t.failures.len() > 10 {
+            println!("        ... and {} more", t.failures.len() - 10);
+        }
+    }
+}
+
+/// `qcdesk transfers [--json] [--cancel JOB] [--retry JOB]`.
+pub fn transfers(
+    store: &mut Store,
+    cancel: Option<i64>,
+    retry: Option<i64>,
+    json: bool,
+) -> Result<()> {
+    if let Some(job) = cancel
+        && !store.cancel_send(job)?
+    {
+        bail!("job {job} is not under way (nothing to cancel)");
+    }
+    if let Some(job) = retry
+        && !store.retry_send(job)?
+    {
+        bail!("job {job} has not failed or been cancelled (nothing to retry)");
+    }
+    let transfers = store.transfers(None)?;
+    if json {
+        let rows: Vec<SendJson> = transfers.iter().map(SendJson::from).collect();
+        output::print_json(&rows)?;
+    } else {
+        print_transfers(&transfers);
+    }
+    Ok(())
+}

@@ -1,0 +1,350 @@
+//! One attempt at one job: send the pending instances over one association, record each
+//! archive answer, then prove arrival. Every outcome ends in the store: an instance is `sent`
+//! only when the archive said so, and a job is `verified` only once a proof says so.
+
+use std::time::{Duration, Instant};
+
+use super::encode::dataset_for;
+use super::proof::{self, Expected};
+use super::{JobEnd, Progress, SendConfig};
+use crate::net::commitment::CommitResult;
+use crate::net::{NetError, Peer, StatusKind, StoreAssociation};
+use crate::store::{ItemResult, SendItem, SendJob, Store, StoreError};
+
+/// Results are written at least this often (and at the end).
+const RECORD_EVERY: Duration = Duration::from_millis(500);
+
+fn retry_or_fail(
+    store: &mut Store,
+    job: &SendJob,
+    cfg: &SendConfig,
+    why: String,
+) -> Result<JobEnd, StoreError> {
+    if job.attempts + 1 >= cfg.retries {
+        store.set_send_state(
+            job.id,
+            "failed",
+            &format!("gave up after {} attempts: {why}", job.attempts + 1),
+            None,
+            true,
+        )?;
+        return Ok(JobEnd::Failed(why));
+    }
+    let wait = (cfg.backoff_seconds * 3i64.pow(job.attempts.clamp(0, 5) as u32)).min(600);
+    store.set_send_state(job.id, "queued", &why, Some(wait), true)?;
+    Ok(JobEnd::Retry(why))
+}
+
+/// Runs `job` (claimed by the caller) against `peer`.
+pub fn run(
+    store: &mut Store,
+    job: &SendJob,
+    peer: &Peer,
+    cfg: &SendConfig,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<JobEnd, StoreError> {
+    let all = store.send_items(job.id, false)?;
+    let pending: Vec<SendItem> = all
+        .iter()
+        .filter(|i| i.state == "pending")
+        .cloned()
+        .collect();
+    let total = all.len();
+    let mut done = total - pending.len();
+    progress(Progress {
+        job: job.id,
+        done,
+        total,
+    });
+    let mut assoc = None;
+    if !pending.is_empty() {
+        let wanted: Vec<(String, String)> = pending
+            .iter()
+            .map(|i| (i.sop_class.clone(), i.transfer_syntax.clone()))
+            .collect();
+        let mut a = match StoreAssociation::open(peer, &wanted, cfg.commitment) {
+            Ok(a) => a,
+            Err(e) => return retry_or_fail(store, job, cfg, e.to_string()),
+        };
+        let mut results = Vec::new();
+        let mut last_record = Instant::now();
+        let mut busy = 0usize;
+        for item in &pending {
+            match send_one(store, &mut a, item) {
+                Ok(r) => {
+                    if r.state.is_none() {
+                        busy += 1;
+                    }
+                    results.push(r);
+                }
+                Err(e) => {
+                    // What the archive answered so far is kept; the rest stays pending.
+                    store.record_send_results(job.id, &results)?;
+                    a.abort();
+                    return retry_or_fail(store, job, cfg, e.to_string());
+                }
+            }
+            done += 1;
+            if last_record.elapsed() >= RECORD_EVERY {
+                store.record_send_results(job.id, &results)?;
+                results.clear();
+                last_record = Instant::now();
+                progress(Progress {
+                    job: job.id,
+                    done,
+                    total,
+                });
+                if !store.heartbeat_send_job(job.id)? {
+                    a.release();
+                    return Ok(JobEnd::Cancelled);
+                }
+            }
+        }
+        store.record_send_results(job.id, &results)?;
+        progress(Progress {
+            job: job.id,
+            done,
+            total,
+        });
+        if busy > 0 {
+            a.release();
+            return retry_or_fail(
+                store,
+                job,
+                cfg,
+                format!("the archive was out of resources for {busy} instances"),
+            );
+        }
+        assoc = Some(a);
+    }
+    let items = store.send_items(job.id, false)?;
+    let failed = store
+        .transfers(Some(&[job.id]))?
+        .first()
+        .map(|t| t.failed)
+        .unwrap_or(0);
+    if failed > 0 {
+        if let Some(a) = assoc {
+            a.release();
+        }
+        let why = format!("{failed} of {total} instances were refused by the archive");
+        store.set_send_state(job.id, "failed", &why, None, true)?;
+        return Ok(JobEnd::Failed(why));
+    }
+    store.set_send_state(job.id, "verifying", "", None, false)?;
+    prove(store, job, peer, cfg, assoc, &items)
+}
+
+/// Sends one instance; an Err is a network failure that ends the association.
+fn send_one(
+    store: &Store,
+    assoc: &mut StoreAssociation,
+    item: &SendItem,
+) -> Result<ItemResult, NetError> {
+    let failed = |message: String| ItemResult {
+        instance_id: item.instance_id,
+        state: Some("failed"),
+        status: None,
+        message,
+        sent_as: String::new(),
+    };
+    let Some((context, ts)) = assoc.context(&item.sop_class, &item.transfer_syntax) else {
+        return Ok(failed(format!(
+            "the archive accepts no {} ({})",
+            crate::dicom::uids::sop_class_name(&item.sop_class),
+            item.sop_class
+        )));
+    };
+    let path = store.blobs().path(&item.blob_hash);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) => return Ok(failed(format!("cannot read {}: {e}", path.display()))),
+    };
+    let data = match dataset_for(&bytes, item.dataset_offset, &item.transfer_syntax, &ts) {
+        Ok(d) => d,
+        Err(why) => return Ok(failed(why)),
+    };
+    let status = assoc.store(context, &item.sop_class, &item.sop_uid, data)?;
+    let message = if status.code == 0 {
+        String::new()
+    } else {
+        status.to_string()
+    };
+    let state = match status.kind() {
+        StatusKind::Success | StatusKind::Warning => Some("sent"),
+        // Out of resources: worth another attempt later.
+        StatusKind::Failure if status.code & 0xFF00 == 0xA700 => None,
+        _ => Some("failed"),
+    };
+    Ok(ItemResult {
+        instance_id: item.instance_id,
+        state,
+        status: Some(status.code),
+        message,
+        sent_as: ts,
+    })
+}
+
+/// Storage Commitment where the archive offers it; a query otherwise (or when no report
+/// comes in time).
+fn prove(
+    store: &mut Store,
+    job: &SendJob,
+    peer: &Peer,
+    cfg: &SendConfig,
+    assoc: Option<StoreAssociation>,
+    items: &[SendItem],
+) -> Result<JobEnd, StoreError> {
+    let mut note = String::new();
+    if cfg.commitment {
+        let assoc = match assoc {
+            Some(a) => Ok(a),
+            None => StoreAssociation::open(peer, &[], true),
+        };
+        match assoc {
+            Ok(mut a) if a.offers_commitment() => {
+                let uid = if job.transaction_uid.is_empty() {
+                    new_uid(job.id)
+                } else {
+                    job.transaction_uid.clone()
+                };
+                store.set_send_transaction(job.id, &uid)?;
+                let request = CommitResult {
+                    transaction_uid: uid.clone(),
+                    committed: items
+                        .iter()
+                        .map(|i| (i.sop_class.clone(), i.sop_uid.clone()))
+                        .collect(),
+                    failed: Vec::new(),
+                };
+                match a.request_commitment(&request) {
+                    Ok(()) => {
+                        // The report comes on this association or on a new one to our
+                        // receiver (which records it): both are watched.
+                        let deadline =
+                            Instant::now() + Duration::from_secs(cfg.commitment_wait_seconds);
+                        let mut link = Some(a);
+                        loop {
+                            if let Some(l) = link.as_mut() {
+                                match l.poll_report(&uid, Duration::from_millis(50)) {
+                                    Ok(Some(report)) => store.record_commitment_report(&report)?,
+                                    Ok(None) => {}
+                                    // The association is gone; the report may still come.
+                                    Err(_) => {
+                                        if let Some(l) = link.take() {
+                                            l.abort();
+                                        }
+                                    }
+                                }
+                            } else {
+                                std::thread::sleep(Duration::from_millis(50));
+                            }
+                            if let Some((committed, failed)) = store.commitment_report(&uid)? {
+                                if let Some(l) = link.take() {
+                                    l.release();
+                                }
+                                return judge_commitment(store, job, items, &committed, &failed);
+                            }
+                            if Instant::now() >= deadline {
+                                break;
+                            }
+                        }
+                        if let Some(l) = link.take() {
+                            l.release();
+                        }
+                        note = format!(
+                            "no Storage Commitment report within {} s; ",
+                            cfg.commitment_wait_seconds
+                        );
+                    }
+                    Err(e) => {
+                        a.abort();
+                        note = format!("Storage Commitment failed ({e}); ");
+                    }
+                }
+            }
+            Ok(a) => {
+                a.release();
+                note = "the archive does not offer Storage Commitment; ".into();
+            }
+            Err(NetError::NotSupported { .. }) => {
+                note = "the archive does not offer Storage Commitment; ".into();
+            }
+            Err(e) => return retry_or_fail(store, job, cfg, e.to_string()),
+        }
+    }
+    let expected = Expected::of(store, job, items)?;
+    match proof::query(peer, &expected) {
+        Ok(()) => {
+            let uids: Vec<String> = items.iter().map(|i| i.sop_uid.clone()).collect();
+            store.set_send_verified(job.id, "query", &uids)?;
+            Ok(JobEnd::Verified)
+        }
+        // Sent, and nothing can prove it: said so, not retried.
+        Err(proof::QueryError::Net(e @ NetError::NotSupported { .. })) => {
+            let why = format!("{note}arrival cannot be proven: {e}");
+            store.set_send_state(job.id, "sent", &why, None, true)?;
+            Ok(JobEnd::Unverified(why))
+        }
+        Err(proof::QueryError::Net(e)) => retry_or_fail(store, job, cfg, format!("{note}{e}")),
+        Err(proof::QueryError::Mismatch(why)) => {
+            let why = format!("{note}the archive's answer does not match what was sent: {why}");
+            store.set_send_state(job.id, "failed", &why, None, true)?;
+            Ok(JobEnd::Failed(why))
+        }
+    }
+}
+
+fn judge_commitment(
+    store: &mut Store,
+    job: &SendJob,
+    items: &[SendItem],
+    committed: &[String],
+    failed: &[(String, u16)],
+) -> Result<JobEnd, StoreError> {
+    let missing: Vec<(String, String)> = items
+        .iter()
+        .filter(|i| !committed.contains(&i.sop_uid))
+        .map(|i| {
+            let why = failed
+                .iter()
+                .find(|(uid, _)| *uid == i.sop_uid)
+                .map(|(_, r)| {
+                    format!(
+                        "not committed: {} ({r:04X}H)",
+                        crate::net::commitment::failure_reason(*r)
+                    )
+                })
+                .unwrap_or_else(|| "not named in the commitment report".into());
+            (i.sop_uid.clone(), why)
+        })
+        .collect();
+    if missing.is_empty() {
+        store.set_send_verified(job.id, "storage_commitment", committed)?;
+        return Ok(JobEnd::Verified);
+    }
+    store.set_send_uncommitted(job.id, &missing)?;
+    let why = format!(
+        "the archive did not commit {} of {} instances",
+        missing.len(),
+        items.len()
+    );
+    store.set_send_state(job.id, "failed", &why, None, true)?;
+    Ok(JobEnd::Failed(why))
+}
+
+/// A fresh UID under 2.25 (a UUID-sized number, from the clock, the process and the job).
+fn new_uid(job: i64) -> String {
+    let mut h = blake3::Hasher::new();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    h.update(&now.to_le_bytes());
+    h.update(&std::process::id().to_le_bytes());
+    h.update(&job.to_le_bytes());
+    let bytes = h.finalize();
+    let mut n = [0u8; 16];
+    n.copy_from_slice(&bytes.as_bytes()[..16]);
+    format!("2.25.{}", u128::from_le_bytes(n) >> 1)
+}

@@ -1,0 +1,199 @@
+//! Resubmission: the send queue's runner. Jobs (a study for an archive node, queued in the
+//! store) are claimed one at a time, sent over an association proposing each file's own
+//! transfer syntax plus the uncompressed ones (transcoding when the archive refuses a
+//! compressed one), retried with backoff on refusal, timeout or abort, and proven by Storage
+//! Commitment or by a query. The desk, `qcdesk listen` and `qcdesk send` all run it.
+
+mod encode;
+mod job;
+mod proof;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::store::{Store, StoreError};
+
+pub use encode::dataset_for;
+
+/// `[send]` in `config.toml`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SendConfig {
+    /// Attempts before a job is failed (connection refused, timeout, abort, A7xx).
+    pub retries: i64,
+    /// Wait before the second attempt; tripled each time after, at most 10 minutes.
+    pub backoff_seconds: i64,
+    /// Ask for Storage Commitment where the archive offers it.
+    pub commitment: bool,
+    /// How long to wait for the commitment report before proving by query instead.
+    pub commitment_wait_seconds: u64,
+}
+
+impl Default for SendConfig {
+    fn default() -> Self {
+        SendConfig {
+            retries: 5,
+            backoff_seconds: 10,
+            commitment: true,
+            commitment_wait_seconds: 30,
+        }
+    }
+}
+
+/// How far a job got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub job: i64,
+    pub done: usize,
+    pub total: usize,
+}
+
+/// How an attempt at a job ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobEnd {
+    Verified,
+    /// Every instance sent, and the archive offers no way to prove it.
+    Unverified(String),
+    Failed(String),
+    /// Queued again for a later attempt.
+    Retry(String),
+    Cancelled,
+}
+
+/// What a background runner reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendEvent {
+    Progress(Progress),
+    Ended { job: i64, end: JobEnd },
+    Error(String),
+}
+
+/// Claims the next due job and runs one attempt at it. None: nothing is due.
+pub fn run_next(
+    store: &mut Store,
+    owner: &str,
+    cfg: &SendConfig,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Option<(i64, JobEnd)>, StoreError> {
+    let Some(job) = store.claim_send_job(owner)? else {
+        return Ok(None);
+    };
+    let node = match store.node(&job.node) {
+        Ok(n) => n,
+        Err(e) => {
+            let why = format!("node {}: {e}", job.node);
+            store.set_send_state(job.id, "failed", &why, None, true)?;
+            return Ok(Some((job.id, JobEnd::Failed(why))));
+        }
+    };
+    let (peer, _embedded) = match crate::demo::archive::peer_for(store, &node) {
+        Ok(p) => p,
+        Err(e) => {
+            let why = format!("node {}: {e}", job.node);
+            store.set_send_state(job.id, "failed", &why, None, true)?;
+            return Ok(Some((job.id, JobEnd::Failed(why))));
+        }
+    };
+    let end = job::run(store, &job, &peer, cfg, progress)?;
+    Ok(Some((job.id, end)))
+}
+
+/// Whether a job state is final (`sent`: sent, but the archive cannot prove it).
+pub fn is_final(state: &str) -> bool {
+    matches!(state, "verified" | "sent" | "failed" | "cancelled")
+}
+
+/// Runs due jobs until none is. With `wait`, also waits for the retries of `jobs` until each
+/// is final.
+pub fn run_jobs(
+    store: &mut Store,
+    owner: &str,
+    cfg: &SendConfig,
+    jobs: &[i64],
+    wait: bool,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(), StoreError> {
+    loop {
+        while run_next(store, owner, cfg, progress)?.is_some() {}
+        if !wait {
+            return Ok(());
+        }
+        let open = store
+            .transfers(Some(jobs))?
+            .iter()
+            .any(|t| !is_final(&t.state));
+        if !open {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A runner on a thread of its own (the desk, `qcdesk listen`): runs due jobs as they come.
+pub struct Runner {
+    stop: Arc<AtomicBool>,
+    wake: Sender<()>,
+    events: Receiver<SendEvent>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Runner {
+    pub fn start(root: &Path, cfg: SendConfig) -> Result<Runner, StoreError> {
+        let mut store = Store::open(root)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let (wake, woken) = crossbeam_channel::unbounded::<()>();
+        let (tx, events) = crossbeam_channel::unbounded();
+        let flag = Arc::clone(&stop);
+        let owner = format!("runner-{}", std::process::id());
+        let thread = std::thread::Builder::new()
+            .name("send-runner".into())
+            .spawn(move || {
+                while !flag.load(Ordering::SeqCst) {
+                    let mut progress = |p: Progress| {
+                        let _ = tx.send(SendEvent::Progress(p));
+                    };
+                    match run_next(&mut store, &owner, &cfg, &mut progress) {
+                        Ok(Some((job, end))) => {
+                            let _ = tx.send(SendEvent::Ended { job, end });
+                            continue;
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            let _ = tx.send(SendEvent::Error(e.to_string()));
+                        }
+                    }
+                    let _ = woken.recv_timeout(Duration::from_secs(1));
+                }
+            })
+            .map_err(StoreError::Io)?;
+        Ok(Runner {
+            stop,
+            wake,
+            events,
+            thread: Some(thread),
+        })
+    }
+
+    /// Look for due jobs now (one was just queued).
+    pub fn wake(&self) {
+        let _ = self.wake.send(());
+    }
+
+    pub fn events(&self) -> &Receiver<SendEvent> {
+        &self.events
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = self.wake.send(());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

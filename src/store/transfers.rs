@@ -1,0 +1,465 @@
+//! The persistent send queue: a job per study and archive node, an item per instance (the
+//! current version when queued), each item's status as the archive gave it, and the Storage
+//! Commitment reports that prove arrival. An item is `sent` only once the archive said so.
+//!
+//! Jobs are claimed by one runner at a time (the desk, `qcdesk listen` or `qcdesk send`): a
+//! claim whose heartbeat stopped (a killed process) is taken over after [`STALE_SECONDS`].
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use super::{Store, StoreError};
+use crate::fsutil;
+use crate::net::commitment::CommitResult;
+
+/// A claim not refreshed for this long belongs to a runner that died.
+pub const STALE_SECONDS: i64 = 60;
+
+/// A recorded commitment report: committed SOP Instance UIDs, failed ones with the reason.
+pub type CommitmentReport = (Vec<String>, Vec<(String, u16)>);
+
+/// A job as the runner needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendJob {
+    pub id: i64,
+    pub study_id: i64,
+    pub study_uid: String,
+    pub node: String,
+    pub state: String,
+    pub attempts: i64,
+    pub transaction_uid: String,
+}
+
+/// An instance to send (or sent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendItem {
+    pub instance_id: i64,
+    pub blob_hash: String,
+    pub sop_class: String,
+    pub sop_uid: String,
+    pub transfer_syntax: String,
+    pub dataset_offset: u64,
+    pub state: String,
+}
+
+/// What the archive answered for one item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemResult {
+    pub instance_id: i64,
+    /// `sent` or `failed`; None leaves the item pending (to be tried again).
+    pub state: Option<&'static str>,
+    pub status: Option<u16>,
+    pub message: String,
+    pub sent_as: String,
+}
+
+/// One failed instance, for reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ItemFailure {
+    pub sop_instance_uid: String,
+    pub status: Option<String>,
+    pub message: String,
+}
+
+/// A job for `transfers` and the desk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Transfer {
+    pub job: i64,
+    pub study_id: i64,
+    pub study_instance_uid: String,
+    pub patient_id: String,
+    pub accession: String,
+    pub node: String,
+    pub state: String,
+    pub instances: i64,
+    pub sent: i64,
+    pub failed: i64,
+    pub warnings: i64,
+    pub verified: bool,
+    /// `storage_commitment` or `query` once verified.
+    pub proof: Option<String>,
+    pub attempts: i64,
+    pub last_error: String,
+    pub updated_at: String,
+    pub failures: Vec<ItemFailure>,
+}
+
+impl Store {
+    /// Queues `study_id` for `node`. A job still under way for the same study and node is
+    /// returned instead of a second one; otherwise the items are the instances' current
+    /// versions now.
+    pub fn enqueue_send(&mut self, study_id: i64, node: &str) -> Result<i64, StoreError> {
+        let (now, unix) = fsutil::now();
+        self.in_transaction(|tx| {
+            let open: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM send_jobs WHERE study_id = ?1 AND node = ?2
+                       AND state IN ('queued', 'sending', 'verifying')
+                     ORDER BY id DESC LIMIT 1",
+                    params![study_id, node],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(id) = open {
+                return Ok(id);
+            }
+            tx.execute(
+                "INSERT INTO send_jobs (study_id, node, state, created_at, updated_at,
+                     next_attempt_unix)
+                 VALUES (?1, ?2, 'queued', ?3, ?3, ?4)",
+                params![study_id, node, now, unix],
+            )?;
+            let job = tx.last_insert_rowid();
+            tx.execute(
+                "INSERT INTO send_items (job_id, instance_id, blob_hash, sop_class, sop_uid)
+                 SELECT ?1, i.id, v.blob_hash, b.sop_class_uid, COALESCE(i.sop_uid, '')
+                 FROM instances i
+                 JOIN versions v ON v.id = i.current_version
+                 JOIN blobs b ON b.hash = v.blob_hash
+                 WHERE i.study_id = ?2",
+                params![job, study_id],
+            )?;
+            Ok(job)
+        })
+    }
+
+    /// Claims the next job that is due (or whose runner died) for `owner`.
+    pub fn claim_send_job(&mut self, owner: &str) -> Result<Option<SendJob>, StoreError> {
+        let (now, unix) = fsutil::now();
+        self.in_transaction(|tx| {
+            let id: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM send_jobs
+                     WHERE (state = 'queued' AND next_attempt_unix <= ?1)
+                        OR (state IN ('sending', 'verifying') AND heartbeat_unix < ?1 - ?2)
+                     ORDER BY next_attempt_unix, id LIMIT 1",
+                    params![unix, STALE_SECONDS],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(id) = id else { return Ok(None) };
+            tx.execute(
+                "UPDATE send_jobs SET owner = ?2, heartbeat_unix = ?3, updated_at = ?4,
+                     state = CASE WHEN state = 'verifying' THEN 'verifying' ELSE 'sending' END
+                 WHERE id = ?1",
+                params![id, owner, unix, now],
+            )?;
+            Ok(Some(tx.query_row(
+                "SELECT j.id, j.study_id, COALESCE(s.study_uid, ''), j.node, j.state,
+                        j.attempts, j.transaction_uid
+                 FROM send_jobs j JOIN studies s ON s.id = j.study_id WHERE j.id = ?1",
+                [id],
+                |r| {
+                    Ok(SendJob {
+                        id: r.get(0)?,
+                        study_id: r.get(1)?,
+                        study_uid: r.get(2)?,
+                        node: r.get(3)?,
+                        state: r.get(4)?,
+                        attempts: r.get(5)?,
+                        transaction_uid: r.get(6)?,
+                    })
+                },
+            )?))
+        })
+    }
+
+    /// Keeps a claim alive; false when the job was cancelled meanwhile.
+    pub fn heartbeat_send_job(&mut self, job: i64) -> Result<bool, StoreError> {
+        let (_, unix) = fsutil::now();
+        let n = self.conn.execute(
+            "UPDATE send_jobs SET heartbeat_unix = ?2 WHERE id = ?1 AND state != 'cancelled'",
+            params![job, unix],
+        )?;
+        Ok(n > 0)
+    }
+
+    /// The job's items (all, or only those still pending).
+    pub fn send_items(&self, job: i64, pending_only: bool) -> Result<Vec<SendItem>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT it.instance_id, it.blob_hash, it.sop_class, it.sop_uid, b.transfer_syntax,
+                    b.dataset_offset, it.state
+             FROM send_items it JOIN blobs b ON b.hash = it.blob_hash
+             WHERE it.job_id = ?1 AND (?2 = 0 OR it.state = 'pending')
+             ORDER BY it.instance_id",
+        )?;
+        let rows = stmt.query_map(params![job, pending_only as i64], |r| {
+            Ok(SendItem {
+                instance_id: r.get(0)?,
+                blob_hash: r.get(1)?,
+                sop_class: r.get(2)?,
+                sop_uid: r.get(3)?,
+                transfer_syntax: r.get(4)?,
+                dataset_offset: r.get::<_, i64>(5)? as u64,
+                state: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Records what the archive answered for some items, and keeps the claim alive.
+    pub fn record_send_results(
+        &mut self,
+        job: i64,
+        results: &[ItemResult],
+    ) -> Result<(), StoreError> {
+        let (now, unix) = fsutil::now();
+        self.in_transaction(|tx| {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE send_items SET state = COALESCE(?3, state), status = ?4, message = ?5,
+                     sent_as = ?6
+                 WHERE job_id = ?1 AND instance_id = ?2",
+            )?;
+            for r in results {
+                stmt.execute(params![
+                    job,
+                    r.instance_id,
+                    r.state,
+                    r.status.map(i64::from),
+                    r.message,
+                    r.sent_as
+                ])?;
+            }
+            tx.execute(
+                "UPDATE send_jobs SET heartbeat_unix = ?2, updated_at = ?3 WHERE id = ?1",
+                params![job, unix, now],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Sets a job's state, its error and when it may be tried again; counts the attempt
+    /// when `attempted`.
+    pub fn set_send_state(
+        &mut self,
+        job: i64,
+        state: &str,
+        error: &str,
+        retry_in_seconds: Option<i64>,
+        attempted: bool,
+    ) -> Result<(), StoreError> {
+        let (now, unix) = fsutil::now();
+        self.conn.execute(
+            "UPDATE send_jobs SET state = ?2, last_error = ?3, updated_at = ?4,
+                 next_attempt_unix = ?5, attempts = attempts + ?6, owner = '',
+                 heartbeat_unix = CASE WHEN ?2 IN ('sending', 'verifying') THEN ?7 ELSE 0 END
+             WHERE id = ?1 AND state != 'cancelled'",
+            params![
+                job,
+                state,
+                error,
+                now,
+                unix + retry_in_seconds.unwrap_or(0),
+                attempted as i64,
+                unix
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Marks a job verified by `proof`, with the instances the proof confirmed.
+    pub fn set_send_verified(
+        &mut self,
+        job: i64,
+        proof: &str,
+        committed: &[String],
+    ) -> Result<(), StoreError> {
+        let (now, _) = fsutil::now();
+        self.in_transaction(|tx| {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE send_items SET committed = 1 WHERE job_id = ?1 AND sop_uid = ?2",
+            )?;
+            for uid in committed {
+                stmt.execute(params![job, uid])?;
+            }
+            tx.execute(
+                "UPDATE send_jobs SET state = 'verified', proof = ?2, last_error = '',
+                     updated_at = ?3, owner = ''
+                 WHERE id = ?1 AND state != 'cancelled'",
+                params![job, proof, now],
+            )?;
+            Ok(())
+        })
+    }
+
+    pub fn set_send_transaction(&mut self, job: i64, uid: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE send_jobs SET transaction_uid = ?2 WHERE id = ?1",
+            params![job, uid],
+        )?;
+        Ok(())
+    }
+
+    /// Cancels a job not yet finished; the runner stops at its next instance.
+    pub fn cancel_send(&mut self, job: i64) -> Result<bool, StoreError> {
+        let (now, _) = fsutil::now();
+        let n = self.conn.execute(
+            "UPDATE send_jobs SET state = 'cancelled', updated_at = ?2, owner = ''
+             WHERE id = ?1 AND state IN ('queued', 'sending', 'sent', 'verifying', 'failed')",
+            params![job, now],
+        )?;
+        Ok(n > 0)
+    }
+
+    /// Queues a failed or cancelled job again: its failed items become pending.
+    pub fn retry_send(&mut self, job: i64) -> Result<bool, StoreError> {
+        let (now, unix) = fsutil::now();
+        self.in_transaction(|tx| {
+            let n = tx.execute(
+                "UPDATE send_jobs SET state = 'queued', next_attempt_unix = ?3, updated_at = ?2,
+                     attempts = 0, last_error = ''
+                 WHERE id = ?1 AND state IN ('failed', 'cancelled')",
+                params![job, now, unix],
+            )?;
+            if n > 0 {
+                tx.execute(
+                    "UPDATE send_items SET state = 'pending' WHERE job_id = ?1 AND state = 'failed'",
+                    [job],
+                )?;
+            }
+            Ok(n > 0)
+        })
+    }
+
+    /// Records a Storage Commitment report, whichever association brought it.
+    pub fn record_commitment_report(&mut self, report: &CommitResult) -> Result<(), StoreError> {
+        let (now, _) = fsutil::now();
+        let committed: Vec<&str> = report.committed.iter().map(|(_, i)| i.as_str()).collect();
+        let failed: Vec<(&str, u16)> = report
+            .failed
+            .iter()
+            .map(|(_, i, r)| (i.as_str(), *r))
+            .collect();
+        self.conn.execute(
+            "INSERT OR REPLACE INTO commitment_reports (transaction_uid, received_at, committed, failed)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![
+                report.transaction_uid,
+                now,
+                serde_json::to_string(&committed).unwrap_or_default(),
+                serde_json::to_string(&failed).unwrap_or_default()
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The report for a transaction, once it came: committed SOP Instance UIDs, and failed
+    /// ones with their reasons.
+    pub fn commitment_report(
+        &self,
+        transaction_uid: &str,
+    ) -> Result<Option<CommitmentReport>, StoreError> {
+        let row: Option<(String, String)> = self
+            .conn
+            .query_row(
+                "SELECT committed, failed FROM commitment_reports WHERE transaction_uid = ?1",
+                [transaction_uid],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(row.map(|(c, f)| {
+            (
+                serde_json::from_str(&c).unwrap_or_default(),
+                serde_json::from_str(&f).unwrap_or_default(),
+            )
+        }))
+    }
+
+    /// Jobs, newest first (`only`: these job ids).
+    pub fn transfers(&self, only: Option<&[i64]>) -> Result<Vec<Transfer>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT j.id, j.study_id, COALESCE(s.study_uid, ''), s.patient_id, s.accession,
+                    j.node, j.state, j.proof, j.attempts, j.last_error, j.updated_at,
+                    (SELECT COUNT(*) FROM send_items it WHERE it.job_id = j.id),
+                    (SELECT COUNT(*) FROM send_items it WHERE it.job_id = j.id AND it.state = 'sent'),
+                    (SELECT COUNT(*) FROM send_items it WHERE it.job_id = j.id AND it.state = 'failed'),
+                    (SELECT COUNT(*) FROM send_items it WHERE it.job_id = j.id AND it.state = 'sent'
+                        AND it.status BETWEEN 45056 AND 49151)
+             FROM send_jobs j JOIN studies s ON s.id = j.study_id ORDER BY j.id DESC",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let state: String = r.get(6)?;
+            let proof: String = r.get(7)?;
+            Ok(Transfer {
+                job: r.get(0)?,
+                study_id: r.get(1)?,
+                study_instance_uid: r.get(2)?,
+                patient_id: r.get(3)?,
+                accession: r.get(4)?,
+                node: r.get(5)?,
+                verified: state == "verified",
+                state,
+                proof: (!proof.is_empty()).then_some(proof),
+                attempts: r.get(8)?,
+                last_error: r.get(9)?,
+                updated_at: r.get(10)?,
+                instances: r.get(11)?,
+                sent: r.get(12)?,
+                failed: r.get(13)?,
+                warnings: r.get(14)?,
+                failures: Vec::new(),
+            })
+        })?;
+        let mut out: Vec<Transfer> = rows
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .filter(|t| only.is_none_or(|ids| ids.contains(&t.job)))
+            .collect();
+        let mut fails = self.conn.prepare_cached(
+            "SELECT sop_uid, status, message FROM send_items
+             WHERE job_id = ?1 AND (state = 'failed' OR committed = 0) ORDER BY instance_id",
+        )?;
+        for t in &mut out {
+            t.failures = fails
+                .query_map([t.job], |r| {
+                    Ok(ItemFailure {
+                        sop_instance_uid: r.get(0)?,
+                        status: r.get::<_, Option<i64>>(1)?.map(|s| format!("{s:04X}H")),
+                        message: r.get(2)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+        }
+        Ok(out)
+    }
+
+    /// Items the archive did not commit: marked, with the reason, for the job's report.
+    pub fn set_send_uncommitted(
+        &mut self,
+        job: i64,
+        failed: &[(String, String)],
+    ) -> Result<(), StoreError> {
+        self.in_transaction(|tx| {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE send_items SET committed = 0, message = ?3 WHERE job_id = ?1 AND sop_uid = ?2",
+            )?;
+            for (uid, why) in failed {
+                stmt.execute(params![job, uid, why])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The Patient ID and Accession Number a stored file carries.
+    pub fn blob_identity(&self, hash: &str) -> Result<(String, String), StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT patient_id, accession FROM blobs WHERE hash = ?1",
+                [hash],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?
+            .unwrap_or_default())
+    }
+
+    /// The send state of each study with a job: the newest job's state.
+    pub fn send_states(&self) -> Result<std::collections::HashMap<i64, String>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT study_id, state FROM send_jobs
+             WHERE id IN (SELECT MAX(id) FROM send_jobs GROUP BY study_id)",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
