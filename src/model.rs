@@ -97,6 +97,9 @@ pub struct StudyRow {
     #[serde(skip)]
     pub first_seen_unix: i64,
     pub findings: Vec<Finding>,
+    /// Where its latest resubmission stands: queued, sending, verifying, sent, verified,
+    /// failed, cancelled (None: never sent).
+    pub send_state: Option<String>,
     /// The stored file (blob hash) whose picture stands for the study in the queue: the middle
     /// image of its largest series with pixel data.
     #[serde(skip)]

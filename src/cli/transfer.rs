@@ -148,7 +148,7 @@ pub fn send(
     let root = store.workspace().root().to_path_buf();
     let _reports = report_receiver(store, &root);
     let cfg = store.send_config().clone();
-    let owner = format!("send-{}", std::process::id());
+    let owner = crate::store::owner_name("send");
     let tty = !json && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let mut progress = |p: send::Progress| {
         if tty {

@@ -21,6 +21,7 @@ fn retry_or_fail(
     why: String,
 ) -> Result<JobEnd, StoreError> {
     if job.attempts + 1 >= cfg.retries {
+        store.fail_pending_items(job.id, &why)?;
         store.set_send_state(
             job.id,
             "failed",

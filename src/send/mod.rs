@@ -148,7 +148,7 @@ impl Runner {
         let (wake, woken) = crossbeam_channel::unbounded::<()>();
         let (tx, events) = crossbeam_channel::unbounded();
         let flag = Arc::clone(&stop);
-        let owner = format!("runner-{}", std::process::id());
+        let owner = crate::store::owner_name("runner");
         let thread = std::thread::Builder::new()
             .name("send-runner".into())
             .spawn(move || {

@@ -33,7 +33,7 @@ pub use network::{AssociationRecord, LastSender, RemoteAe};
 pub use nodes::{parse_ae_address, validate_ae_title};
 pub use queries::{QueueFilter, Reject, StoreStats};
 pub use schema::SCHEMA_VERSION;
-pub use transfers::{ItemFailure, ItemResult, SendItem, SendJob, Transfer};
+pub use transfers::{ItemFailure, ItemResult, SendItem, SendJob, Transfer, owner_name};
 pub use worklist::{SyncCounts, SyncRecord, SyncScope};
 pub use worklist_merge::MergePlan;
 

@@ -62,6 +62,7 @@ fn study_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StudyRow> {
         first_seen: r.get(13)?,
         first_seen_unix: r.get(14)?,
         findings: Vec::new(),
+        send_state: None,
         thumbnail: None,
     })
 }
@@ -95,8 +96,10 @@ impl Store {
             .query_map(params![state], study_row)?
             .collect::<Result<_, _>>()?;
         let mut thumbnails = self.representative_blobs()?;
+        let mut sends = self.send_states()?;
         for row in &mut out {
             row.findings = findings.remove(&row.id).unwrap_or_default();
+            row.send_state = sends.remove(&row.id);
             row.thumbnail = thumbnails.remove(&row.id);
         }
         out.sort_by_key(|r| r.state);

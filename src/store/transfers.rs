@@ -5,6 +5,8 @@
 //! Jobs are claimed by one runner at a time (the desk, `qcdesk listen` or `qcdesk send`): a
 //! claim whose heartbeat stopped (a killed process) is taken over after [`STALE_SECONDS`].
 
+use std::path::Path;
+
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
@@ -84,6 +86,34 @@ pub struct Transfer {
     pub failures: Vec<ItemFailure>,
 }
 
+/// Owners are `<role>-<pid>@<host>`: a runner of this host whose process is gone is dead.
+pub fn owner_name(role: &str) -> String {
+    format!("{role}-{}@{}", std::process::id(), host_name())
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
+fn owner_alive(owner: &str) -> bool {
+    let Some((who, host)) = owner.rsplit_once('@') else {
+        return !owner.is_empty();
+    };
+    if host != host_name() {
+        // Another machine's runner: only its heartbeat tells.
+        return true;
+    }
+    match who
+        .rsplit_once('-')
+        .and_then(|(_, pid)| pid.parse::<u32>().ok())
+    {
+        Some(pid) => pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists(),
+        None => false,
+    }
+}
+
 impl Store {
     /// Queues `study_id` for `node`. A job still under way for the same study and node is
     /// returned instead of a second one; otherwise the items are the instances' current
@@ -127,16 +157,20 @@ impl Store {
     pub fn claim_send_job(&mut self, owner: &str) -> Result<Option<SendJob>, StoreError> {
         let (now, unix) = fsutil::now();
         self.in_transaction(|tx| {
-            let id: Option<i64> = tx
-                .query_row(
-                    "SELECT id FROM send_jobs
+            let candidates: Vec<(i64, String, String, i64)> = tx
+                .prepare(
+                    "SELECT id, state, owner, heartbeat_unix FROM send_jobs
                      WHERE (state = 'queued' AND next_attempt_unix <= ?1)
-                        OR (state IN ('sending', 'verifying') AND heartbeat_unix < ?1 - ?2)
-                     ORDER BY next_attempt_unix, id LIMIT 1",
-                    params![unix, STALE_SECONDS],
-                    |r| r.get(0),
-                )
-                .optional()?;
+                        OR state IN ('sending', 'verifying')
+                     ORDER BY next_attempt_unix, id",
+                )?
+                .query_map([unix], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                .collect::<Result<_, _>>()?;
+            // A job under way belongs to its runner while that one lives and beats.
+            let id = candidates.into_iter().find_map(|(id, state, by, beat)| {
+                let orphan = beat < unix - STALE_SECONDS || !owner_alive(&by);
+                (state == "queued" || orphan).then_some(id)
+            });
             let Some(id) = id else { return Ok(None) };
             tx.execute(
                 "UPDATE send_jobs SET owner = ?2, heartbeat_unix = ?3, updated_at = ?4,
@@ -162,6 +196,18 @@ impl Store {
                 },
             )?))
         })
+    }
+
+    /// Fails the items still pending when a job is given up, saying why (an item keeps the
+    /// archive's own answer when it had one).
+    pub fn fail_pending_items(&mut self, job: i64, why: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE send_items SET state = 'failed',
+                 message = CASE WHEN message = '' THEN ?2 ELSE message END
+             WHERE job_id = ?1 AND state = 'pending'",
+            params![job, format!("not sent: {why}")],
+        )?;
+        Ok(())
     }
 
     /// Keeps a claim alive; false when the job was cancelled meanwhile.

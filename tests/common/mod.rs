@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod desk;
+pub mod peers;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
