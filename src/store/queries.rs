@@ -172,6 +172,7 @@ impl Store {
             .optional()?
             .ok_or_else(|| StoreError::StudyNotFound(id.to_string()))?;
         let mut row = row;
+        row.send_state = self.send_state(id)?;
         let mut stmt = self.conn.prepare(
             "SELECT code, message, file FROM findings WHERE study_id = ?1 ORDER BY severity, id",
         )?;

@@ -499,6 +499,18 @@ impl Store {
             .unwrap_or_default())
     }
 
+    /// The state of a study's newest send job.
+    pub fn send_state(&self, study_id: i64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT state FROM send_jobs WHERE study_id = ?1 ORDER BY id DESC LIMIT 1",
+                [study_id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
     /// The send state of each study with a job: the newest job's state.
     pub fn send_states(&self) -> Result<std::collections::HashMap<i64, String>, StoreError> {
         let mut stmt = self.conn.prepare(

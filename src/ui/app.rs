@@ -60,6 +60,9 @@ impl DeskApp {
         let mut rt = Runtime::new(workspace, store, move || ctx.request_repaint());
         rt.load_queue();
         rt.load_worklist();
+        rt.load_transfers();
+        // Jobs a crash or another process left queued resume here.
+        rt.start_send_runner();
         if let Some(id) = state.selected {
             rt.load_study(id);
         }
@@ -213,6 +216,14 @@ impl DeskApp {
             UiCommand::SaveNode(n) => self.rt.save_node(n),
             UiCommand::RemoveNode(n) => self.rt.remove_node(n),
             UiCommand::SetLocalAe(ae) => self.rt.set_local_ae(ae),
+            UiCommand::SendStudy { study, node } => self.rt.send_studies(vec![study], node),
+            UiCommand::OpenTransfers => {
+                self.rt.network.window_open = true;
+                self.rt.load_transfers();
+            }
+            UiCommand::RetryTransfer(job) => self.rt.change_transfer(job, true),
+            UiCommand::CancelTransfer(job) => self.rt.change_transfer(job, false),
+            UiCommand::ToggleReceiver => self.rt.toggle_receiver(),
         }
     }
 
@@ -456,6 +467,12 @@ impl eframe::App for DeskApp {
             self.applied_dark = Some(self.state.dark);
         }
         self.rt.images.begin_frame(ctx);
+        if self.rt.drain_network() {
+            self.rt.load_queue();
+            if let Some(id) = self.state.selected {
+                self.rt.load_study(id);
+            }
+        }
         let reloaded = self.rt.drain_events(self.state.selected);
         self.rt.refresh_view(&self.state);
         if reloaded {
@@ -516,11 +533,20 @@ impl eframe::App for DeskApp {
                         });
                     });
                     ui.separator();
+                    let archives: Vec<String> = self
+                        .rt
+                        .worklist
+                        .nodes
+                        .iter()
+                        .filter(|n| n.role == crate::model::NodeRole::Archive)
+                        .map(|n| n.name.clone())
+                        .collect();
                     commands.extend(study_ui(
                         ui,
                         self.rt.detail.as_ref(),
                         self.state.selected,
                         &self.rt.images,
+                        &archives,
                     ));
                 });
         }
@@ -545,6 +571,10 @@ impl eframe::App for DeskApp {
             &self.rt.worklist,
         ));
         rejects_window_ui(&ctx, &mut self.rt.rejects);
+        commands.extend(super::transfers_window::transfers_window_ui(
+            &ctx,
+            &mut self.rt.network,
+        ));
         if ctx.input(|i| !i.raw.hovered_files.is_empty()) {
             egui::Area::new(egui::Id::unique("drop-hint"))
                 .fixed_pos([20.0, 60.0])

@@ -15,6 +15,7 @@ pub fn study_ui(
     detail: Option<&StudyDetail>,
     selected: Option<i64>,
     images: &Images,
+    archives: &[String],
 ) -> Vec<UiCommand> {
     let mut commands = Vec::new();
     let Some(d) = detail.filter(|d| Some(d.row.id) == selected) else {
@@ -40,7 +41,35 @@ pub fn study_ui(
                     &r.patient_name
                 });
             });
-            ui.label(RichText::new(format!("Study {}", r.id)).weak());
+            ui.horizontal(|ui| {
+                ui.label(RichText::new(format!("Study {}", r.id)).weak());
+                if let Some(state) = &r.send_state {
+                    let dark = ui.visuals().dark_mode;
+                    ui.label(
+                        RichText::new(format!("Send: {state}"))
+                            .color(super::transfers_window::send_state_color(state, dark)),
+                    )
+                    .on_hover_text(super::transfers_window::send_state_hint(state));
+                }
+                for node in archives {
+                    if ui
+                        .button(format!("Send to {node}"))
+                        .on_hover_text(
+                            "Send the study's current version to this archive, with proof of arrival",
+                        )
+                        .clicked()
+                    {
+                        commands.push(UiCommand::SendStudy {
+                            study: r.id,
+                            node: node.clone(),
+                        });
+                    }
+                }
+                if archives.is_empty() {
+                    ui.add_enabled(false, egui::Button::new("Send"))
+                        .on_disabled_hover_text("No archive node: add one in Nodes…");
+                }
+            });
             ui.add_space(4.0);
             // The pictures first: a chest in a knee order shows before anything is read.
             commands.extend(series_strip_ui(ui, d, images));

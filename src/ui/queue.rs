@@ -70,7 +70,7 @@ pub fn queue_ui(
             table = table.column(Column::exact(THUMB_ROW_HEIGHT));
         }
         let mut table = table
-            .column(Column::exact(96.0))
+            .column(Column::exact(112.0))
             .column(
                 Column::initial(180.0)
                     .at_least(80.0)
@@ -137,6 +137,18 @@ pub fn queue_ui(
                     }
                     row.col(|ui| {
                         state_chip(ui, r.state);
+                        if let Some(send) = &r.send_state {
+                            let dark = ui.visuals().dark_mode;
+                            // A dot in the send state's color; the words on hover.
+                            ui.label(
+                                RichText::new("●")
+                                    .color(super::transfers_window::send_state_color(send, dark)),
+                            )
+                            .on_hover_text(format!(
+                                "Send: {send}. {}",
+                                super::transfers_window::send_state_hint(send)
+                            ));
+                        }
                     });
                     row.col(|ui| {
                         ui.label(&r.patient_name);

@@ -46,6 +46,8 @@ pub enum JobKind {
     SyncWorklist,
     Echo,
     SaveNodes,
+    LoadTransfers,
+    QueueSend,
 }
 
 pub struct Runtime {
@@ -75,6 +77,8 @@ pub struct Runtime {
     pub images: Images,
     /// The worklist cache's search index, syncs and the DICOM nodes.
     pub worklist: super::worklist_data::WorklistData,
+    /// The receiver, the send queue's runner and the transfers.
+    pub network: super::network_data::NetworkData,
 }
 
 /// What the view was computed for; recomputed only when this changes.
@@ -128,6 +132,7 @@ impl Runtime {
             reload_pending: false,
             images,
             worklist: Default::default(),
+            network: Default::default(),
         }
     }
 
@@ -321,6 +326,7 @@ impl Runtime {
             JobKind::LoadWorklist | JobKind::SyncWorklist | JobKind::Echo | JobKind::SaveNodes => {
                 self.apply_worklist(kind, out)?
             }
+            JobKind::LoadTransfers | JobKind::QueueSend => self.apply_network(kind, out)?,
         }
         Ok(false)
     }

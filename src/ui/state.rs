@@ -94,6 +94,16 @@ pub enum UiCommand {
     SaveNode(crate::model::DicomNode),
     RemoveNode(String),
     SetLocalAe(String),
+    /// Queue a study for an archive node.
+    SendStudy {
+        study: i64,
+        node: String,
+    },
+    OpenTransfers,
+    RetryTransfer(i64),
+    CancelTransfer(i64),
+    /// Start or stop the receiver (C-STORE SCP).
+    ToggleReceiver,
 }
 
 #[cfg(test)]

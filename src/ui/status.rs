@@ -7,6 +7,51 @@ use super::state::UiCommand;
 use super::theme::state_color;
 use crate::model::StudyState;
 
+/// The receiver's light and switch, and who sent last.
+fn receiver_ui(ui: &mut egui::Ui, rt: &Runtime, commands: &mut Vec<UiCommand>) {
+    let dark = ui.visuals().dark_mode;
+    match &rt.network.receiver {
+        Some(r) => {
+            ui.label(RichText::new("●").color(state_color(StudyState::Matched, dark)))
+                .on_hover_text("The receiver is on");
+            let busy = match r.active() {
+                0 => String::new(),
+                n => format!(", {n} sending"),
+            };
+            ui.label(format!("Receiving as {}:{}{busy}", r.ae_title(), r.port()));
+            if let Some(s) = &rt.network.last_sender {
+                ui.label(
+                    RichText::new(format!(
+                        "last: {} ({} instances)",
+                        s.calling_ae, s.instances
+                    ))
+                    .weak(),
+                )
+                .on_hover_text(format!("{} at {}", s.peer_address, s.at));
+            }
+            if ui.small_button("Stop").clicked() {
+                commands.push(UiCommand::ToggleReceiver);
+            }
+        }
+        None => {
+            let light = ui
+                .label(RichText::new("○").weak())
+                .on_hover_text("The receiver is off");
+            if let Some(e) = &rt.network.receiver_error {
+                light.on_hover_text(e);
+            }
+            if ui
+                .small_button("Start receiver")
+                .on_hover_text("Accept studies sent to qcdesk's AE title and port (Nodes…)")
+                .clicked()
+            {
+                commands.push(UiCommand::ToggleReceiver);
+            }
+        }
+    }
+    ui.separator();
+}
+
 pub fn status_bar_ui(ui: &mut egui::Ui, rt: &Runtime) -> Vec<UiCommand> {
     let mut commands = Vec::new();
     ui.horizontal(|ui| {
@@ -35,6 +80,21 @@ pub fn status_bar_ui(ui: &mut egui::Ui, rt: &Runtime) -> Vec<UiCommand> {
         }
         ui.separator();
         ui.label(format!("showing {}", rt.view.len()));
+        ui.separator();
+        receiver_ui(ui, rt, &mut commands);
+        let active = rt.network.active();
+        let text = if active > 0 {
+            format!("Transfers ({active} under way)")
+        } else {
+            "Transfers".to_string()
+        };
+        if ui
+            .link(text)
+            .on_hover_text("Studies sent to archives, with proof of arrival")
+            .clicked()
+        {
+            commands.push(UiCommand::OpenTransfers);
+        }
         for job in rt.running.values() {
             ui.separator();
             match job.total {
