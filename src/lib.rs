@@ -17,6 +17,7 @@ pub mod receive;
 pub mod rules;
 pub mod send;
 pub mod store;
+#[cfg(feature = "desk")]
 pub mod ui;
 pub mod worklist;
 pub mod workspace;

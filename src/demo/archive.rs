@@ -109,15 +109,9 @@ impl Handler for Archive {
         true
     }
 
-    fn store(&self, info: &AssociationInfo, rq: StoreRequest) -> Answer {
-        let (bytes, _) = crate::receive::wrap_part10(
-            &rq.sop_class,
-            &rq.sop_instance,
-            &rq.transfer_syntax,
-            &info.calling_ae,
-            &rq.data,
-        );
-        let Some((uid, held)) = held_of(&bytes) else {
+    fn store(&self, _info: &AssociationInfo, rq: StoreRequest) -> Answer {
+        let bytes = &rq.file;
+        let Some((uid, held)) = held_of(bytes) else {
             return Answer::status(0xA900, "unreadable data set");
         };
         let safe: String = uid
@@ -131,7 +125,7 @@ impl Handler for Archive {
             })
             .collect();
         let dest = self.folder.join(format!("{safe}.dcm"));
-        if let Err(e) = crate::dicom::write::write_file(&self.folder, &dest, &bytes) {
+        if let Err(e) = crate::dicom::write::write_file(&self.folder, &dest, bytes) {
             return Answer::status(0xA700, format!("cannot write: {e}"));
         }
         if let Ok(mut h) = self.held.lock() {

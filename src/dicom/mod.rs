@@ -7,6 +7,7 @@ pub mod compare;
 pub mod dicomdir;
 pub mod dump;
 pub mod header;
+pub mod part10;
 pub(crate) mod tokens;
 pub mod uids;
 pub mod values;

@@ -334,6 +334,14 @@ impl Association {
         }
     }
 
+    /// Sets the time any one read or write may take from now on.
+    pub fn set_io_timeout(&mut self, io: std::time::Duration) {
+        self.peer.timeouts.io = io;
+        let stream = self.inner.inner_stream();
+        let _ = stream.set_read_timeout(Some(io));
+        let _ = stream.set_write_timeout(Some(io));
+    }
+
     /// Whether the peer released or aborted the association.
     pub fn is_closed(&self) -> bool {
         self.closed

@@ -25,7 +25,7 @@ use super::{EXPLICIT_VR_LE, IMPLICIT_VR_LE, STORAGE_COMMITMENT, VERIFICATION};
 use crate::dicom::dump::{Node, dump_dataset};
 
 /// The largest PDU qcdesk accepts as an SCP.
-const MAX_PDU: u32 = 65_536;
+const MAX_PDU: u32 = 1 << 20;
 
 impl PduLink for ServerAssociation<TcpStream> {
     fn send_pdu(&mut self, pdu: &Pdu) -> Result<(), UlError> {
@@ -51,14 +51,24 @@ pub struct AssociationInfo {
     pub implementation_version: String,
 }
 
-/// One received C-STORE.
+/// One received C-STORE, as a Part 10 file: a file meta group qcdesk wrote (the SOP class and
+/// instance of the command, the transfer syntax of its context, the caller's AE title as
+/// Source AE Title), then the data set exactly as received.
 #[derive(Debug)]
 pub struct StoreRequest {
     pub sop_class: String,
     pub sop_instance: String,
     pub transfer_syntax: String,
-    /// The data set exactly as received.
-    pub data: Vec<u8>,
+    pub file: Vec<u8>,
+    /// Where the data set starts in `file`.
+    pub dataset_offset: usize,
+}
+
+impl StoreRequest {
+    /// The data set as received.
+    pub fn data(&self) -> &[u8] {
+        self.file.get(self.dataset_offset..).unwrap_or_default()
+    }
 }
 
 /// A status to answer with, and its comment.
@@ -384,8 +394,28 @@ fn serve(stream: TcpStream, config: &ScpConfig, handler: &dyn Handler) {
     let contexts = super::assoc::negotiated(assoc.presentation_contexts());
     let mut pending = Vec::new();
     let mut stored = 0usize;
+    let storage = handler.accepts_storage();
+    // A C-STORE's data set is received straight after the file head it will be stored with.
+    let mut head = |context: u8, command: &Command| -> Vec<u8> {
+        if !storage || command.field() != Some(CommandField::CStoreRq) {
+            return Vec::new();
+        }
+        let ts = contexts
+            .iter()
+            .find(|c| c.0 == context)
+            .map(|c| c.2.as_str())
+            .unwrap_or_default();
+        crate::dicom::part10::file_head(
+            &command.sop_class().unwrap_or_default(),
+            &command.sop_instance().unwrap_or_default(),
+            ts,
+            &info.calling_ae,
+            1 << 20,
+        )
+    };
     let how = loop {
-        let msg = match dimse::receive_message(&mut assoc, &mut pending) {
+        let (msg, head_len) = match dimse::receive_message_into(&mut assoc, &mut pending, &mut head)
+        {
             Ok(m) => m,
             Err(ReceiveError::Released) => {
                 let _ = assoc.send(&Pdu::ReleaseRP);
@@ -415,14 +445,16 @@ fn serve(stream: TcpStream, config: &ScpConfig, handler: &dyn Handler) {
         let answered = match msg.command.field() {
             Some(CommandField::CEchoRq) => reply(&mut assoc, &msg, CommandField::CEchoRsp, 0, None),
             Some(CommandField::CStoreRq) => {
-                let answer = if !handler.accepts_storage() {
+                let answer = if !storage {
                     Answer::status(0x0122, "storage is not offered here")
                 } else {
+                    let file = msg.data.unwrap_or_default();
                     let request = StoreRequest {
                         sop_class: msg.command.sop_class().unwrap_or(abstract_syntax),
                         sop_instance: msg.command.sop_instance().unwrap_or_default(),
                         transfer_syntax: ts_uid,
-                        data: msg.data.clone().unwrap_or_default(),
+                        dataset_offset: head_len,
+                        file,
                     };
                     handler.store(&info, request)
                 };

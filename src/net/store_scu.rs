@@ -68,6 +68,22 @@ impl StoreAssociation {
         Ok(StoreAssociation { assoc, contexts })
     }
 
+    /// [`StoreAssociation::open`], giving up if the archive does not accept within
+    /// `negotiate` (an archive that serves one association at a time keeps a second one
+    /// waiting); the usual timeouts apply afterwards.
+    pub fn open_within(
+        peer: &Peer,
+        wanted: &[(String, String)],
+        commitment: bool,
+        negotiate: Duration,
+    ) -> Result<StoreAssociation, NetError> {
+        let mut quick = peer.clone();
+        quick.timeouts.io = negotiate.min(peer.timeouts.io);
+        let mut a = StoreAssociation::open(&quick, wanted, commitment)?;
+        a.assoc.set_io_timeout(peer.timeouts.io);
+        Ok(a)
+    }
+
     pub fn peer(&self) -> &Peer {
         self.assoc.peer()
     }

@@ -11,7 +11,6 @@
 //! Storage Commitment reports an archive sends to qcdesk arrive here too, and are recorded for
 //! the send queue.
 
-mod part10;
 mod writer;
 
 use std::path::Path;
@@ -25,7 +24,6 @@ use crate::net::commitment::CommitResult;
 use crate::net::scp::{Answer, AssociationInfo, Handler, ScpConfig, Server, StoreRequest};
 use crate::store::{BlobStore, FileRecord, NetworkOrigin, Store, StoreError};
 
-pub use part10::wrap_part10;
 pub use writer::Event;
 
 /// How a received instance is made durable before Success is answered.
@@ -251,13 +249,8 @@ fn record_of(
     info: &AssociationInfo,
     request: &StoreRequest,
 ) -> Result<FileRecord, Answer> {
-    let (bytes, dataset_offset) = wrap_part10(
-        &request.sop_class,
-        &request.sop_instance,
-        &request.transfer_syntax,
-        &info.calling_ae,
-        &request.data,
-    );
+    let bytes = &request.file;
+    let dataset_offset = request.dataset_offset as u64;
     let outcome =
         crate::dicom::read_header(&mut std::io::Cursor::new(&bytes[..]), bytes.len() as u64)
             .map_err(|e| Answer::status(0xC000, format!("cannot read the data set: {e}")))?;
@@ -268,7 +261,7 @@ fn record_of(
         ));
     }
     let staged = blobs
-        .stage(&bytes, dataset_offset, &request.transfer_syntax)
+        .stage(bytes, dataset_offset, &request.transfer_syntax)
         .map_err(|e| Answer::status(0xA700, format!("cannot write: {e}")))?;
     Ok(FileRecord {
         staged,

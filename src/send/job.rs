@@ -11,6 +11,9 @@ use crate::net::commitment::CommitResult;
 use crate::net::{NetError, Peer, StatusKind, StoreAssociation};
 use crate::store::{ItemResult, SendItem, SendJob, Store, StoreError};
 
+/// How long an extra association may take to be accepted before its share goes to the others.
+const EXTRA_ASSOCIATION_WAIT: Duration = Duration::from_secs(3);
+
 /// Results are written at least this often (and at the end).
 const RECORD_EVERY: Duration = Duration::from_millis(500);
 
@@ -51,7 +54,7 @@ pub fn run(
         .cloned()
         .collect();
     let total = all.len();
-    let mut done = total - pending.len();
+    let done = total - pending.len();
     progress(Progress {
         job: job.id,
         done,
@@ -59,64 +62,11 @@ pub fn run(
     });
     let mut assoc = None;
     if !pending.is_empty() {
-        let wanted: Vec<(String, String)> = pending
-            .iter()
-            .map(|i| (i.sop_class.clone(), i.transfer_syntax.clone()))
-            .collect();
-        let mut a = match StoreAssociation::open(peer, &wanted, cfg.commitment) {
-            Ok(a) => a,
-            Err(e) => return retry_or_fail(store, job, cfg, e.to_string()),
-        };
-        let mut results = Vec::new();
-        let mut last_record = Instant::now();
-        let mut busy = 0usize;
-        for item in &pending {
-            match send_one(store, &mut a, item) {
-                Ok(r) => {
-                    if r.state.is_none() {
-                        busy += 1;
-                    }
-                    results.push(r);
-                }
-                Err(e) => {
-                    // What the archive answered so far is kept; the rest stays pending.
-                    store.record_send_results(job.id, &results)?;
-                    a.abort();
-                    return retry_or_fail(store, job, cfg, e.to_string());
-                }
-            }
-            done += 1;
-            if last_record.elapsed() >= RECORD_EVERY {
-                store.record_send_results(job.id, &results)?;
-                results.clear();
-                last_record = Instant::now();
-                progress(Progress {
-                    job: job.id,
-                    done,
-                    total,
-                });
-                if !store.heartbeat_send_job(job.id)? {
-                    a.release();
-                    return Ok(JobEnd::Cancelled);
-                }
-            }
+        match send_pending(store, job, peer, cfg, &pending, done, total, progress)? {
+            Sent::All(a) => assoc = a,
+            Sent::Cancelled => return Ok(JobEnd::Cancelled),
+            Sent::Stopped(why) => return retry_or_fail(store, job, cfg, why),
         }
-        store.record_send_results(job.id, &results)?;
-        progress(Progress {
-            job: job.id,
-            done,
-            total,
-        });
-        if busy > 0 {
-            a.release();
-            return retry_or_fail(
-                store,
-                job,
-                cfg,
-                format!("the archive was out of resources for {busy} instances"),
-            );
-        }
-        assoc = Some(a);
     }
     let items = store.send_items(job.id, false)?;
     let failed = store
@@ -136,9 +86,166 @@ pub fn run(
     prove(store, job, peer, cfg, assoc, &items)
 }
 
+/// How sending the pending instances ended.
+enum Sent {
+    /// Every instance has the archive's answer; the association kept for the proof.
+    All(Option<Box<StoreAssociation>>),
+    Cancelled,
+    /// A network failure, or instances the archive had no room for: try again later.
+    Stopped(String),
+}
+
+/// What a sending association reports.
+enum FromWorker {
+    Answer(ItemResult),
+    Lost(NetError),
+    Done(Box<StoreAssociation>),
+}
+
+/// Sends `pending` over `cfg.associations` associations at once (the archive takes them in
+/// parallel), recording the archive's answers as they come.
+#[allow(clippy::too_many_arguments)]
+fn send_pending(
+    store: &mut Store,
+    job: &SendJob,
+    peer: &Peer,
+    cfg: &SendConfig,
+    pending: &[SendItem],
+    mut done: usize,
+    total: usize,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Sent, StoreError> {
+    let workers = cfg.associations.clamp(1, 8).min(pending.len());
+    // The instances wait in one queue the associations take from: one that cannot open (an
+    // archive serving one association at a time) leaves its share to the others.
+    let (queue_tx, queue) = crossbeam_channel::unbounded::<&SendItem>();
+    for item in pending {
+        let _ = queue_tx.send(item);
+    }
+    drop(queue_tx);
+    let wanted: Vec<(String, String)> = pending
+        .iter()
+        .map(|i| (i.sop_class.clone(), i.transfer_syntax.clone()))
+        .collect();
+    let blobs = store.blobs();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (tx, rx) = crossbeam_channel::unbounded::<FromWorker>();
+    std::thread::scope(|s| {
+        for n in 0..workers {
+            let (tx, blobs, stop) = (tx.clone(), std::sync::Arc::clone(&blobs), &stop);
+            let (queue, wanted) = (queue.clone(), &wanted);
+            s.spawn(move || {
+                // Storage Commitment is asked on the first association only.
+                let opened = if n == 0 {
+                    StoreAssociation::open(peer, wanted, cfg.commitment)
+                } else {
+                    StoreAssociation::open_within(peer, wanted, false, EXTRA_ASSOCIATION_WAIT)
+                };
+                let mut a = match opened {
+                    Ok(a) => a,
+                    Err(e) if n == 0 => {
+                        let _ = tx.send(FromWorker::Lost(e));
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::info!("sending over fewer associations: {e}");
+                        return;
+                    }
+                };
+                while let Ok(item) = queue.try_recv() {
+                    if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                        break;
+                    }
+                    match send_one(&blobs, &mut a, item) {
+                        Ok(r) => {
+                            let _ = tx.send(FromWorker::Answer(r));
+                        }
+                        Err(e) => {
+                            a.abort();
+                            let _ = tx.send(FromWorker::Lost(e));
+                            return;
+                        }
+                    }
+                }
+                // Released at once, so an archive serving one association at a time takes
+                // the next; the one for the proof stays open.
+                if n == 0 && a.offers_commitment() {
+                    let _ = tx.send(FromWorker::Done(Box::new(a)));
+                } else {
+                    a.release();
+                }
+            });
+        }
+        drop(tx);
+        let mut results = Vec::new();
+        let mut last_record = Instant::now();
+        let mut busy = 0usize;
+        let mut lost: Option<String> = None;
+        let mut cancelled = false;
+        let mut kept: Vec<Box<StoreAssociation>> = Vec::new();
+        for msg in rx {
+            match msg {
+                FromWorker::Answer(r) => {
+                    if r.state.is_none() {
+                        busy += 1;
+                    }
+                    results.push(r);
+                    done += 1;
+                }
+                FromWorker::Lost(e) => {
+                    // The other associations finish their instances; the rest stays pending.
+                    lost.get_or_insert(e.to_string());
+                }
+                FromWorker::Done(a) => kept.push(a),
+            }
+            if last_record.elapsed() >= RECORD_EVERY {
+                store.record_send_results(job.id, &results)?;
+                results.clear();
+                last_record = Instant::now();
+                progress(Progress {
+                    job: job.id,
+                    done,
+                    total,
+                });
+                if !cancelled && !store.heartbeat_send_job(job.id)? {
+                    cancelled = true;
+                    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
+        }
+        store.record_send_results(job.id, &results)?;
+        progress(Progress {
+            job: job.id,
+            done,
+            total,
+        });
+        // The association that offers Storage Commitment is kept for the proof.
+        let mut proof = None;
+        for a in kept {
+            if proof.is_none() && a.offers_commitment() && !cancelled && lost.is_none() {
+                proof = Some(a);
+            } else {
+                a.release();
+            }
+        }
+        if cancelled {
+            return Ok(Sent::Cancelled);
+        }
+        if let Some(why) = lost {
+            return Ok(Sent::Stopped(why));
+        }
+        if busy > 0 {
+            return Ok(Sent::Stopped(format!(
+                "the archive was out of resources for {busy} instances"
+            )));
+        }
+        Ok(Sent::All(proof))
+    })
+}
+
 /// Sends one instance; an Err is a network failure that ends the association.
 fn send_one(
-    store: &Store,
+    blobs: &crate::store::BlobStore,
     assoc: &mut StoreAssociation,
     item: &SendItem,
 ) -> Result<ItemResult, NetError> {
@@ -156,7 +263,7 @@ fn send_one(
             item.sop_class
         )));
     };
-    let path = store.blobs().path(&item.blob_hash);
+    let path = blobs.path(&item.blob_hash);
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
         Err(e) => return Ok(failed(format!("cannot read {}: {e}", path.display()))),
@@ -193,13 +300,13 @@ fn prove(
     job: &SendJob,
     peer: &Peer,
     cfg: &SendConfig,
-    assoc: Option<StoreAssociation>,
+    assoc: Option<Box<StoreAssociation>>,
     items: &[SendItem],
 ) -> Result<JobEnd, StoreError> {
     let mut note = String::new();
     if cfg.commitment {
         let assoc = match assoc {
-            Some(a) => Ok(a),
+            Some(a) => Ok(*a),
             None => StoreAssociation::open(peer, &[], true),
         };
         match assoc {

@@ -31,6 +31,8 @@ pub struct SendConfig {
     pub commitment: bool,
     /// How long to wait for the commitment report before proving by query instead.
     pub commitment_wait_seconds: u64,
+    /// Associations a study is sent over at once (1 to 8).
+    pub associations: usize,
 }
 
 impl Default for SendConfig {
@@ -40,6 +42,7 @@ impl Default for SendConfig {
             backoff_seconds: 10,
             commitment: true,
             commitment_wait_seconds: 30,
+            associations: 2,
         }
     }
 }

@@ -29,6 +29,28 @@ pub fn wrap_part10(
     source_ae: &str,
     data: &[u8],
 ) -> (Vec<u8>, u64) {
+    let mut out = file_head(
+        sop_class,
+        sop_instance,
+        transfer_syntax,
+        source_ae,
+        data.len(),
+    );
+    let offset = out.len() as u64;
+    out.extend_from_slice(data);
+    (out, offset)
+}
+
+/// Preamble, `DICM` and the file meta group: what precedes the data set. `room`: bytes to
+/// reserve after it for the data set (the receiver appends the data set as it arrives, so it
+/// is never copied into a file buffer again).
+pub fn file_head(
+    sop_class: &str,
+    sop_instance: &str,
+    transfer_syntax: &str,
+    source_ae: &str,
+    room: usize,
+) -> Vec<u8> {
     let mut meta = Vec::with_capacity(256);
     element(&mut meta, 0x0001, b"OB", &[0, 1], 0);
     element(&mut meta, 0x0002, b"UI", sop_class.as_bytes(), 0);
@@ -51,15 +73,13 @@ pub fn wrap_part10(
     if !source_ae.is_empty() {
         element(&mut meta, 0x0016, b"AE", source_ae.as_bytes(), b' ');
     }
-    let mut out = Vec::with_capacity(132 + 12 + meta.len() + data.len());
+    let mut out = Vec::with_capacity(132 + 12 + meta.len() + room);
     out.extend_from_slice(&[0u8; 128]);
     out.extend_from_slice(b"DICM");
     out.extend_from_slice(&[0x02, 0x00, 0x00, 0x00, b'U', b'L', 4, 0]);
     out.extend_from_slice(&(meta.len() as u32).to_le_bytes());
     out.extend_from_slice(&meta);
-    let offset = out.len() as u64;
-    out.extend_from_slice(data);
-    (out, offset)
+    out
 }
 
 #[cfg(test)]
