@@ -490,10 +490,11 @@ impl WorklistItem {
 }
 
 /// What a DICOM node is to qcdesk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NodeRole {
     /// Where corrected studies are sent.
+    #[default]
     Archive,
     /// The RIS's Modality Worklist SCP.
     Ris,
@@ -520,7 +521,7 @@ impl NodeRole {
 }
 
 /// A configured DICOM node.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct DicomNode {
     pub name: String,
     pub ae_title: String,
@@ -534,6 +535,14 @@ pub struct DicomNode {
     /// loopback port of its own whenever the node is used).
     #[serde(skip_serializing_if = "String::is_empty", default)]
     pub embedded: String,
+    /// PEM files of a TLS node: the CA its certificate must chain to, and the certificate and
+    /// key qcdesk presents to it (both optional).
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub tls_ca: String,
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub tls_cert: String,
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub tls_key: String,
 }
 
 impl DicomNode {

@@ -166,7 +166,7 @@ fn listen_refuses_callers_off_its_allow_list_and_survives_malformed_pdus() {
     let ws = tempfile::tempdir().unwrap();
     std::fs::write(
         ws.path().join("config.toml"),
-        "[receiver]\nallow = [\"MODALITY\"]\n",
+        "[receiver]\nallow = [\"MODALITY\"]\nmax_associations = 4\n",
     )
     .unwrap();
     let port = free_port();
@@ -183,6 +183,14 @@ fn listen_refuses_callers_off_its_allow_list_and_survives_malformed_pdus() {
         .unwrap();
     drop(cut);
     let _silent = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    // Health checks and scanners: connections closed at once, or after a few bytes. Each must
+    // give its slot back (more of them than the receiver has slots).
+    for i in 0..12u8 {
+        let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        if i % 2 == 1 {
+            c.write_all(&[0x01, 0x00, 0x00, 0x00]).unwrap();
+        }
+    }
     // Meanwhile a real sender is served.
     storescu(port, "QC_SCP", &[], &[&test_file("CT_small.dcm")]);
     // A caller off the list is rejected with the reason.

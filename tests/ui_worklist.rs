@@ -99,9 +99,7 @@ fn echo_on_a_stopped_node_shows_the_error() {
             host: "127.0.0.1".into(),
             port,
             role: NodeRole::Archive,
-            tls: false,
-            calling_ae: String::new(),
-            embedded: String::new(),
+            ..DicomNode::default()
         })
         .unwrap();
     let mut h = desk(ws.path());

@@ -23,9 +23,18 @@ pub enum NodeCmd {
         /// What the node is to qcdesk.
         #[arg(long, value_parser = parse_role)]
         role: NodeRole,
-        /// The node expects DICOM over TLS.
+        /// The node expects DICOM over TLS (give --tls-ca).
         #[arg(long)]
         tls: bool,
+        /// PEM file of the CA the node's certificate must chain to.
+        #[arg(long, value_name = "FILE", requires = "tls")]
+        tls_ca: Option<std::path::PathBuf>,
+        /// PEM certificate qcdesk presents to the node (with --tls-key).
+        #[arg(long, value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<std::path::PathBuf>,
+        /// PEM private key of --tls-cert.
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<std::path::PathBuf>,
         /// The AE title qcdesk calls this node with (default: the workspace's own).
         #[arg(long, value_name = "AET")]
         calling_ae: Option<String>,
@@ -117,8 +126,16 @@ pub fn node(store: &mut Store, cmd: NodeCmd) -> Result<()> {
             address,
             role,
             tls,
+            tls_ca,
+            tls_cert,
+            tls_key,
             calling_ae,
         } => {
+            // Paths are kept absolute: the node is used from any working directory.
+            let path = |p: Option<std::path::PathBuf>| {
+                p.map(|p| std::path::absolute(&p).unwrap_or(p).display().to_string())
+                    .unwrap_or_default()
+            };
             let (ae_title, host, port) = parse_ae_address(&address).map_err(anyhow::Error::msg)?;
             let node = DicomNode {
                 name,
@@ -128,7 +145,10 @@ pub fn node(store: &mut Store, cmd: NodeCmd) -> Result<()> {
                 role,
                 tls,
                 calling_ae: calling_ae.unwrap_or_default(),
-                embedded: String::new(),
+                tls_ca: path(tls_ca),
+                tls_cert: path(tls_cert),
+                tls_key: path(tls_key),
+                ..DicomNode::default()
             };
             store.put_node(&node)?;
             eprintln!(

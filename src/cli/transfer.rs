@@ -46,11 +46,15 @@ pub fn listen(store: &mut Store, ae: Option<String>, port: Option<u16>, json: bo
     if json {
         output::print_json_line(&serde_json::json!({
             "event": "listening", "ae_title": ae, "port": receiver.port(),
-            "durability": durability,
+            "tls_port": receiver.tls_port(), "durability": durability,
         }))?;
     } else {
+        let tls = receiver
+            .tls_port()
+            .map(|p| format!(" and {p} (TLS)"))
+            .unwrap_or_default();
         eprintln!(
-            "listening as {ae} on port {} ({durability} durability); Ctrl+C stops",
+            "listening as {ae} on port {}{tls} ({durability} durability); Ctrl+C stops",
             receiver.port()
         );
     }

@@ -31,9 +31,8 @@ pub fn demo_archive_node() -> DicomNode {
         host: "127.0.0.1".into(),
         port: 0,
         role: NodeRole::Archive,
-        tls: false,
-        calling_ae: String::new(),
         embedded: EMBEDDED.into(),
+        ..DicomNode::default()
     }
 }
 

@@ -126,9 +126,8 @@ pub fn demo_ris_node() -> crate::model::DicomNode {
         host: "127.0.0.1".into(),
         port: 0,
         role: crate::model::NodeRole::Ris,
-        tls: false,
-        calling_ae: String::new(),
         embedded: "demo".into(),
+        ..Default::default()
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::net::{TcpStream, ToSocketAddrs};
 
-use dicom_ul::association::client::ClientAssociationOptions;
+use dicom_ul::association::client::{ClientAssociationOptions, TlsStream};
 use dicom_ul::association::{ClientAssociation, Error as UlError};
 use dicom_ul::pdu::{PDataValue, Pdu};
 
@@ -25,9 +25,74 @@ impl PduLink for ClientAssociation<TcpStream> {
     }
 }
 
+/// The association over plain TCP or TLS.
+enum Link {
+    Plain(ClientAssociation<TcpStream>),
+    Tls(Box<ClientAssociation<TlsStream>>),
+}
+
+impl PduLink for Link {
+    fn send_pdu(&mut self, pdu: &Pdu) -> Result<(), UlError> {
+        match self {
+            Link::Plain(a) => a.send(pdu),
+            Link::Tls(a) => a.send(pdu),
+        }
+    }
+    fn receive_pdu(&mut self) -> Result<Pdu, UlError> {
+        match self {
+            Link::Plain(a) => a.receive(),
+            Link::Tls(a) => a.receive(),
+        }
+    }
+    fn peer_max_pdu(&self) -> u32 {
+        match self {
+            Link::Plain(a) => a.acceptor_max_pdu_length(),
+            Link::Tls(a) => a.acceptor_max_pdu_length(),
+        }
+    }
+}
+
+impl Link {
+    fn presentation_contexts(&self) -> &[dicom_ul::pdu::PresentationContextNegotiated] {
+        match self {
+            Link::Plain(a) => a.presentation_contexts(),
+            Link::Tls(a) => a.presentation_contexts(),
+        }
+    }
+
+    fn user_variables(&self) -> &[dicom_ul::pdu::UserVariableItem] {
+        match self {
+            Link::Plain(a) => a.user_variables(),
+            Link::Tls(a) => a.user_variables(),
+        }
+    }
+
+    /// The TCP socket underneath (for timeouts and TCP_NODELAY).
+    fn tcp(&mut self) -> &mut TcpStream {
+        match self {
+            Link::Plain(a) => a.inner_stream(),
+            Link::Tls(a) => &mut a.inner_stream().sock,
+        }
+    }
+
+    fn release(self) {
+        let _ = match self {
+            Link::Plain(a) => a.release(),
+            Link::Tls(a) => a.release(),
+        };
+    }
+
+    fn abort(self) {
+        let _ = match self {
+            Link::Plain(a) => a.abort(),
+            Link::Tls(a) => a.abort(),
+        };
+    }
+}
+
 /// An open association.
 pub struct Association {
-    inner: ClientAssociation<TcpStream>,
+    inner: Link,
     peer: Peer,
     pending: Vec<PDataValue>,
     next_id: u16,
@@ -79,9 +144,15 @@ impl Association {
         both_roles: &[&str],
     ) -> Result<Association, NetError> {
         let label = peer.label();
-        if peer.tls {
-            return Err(NetError::TlsUnsupported { peer: label });
-        }
+        let tls = match &peer.tls {
+            Some(files) => Some(
+                super::tls::client_config(files).map_err(|why| NetError::Tls {
+                    peer: label.clone(),
+                    why,
+                })?,
+            ),
+            None => None,
+        };
         let addrs: Vec<std::net::SocketAddr> = (peer.host.as_str(), peer.port)
             .to_socket_addrs()
             .map_err(|e| NetError::Address {
@@ -113,7 +184,15 @@ impl Association {
             for sop in both_roles {
                 options = options.with_role_selection(*sop, true, true);
             }
-            match options.establish(addr) {
+            let established = match &tls {
+                Some(config) => options
+                    .tls_config(std::sync::Arc::clone(config))
+                    .server_name(&peer.host)
+                    .establish_tls(addr)
+                    .map(|a| Link::Tls(Box::new(a))),
+                None => options.establish(addr).map(Link::Plain),
+            };
+            match established {
                 Ok(a) => {
                     opened = Some(a);
                     break;
@@ -133,7 +212,7 @@ impl Association {
             }
         };
         // Nagle would hold each small response back ~40 ms.
-        let _ = inner.inner_stream().set_nodelay(true);
+        let _ = inner.tcp().set_nodelay(true);
         Ok(Association {
             inner,
             peer: peer.clone(),
@@ -172,6 +251,27 @@ impl Association {
                 return NetError::NotSupported {
                     peer: label,
                     service: "every proposed service".into(),
+                };
+            }
+            UlError::TlsConnection { source, .. } => {
+                return NetError::Tls {
+                    peer: label,
+                    why: format!("the connection was refused: {source}"),
+                };
+            }
+            UlError::TlsHandshake { source, .. } => {
+                return NetError::Tls {
+                    peer: label,
+                    why: format!(
+                        "the handshake failed ({source}); check the CA file, the node's \
+                         certificate, and that the node speaks TLS on this port"
+                    ),
+                };
+            }
+            UlError::InvalidServerName { .. } => {
+                return NetError::Tls {
+                    peer: label,
+                    why: format!("'{}' cannot name a TLS server", peer.host),
                 };
             }
             UlError::Aborted { .. } => {
@@ -305,16 +405,16 @@ impl Association {
         during: &str,
     ) -> Result<Option<Message>, NetError> {
         let wait = wait.max(std::time::Duration::from_millis(1));
-        let _ = self.inner.inner_stream().set_read_timeout(Some(wait));
+        let _ = self.inner.tcp().set_read_timeout(Some(wait));
         let got = dimse::receive_message(&mut self.inner, &mut self.pending);
         let _ = self
             .inner
-            .inner_stream()
+            .tcp()
             .set_read_timeout(Some(self.peer.timeouts.io));
         match got {
             Ok(m) => Ok(Some(m)),
             Err(ReceiveError::Released) => {
-                let _ = self.inner.send(&Pdu::ReleaseRP);
+                let _ = self.inner.send_pdu(&Pdu::ReleaseRP);
                 self.closed = true;
                 Ok(None)
             }
@@ -337,7 +437,7 @@ impl Association {
     /// Sets the time any one read or write may take from now on.
     pub fn set_io_timeout(&mut self, io: std::time::Duration) {
         self.peer.timeouts.io = io;
-        let stream = self.inner.inner_stream();
+        let stream = self.inner.tcp();
         let _ = stream.set_read_timeout(Some(io));
         let _ = stream.set_write_timeout(Some(io));
     }
@@ -351,13 +451,13 @@ impl Association {
     /// worth reporting once the work is done.
     pub fn release(self) {
         if !self.closed {
-            let _ = self.inner.release();
+            self.inner.release();
         }
     }
 
     pub fn abort(self) {
         if !self.closed {
-            let _ = self.inner.abort();
+            self.inner.abort();
         }
     }
 }

@@ -13,8 +13,10 @@ mod dimse;
 mod echo;
 mod find;
 pub mod scp;
+mod scp_answer;
 mod status;
 mod store_scu;
+pub mod tls;
 
 use std::time::Duration;
 
@@ -24,6 +26,7 @@ pub use echo::{EchoReport, echo};
 pub use find::{FindOutcome, Next, find};
 pub use status::{Status, StatusKind};
 pub use store_scu::StoreAssociation;
+pub use tls::TlsFiles;
 
 /// Verification SOP Class.
 pub const VERIFICATION: &str = "1.2.840.10008.1.1";
@@ -49,7 +52,8 @@ pub struct Peer {
     pub port: u16,
     /// The AE title qcdesk presents to this node.
     pub calling_ae: String,
-    pub tls: bool,
+    /// DICOM over TLS, with these files.
+    pub tls: Option<TlsFiles>,
     pub timeouts: Timeouts,
 }
 
@@ -119,6 +123,6 @@ pub enum NetError {
         service: String,
         status: Status,
     },
-    #[error("{peer}: TLS is configured for this node but qcdesk does not speak DICOM TLS yet")]
-    TlsUnsupported { peer: String },
+    #[error("{peer}: TLS: {why}")]
+    Tls { peer: String, why: String },
 }

@@ -7,27 +7,27 @@
 //! A peer that sends garbage, an absurd PDU or aborts loses only its own association: the
 //! handler hears `closed` with why, and nothing half-received reaches it.
 
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
 use dicom_object::InMemDicomObject;
-use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use dicom_ul::association::server::{AccessControl, Negotiation, ServerAssociationOptions};
-use dicom_ul::association::{Association as _, Error as UlError, ServerAssociation};
+use dicom_ul::association::{Association as _, CloseSocket, Error as UlError, ServerAssociation};
 use dicom_ul::pdu::{AssociationRJServiceUserReason, Pdu, RequestorRoles, UserIdentity};
 
 use super::commitment::{self, CommitResult};
-use super::dimse::{self, Command, CommandField, Message, PduLink, ReceiveError};
+use super::dimse::{self, Command, CommandField, PduLink, ReceiveError};
+use super::scp_answer::{answer_commit, answer_find, reply, send};
 use super::{EXPLICIT_VR_LE, IMPLICIT_VR_LE, STORAGE_COMMITMENT, VERIFICATION};
-use crate::dicom::dump::{Node, dump_dataset};
+use crate::dicom::dump::Node;
 
 /// The largest PDU qcdesk accepts as an SCP.
 const MAX_PDU: u32 = 1 << 20;
 
-impl PduLink for ServerAssociation<TcpStream> {
+impl<S: Read + Write + CloseSocket> PduLink for ServerAssociation<S> {
     fn send_pdu(&mut self, pdu: &Pdu) -> Result<(), UlError> {
         self.send(pdu)
     }
@@ -143,6 +143,8 @@ pub struct ScpConfig {
     pub max_associations: usize,
     /// Any one read or write; an idle association is aborted after it.
     pub timeout: Duration,
+    /// DICOM over TLS on this port.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl ScpConfig {
@@ -152,6 +154,7 @@ impl ScpConfig {
             bind: bind.to_string(),
             max_associations: 8,
             timeout: Duration::from_secs(60),
+            tls: None,
         }
     }
 }
@@ -326,28 +329,83 @@ impl Negotiation for Roles {
     }
 }
 
-/// Reads the A-ASSOCIATE-RQ without consuming it, for what dicom-ul does not keep: the peer's
-/// implementation class and version.
-fn peek_implementation(stream: &TcpStream) -> (String, String) {
-    let mut buf = vec![0u8; 16_384];
-    let mut got = 0;
-    for _ in 0..20 {
-        match stream.peek(&mut buf) {
-            Ok(n) if n >= 6 => {
-                got = n;
-                let len = u32::from_be_bytes([buf[2], buf[3], buf[4], buf[5]]) as usize + 6;
-                if n >= len || n == buf.len() {
-                    break;
-                }
-            }
-            Ok(0) | Err(_) => break,
-            Ok(n) => got = n,
+/// The largest first message waited for: an A-ASSOCIATE-RQ (even 128 presentation contexts
+/// take ~15 KB) or a TLS ClientHello record (at most 16 KB + 5).
+const FIRST_MESSAGE_MAX: usize = 64 << 10;
+
+/// Waits, without consuming anything, until the connection's first message is whole: a TLS
+/// record (`tls`) or an A-ASSOCIATE-RQ PDU. None: the connection closed, sent something else, or
+/// stayed silent for `timeout`: it is closed unanswered.
+///
+/// dicom-ul must never see such a connection: with TLS support built in, a plain association
+/// whose first PDU cannot be read is sniffed for TLS from a buffer, and the TLS acceptor spins
+/// forever on an empty or partial one (a health check's empty connection would take a thread
+/// and a core for good).
+fn peek_first_message(stream: &TcpStream, tls: bool, timeout: Duration) -> Option<Vec<u8>> {
+    let deadline = std::time::Instant::now() + timeout;
+    let mut buf = vec![0u8; FIRST_MESSAGE_MAX];
+    loop {
+        let n = stream.peek(&mut buf).ok()?;
+        if n == 0 {
+            return None;
         }
-        std::thread::sleep(Duration::from_millis(2));
+        // A-ASSOCIATE-RQ: type 01H, reserved, 4-byte length. TLS: a handshake record (16H),
+        // version 3.x, 2-byte length.
+        let (kind, header) = if tls { (0x16, 5) } else { (0x01, 6) };
+        if buf[0] != kind {
+            return None;
+        }
+        if n >= header {
+            let len = if tls {
+                u16::from_be_bytes([buf[3], buf[4]]) as usize
+            } else {
+                u32::from_be_bytes([buf[2], buf[3], buf[4], buf[5]]) as usize
+            } + header;
+            if len > buf.len() {
+                return None;
+            }
+            if n >= len {
+                buf.truncate(len);
+                return Some(buf);
+            }
+        }
+        if std::time::Instant::now() >= deadline || peer_closed(stream) {
+            return None;
+        }
     }
-    match dicom_ul::pdu::read_pdu(&buf[..got], dicom_ul::pdu::MAXIMUM_PDU_SIZE, false) {
-        Ok(Some(Pdu::AssociationRQ(rq))) => super::assoc::implementation_of(&rq.user_variables),
-        _ => Default::default(),
+}
+
+/// Waits a millisecond for more bytes; true when the peer has closed its side (peek would go
+/// on returning the bytes it left behind).
+fn peer_closed(stream: &TcpStream) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let mut pfd = libc::pollfd {
+            fd: stream.as_raw_fd(),
+            events: libc::POLLRDHUP,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for the duration of the call.
+        let n = unsafe { libc::poll(&mut pfd, 1, 1) };
+        n > 0 && pfd.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = stream;
+        std::thread::sleep(Duration::from_millis(1));
+        false
+    }
+}
+
+/// The peer's implementation class and version from its A-ASSOCIATE-RQ (dicom-ul does not keep
+/// them), and whether the request parses at all.
+fn implementation(first: &[u8]) -> Option<(String, String)> {
+    match dicom_ul::pdu::read_pdu(first, dicom_ul::pdu::MAXIMUM_PDU_SIZE, false) {
+        Ok(Some(Pdu::AssociationRQ(rq))) => {
+            Some(super::assoc::implementation_of(&rq.user_variables))
+        }
+        _ => None,
     }
 }
 
@@ -358,7 +416,20 @@ fn serve(stream: TcpStream, config: &ScpConfig, handler: &dyn Handler) {
         .peer_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
-    let (implementation_class_uid, implementation_version) = peek_implementation(&stream);
+    // A caller gets at most 10 s to send its request (DCMTK's ACSE timeout is 30 s).
+    let first_wait = config.timeout.min(Duration::from_secs(10));
+    let Some(first) = peek_first_message(&stream, config.tls.is_some(), first_wait) else {
+        return;
+    };
+    // Over TLS the request is read inside the tunnel: its implementation is not known here.
+    let (implementation_class_uid, implementation_version) = if config.tls.is_some() {
+        Default::default()
+    } else {
+        match implementation(&first) {
+            Some(i) => i,
+            None => return,
+        }
+    };
     let mut options = ServerAssociationOptions::new()
         .ae_access_control(Access { handler })
         .with_negotiation(Roles)
@@ -379,16 +450,38 @@ fn serve(stream: TcpStream, config: &ScpConfig, handler: &dyn Handler) {
             .with_transfer_syntax(EXPLICIT_VR_LE)
             .with_transfer_syntax(IMPLICIT_VR_LE);
     }
-    let Ok(mut assoc) = options.establish(stream) else {
-        return;
+    let info = AssociationInfo {
+        id: None,
+        calling_ae: String::new(),
+        called_ae: String::new(),
+        peer_address,
+        implementation_class_uid,
+        implementation_version,
     };
+    match &config.tls {
+        Some(tls) => match options.tls_config(Arc::clone(tls)).establish_tls(stream) {
+            Ok(assoc) => run_association(assoc, info, handler),
+            Err(e) => tracing::info!("TLS association from {} refused: {e}", info.peer_address),
+        },
+        None => {
+            if let Ok(assoc) = options.establish(stream) {
+                run_association(assoc, info, handler);
+            }
+        }
+    }
+}
+
+/// Serves an accepted association until it ends.
+fn run_association<S: Read + Write + CloseSocket>(
+    mut assoc: ServerAssociation<S>,
+    info: AssociationInfo,
+    handler: &dyn Handler,
+) {
     let mut info = AssociationInfo {
         id: None,
         calling_ae: assoc.peer_ae_title().trim().to_string(),
         called_ae: assoc.called_ae_title().trim().to_string(),
-        peer_address,
-        implementation_class_uid,
-        implementation_version,
+        ..info
     };
     handler.opened(&mut info);
     let contexts = super::assoc::negotiated(assoc.presentation_contexts());
@@ -504,95 +597,4 @@ fn serve(stream: TcpStream, config: &ScpConfig, handler: &dyn Handler) {
         }
     };
     handler.closed(&info, stored, &how);
-}
-
-fn send(
-    assoc: &mut ServerAssociation<TcpStream>,
-    context_id: u8,
-    command: Command,
-    data: Option<Vec<u8>>,
-) -> bool {
-    dimse::send_message(
-        assoc,
-        &Message {
-            context_id,
-            command,
-            data,
-        },
-    )
-    .is_ok()
-}
-
-fn reply(
-    assoc: &mut ServerAssociation<TcpStream>,
-    request: &Message,
-    field: CommandField,
-    status: u16,
-    data: Option<Vec<u8>>,
-) -> bool {
-    let command = Command::response(field, &request.command, status, data.is_some());
-    send(assoc, request.context_id, command, data)
-}
-
-fn answer_find(
-    assoc: &mut ServerAssociation<TcpStream>,
-    msg: &Message,
-    ts_uid: &str,
-    abstract_syntax: &str,
-    info: &AssociationInfo,
-    handler: &dyn Handler,
-) -> bool {
-    let Some(ts) = TransferSyntaxRegistry.get(ts_uid) else {
-        return reply(assoc, msg, CommandField::CFindRsp, 0xC000, None);
-    };
-    let sop_class = msg
-        .command
-        .sop_class()
-        .unwrap_or_else(|| abstract_syntax.to_string());
-    let query = dump_dataset(msg.data.as_deref().unwrap_or_default(), ts_uid);
-    if query.error.is_some() {
-        return reply(assoc, msg, CommandField::CFindRsp, 0xA900, None);
-    }
-    let (matches, status) = handler.find(info, &sop_class, &query.dataset);
-    for m in matches {
-        let mut bytes = Vec::new();
-        if m.write_dataset_with_ts(&mut bytes, ts).is_err() {
-            return reply(assoc, msg, CommandField::CFindRsp, 0xC001, None);
-        }
-        if !reply(assoc, msg, CommandField::CFindRsp, 0xFF00, Some(bytes)) {
-            return false;
-        }
-    }
-    reply(assoc, msg, CommandField::CFindRsp, status, None)
-}
-
-/// N-ACTION (Storage Commitment request): answered, then the report is sent on this same
-/// association (the requestor proposed both roles, or is qcdesk, which listens for it).
-fn answer_commit(
-    assoc: &mut ServerAssociation<TcpStream>,
-    msg: &Message,
-    ts_uid: &str,
-    info: &AssociationInfo,
-    handler: &dyn Handler,
-) -> bool {
-    let request = match commitment::read_request(msg.data.as_deref().unwrap_or_default(), ts_uid) {
-        Ok(r) => r,
-        Err(_) => return reply(assoc, msg, CommandField::NActionRsp, 0x0110, None),
-    };
-    let Some(result) = handler.commit(info, &request) else {
-        return reply(assoc, msg, CommandField::NActionRsp, 0x0112, None);
-    };
-    if !reply(assoc, msg, CommandField::NActionRsp, 0, None) {
-        return false;
-    }
-    let Ok((event, data)) = commitment::write_report(&result, ts_uid) else {
-        return false;
-    };
-    let command = Command::n_event_report(
-        STORAGE_COMMITMENT,
-        commitment::WELL_KNOWN_INSTANCE,
-        event,
-        msg.command.message_id().unwrap_or(1).wrapping_add(0x4000),
-    );
-    send(assoc, msg.context_id, command, Some(data))
 }

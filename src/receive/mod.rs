@@ -46,6 +46,13 @@ pub struct ReceiverConfig {
     pub max_associations: usize,
     /// Seconds an association may stay silent before it is aborted.
     pub timeout_seconds: u64,
+    /// A second port for DICOM over TLS (with `tls_cert` and `tls_key`; 2762 is the usual).
+    pub tls_port: Option<u16>,
+    /// PEM certificate and key the receiver presents on its TLS port.
+    pub tls_cert: Option<std::path::PathBuf>,
+    pub tls_key: Option<std::path::PathBuf>,
+    /// PEM CA file: callers on the TLS port must present a certificate chaining to it.
+    pub tls_ca: Option<std::path::PathBuf>,
 }
 
 impl Default for ReceiverConfig {
@@ -56,6 +63,10 @@ impl Default for ReceiverConfig {
             allow: Vec::new(),
             max_associations: 8,
             timeout_seconds: 60,
+            tls_port: None,
+            tls_cert: None,
+            tls_key: None,
+            tls_ca: None,
         }
     }
 }
@@ -66,11 +77,15 @@ pub enum ReceiveError {
     Store(#[from] StoreError),
     #[error("cannot listen on {bind}: {why}")]
     Listen { bind: String, why: String },
+    #[error("the receiver's TLS settings ([receiver] in config.toml): {0}")]
+    Tls(String),
 }
 
 /// A running receiver; stops when dropped (associations in progress finish first).
 pub struct Receiver {
     server: Option<Server>,
+    /// The TLS port's server, when configured.
+    tls_server: Option<Server>,
     writer: Option<std::thread::JoinHandle<()>>,
     events: Rx<Event>,
     ae_title: String,
@@ -114,12 +129,29 @@ impl Receiver {
         let mut scp = ScpConfig::new(ae_title, bind);
         scp.max_associations = config.max_associations.max(1);
         scp.timeout = Duration::from_secs(config.timeout_seconds.max(1));
+        let tls_server = match tls_settings(config)? {
+            Some((port, tls)) => {
+                // The same host as the plain port, another port.
+                let host = bind.rsplit_once(':').map_or("0.0.0.0", |(h, _)| h);
+                let tls_bind = format!("{host}:{port}");
+                let mut tls_scp = scp.clone();
+                tls_scp.bind = tls_bind.clone();
+                tls_scp.tls = Some(tls);
+                let h: Arc<dyn Handler> = handler.clone();
+                Some(Server::serve(tls_scp, h).map_err(|e| ReceiveError::Listen {
+                    bind: tls_bind,
+                    why: e.to_string(),
+                })?)
+            }
+            None => None,
+        };
         let server = Server::serve(scp, handler).map_err(|e| ReceiveError::Listen {
             bind: bind.to_string(),
             why: e.to_string(),
         })?;
         Ok(Receiver {
             server: Some(server),
+            tls_server,
             writer: Some(writer),
             events,
             ae_title: ae_title.to_string(),
@@ -128,6 +160,11 @@ impl Receiver {
 
     pub fn port(&self) -> u16 {
         self.server.as_ref().map(|s| s.port()).unwrap_or(0)
+    }
+
+    /// The TLS port, when the receiver has one.
+    pub fn tls_port(&self) -> Option<u16> {
+        self.tls_server.as_ref().map(|s| s.port())
     }
 
     pub fn ae_title(&self) -> &str {
@@ -147,12 +184,30 @@ impl Receiver {
 
 impl Drop for Receiver {
     fn drop(&mut self) {
-        // The server first: its handlers hold the writer's channel.
+        // The servers first: their handlers hold the writer's channel.
         self.server.take();
+        self.tls_server.take();
         if let Some(w) = self.writer.take() {
             let _ = w.join();
         }
     }
+}
+
+/// The TLS port and its configuration, when `[receiver]` asks for one.
+fn tls_settings(
+    config: &ReceiverConfig,
+) -> Result<Option<(u16, Arc<rustls::ServerConfig>)>, ReceiveError> {
+    let Some(port) = config.tls_port else {
+        return Ok(None);
+    };
+    let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) else {
+        return Err(ReceiveError::Tls(
+            "tls_port needs tls_cert and tls_key".into(),
+        ));
+    };
+    let tls = crate::net::tls::server_config(cert, key, config.tls_ca.as_deref())
+        .map_err(ReceiveError::Tls)?;
+    Ok(Some((port, tls)))
 }
 
 struct StoreHandler {

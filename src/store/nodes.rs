@@ -82,10 +82,35 @@ fn node_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DicomNode> {
         tls: r.get(5)?,
         calling_ae: r.get(6)?,
         embedded: r.get(7)?,
+        tls_ca: r.get(8)?,
+        tls_cert: r.get(9)?,
+        tls_key: r.get(10)?,
     })
 }
 
-const NODE_COLUMNS: &str = "name, ae_title, host, port, role, tls, calling_ae, embedded";
+const NODE_COLUMNS: &str =
+    "name, ae_title, host, port, role, tls, calling_ae, embedded, tls_ca, tls_cert, tls_key";
+
+/// A TLS node names the CA file its certificate must chain to; a certificate comes with its
+/// key. Files that are not there are named now, not at the first send.
+fn check_tls(node: &DicomNode) -> Result<(), StoreError> {
+    let bad = |why: String| Err(StoreError::Node(format!("node '{}': {why}", node.name)));
+    if !node.tls {
+        return Ok(());
+    }
+    if node.tls_ca.trim().is_empty() {
+        return bad("TLS needs the CA file that signs the node's certificate (--tls-ca)".into());
+    }
+    if node.tls_cert.trim().is_empty() != node.tls_key.trim().is_empty() {
+        return bad("a TLS certificate needs its private key, and a key its certificate".into());
+    }
+    for f in [&node.tls_ca, &node.tls_cert, &node.tls_key] {
+        if !f.trim().is_empty() && !std::path::Path::new(f.trim()).is_file() {
+            return bad(format!("no such file: {f}"));
+        }
+    }
+    Ok(())
+}
 
 impl Store {
     /// Adds a node, or replaces the one of the same name.
@@ -107,14 +132,17 @@ impl Store {
                 node.name
             )));
         }
+        check_tls(node)?;
         let (now, _) = fsutil::now();
         self.in_transaction(|tx| {
             tx.execute(
                 &format!(
-                    "INSERT INTO nodes ({NODE_COLUMNS}, added_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                    "INSERT INTO nodes ({NODE_COLUMNS}, added_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
                      ON CONFLICT(name) DO UPDATE SET ae_title = excluded.ae_title, host = excluded.host,
                        port = excluded.port, role = excluded.role, tls = excluded.tls,
-                       calling_ae = excluded.calling_ae, embedded = excluded.embedded"
+                       calling_ae = excluded.calling_ae, embedded = excluded.embedded,
+                       tls_ca = excluded.tls_ca, tls_cert = excluded.tls_cert,
+                       tls_key = excluded.tls_key"
                 ),
                 params![
                     node.name,
@@ -125,6 +153,9 @@ impl Store {
                     node.tls,
                     node.calling_ae.trim(),
                     node.embedded,
+                    node.tls_ca.trim(),
+                    node.tls_cert.trim(),
+                    node.tls_key.trim(),
                     now
                 ],
             )?;
@@ -266,7 +297,14 @@ impl Store {
             host: node.host.clone(),
             port: node.port,
             calling_ae,
-            tls: node.tls,
+            tls: node.tls.then(|| {
+                let file = |f: &str| (!f.trim().is_empty()).then(|| f.trim().into());
+                net::TlsFiles {
+                    ca: node.tls_ca.trim().into(),
+                    cert: file(&node.tls_cert),
+                    key: file(&node.tls_key),
+                }
+            }),
             timeouts: net::Timeouts::default(),
         })
     }

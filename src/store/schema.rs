@@ -327,6 +327,11 @@ CREATE TABLE nodes (
     // 5: the network loop: associations in and out, the peers seen, the send queue and the
     // storage commitments it asked for.
     r#"
+-- A TLS node's PEM files.
+ALTER TABLE nodes ADD COLUMN tls_ca TEXT NOT NULL DEFAULT '';
+ALTER TABLE nodes ADD COLUMN tls_cert TEXT NOT NULL DEFAULT '';
+ALTER TABLE nodes ADD COLUMN tls_key TEXT NOT NULL DEFAULT '';
+
 CREATE TABLE associations (
     id INTEGER PRIMARY KEY,
     direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),

@@ -18,6 +18,9 @@ struct NodeForm {
     port: String,
     role: NodeRole,
     tls: bool,
+    tls_ca: String,
+    tls_cert: String,
+    tls_key: String,
     calling_ae: String,
 }
 
@@ -30,6 +33,9 @@ impl Default for NodeForm {
             port: "104".into(),
             role: NodeRole::Ris,
             tls: false,
+            tls_ca: String::new(),
+            tls_cert: String::new(),
+            tls_key: String::new(),
             calling_ae: String::new(),
         }
     }
@@ -44,6 +50,9 @@ impl NodeForm {
             port: n.port.to_string(),
             role: n.role,
             tls: n.tls,
+            tls_ca: n.tls_ca.clone(),
+            tls_cert: n.tls_cert.clone(),
+            tls_key: n.tls_key.clone(),
             calling_ae: n.calling_ae.clone(),
         }
     }
@@ -75,7 +84,10 @@ impl NodeForm {
             role: self.role,
             tls: self.tls,
             calling_ae: self.calling_ae.trim().to_string(),
-            embedded: String::new(),
+            tls_ca: self.tls_ca.trim().to_string(),
+            tls_cert: self.tls_cert.trim().to_string(),
+            tls_key: self.tls_key.trim().to_string(),
+            ..DicomNode::default()
         })
     }
 }
@@ -200,6 +212,26 @@ fn form_ui(ui: &mut egui::Ui, w: &mut NodesWindow, data: &WorklistData, out: &mu
         ui.label("");
         ui.checkbox(&mut f.tls, "DICOM over TLS");
         ui.end_row();
+        if f.tls {
+            for (label, value, hint) in [
+                (
+                    "CA file",
+                    &mut f.tls_ca,
+                    "PEM: the CA the node's certificate chains to",
+                ),
+                (
+                    "Certificate",
+                    &mut f.tls_cert,
+                    "PEM: qcdesk's certificate (optional)",
+                ),
+                ("Key", &mut f.tls_key, "PEM: its private key"),
+            ] {
+                let l = ui.label(label);
+                ui.add(egui::TextEdit::singleline(value).hint_text(hint))
+                    .labelled_by(l.id);
+                ui.end_row();
+            }
+        }
     });
     ui.horizontal(|ui| {
         if ui.button("Save node").clicked() {

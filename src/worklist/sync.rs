@@ -219,9 +219,7 @@ mod tests {
             host: "127.0.0.1".into(),
             port,
             role: NodeRole::Ris,
-            tls: false,
-            calling_ae: String::new(),
-            embedded: String::new(),
+            ..DicomNode::default()
         }
     }
 
@@ -324,7 +322,7 @@ mod tests {
             host: "127.0.0.1".into(),
             port: server.port(),
             calling_ae: "QCDESK".into(),
-            tls: false,
+            tls: None,
             timeouts: crate::net::Timeouts {
                 connect: std::time::Duration::from_secs(5),
                 io,
