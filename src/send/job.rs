@@ -78,7 +78,8 @@ pub fn run(
         if let Some(a) = assoc {
             a.release();
         }
-        let why = format!("{failed} of {total} instances were refused by the archive");
+        let why =
+            format!("{failed} of {total} instances could not be sent (see each one's reason)");
         store.set_send_state(job.id, "failed", &why, None, true)?;
         return Ok(JobEnd::Failed(why));
     }
@@ -256,6 +257,14 @@ fn send_one(
         message,
         sent_as: String::new(),
     };
+    // An archive files an instance by its UIDs: one without them is for correction, not for
+    // sending.
+    if item.sop_uid.trim().is_empty() || item.sop_class.trim().is_empty() {
+        return Ok(failed(
+            "the instance has no SOP Instance UID or SOP Class UID: correct it before sending"
+                .into(),
+        ));
+    }
     let Some((context, ts)) = assoc.context(&item.sop_class, &item.transfer_syntax) else {
         return Ok(failed(format!(
             "the archive accepts no {} ({})",
@@ -273,10 +282,11 @@ fn send_one(
         Err(why) => return Ok(failed(why)),
     };
     let status = assoc.store(context, &item.sop_class, &item.sop_uid, data)?;
-    let message = if status.code == 0 {
-        String::new()
-    } else {
-        status.to_string()
+    // The code is kept apart (`status`); the message says what it means.
+    let message = match (status.code, &status.comment) {
+        (0, _) => String::new(),
+        (_, Some(c)) if !c.is_empty() => format!("{}: {c}", status.meaning()),
+        _ => status.meaning().to_string(),
     };
     let state = match status.kind() {
         StatusKind::Success | StatusKind::Warning => Some("sent"),
