@@ -217,6 +217,13 @@ fn walk(dir: &Path) -> usize {
 }
 
 fn main() {
+    // `cargo test --all-targets` runs bench targets too (without --bench): not a test.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!(
+            "network benchmark skipped: run it with `cargo bench --bench network` (scripts/bench)"
+        );
+        return;
+    }
     let bin = qcdesk();
     let data = tempfile::tempdir().unwrap();
     let files = make_study(&data.path().join("ct"));

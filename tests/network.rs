@@ -398,6 +398,22 @@ fn send_to_orthanc_is_proven_by_storage_commitment_or_query_and_is_idempotent() 
     }
     let instances = orthanc.get("/instances").as_array().unwrap().len();
     assert_eq!(instances, 14);
+    // The archive is remembered: its AE title, address and implementation, each association.
+    let db = rusqlite::Connection::open(ws.path().join("qcdesk.sqlite")).unwrap();
+    let (version, carried): (String, i64) = db
+        .query_row(
+            "SELECT r.implementation_version,
+                    (SELECT SUM(instances) FROM associations WHERE direction = 'out')
+             FROM remote_aes r WHERE r.ae_title = 'ARCHIVE'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(!version.is_empty(), "Orthanc's implementation version");
+    assert_eq!(
+        carried, 14,
+        "instances carried by the outbound associations"
+    );
     for (_, uid, pid, acc) in &studies {
         assert_eq!(demographics(&orthanc, uid), (pid.clone(), acc.clone()));
     }

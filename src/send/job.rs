@@ -98,8 +98,12 @@ enum Sent {
 
 /// What a sending association reports.
 enum FromWorker {
+    /// Association `n` opened (to be remembered with the archive's implementation).
+    Opened(usize, crate::store::AssociationRecord),
     Answer(ItemResult),
     Lost(NetError),
+    /// Association `n` carried this many instances and ended so.
+    Ended(usize, usize, String),
     Done(Box<StoreAssociation>),
 }
 
@@ -153,21 +157,37 @@ fn send_pending(
                         return;
                     }
                 };
+                let (class, version) = a.association().peer_implementation();
+                let _ = tx.send(FromWorker::Opened(
+                    n,
+                    crate::store::AssociationRecord {
+                        inbound: false,
+                        calling_ae: peer.calling_ae.clone(),
+                        called_ae: peer.ae_title.clone(),
+                        peer_address: format!("{}:{}", peer.host, peer.port),
+                        implementation_class_uid: class,
+                        implementation_version: version,
+                    },
+                ));
+                let mut carried = 0usize;
                 while let Ok(item) = queue.try_recv() {
                     if stop.load(std::sync::atomic::Ordering::SeqCst) {
                         break;
                     }
                     match send_one(&blobs, &mut a, item) {
                         Ok(r) => {
+                            carried += 1;
                             let _ = tx.send(FromWorker::Answer(r));
                         }
                         Err(e) => {
                             a.abort();
+                            let _ = tx.send(FromWorker::Ended(n, carried, format!("{e}")));
                             let _ = tx.send(FromWorker::Lost(e));
                             return;
                         }
                     }
                 }
+                let _ = tx.send(FromWorker::Ended(n, carried, "released".into()));
                 // Released at once, so an archive serving one association at a time takes
                 // the next; the one for the proof stays open.
                 if n == 0 && a.offers_commitment() {
@@ -184,6 +204,7 @@ fn send_pending(
         let mut lost: Option<String> = None;
         let mut cancelled = false;
         let mut kept: Vec<Box<StoreAssociation>> = Vec::new();
+        let mut opened: std::collections::HashMap<usize, i64> = Default::default();
         for msg in rx {
             match msg {
                 FromWorker::Answer(r) => {
@@ -198,6 +219,17 @@ fn send_pending(
                     lost.get_or_insert(e.to_string());
                 }
                 FromWorker::Done(a) => kept.push(a),
+                FromWorker::Opened(n, record) => {
+                    // Remembering the peer must not stop the send.
+                    if let Ok(id) = store.open_association(&record) {
+                        opened.insert(n, id);
+                    }
+                }
+                FromWorker::Ended(n, carried, outcome) => {
+                    if let Some(id) = opened.remove(&n) {
+                        let _ = store.close_association(id, carried, &outcome);
+                    }
+                }
             }
             if last_record.elapsed() >= RECORD_EVERY {
                 store.record_send_results(job.id, &results)?;
