@@ -9,7 +9,7 @@
 //!    instance and its record flushed before Success; and grouped: flushed within 200 ms) and
 //!    into DCMTK `storescp` (which never flushes). Goal: qcdesk <= 0.8x storescp's time.
 //!
-//! The median of three runs each. Run with `cargo bench --bench network` (or scripts/bench).
+//! The median of three runs each, every run after a `sync` (no run pays for another's writes). Run with `cargo bench --bench network` (or scripts/bench).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -90,6 +90,11 @@ fn run(cmd: &mut Command) -> f64 {
         String::from_utf8_lossy(&out.stderr)
     );
     secs
+}
+
+/// Writes back what earlier runs left dirty, so no run pays for another's flushes.
+fn settle() {
+    let _ = Command::new("sync").status();
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -271,17 +276,20 @@ fn main() {
     for _ in 0..RUNS {
         orthanc.clear();
         let _ = std::fs::remove_file(&config);
+        settle();
         ours.push(run(Command::new(&bin)
             .arg("--workspace")
             .arg(ws.path())
             .args(["send", "1", "--wait", "--json"])));
         orthanc.clear();
         std::fs::write(&config, "[send]\ncommitment = false\n").unwrap();
+        settle();
         by_query.push(run(Command::new(&bin)
             .arg("--workspace")
             .arg(ws.path())
             .args(["send", "1", "--wait", "--json"])));
         orthanc.clear();
+        settle();
         theirs.push(run(Command::new(tool("storescu"))
             .args(["-aet", "QCDESK", "-aec", "ARCHIVE", "127.0.0.1"])
             .arg(orthanc.dicom.to_string())
@@ -322,6 +330,7 @@ fn main() {
                 &port.to_string(),
             ]));
             wait_port(port, "qcdesk listen");
+            settle();
             times.push(send_to(port, "QCDESK"));
         }
         results.push((durability, median(times)));
@@ -337,6 +346,7 @@ fn main() {
                 .arg(port.to_string()),
         );
         wait_port(port, "storescp");
+        settle();
         times.push(send_to(port, "STORESCP"));
         assert_eq!(files_in(out.path()), INSTANCES);
     }

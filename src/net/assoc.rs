@@ -373,6 +373,11 @@ impl Association {
                 why,
             },
             ReceiveError::Link(e) => self.io_error(e, during),
+            ReceiveError::Io(e) => NetError::Lost {
+                peer: self.peer.label(),
+                during: format!(" {during}"),
+                why: e.to_string(),
+            },
         })
     }
 
@@ -431,6 +436,11 @@ impl Association {
                 why,
             }),
             Err(ReceiveError::Link(e)) => Err(self.io_error(e, during)),
+            Err(ReceiveError::Io(e)) => Err(NetError::Lost {
+                peer: self.peer.label(),
+                during: format!(" {during}"),
+                why: e.to_string(),
+            }),
         }
     }
 

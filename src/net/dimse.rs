@@ -319,6 +319,8 @@ pub(crate) enum ReceiveError {
     /// The peer asked to release the association.
     Released,
     Link(dicom_ul::association::Error),
+    /// Reading the socket directly (the SCP side) failed.
+    Io(std::io::Error),
     Protocol(String),
 }
 
@@ -370,21 +372,6 @@ pub(crate) fn receive_message(
     link: &mut impl PduLink,
     pending: &mut Vec<PDataValue>,
 ) -> Result<Message, ReceiveError> {
-    receive_message_into(link, pending, &mut |_, _| Vec::new()).map(|(m, _)| m)
-}
-
-/// The largest data set accepted in one message; a peer announcing more is cut off.
-const MAX_DATA_SET: usize = 4 << 30;
-
-/// [`receive_message`], the data set appended to what `head` returns for the command (and
-/// its presentation context): the receiver gets a file head and the data set in one buffer.
-/// Also returns the length of that head.
-pub(crate) fn receive_message_into(
-    link: &mut impl PduLink,
-    pending: &mut Vec<PDataValue>,
-    head: &mut dyn FnMut(u8, &Command) -> Vec<u8>,
-) -> Result<(Message, usize), ReceiveError> {
-    let mut head_len = 0usize;
     let mut command_bytes = Vec::new();
     let mut command: Option<Command> = None;
     let mut data = Vec::new();
@@ -412,17 +399,12 @@ pub(crate) fn receive_message_into(
                 if pdv.is_last {
                     let c = Command::decode(&command_bytes).map_err(ReceiveError::Protocol)?;
                     if !c.has_data_set() {
-                        return Ok((
-                            Message {
-                                context_id,
-                                command: c,
-                                data: None,
-                            },
-                            0,
-                        ));
+                        return Ok(Message {
+                            context_id,
+                            command: c,
+                            data: None,
+                        });
                     }
-                    data = head(context_id, &c);
-                    head_len = data.len();
                     command = Some(c);
                 }
             }
@@ -433,12 +415,6 @@ pub(crate) fn receive_message_into(
                         pdv.presentation_context_id
                     )));
                 }
-                if data.len() + pdv.data.len() > MAX_DATA_SET + head_len {
-                    return Err(ReceiveError::Protocol(format!(
-                        "a data set larger than {} GiB",
-                        MAX_DATA_SET >> 30
-                    )));
-                }
                 if data.is_empty() && pdv.is_last {
                     // One fragment: taken as it is, not copied.
                     data = pdv.data;
@@ -446,14 +422,11 @@ pub(crate) fn receive_message_into(
                     data.extend_from_slice(&pdv.data);
                 }
                 if pdv.is_last {
-                    return Ok((
-                        Message {
-                            context_id,
-                            command: command.take().unwrap_or_default(),
-                            data: Some(data),
-                        },
-                        head_len,
-                    ));
+                    return Ok(Message {
+                        context_id,
+                        command: command.take().unwrap_or_default(),
+                        data: Some(data),
+                    });
                 }
             }
             (None, PDataValueType::Data) => {

@@ -17,6 +17,7 @@ mod scp_answer;
 mod status;
 mod store_scu;
 pub mod tls;
+mod wire;
 
 use std::time::Duration;
 

@@ -19,7 +19,7 @@ use dicom_ul::association::{Association as _, CloseSocket, Error as UlError, Ser
 use dicom_ul::pdu::{AssociationRJServiceUserReason, Pdu, RequestorRoles, UserIdentity};
 
 use super::commitment::{self, CommitResult};
-use super::dimse::{self, Command, CommandField, PduLink, ReceiveError};
+use super::dimse::{Command, CommandField, PduLink, ReceiveError};
 use super::scp_answer::{answer_commit, answer_find, reply, send};
 use super::{EXPLICIT_VR_LE, IMPLICIT_VR_LE, STORAGE_COMMITMENT, VERIFICATION};
 use crate::dicom::dump::Node;
@@ -485,7 +485,6 @@ fn run_association<S: Read + Write + CloseSocket>(
     };
     handler.opened(&mut info);
     let contexts = super::assoc::negotiated(assoc.presentation_contexts());
-    let mut pending = Vec::new();
     let mut stored = 0usize;
     let storage = handler.accepts_storage();
     // A C-STORE's data set is received straight after the file head it will be stored with.
@@ -507,23 +506,27 @@ fn run_association<S: Read + Write + CloseSocket>(
         )
     };
     let how = loop {
-        let (msg, head_len) = match dimse::receive_message_into(&mut assoc, &mut pending, &mut head)
-        {
-            Ok(m) => m,
-            Err(ReceiveError::Released) => {
-                let _ = assoc.send(&Pdu::ReleaseRP);
-                break "released".to_string();
-            }
-            Err(ReceiveError::Aborted) => break "aborted by the peer".to_string(),
-            Err(ReceiveError::Protocol(why)) => {
-                let _ = assoc.abort();
-                break format!("aborted: {why}");
-            }
-            Err(ReceiveError::Link(e)) => {
-                let _ = assoc.abort();
-                break format!("connection lost: {e}");
-            }
-        };
+        let (msg, head_len) =
+            match super::wire::read_message(assoc.inner_stream(), MAX_PDU, &mut head) {
+                Ok(m) => m,
+                Err(ReceiveError::Released) => {
+                    let _ = assoc.send(&Pdu::ReleaseRP);
+                    break "released".to_string();
+                }
+                Err(ReceiveError::Aborted) => break "aborted by the peer".to_string(),
+                Err(ReceiveError::Protocol(why)) => {
+                    let _ = assoc.abort();
+                    break format!("aborted: {why}");
+                }
+                Err(ReceiveError::Link(e)) => {
+                    let _ = assoc.abort();
+                    break format!("connection lost: {e}");
+                }
+                Err(ReceiveError::Io(e)) => {
+                    let _ = assoc.abort();
+                    break format!("connection lost: {e}");
+                }
+            };
         let Some((_, abstract_syntax, ts_uid)) = contexts
             .iter()
             .find(|(id, _, _)| *id == msg.context_id)
