@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod model;
 pub mod net;
 pub mod receive;
+pub mod reconcile;
 pub mod rules;
 pub mod send;
 pub mod store;

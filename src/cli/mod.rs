@@ -3,6 +3,7 @@
 
 mod network;
 mod output;
+mod reconcile;
 mod transfer;
 
 use std::io::{IsTerminal, Write};
@@ -54,6 +55,17 @@ enum Command {
     Show {
         /// The id shown in the queue, or the Study Instance UID.
         study: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The worklist orders a study may belong to, best first, each point of the score with
+    /// its reason.
+    Match {
+        /// The id shown in the queue, or the Study Instance UID.
+        study: String,
+        /// At most this many candidates.
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
         #[arg(long)]
         json: bool,
     },
@@ -324,6 +336,10 @@ fn dispatch(cli: Cli) -> Result<()> {
             } else {
                 output::print_queue(&rows);
             }
+        }
+        Command::Match { study, limit, json } => {
+            let store = open_default(&cli.workspace)?;
+            reconcile::match_study(&store, &study, limit, json)?;
         }
         Command::Show { study, json } => {
             let store = open_default(&cli.workspace)?;

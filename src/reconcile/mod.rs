@@ -1,0 +1,122 @@
+//! Reconciliation: which RIS order a study belongs to. `rank` scores every order of the
+//! worklist cache against a study, factor by factor, each with a reason the Associate can read
+//! (accession, patient ID and issuer, name, birth date, sex, modality, station, time,
+//! procedure), says when one candidate is clear enough to match on its own, and flags two
+//! candidates that could both be right (twins, same-day orders). Knows nothing of the UI.
+//!
+//! Corrections (applying an order, versions, undo, audit) come next; see issue 9.
+
+mod factors;
+
+use serde::Serialize;
+
+use crate::model::WorklistItem;
+
+/// What is known of a study, as the matching compares it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StudyFacts {
+    pub patient_name: String,
+    pub patient_id: String,
+    pub issuer_of_patient_id: String,
+    pub birth_date: String,
+    pub sex: String,
+    pub accession: String,
+    /// Modalities of the study, `\`-separated.
+    pub modalities: String,
+    /// The sending station's AE title.
+    pub source_ae: String,
+    pub study_date: String,
+    pub study_time: String,
+    pub description: String,
+}
+
+/// One factor's contribution.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reason {
+    pub factor: &'static str,
+    pub detail: String,
+    /// Points added (or taken, when negative).
+    pub weight: i32,
+}
+
+/// An order as a candidate for the study.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Candidate {
+    /// Index of the order in the list ranked.
+    #[serde(skip)]
+    pub index: usize,
+    pub accession: String,
+    /// 0 to 100.
+    pub score: i32,
+    pub reasons: Vec<Reason>,
+    /// Another candidate scores within [`AMBIGUOUS_MARGIN`] of this one: the user decides.
+    pub ambiguous: bool,
+}
+
+/// Candidates at least this good may be matched without asking, when unambiguous.
+pub const AUTO_MATCH_SCORE: i32 = 80;
+/// Two candidates closer than this are both shown as possibly right.
+pub const AMBIGUOUS_MARGIN: i32 = 10;
+/// Candidates below this are not worth showing.
+pub const MIN_SCORE: i32 = 20;
+
+/// The ranking of orders for one study.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Ranking {
+    pub candidates: Vec<Candidate>,
+    /// The accession of the candidate that may be applied without asking: the best, above
+    /// [`AUTO_MATCH_SCORE`], and unambiguous.
+    pub auto_match: Option<String>,
+}
+
+/// Scores every order in `orders` against `study` (vanished orders skipped), best first,
+/// those below [`MIN_SCORE`] left out, at most `limit`.
+pub fn rank(study: &StudyFacts, orders: &[WorklistItem], limit: usize) -> Ranking {
+    let mut candidates: Vec<Candidate> = orders
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.vanished_at.is_none())
+        .map(|(index, o)| {
+            let reasons = factors::reasons(study, o);
+            let total: i32 = reasons.iter().map(|r| r.weight).sum();
+            Candidate {
+                index,
+                accession: o.accession.clone(),
+                score: total.clamp(0, 100),
+                reasons,
+                ambiguous: false,
+            }
+        })
+        .filter(|c| c.score >= MIN_SCORE)
+        .collect();
+    candidates.sort_by(|a, b| {
+        b.score
+            .cmp(&a.score)
+            .then_with(|| a.accession.cmp(&b.accession))
+    });
+    candidates.truncate(limit.max(1));
+    let best = candidates.first().map(|c| c.score).unwrap_or(0);
+    let close = candidates
+        .iter()
+        .filter(|c| best - c.score < AMBIGUOUS_MARGIN)
+        .count();
+    if close > 1 {
+        for c in candidates
+            .iter_mut()
+            .filter(|c| best - c.score < AMBIGUOUS_MARGIN)
+        {
+            c.ambiguous = true;
+        }
+    }
+    let auto_match = candidates
+        .first()
+        .filter(|c| c.score >= AUTO_MATCH_SCORE && !c.ambiguous)
+        .map(|c| c.accession.clone());
+    Ranking {
+        candidates,
+        auto_match,
+    }
+}
+
+#[cfg(test)]
+mod tests;
