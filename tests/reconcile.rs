@@ -66,6 +66,15 @@ fn an_accession_with_its_order_is_a_clear_match_and_a_study_without_orders_says_
     let json: Value = qcdesk_json(ws.path(), &["match", &id, "--json"]);
     assert_eq!(json[0]["accession"], "A240115");
     assert_eq!(json[0]["auto"], true, "{json:#}");
+    // A site that never matches on its own.
+    std::fs::write(
+        ws.path().join("config.toml"),
+        "[reconcile]\nauto_match_score = 101\n",
+    )
+    .unwrap();
+    let json: Value = qcdesk_json(ws.path(), &["match", &id, "--json"]);
+    assert_eq!(json[0]["auto"], false, "{json:#}");
+    std::fs::remove_file(ws.path().join("config.toml")).unwrap();
     // The late-registered emergency is not in the cache before a sync.
     let id = study_id(ws.path(), "KOVÁCS^PÉTER", "unmatched");
     let json: Value = qcdesk_json(ws.path(), &["match", &id, "--json"]);

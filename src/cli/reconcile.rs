@@ -5,13 +5,13 @@ use anyhow::Result;
 
 use super::output;
 use crate::model::{StudyDetail, WorklistItem};
-use crate::reconcile::{Candidate, StudyFacts, rank};
+use crate::reconcile::{Candidate, MatchFacts, rank};
 use crate::store::Store;
 
 /// What the matching knows of a study.
-pub fn facts(d: &StudyDetail) -> StudyFacts {
+pub fn facts(d: &StudyDetail) -> MatchFacts {
     let r = &d.row;
-    StudyFacts {
+    MatchFacts {
         patient_name: r.patient_name.clone(),
         patient_id: r.patient_id.clone(),
         issuer_of_patient_id: d.issuer_of_patient_id.clone(),
@@ -41,7 +41,7 @@ pub fn match_study(store: &Store, study: &str, limit: usize, json: bool) -> Resu
     let id = store.find_study(study)?;
     let detail = store.study_detail(id)?;
     let orders = store.worklist()?;
-    let ranking = rank(&facts(&detail), &orders, limit);
+    let ranking = rank(&facts(&detail), &orders, limit, store.match_config());
     if json {
         let rows: Vec<CandidateJson> = ranking
             .candidates

@@ -1,6 +1,6 @@
 //! The factors of a match, each a number of points and a reason in words.
 
-use super::{Reason, StudyFacts};
+use super::{MatchFacts, Reason};
 use crate::model::WorklistItem;
 use crate::rules::names::fold_accents;
 
@@ -13,7 +13,7 @@ fn reason(factor: &'static str, weight: i32, detail: String) -> Reason {
 }
 
 /// Every factor that says something about `order` for `study`.
-pub(super) fn reasons(study: &StudyFacts, order: &WorklistItem) -> Vec<Reason> {
+pub(super) fn reasons(study: &MatchFacts, order: &WorklistItem) -> Vec<Reason> {
     [
         accession(study, order),
         patient_id(study, order),
@@ -35,7 +35,7 @@ fn both<'a>(a: &'a str, b: &'a str) -> Option<(&'a str, &'a str)> {
     (!a.is_empty() && !b.is_empty()).then_some((a, b))
 }
 
-fn accession(s: &StudyFacts, o: &WorklistItem) -> Option<Reason> {
+fn accession(s: &MatchFacts, o: &WorklistItem) -> Option<Reason> {
     let (a, b) = both(&s.accession, &o.accession)?;
     Some(if a == b {
         reason("accession", 40, format!("accession {a} is the order's"))
@@ -48,7 +48,7 @@ fn accession(s: &StudyFacts, o: &WorklistItem) -> Option<Reason> {
     })
 }
 
-fn patient_id(s: &StudyFacts, o: &WorklistItem) -> Option<Reason> {
+fn patient_id(s: &MatchFacts, o: &WorklistItem) -> Option<Reason> {
     let (a, b) = both(&s.patient_id, &o.patient_id)?;
     if a != b {
         let other = o.other_patient_ids.split('\\').any(|x| x.trim() == a);
@@ -111,7 +111,7 @@ fn one_typo(a: &str, b: &str) -> bool {
     }
 }
 
-fn name(s: &StudyFacts, o: &WorklistItem) -> Option<Reason> {
+fn name(s: &MatchFacts, o: &WorklistItem) -> Option<Reason> {
     let (a, b) = both(&s.patient_name, &o.patient_name)?;
     if a == b {
         return Some(reason("name", 15, "the name is the order's".into()));
@@ -189,7 +189,7 @@ fn name(s: &StudyFacts, o: &WorklistItem) -> Option<Reason> {
     Some(reason("name", -15, format!("'{a}', the order's is '{b}'")))
 }
 
-fn birth_date(s: &StudyFacts, o: &WorklistItem) -> Option<Reason> {
+fn birth_date(s: &MatchFacts, o: &WorklistItem) -> Option<Reason> {
     let (a, b) = both(&s.birth_date, &o.birth_date)?;
     if a == b {
         return Some(reason("birth_date", 10, format!("born {a}, as ordered")));
@@ -210,7 +210,7 @@ fn birth_date(s: &StudyFacts, o: &WorklistItem) -> Option<Reason> {
     })
 }
 
-fn sex(s: &StudyFacts, o: &WorklistItem) -> Option<Reason> {
+fn sex(s: &MatchFacts, o: &WorklistItem) -> Option<Reason> {
     let (a, b) = both(&s.sex, &o.sex)?;
     Some(if a.eq_ignore_ascii_case(b) {
         reason("sex", 3, format!("sex {a}, as ordered"))
@@ -219,7 +219,7 @@ fn sex(s: &StudyFacts, o: &WorklistItem) -> Option<Reason> {
     })
 }
 
-fn modality(s: &StudyFacts, o: &WorklistItem) -> Option<Reason> {
+fn modality(s: &MatchFacts, o: &WorklistItem) -> Option<Reason> {
     let (a, b) = both(&s.modalities, &o.modality)?;
     Some(if a.split('\\').any(|m| m.trim() == b) {
         reason("modality", 4, format!("{b} as ordered"))
@@ -228,7 +228,7 @@ fn modality(s: &StudyFacts, o: &WorklistItem) -> Option<Reason> {
     })
 }
 
-fn station(s: &StudyFacts, o: &WorklistItem) -> Option<Reason> {
+fn station(s: &MatchFacts, o: &WorklistItem) -> Option<Reason> {
     let (a, b) = both(&s.source_ae, &o.station_ae)?;
     (a == b).then(|| reason("station", 3, format!("sent by {a}, the scheduled station")))
 }
@@ -243,7 +243,7 @@ fn minutes(date: &str, time: &str) -> Option<i64> {
     Some((((y * 12 + m) * 31 + day) * 24 + hh) * 60 + mm)
 }
 
-fn time(s: &StudyFacts, o: &WorklistItem) -> Option<Reason> {
+fn time(s: &MatchFacts, o: &WorklistItem) -> Option<Reason> {
     let at = o.scheduled_at.trim();
     let study = minutes(s.study_date.trim(), s.study_time.trim())?;
     let order = minutes(at.get(..8)?, at.get(8..).unwrap_or_default())?;
@@ -267,7 +267,7 @@ fn time(s: &StudyFacts, o: &WorklistItem) -> Option<Reason> {
     })
 }
 
-fn procedure(s: &StudyFacts, o: &WorklistItem) -> Option<Reason> {
+fn procedure(s: &MatchFacts, o: &WorklistItem) -> Option<Reason> {
     let (a, b) = both(&s.description, &o.procedure)?;
     let words = |t: &str| -> Vec<String> {
         fold_accents(t)

@@ -14,7 +14,7 @@ use crate::model::WorklistItem;
 
 /// What is known of a study, as the matching compares it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StudyFacts {
+pub struct MatchFacts {
     pub patient_name: String,
     pub patient_id: String,
     pub issuer_of_patient_id: String,
@@ -49,29 +49,49 @@ pub struct Candidate {
     /// 0 to 100.
     pub score: i32,
     pub reasons: Vec<Reason>,
-    /// Another candidate scores within [`AMBIGUOUS_MARGIN`] of this one: the user decides.
+    /// Another candidate scores within the ambiguous margin of this one: the user decides.
     pub ambiguous: bool,
 }
 
-/// Candidates at least this good may be matched without asking, when unambiguous.
-pub const AUTO_MATCH_SCORE: i32 = 80;
-/// Two candidates closer than this are both shown as possibly right.
-pub const AMBIGUOUS_MARGIN: i32 = 10;
-/// Candidates below this are not worth showing.
-pub const MIN_SCORE: i32 = 20;
+/// `[reconcile]` in `config.toml`: the site's thresholds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MatchConfig {
+    /// Candidates at least this good may be matched without asking, when unambiguous.
+    pub auto_match_score: i32,
+    /// Two candidates closer than this are both shown as possibly right.
+    pub ambiguous_margin: i32,
+    /// Candidates below this are not shown.
+    pub min_score: i32,
+}
+
+impl Default for MatchConfig {
+    fn default() -> Self {
+        MatchConfig {
+            auto_match_score: 80,
+            ambiguous_margin: 10,
+            min_score: 20,
+        }
+    }
+}
 
 /// The ranking of orders for one study.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Ranking {
     pub candidates: Vec<Candidate>,
-    /// The accession of the candidate that may be applied without asking: the best, above
-    /// [`AUTO_MATCH_SCORE`], and unambiguous.
+    /// The accession of the candidate that may be applied without asking: the best, at the
+    /// auto-match score or above, and unambiguous.
     pub auto_match: Option<String>,
 }
 
 /// Scores every order in `orders` against `study` (vanished orders skipped), best first,
-/// those below [`MIN_SCORE`] left out, at most `limit`.
-pub fn rank(study: &StudyFacts, orders: &[WorklistItem], limit: usize) -> Ranking {
+/// those below the minimum score left out, at most `limit`.
+pub fn rank(
+    study: &MatchFacts,
+    orders: &[WorklistItem],
+    limit: usize,
+    cfg: &MatchConfig,
+) -> Ranking {
     let mut candidates: Vec<Candidate> = orders
         .iter()
         .enumerate()
@@ -87,7 +107,7 @@ pub fn rank(study: &StudyFacts, orders: &[WorklistItem], limit: usize) -> Rankin
                 ambiguous: false,
             }
         })
-        .filter(|c| c.score >= MIN_SCORE)
+        .filter(|c| c.score >= cfg.min_score)
         .collect();
     candidates.sort_by(|a, b| {
         b.score
@@ -98,19 +118,19 @@ pub fn rank(study: &StudyFacts, orders: &[WorklistItem], limit: usize) -> Rankin
     let best = candidates.first().map(|c| c.score).unwrap_or(0);
     let close = candidates
         .iter()
-        .filter(|c| best - c.score < AMBIGUOUS_MARGIN)
+        .filter(|c| best - c.score < cfg.ambiguous_margin)
         .count();
     if close > 1 {
         for c in candidates
             .iter_mut()
-            .filter(|c| best - c.score < AMBIGUOUS_MARGIN)
+            .filter(|c| best - c.score < cfg.ambiguous_margin)
         {
             c.ambiguous = true;
         }
     }
     let auto_match = candidates
         .first()
-        .filter(|c| c.score >= AUTO_MATCH_SCORE && !c.ambiguous)
+        .filter(|c| c.score >= cfg.auto_match_score && !c.ambiguous)
         .map(|c| c.accession.clone());
     Ranking {
         candidates,

@@ -2,8 +2,8 @@
 
 use super::*;
 
-fn study() -> StudyFacts {
-    StudyFacts {
+fn study() -> MatchFacts {
+    MatchFacts {
         patient_name: "MÜLLER^JÜRGEN".into(),
         patient_id: "1004711".into(),
         issuer_of_patient_id: "RGH".into(),
@@ -63,7 +63,7 @@ fn the_right_order_comes_first_with_its_reasons() {
             "20261128100000",
         ),
     ];
-    let r = rank(&study(), &orders, 10);
+    let r = rank(&study(), &orders, 10, &MatchConfig::default());
     assert_eq!(first(&r), "A3", "{r:#?}");
     assert_eq!(
         r.candidates[1].accession, "A2",
@@ -88,7 +88,7 @@ fn the_right_order_comes_first_with_its_reasons() {
 
 #[test]
 fn accession_decides_and_auto_matches_when_clear() {
-    let s = StudyFacts {
+    let s = MatchFacts {
         accession: "A240122".into(),
         ..study()
     };
@@ -108,7 +108,7 @@ fn accession_decides_and_auto_matches_when_clear() {
             "20261128140000",
         ),
     ];
-    let r = rank(&s, &orders, 10);
+    let r = rank(&s, &orders, 10, &MatchConfig::default());
     assert_eq!(first(&r), "A240122");
     assert_eq!(r.auto_match.as_deref(), Some("A240122"));
     assert!(!r.candidates[0].ambiguous);
@@ -126,7 +126,7 @@ fn reversed_accented_and_misspelt_names_still_match() {
             order("X", name, "1004711", "19650304", "20261128100000"),
             order("Y", "KOVACS^PETER", "1004712", "19700101", "20261128100000"),
         ];
-        let r = rank(&study(), &orders, 10);
+        let r = rank(&study(), &orders, 10, &MatchConfig::default());
         assert_eq!(first(&r), "X", "{name}");
         let n = r.candidates[0]
             .reasons
@@ -146,7 +146,7 @@ fn day_and_month_swapped_is_named_and_still_ranks() {
         "19650403",
         "20261128100000",
     )];
-    let r = rank(&study(), &orders, 10);
+    let r = rank(&study(), &orders, 10, &MatchConfig::default());
     let b = r.candidates[0]
         .reasons
         .iter()
@@ -159,7 +159,7 @@ fn day_and_month_swapped_is_named_and_still_ranks() {
 #[test]
 fn twins_and_same_day_orders_are_flagged_not_auto_matched() {
     // Twins: one birth date, one family name, the study's given name in neither order.
-    let s = StudyFacts {
+    let s = MatchFacts {
         patient_name: "HANSEN^".into(),
         patient_id: String::new(),
         ..study()
@@ -168,7 +168,7 @@ fn twins_and_same_day_orders_are_flagged_not_auto_matched() {
         order("T1", "HANSEN^OLE", "2001", "19650304", "20261128100000"),
         order("T2", "HANSEN^PER", "2002", "19650304", "20261128101500"),
     ];
-    let r = rank(&s, &orders, 10);
+    let r = rank(&s, &orders, 10, &MatchConfig::default());
     assert!(
         r.candidates.len() == 2 && r.candidates.iter().all(|c| c.ambiguous),
         "{r:#?}"
@@ -191,7 +191,7 @@ fn twins_and_same_day_orders_are_flagged_not_auto_matched() {
             "20261128103000",
         ),
     ];
-    let r = rank(&study(), &orders, 10);
+    let r = rank(&study(), &orders, 10, &MatchConfig::default());
     assert!(
         r.candidates[0].ambiguous && r.candidates[1].ambiguous,
         "{r:#?}"
@@ -217,7 +217,7 @@ fn a_different_patient_id_outweighs_a_similar_name() {
             "20261128100000",
         ),
     ];
-    let r = rank(&study(), &orders, 10);
+    let r = rank(&study(), &orders, 10, &MatchConfig::default());
     assert_eq!(first(&r), "P2", "{r:#?}");
 }
 
@@ -231,5 +231,9 @@ fn vanished_orders_are_not_candidates() {
         "20261128100000",
     );
     gone.vanished_at = Some("2026-11-28T12:00:00Z".into());
-    assert!(rank(&study(), &[gone], 10).candidates.is_empty());
+    assert!(
+        rank(&study(), &[gone], 10, &MatchConfig::default())
+            .candidates
+            .is_empty()
+    );
 }

@@ -94,6 +94,7 @@ pub struct Store {
     worklist_config: WorklistConfig,
     receiver_config: crate::receive::ReceiverConfig,
     send_config: crate::send::SendConfig,
+    match_config: crate::reconcile::MatchConfig,
 }
 
 /// The parts of the workspace's `config.toml` the store uses.
@@ -104,6 +105,7 @@ struct ConfigFile {
     worklist: WorklistConfig,
     receiver: crate::receive::ReceiverConfig,
     send: crate::send::SendConfig,
+    reconcile: crate::reconcile::MatchConfig,
 }
 
 /// `[worklist]` in `config.toml`.
@@ -190,6 +192,7 @@ impl Store {
         let rules = config.rules;
         let worklist_config = config.worklist;
         let (receiver_config, send_config) = (config.receiver, config.send);
+        let match_config = config.reconcile;
         let blobs = Arc::new(BlobStore::new(workspace.blob_dir(), workspace.tmp_dir()));
         schema::migrate(&mut conn, |version, tx| {
             upgrade::after_script(version, tx, &blobs, &rules)
@@ -204,6 +207,7 @@ impl Store {
             worklist_config,
             receiver_config,
             send_config,
+            match_config,
         };
         store.apply_rule_settings()?;
         Ok(store)
@@ -250,6 +254,11 @@ impl Store {
     /// The receiver's settings (`[receiver]` in `config.toml`).
     pub fn receiver_config(&self) -> &crate::receive::ReceiverConfig {
         &self.receiver_config
+    }
+
+    /// The matching thresholds (`[reconcile]` in `config.toml`).
+    pub fn match_config(&self) -> &crate::reconcile::MatchConfig {
+        &self.match_config
     }
 
     /// The send queue's settings (`[send]` in `config.toml`).
