@@ -4,27 +4,9 @@
 use anyhow::Result;
 
 use super::output;
-use crate::model::{StudyDetail, WorklistItem};
+use crate::model::WorklistItem;
 use crate::reconcile::{Candidate, MatchFacts, rank};
 use crate::store::Store;
-
-/// What the matching knows of a study.
-pub fn facts(d: &StudyDetail) -> MatchFacts {
-    let r = &d.row;
-    MatchFacts {
-        patient_name: r.patient_name.clone(),
-        patient_id: r.patient_id.clone(),
-        issuer_of_patient_id: d.issuer_of_patient_id.clone(),
-        birth_date: d.patient_birth_date.clone(),
-        sex: d.patient_sex.clone(),
-        accession: r.accession.clone(),
-        modalities: r.modality.clone(),
-        source_ae: r.source.clone(),
-        study_date: r.study_date.clone(),
-        study_time: d.study_time.clone(),
-        description: r.study_description.clone(),
-    }
-}
 
 /// One candidate of `match --json`.
 #[derive(serde::Serialize)]
@@ -41,7 +23,12 @@ pub fn match_study(store: &Store, study: &str, limit: usize, json: bool) -> Resu
     let id = store.find_study(study)?;
     let detail = store.study_detail(id)?;
     let orders = store.worklist()?;
-    let ranking = rank(&facts(&detail), &orders, limit, store.match_config());
+    let ranking = rank(
+        &MatchFacts::of(&detail),
+        &orders,
+        limit,
+        store.match_config(),
+    );
     if json {
         let rows: Vec<CandidateJson> = ranking
             .candidates

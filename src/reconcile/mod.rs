@@ -30,6 +30,26 @@ pub struct MatchFacts {
     pub description: String,
 }
 
+impl MatchFacts {
+    /// What the matching knows of a study shown in detail.
+    pub fn of(d: &crate::model::StudyDetail) -> MatchFacts {
+        let r = &d.row;
+        MatchFacts {
+            patient_name: r.patient_name.clone(),
+            patient_id: r.patient_id.clone(),
+            issuer_of_patient_id: d.issuer_of_patient_id.clone(),
+            birth_date: d.patient_birth_date.clone(),
+            sex: d.patient_sex.clone(),
+            accession: r.accession.clone(),
+            modalities: r.modality.clone(),
+            source_ae: r.source.clone(),
+            study_date: r.study_date.clone(),
+            study_time: d.study_time.clone(),
+            description: r.study_description.clone(),
+        }
+    }
+}
+
 /// One factor's contribution.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Reason {

@@ -547,6 +547,7 @@ impl eframe::App for DeskApp {
                         self.state.selected,
                         &self.rt.images,
                         &archives,
+                        self.rt.candidates.as_ref(),
                     ));
                 });
         }

@@ -16,6 +16,7 @@ pub fn study_ui(
     selected: Option<i64>,
     images: &Images,
     archives: &[String],
+    candidates: Option<&super::candidates::StudyCandidates>,
 ) -> Vec<UiCommand> {
     let mut commands = Vec::new();
     let Some(d) = detail.filter(|d| Some(d.row.id) == selected) else {
@@ -130,6 +131,10 @@ pub fn study_ui(
 
             ui.add_space(8.0);
             order_ui(ui, d);
+            if let Some(c) = candidates.filter(|c| c.study == r.id) {
+                ui.add_space(8.0);
+                super::candidates::candidates_ui(ui, c);
+            }
 
             ui.add_space(8.0);
             ui.label(

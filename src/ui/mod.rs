@@ -2,6 +2,7 @@
 //! background jobs, so the UI thread never waits on SQLite, disk or network.
 
 mod app;
+mod candidates;
 mod detail;
 mod header_panel;
 mod images;
@@ -27,6 +28,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context, anyhow};
 
 pub use app::DeskApp;
+pub use candidates::StudyCandidates;
 pub use images::{Images, THUMB_SIZE, Tile};
 pub use network_data::NetworkData;
 pub use runtime::{JobKind, Level, Runtime};

@@ -64,6 +64,8 @@ pub struct Runtime {
     view_key: Option<ViewKey>,
     pub stats: StoreStats,
     pub detail: Option<StudyDetail>,
+    /// The selected study's candidate orders, when it is not matched.
+    pub candidates: Option<super::candidates::StudyCandidates>,
     pub notifications: Vec<Notification>,
     /// Number of queue loads completed (screenshot mode and tests wait for the first).
     pub queue_loads: u64,
@@ -125,6 +127,7 @@ impl Runtime {
             view_key: None,
             stats: StoreStats::default(),
             detail: None,
+            candidates: None,
             notifications: notes,
             queue_loads: 0,
             last_import: None,
@@ -173,7 +176,30 @@ impl Runtime {
     /// Loads one study's detail in the background.
     pub fn load_study(&mut self, id: i64) {
         self.store_job("Loading study", JobKind::LoadStudy(id), move |store| {
-            store.study_detail(id)
+            let detail = store.study_detail(id)?;
+            // A study not matched yet gets its candidate orders ranked.
+            let candidates = if detail.row.state == crate::model::StudyState::Matched {
+                None
+            } else {
+                let orders = store.worklist()?;
+                let ranking = crate::reconcile::rank(
+                    &crate::reconcile::MatchFacts::of(&detail),
+                    &orders,
+                    5,
+                    store.match_config(),
+                );
+                let picked = ranking
+                    .candidates
+                    .iter()
+                    .map(|c| orders[c.index].clone())
+                    .collect();
+                Some(super::candidates::StudyCandidates {
+                    study: id,
+                    ranking,
+                    orders: picked,
+                })
+            };
+            Ok((detail, candidates))
         });
     }
 
@@ -295,10 +321,12 @@ impl Runtime {
                 return Ok(true);
             }
             JobKind::LoadStudy(_) => {
-                let d = downcast::<StudyDetail>(out)?;
+                let (d, c) =
+                    downcast::<(StudyDetail, Option<super::candidates::StudyCandidates>)>(out)?;
                 // A late answer for a study no longer selected is dropped.
                 if selected == Some(d.row.id) {
                     self.detail = Some(d);
+                    self.candidates = c;
                 }
             }
             JobKind::Import => {

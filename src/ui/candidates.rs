@@ -1,0 +1,64 @@
+//! The candidate orders of a study not yet matched, as the matching ranked them: score,
+//! the order in a line, and each point of the score with its reason on demand.
+
+use egui::RichText;
+
+use crate::model::{StudyState, WorklistItem};
+use crate::reconcile::Ranking;
+
+use super::theme::state_color;
+
+/// A study's ranking and the orders it names (parallel to its candidates).
+#[derive(Debug, Clone)]
+pub struct StudyCandidates {
+    pub study: i64,
+    pub ranking: Ranking,
+    pub orders: Vec<WorklistItem>,
+}
+
+pub fn candidates_ui(ui: &mut egui::Ui, c: &StudyCandidates) {
+    ui.label(RichText::new("Candidate orders").strong());
+    if c.ranking.candidates.is_empty() {
+        ui.label("No order in the worklist cache fits this study.");
+        return;
+    }
+    let dark = ui.visuals().dark_mode;
+    for (n, (cand, order)) in c.ranking.candidates.iter().zip(&c.orders).enumerate() {
+        let clear = c.ranking.auto_match.as_deref() == Some(cand.accession.as_str()) && n == 0;
+        ui.horizontal(|ui| {
+            let color = if clear {
+                state_color(StudyState::Matched, dark)
+            } else if cand.ambiguous {
+                state_color(StudyState::Mismatch, dark)
+            } else {
+                ui.visuals().text_color()
+            };
+            ui.label(
+                RichText::new(format!("{:>3}", cand.score))
+                    .monospace()
+                    .color(color),
+            )
+            .on_hover_text("Score out of 100");
+            ui.label(RichText::new(&cand.accession).strong());
+            ui.label(format!(
+                "{} {} · {} · {}",
+                order.patient_name,
+                order.patient_id,
+                super::queue::format_date(order.scheduled_at.get(..8).unwrap_or_default()),
+                order.procedure
+            ));
+            if clear {
+                ui.label(RichText::new("clear match").color(color));
+            } else if cand.ambiguous {
+                ui.label(RichText::new("as likely as another: decide").color(color));
+            }
+        });
+        egui::CollapsingHeader::new(format!("Why {} scores {}", cand.accession, cand.score))
+            .id_salt(("candidate", c.study, n))
+            .show(ui, |ui| {
+                for r in &cand.reasons {
+                    ui.label(format!("{:+}  {}", r.weight, r.detail));
+                }
+            });
+    }
+}
