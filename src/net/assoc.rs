@@ -13,18 +13,6 @@ use super::{EXPLICIT_VR_LE, IMPLICIT_VR_LE, NetError, Peer};
 /// The largest PDU qcdesk accepts.
 const MAX_PDU: u32 = 65_536;
 
-impl PduLink for ClientAssociation<TcpStream> {
-    fn send_pdu(&mut self, pdu: &Pdu) -> Result<(), UlError> {
-        self.send(pdu)
-    }
-    fn receive_pdu(&mut self) -> Result<Pdu, UlError> {
-        self.receive()
-    }
-    fn peer_max_pdu(&self) -> u32 {
-        self.acceptor_max_pdu_length()
-    }
-}
-
 /// The association over plain TCP or TLS.
 enum Link {
     Plain(ClientAssociation<TcpStream>),

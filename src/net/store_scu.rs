@@ -84,10 +84,6 @@ impl StoreAssociation {
         Ok(a)
     }
 
-    pub fn peer(&self) -> &Peer {
-        self.assoc.peer()
-    }
-
     pub fn association(&self) -> &Association {
         &self.assoc
     }

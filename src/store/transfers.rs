@@ -413,7 +413,16 @@ impl Store {
 
     /// Jobs, newest first (`only`: these job ids).
     pub fn transfers(&self, only: Option<&[i64]>) -> Result<Vec<Transfer>, StoreError> {
-        let mut stmt = self.conn.prepare(
+        // The runner asks about one job after each attempt and `send --wait` polls its own:
+        // only those jobs are counted, not the whole queue's history.
+        let filter = match only {
+            Some(ids) => format!(
+                "WHERE j.id IN ({})",
+                ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+            ),
+            None => String::new(),
+        };
+        let mut stmt = self.conn.prepare(&format!(
             "SELECT j.id, j.study_id, COALESCE(s.study_uid, ''), s.patient_id, s.accession,
                     j.node, j.state, j.proof, j.attempts, j.last_error, j.updated_at,
                     (SELECT COUNT(*) FROM send_items it WHERE it.job_id = j.id),
@@ -421,8 +430,8 @@ impl Store {
                     (SELECT COUNT(*) FROM send_items it WHERE it.job_id = j.id AND it.state = 'failed'),
                     (SELECT COUNT(*) FROM send_items it WHERE it.job_id = j.id AND it.state = 'sent'
                         AND it.status BETWEEN 45056 AND 49151)
-             FROM send_jobs j JOIN studies s ON s.id = j.study_id ORDER BY j.id DESC",
-        )?;
+             FROM send_jobs j JOIN studies s ON s.id = j.study_id {filter} ORDER BY j.id DESC"
+        ))?;
         let rows = stmt.query_map([], |r| {
             let state: String = r.get(6)?;
             let proof: String = r.get(7)?;
@@ -446,11 +455,7 @@ impl Store {
                 failures: Vec::new(),
             })
         })?;
-        let mut out: Vec<Transfer> = rows
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .filter(|t| only.is_none_or(|ids| ids.contains(&t.job)))
-            .collect();
+        let mut out: Vec<Transfer> = rows.collect::<Result<_, _>>()?;
         let mut fails = self.conn.prepare_cached(
             "SELECT sop_uid, status, message FROM send_items
              WHERE job_id = ?1 AND (state = 'failed' OR committed = 0) ORDER BY instance_id",
