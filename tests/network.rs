@@ -49,6 +49,21 @@ fn storescp_bit_preserving(ae: &str, port: u16, dir: &Path) -> Proc {
     }
 }
 
+/// Adds an archive node `name` = `AE@127.0.0.1:port`.
+fn add_archive(ws: &Path, name: &str, ae: &str, port: u16) {
+    ok(
+        ws,
+        &[
+            "node",
+            "add",
+            name,
+            &format!("{ae}@127.0.0.1:{port}"),
+            "--role",
+            "archive",
+        ],
+    );
+}
+
 /// Runs qcdesk, which must succeed.
 fn ok(ws: &Path, args: &[&str]) {
     let out = qcdesk(ws, args);
@@ -283,17 +298,7 @@ fn send_transcodes_for_an_archive_that_takes_only_uncompressed_syntaxes() {
     let out = tempfile::tempdir().unwrap();
     let port = free_port();
     let _scp = storescp("ARCH", port, out.path(), false, true);
-    ok(
-        ws.path(),
-        &[
-            "node",
-            "add",
-            "arch",
-            &format!("ARCH@127.0.0.1:{port}"),
-            "--role",
-            "archive",
-        ],
-    );
+    add_archive(ws.path(), "arch", "ARCH", port);
     let queue = qcdesk_json(ws.path(), &["queue", "--json"]);
     let ids: Vec<String> = queue
         .as_array()
@@ -360,17 +365,7 @@ fn send_to_orthanc_is_proven_by_storage_commitment_or_query_and_is_idempotent() 
         ws.path(),
         &["node", "local", "--port", &our_port.to_string(), "--json"],
     );
-    ok(
-        ws.path(),
-        &[
-            "node",
-            "add",
-            "pacs",
-            &format!("ARCHIVE@127.0.0.1:{}", orthanc.dicom),
-            "--role",
-            "archive",
-        ],
-    );
+    add_archive(ws.path(), "pacs", "ARCHIVE", orthanc.dicom);
     let queue = qcdesk_json(ws.path(), &["queue", "--json"]);
     let studies: Vec<(String, String, String, String)> = queue
         .as_array()
@@ -443,17 +438,7 @@ fn an_archive_that_is_down_or_rejects_us_fails_the_job_clearly_after_retries() {
     let ws = workspace_with(&[test_file("CT_small.dcm")]);
     config(ws.path(), "[send]\nretries = 2\nbackoff_seconds = 1\n");
     let port = free_port();
-    ok(
-        ws.path(),
-        &[
-            "node",
-            "add",
-            "down",
-            &format!("PACS@127.0.0.1:{port}"),
-            "--role",
-            "archive",
-        ],
-    );
+    add_archive(ws.path(), "down", "PACS", port);
     let t = Instant::now();
     let (code, json, err) = send(ws.path(), &["1", "--wait"]);
     assert_eq!(code, Some(1), "{err}");
@@ -532,17 +517,7 @@ fn a_full_archive_answering_a700_ends_in_failed_instances_with_the_meaning() {
         std::sync::Arc::new(Full),
     )
     .unwrap();
-    ok(
-        ws.path(),
-        &[
-            "node",
-            "add",
-            "full",
-            &format!("FULL@127.0.0.1:{}", server.port()),
-            "--role",
-            "archive",
-        ],
-    );
+    add_archive(ws.path(), "full", "FULL", server.port());
     let (code, json, _) = send(ws.path(), &["1", "2", "--wait"]);
     assert_eq!(code, Some(1));
     for t in json.as_array().unwrap() {
@@ -567,17 +542,7 @@ fn killing_the_archive_or_qcdesk_mid_send_loses_nothing_and_reports_nothing_fals
     let port = free_port();
     // Nagle on: storescp answers each instance ~40 ms late, so the send takes seconds.
     let mut scp = storescp("ARCH", port, &out, true, false);
-    ok(
-        ws.path(),
-        &[
-            "node",
-            "add",
-            "arch",
-            &format!("ARCH@127.0.0.1:{port}"),
-            "--role",
-            "archive",
-        ],
-    );
+    add_archive(ws.path(), "arch", "ARCH", port);
 
     // qcdesk killed mid-queue.
     let mut sender = std::process::Command::new(bin())

@@ -143,25 +143,7 @@ fn send_over_tls_to_storescp_and_a_wrong_ca_is_refused_clearly() {
     let port = free_port();
     let _scp = tls_storescp(&pki, port, out.path());
     let address = format!("TLSARCH@127.0.0.1:{port}");
-    let add = qcdesk(
-        ws.path(),
-        &[
-            "node",
-            "add",
-            "secure",
-            &address,
-            "--role",
-            "archive",
-            "--tls",
-            "--tls-ca",
-            &pki.s("ca.pem"),
-            "--tls-cert",
-            &pki.s("client.pem"),
-            "--tls-key",
-            &pki.s("client.key"),
-        ],
-    );
-    assert!(add.status.success(), "{}", stderr(&add));
+    add_tls_archive(&pki, ws.path(), "secure", &address, "ca.pem");
     let out_json = qcdesk(ws.path(), &["send", "1", "--node", "secure", "--json"]);
     assert!(out_json.status.success(), "{}", stderr(&out_json));
     let json: serde_json::Value = serde_json::from_slice(&out_json.stdout).unwrap();
@@ -174,25 +156,7 @@ fn send_over_tls_to_storescp_and_a_wrong_ca_is_refused_clearly() {
 
     // A node whose certificate does not chain to the CA qcdesk was given: refused, said so.
     config(ws.path(), "[send]\nretries = 1\n");
-    let add = qcdesk(
-        ws.path(),
-        &[
-            "node",
-            "add",
-            "spoofed",
-            &address,
-            "--role",
-            "archive",
-            "--tls",
-            "--tls-ca",
-            &pki.s("other-ca.pem"),
-            "--tls-cert",
-            &pki.s("client.pem"),
-            "--tls-key",
-            &pki.s("client.key"),
-        ],
-    );
-    assert!(add.status.success(), "{}", stderr(&add));
+    add_tls_archive(&pki, ws.path(), "spoofed", &address, "other-ca.pem");
     let out = qcdesk(ws.path(), &["send", "1", "--node", "spoofed", "--json"]);
     assert_eq!(out.status.code(), Some(1));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -209,6 +173,29 @@ fn send_over_tls_to_storescp_and_a_wrong_ca_is_refused_clearly() {
     );
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("--tls-ca"), "{}", stderr(&out));
+}
+
+/// Adds a TLS archive node trusting `ca` and presenting qcdesk's client certificate.
+fn add_tls_archive(pki: &Pki, ws: &Path, name: &str, address: &str, ca: &str) {
+    let add = qcdesk(
+        ws,
+        &[
+            "node",
+            "add",
+            name,
+            address,
+            "--role",
+            "archive",
+            "--tls",
+            "--tls-ca",
+            &pki.s(ca),
+            "--tls-cert",
+            &pki.s("client.pem"),
+            "--tls-key",
+            &pki.s("client.key"),
+        ],
+    );
+    assert!(add.status.success(), "{}", stderr(&add));
 }
 
 fn config(ws: &Path, text: &str) {
