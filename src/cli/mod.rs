@@ -1,6 +1,7 @@
 //! The command line: argument parsing, dispatch, exit codes. Thin: every command calls the
 //! core and prints its result as text or JSON (`--json`, schema in docs/cli.md).
 
+mod correct;
 mod network;
 mod output;
 mod reconcile;
@@ -66,6 +67,59 @@ enum Command {
         /// At most this many candidates.
         #[arg(long, default_value_t = 10)]
         limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Correct a study: apply a worklist order (--order) or set values by hand (--set). Writes
+    /// new versions of the instances it changes; the originals stay as received.
+    Fix {
+        /// The id shown in the queue, or the Study Instance UID.
+        study: String,
+        /// The accession number of the worklist order to apply (IHE SWF/IRWF attribute set).
+        #[arg(long, value_name = "ACCESSION", conflicts_with = "set")]
+        order: Option<String>,
+        /// The Scheduled Procedure Step ID, when several orders share the accession.
+        #[arg(long, value_name = "SPS_ID", requires = "order")]
+        step: Option<String>,
+        /// A value to set, e.g. PatientID=12345 (repeatable). Fields: PatientName, PatientID,
+        /// IssuerOfPatientID, PatientBirthDate, PatientSex, AccessionNumber,
+        /// ReferringPhysicianName, StudyID, StudyDescription.
+        #[arg(long = "set", value_name = "KEYWORD=VALUE")]
+        set: Vec<String>,
+        /// Show the changes without writing anything.
+        #[arg(long)]
+        dry_run: bool,
+        /// Why (kept in the audit log).
+        #[arg(long)]
+        reason: Option<String>,
+        /// Who, when the OS account is shared (kept in the audit log).
+        #[arg(long)]
+        operator: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take back a study's newest correction: its instances return to their previous versions.
+    Undo {
+        study: String,
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long)]
+        operator: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A study's corrections and undos, oldest first.
+    History {
+        study: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The audit log of every change (of one study when given); --verify checks its hash chain
+    /// and names the first entry tampered with (exit 1).
+    Audit {
+        study: Option<String>,
+        #[arg(long)]
+        verify: bool,
         #[arg(long)]
         json: bool,
     },
@@ -336,6 +390,58 @@ fn dispatch(cli: Cli) -> Result<()> {
             } else {
                 output::print_queue(&rows);
             }
+        }
+        Command::Fix {
+            study,
+            order,
+            step,
+            set,
+            dry_run,
+            reason,
+            operator,
+            json,
+        } => {
+            let mut store = open_default(&cli.workspace)?;
+            correct::fix(
+                &mut store,
+                &correct::FixArgs {
+                    study: &study,
+                    order: order.as_deref(),
+                    step: step.as_deref(),
+                    set: &set,
+                    dry_run,
+                    reason: reason.as_deref(),
+                    operator: operator.as_deref(),
+                    json,
+                },
+            )?;
+        }
+        Command::Undo {
+            study,
+            reason,
+            operator,
+            json,
+        } => {
+            let mut store = open_default(&cli.workspace)?;
+            correct::undo(
+                &mut store,
+                &study,
+                reason.as_deref(),
+                operator.as_deref(),
+                json,
+            )?;
+        }
+        Command::History { study, json } => {
+            let store = open_default(&cli.workspace)?;
+            correct::history(&store, &study, json)?;
+        }
+        Command::Audit {
+            study,
+            verify,
+            json,
+        } => {
+            let store = open_default(&cli.workspace)?;
+            correct::audit(&store, study.as_deref(), verify, json)?;
         }
         Command::Match { study, limit, json } => {
             let store = open_default(&cli.workspace)?;

@@ -4,9 +4,15 @@
 //! procedure), says when one candidate is clear enough to match on its own, and flags two
 //! candidates that could both be right (twins, same-day orders). Knows nothing of the UI.
 //!
-//! Corrections (applying an order, versions, undo, audit) come next; see issue 9.
+//! Correcting a study: an order's attributes or values typed by hand (`correction`,
+//! `fields`), written into each file with the old values kept (`rewrite`), previewed and
+//! applied as new versions with an audit entry (`fix`).
 
+pub mod correction;
 mod factors;
+pub mod fields;
+pub mod fix;
+pub mod rewrite;
 
 use serde::Serialize;
 

@@ -368,22 +368,41 @@ fn insert_blob_sql() -> &'static str {
 }
 
 fn insert_blob(tx: &Transaction<'_>, rec: &FileRecord) -> Result<(), StoreError> {
+    insert_blob_row(
+        tx,
+        &rec.staged,
+        rec.dataset_offset,
+        &rec.header,
+        &rec.faults,
+    )
+}
+
+/// The `blobs` row of staged bytes whose header was read (a received file, a corrected copy).
+pub(super) fn insert_blob_row(
+    tx: &Transaction<'_>,
+    staged: &Staged,
+    dataset_offset: u64,
+    header: &Header,
+    faults: &[Fault],
+) -> Result<(), StoreError> {
     let sql = insert_blob_sql();
-    let (errors, warnings) = faults_to_json(&rec.faults);
-    let size = rec.staged.size as i64;
-    let offset = rec.dataset_offset as i64;
-    let truncated = rec.is_truncated();
+    let (errors, warnings) = faults_to_json(faults);
+    let size = staged.size as i64;
+    let offset = dataset_offset as i64;
+    let truncated = faults
+        .iter()
+        .any(|f| f.kind == crate::dicom::FaultKind::Truncated);
     let mut values: Vec<&dyn rusqlite::ToSql> = vec![
-        &rec.staged.hash,
+        &staged.hash,
         &size,
-        &rec.header.has_pixel_data,
+        &header.has_pixel_data,
         &truncated,
         &errors,
         &warnings,
-        &rec.staged.dataset_hash,
+        &staged.dataset_hash,
         &offset,
     ];
-    let header_vals = rec.header.values();
+    let header_vals = header.values();
     for v in &header_vals {
         values.push(v);
     }

@@ -6,8 +6,10 @@
 //! may open one workspace (the desk and a CLI import): SQLite in WAL mode with a busy timeout
 //! serialises their writes.
 
+mod audit;
 mod blobs;
 mod classify;
+mod corrections;
 mod headers;
 mod ingest;
 mod network;
@@ -27,7 +29,12 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
+pub use audit::{AuditCheck, AuditEntry, AuditFault};
 pub use blobs::{BlobStore, Staged, hash_bytes, hash_dataset, hash_file};
+pub use corrections::{
+    BaseInstance, CorrectionBase, CorrectionEntry, CorrectionRecord, NewVersion, UndoOutcome,
+    os_user,
+};
 pub use ingest::{FileRecord, NetworkOrigin, RecordOutcome};
 pub use network::{AssociationRecord, LastSender, RemoteAe};
 pub use nodes::{parse_ae_address, validate_ae_title};
@@ -69,6 +76,9 @@ pub enum StoreError {
     /// A node name, address or setting the user gave that cannot be used.
     #[error("{0}")]
     Node(String),
+    /// A correction or undo that cannot be made as asked (the message says why).
+    #[error("{0}")]
+    Correction(String),
 }
 
 // Hand-written rather than #[from]: the message already carries the cause, and a `source`

@@ -400,6 +400,50 @@ CREATE TABLE commitment_reports (
     failed TEXT NOT NULL
 );
 "#,
+    // 6: corrections. Each correction (an order applied, values typed, an undo) moves a study's
+    // instances from one version to another; `correction_versions` says which, so an undo can
+    // move them back exactly. `audit_log` is the append-only, hash-chained record of every
+    // change: triggers refuse updates and deletes, and the chain shows one made around them.
+    r#"
+CREATE TABLE corrections (
+    id INTEGER PRIMARY KEY,
+    study_id INTEGER NOT NULL REFERENCES studies(id),
+    at TEXT NOT NULL,
+    action TEXT NOT NULL CHECK (action IN ('order', 'edit', 'undo')),
+    os_user TEXT NOT NULL,
+    operator TEXT NOT NULL DEFAULT '',
+    reason TEXT NOT NULL DEFAULT '',
+    origin TEXT NOT NULL DEFAULT '{}',
+    changes TEXT NOT NULL DEFAULT '[]',
+    undoes INTEGER REFERENCES corrections(id),
+    undone_by INTEGER REFERENCES corrections(id)
+);
+CREATE INDEX corrections_study ON corrections(study_id, id);
+
+CREATE TABLE correction_versions (
+    correction_id INTEGER NOT NULL REFERENCES corrections(id),
+    instance_id INTEGER NOT NULL REFERENCES instances(id),
+    before_version INTEGER NOT NULL REFERENCES versions(id),
+    after_version INTEGER NOT NULL REFERENCES versions(id),
+    PRIMARY KEY (correction_id, instance_id)
+);
+
+CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    os_user TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    action TEXT NOT NULL,
+    study_uid TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"#,
 ];
 
 /// The schema version this build writes.

@@ -17,7 +17,7 @@ use std::io::{Read, Seek, SeekFrom};
 
 use serde::{Deserialize, Serialize};
 
-pub use attrs::{Header, Source, keyword};
+pub use attrs::{Header, Source, field_for_tag, keyword};
 
 use super::uids;
 

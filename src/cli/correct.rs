@@ -1,0 +1,294 @@
+//! `fix`, `undo`, `history` and `audit`: correcting a study from an order or by hand, taking
+//! a correction back, and the record of who changed what.
+
+use anyhow::{Result, bail};
+use serde::Serialize;
+
+use super::output;
+use crate::model::WorklistItem;
+use crate::reconcile::correction::Correction;
+use crate::reconcile::fields::parse_assignment;
+use crate::reconcile::fix::{self, StudyChange, Who};
+use crate::store::{Store, os_user};
+
+/// What `fix` was asked to do.
+pub struct FixArgs<'a> {
+    pub study: &'a str,
+    pub order: Option<&'a str>,
+    pub step: Option<&'a str>,
+    pub set: &'a [String],
+    pub dry_run: bool,
+    pub reason: Option<&'a str>,
+    pub operator: Option<&'a str>,
+    pub json: bool,
+}
+
+#[derive(Serialize)]
+struct FixJson<'a> {
+    study: i64,
+    study_instance_uid: &'a str,
+    dry_run: bool,
+    changes: &'a [StudyChange],
+    /// Instances rewritten (or, on a dry run, that would be).
+    instances: u64,
+    total_instances: u64,
+    /// The correction that made the study's new version (null on a dry run).
+    version: Option<i64>,
+    /// The study's state afterwards.
+    state: Option<String>,
+}
+
+/// The order with this accession (and step, when several share it) in the worklist cache.
+fn find_order(store: &Store, accession: &str, step: Option<&str>) -> Result<WorklistItem> {
+    let all = store.worklist()?;
+    let mut hits: Vec<&WorklistItem> = all
+        .iter()
+        .filter(|o| o.accession.trim() == accession.trim())
+        .filter(|o| step.is_none_or(|s| o.sps_id.trim() == s.trim()))
+        .collect();
+    if hits.len() > 1 {
+        // Orders still listed by the RIS before those it dropped.
+        let listed: Vec<&WorklistItem> = hits
+            .iter()
+            .copied()
+            .filter(|o| o.vanished_at.is_none())
+            .collect();
+        if !listed.is_empty() {
+            hits = listed;
+        }
+    }
+    match hits.as_slice() {
+        [] => bail!(
+            "no order with accession '{accession}'{} in the worklist cache (see `qcdesk match` for candidates)",
+            step.map(|s| format!(" and step '{s}'")).unwrap_or_default()
+        ),
+        [one] => Ok((*one).clone()),
+        many => bail!(
+            "{} orders have accession '{accession}' (steps {}); choose one with --step",
+            many.len(),
+            many.iter()
+                .map(|o| format!("'{}'", o.sps_id))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// `qcdesk fix STUDY (--order ACCESSION | --set KEYWORD=VALUE...) [--dry-run] [--reason] [--json]`.
+pub fn fix(store: &mut Store, a: &FixArgs<'_>) -> Result<()> {
+    let id = store.find_study(a.study)?;
+    let correction = match (a.order, a.set.is_empty()) {
+        (Some(acc), true) => Correction::from_order(&find_order(store, acc, a.step)?),
+        (None, false) => {
+            let mut values = Vec::new();
+            let mut problems = Vec::new();
+            for s in a.set {
+                match parse_assignment(s) {
+                    Ok(v) => values.push(v),
+                    Err(e) => problems.push(e.to_string()),
+                }
+            }
+            if !problems.is_empty() {
+                bail!(
+                    "invalid values, nothing was changed:\n  {}",
+                    problems.join("\n  ")
+                );
+            }
+            Correction::manual(&values)
+        }
+        _ => bail!("give either --order ACCESSION or --set KEYWORD=VALUE (not both)"),
+    };
+    let preview = fix::preview(store, id, &correction)?;
+    let total = preview.base.instances.len() as u64;
+    let applied = if a.dry_run {
+        None
+    } else {
+        let who = Who {
+            os_user: os_user(),
+            operator: a.operator.unwrap_or_default().to_string(),
+            reason: a.reason.unwrap_or_default().to_string(),
+        };
+        let applied = fix::apply(store, &preview, &correction, &who, |_, _| {})?;
+        Some((applied, store.study_detail(id)?.row.state))
+    };
+    let (changes, instances) = match &applied {
+        Some((done, _)) => (&done.changes, done.instances),
+        None => (&preview.changes, preview.instances),
+    };
+    if a.json {
+        return output::print_json(&FixJson {
+            study: id,
+            study_instance_uid: &preview.base.study_uid,
+            dry_run: a.dry_run,
+            changes,
+            instances,
+            total_instances: total,
+            version: applied.as_ref().map(|(done, _)| done.correction),
+            state: applied.as_ref().map(|(_, s)| s.as_str().to_string()),
+        });
+    }
+    match &applied {
+        None => println!("dry run: study {id} ({instances} of {total} instances would change)"),
+        Some((done, state)) => println!(
+            "study {id}: correction {} made {instances} new version(s) of {total} instances; state now {}",
+            done.correction,
+            state.as_str()
+        ),
+    }
+    print_changes(changes);
+    Ok(())
+}
+
+fn print_changes(changes: &[StudyChange]) {
+    if changes.is_empty() {
+        println!("  no change: the study already holds these values");
+    }
+    for c in changes {
+        println!("  {} {}", c.tag, c.keyword);
+        println!("      old: {}", c.old);
+        for o in &c.other_old {
+            println!("           {o} (some instances)");
+        }
+        println!("      new: {}", c.new);
+    }
+}
+
+/// `qcdesk undo STUDY [--reason] [--json]`.
+pub fn undo(
+    store: &mut Store,
+    study: &str,
+    reason: Option<&str>,
+    operator: Option<&str>,
+    json: bool,
+) -> Result<()> {
+    let id = store.find_study(study)?;
+    let out = store.undo_correction(
+        id,
+        &os_user(),
+        operator.unwrap_or_default(),
+        reason.unwrap_or_default(),
+    )?;
+    if json {
+        return output::print_json(&out);
+    }
+    let state = store.study_detail(id)?.row.state;
+    println!(
+        "study {id}: correction {} undone ({} instances back on their previous versions); state now {}",
+        out.undid,
+        out.instances,
+        state.as_str()
+    );
+    Ok(())
+}
+
+/// `qcdesk history STUDY [--json]`.
+pub fn history(store: &Store, study: &str, json: bool) -> Result<()> {
+    let id = store.find_study(study)?;
+    let entries = store.corrections_of(id)?;
+    if json {
+        return output::print_json(&entries);
+    }
+    if entries.is_empty() {
+        println!("study {id} has not been corrected: every instance is as received");
+        return Ok(());
+    }
+    for e in &entries {
+        let who = if e.operator.is_empty() {
+            e.os_user.clone()
+        } else {
+            format!("{} ({})", e.operator, e.os_user)
+        };
+        let undone = e
+            .undone_by
+            .map(|u| format!("  [undone by {u}]"))
+            .unwrap_or_default();
+        let what = match (e.action.as_str(), e.undoes) {
+            ("undo", Some(u)) => format!("undo of {u}"),
+            ("order", _) => format!(
+                "order {}",
+                e.origin
+                    .get("accession")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+            ),
+            (a, _) => a.to_string(),
+        };
+        println!(
+            "{:>4}  {}  {:<14} {} instance(s)  by {who}{undone}",
+            e.id, e.at, what, e.instances
+        );
+        if !e.reason.is_empty() {
+            println!("      reason: {}", e.reason);
+        }
+        if let Ok(changes) = serde_json::from_value::<Vec<StudyChange>>(e.changes.clone()) {
+            for c in changes {
+                println!("      {} {}: {} -> {}", c.tag, c.keyword, c.old, c.new);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `qcdesk audit [STUDY] [--verify] [--json]`. A broken chain is an error (exit 1).
+pub fn audit(store: &Store, study: Option<&str>, verify: bool, json: bool) -> Result<()> {
+    if verify {
+        let check = store.verify_audit()?;
+        if json {
+            output::print_json(&check)?;
+        } else if check.first_bad.is_none() {
+            println!(
+                "audit log intact: {} entries, chain verified",
+                check.entries
+            );
+        }
+        if let Some(bad) = check.first_bad {
+            bail!(
+                "audit log tampered with: entry {}: {} ({} entries checked)",
+                bad.id,
+                bad.problem,
+                check.entries
+            );
+        }
+        return Ok(());
+    }
+    let uid = match study {
+        Some(s) => {
+            let id = store.find_study(s)?;
+            Some(store.correction_base(id)?.study_uid)
+        }
+        None => None,
+    };
+    let entries = store.audit(uid.as_deref())?;
+    if json {
+        return output::print_json(&entries);
+    }
+    for e in &entries {
+        let who = if e.operator.is_empty() {
+            e.os_user.clone()
+        } else {
+            format!("{} ({})", e.operator, e.os_user)
+        };
+        println!(
+            "{:>5}  {}  {:<6} {}  by {who}",
+            e.id, e.at, e.action, e.study_uid
+        );
+        if let Some(changes) = e.detail.get("changes").and_then(|c| c.as_array()) {
+            for c in changes {
+                let f = |k: &str| c.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+                println!(
+                    "       {} {}: {} -> {}",
+                    f("tag"),
+                    f("keyword"),
+                    f("old"),
+                    f("new")
+                );
+            }
+        }
+        if let Some(r) = e.detail.get("reason").and_then(|r| r.as_str())
+            && !r.is_empty()
+        {
+            println!("       reason: {r}");
+        }
+    }
+    Ok(())
+}
