@@ -53,3 +53,71 @@ fn an_unmatched_study_shows_its_candidate_orders_and_why() {
     });
     assert!(h.query_by_label("Candidate orders").is_none());
 }
+
+#[test]
+fn enter_previews_the_best_order_apply_changes_the_state_and_ctrl_z_undoes_it() {
+    use qcdesk::model::StudyState;
+    let ws = demo_workspace();
+    let mut h = desk(ws.path());
+    step_until(&mut h, "the queue", |a| a.rt.queue_loads > 0);
+    let id = h
+        .state()
+        .rt
+        .rows
+        .iter()
+        .find(|r| r.patient_name == "KEANE^ROISIN" && r.accession.is_empty())
+        .expect("the demo's study without accession")
+        .id;
+    h.state_mut().select_for_test(id);
+    step_until(&mut h, "the candidates", |a| {
+        a.rt.candidates.as_ref().is_some_and(|c| c.study == id)
+    });
+    h.run_steps(2);
+    // Enter: the best candidate's changes, before anything is written.
+    h.key_press(egui::Key::Enter);
+    step_until(&mut h, "the preview", |a| a.rt.correct.pending.is_some());
+    h.run_steps(2);
+    assert!(
+        h.query_by_label_contains("Apply order A240113 to study")
+            .is_some()
+    );
+    assert!(
+        h.query_by_label("AccessionNumber (0008,0050)").is_some(),
+        "the accession it lacks is among the changes"
+    );
+    assert!(h.state().rt.correct.history.as_ref().unwrap().1.is_empty());
+    // The window is on screen (sequences make long values).
+    let r = h.get_by_label("Apply (Enter)").rect();
+    assert!(r.min.x >= 0.0 && r.max.x <= 1500.0, "{r:?}");
+    h.get_by_label("Apply (Enter)").click();
+    step_until(&mut h, "the correction", |a| {
+        a.rt.correct
+            .history
+            .as_ref()
+            .is_some_and(|(s, e)| *s == id && e.len() == 1)
+    });
+    step_until(&mut h, "the queue to show it matched", |a| {
+        a.rt.rows
+            .iter()
+            .any(|r| r.id == id && r.state == StudyState::Matched && r.accession == "A240113")
+    });
+    h.run_steps(2);
+    assert!(h.query_by_label("Undo last (Ctrl+Z)").is_some());
+    assert!(
+        h.query_by_label("Candidate orders").is_none(),
+        "matched now"
+    );
+    // Ctrl+Z: back as received.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    step_until(&mut h, "the undo", |a| {
+        a.rt.correct
+            .history
+            .as_ref()
+            .is_some_and(|(s, e)| *s == id && e.len() == 2)
+    });
+    step_until(&mut h, "the queue to show it unmatched again", |a| {
+        a.rt.rows
+            .iter()
+            .any(|r| r.id == id && r.state == StudyState::Unmatched && r.accession.is_empty())
+    });
+}

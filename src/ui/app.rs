@@ -4,8 +4,6 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use egui::{Key, KeyboardShortcut, Modifiers};
-
 use super::detail::study_ui;
 use super::import_dialog::ImportDialog;
 use super::nodes_window::{NodesWindow, nodes_window_ui};
@@ -18,6 +16,8 @@ use super::status::status_bar_ui;
 use super::theme;
 use super::viewer::{Viewer, viewer_ui};
 use super::worklist_view::{WorklistView, worklist_ui};
+
+mod keys;
 use crate::model::StudyState;
 use crate::store::Store;
 
@@ -224,6 +224,14 @@ impl DeskApp {
             UiCommand::RetryTransfer(job) => self.rt.change_transfer(job, true),
             UiCommand::CancelTransfer(job) => self.rt.change_transfer(job, false),
             UiCommand::ToggleReceiver => self.rt.toggle_receiver(),
+            UiCommand::PreviewOrder { study, order } => {
+                let title = format!("order {}", order.accession);
+                let c = crate::reconcile::correction::Correction::from_order(&order);
+                self.rt.preview_correction(study, title, c);
+            }
+            UiCommand::ApplyCorrection => self.rt.apply_correction(String::new()),
+            UiCommand::CancelCorrection => self.rt.correct.pending = None,
+            UiCommand::UndoCorrection(study) => self.rt.undo_correction(study, String::new()),
         }
     }
 
@@ -250,91 +258,6 @@ impl DeskApp {
                 .rt
                 .notify(Level::Info, "This series holds no image to view."),
         }
-    }
-
-    /// Keyboard: arrows/PageUp/PageDown/Home/End move the selection, Enter opens the detail,
-    /// Ctrl+F focuses the search, Escape clears it, Ctrl+I imports, F5 reloads.
-    fn keys(&mut self, ctx: &egui::Context) -> Vec<UiCommand> {
-        if self.import_dialog.open {
-            return Vec::new();
-        }
-        let mut out = Vec::new();
-        if let Some(v) = &mut self.viewer {
-            if v.keys(ctx) {
-                out.push(UiCommand::CloseViewer);
-            }
-            return out;
-        }
-        ctx.input_mut(|i| {
-            if i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::F)) {
-                out.push(UiCommand::FocusSearch);
-            }
-            for (key, view) in [(Key::Num1, View::Queue), (Key::Num2, View::Worklist)] {
-                if i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, key)) {
-                    out.push(UiCommand::ShowView(view));
-                }
-            }
-        });
-        if self.state.view == View::Worklist {
-            self.worklist_keys(ctx);
-            return out;
-        }
-        ctx.input_mut(|i| {
-            if i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::I)) {
-                out.push(UiCommand::OpenImportDialog);
-            }
-            for (key, delta) in [
-                (Key::ArrowDown, 1),
-                (Key::ArrowUp, -1),
-                (Key::PageDown, 20),
-                (Key::PageUp, -20),
-                (Key::End, isize::MAX / 2),
-                (Key::Home, -(isize::MAX / 2)),
-            ] {
-                if i.consume_key(Modifiers::NONE, key) {
-                    out.push(UiCommand::MoveSelection(delta));
-                }
-            }
-            if i.consume_key(Modifiers::NONE, Key::Enter) {
-                out.push(UiCommand::OpenDetail);
-            }
-            if i.consume_key(Modifiers::NONE, Key::F5) {
-                out.push(UiCommand::Reload);
-            }
-        });
-        if ctx.input(|i| i.key_pressed(Key::Escape)) && !self.state.search.is_empty() {
-            self.state.search.clear();
-        }
-        let dropped: Vec<PathBuf> = ctx.input(|i| {
-            i.raw
-                .dropped_files
-                .iter()
-                .map(|f| f.path().to_path_buf())
-                .collect()
-        });
-        if !dropped.is_empty() {
-            out.push(UiCommand::Import(dropped));
-        }
-        out
-    }
-
-    /// Up/Down move through the orders found, Escape clears the search.
-    fn worklist_keys(&mut self, ctx: &egui::Context) {
-        let v = &mut self.worklist_view;
-        ctx.input_mut(|i| {
-            for (key, delta) in [(Key::ArrowDown, 1isize), (Key::ArrowUp, -1)] {
-                if i.consume_key(Modifiers::NONE, key) && !v.hits.is_empty() {
-                    let last = v.hits.len() as isize - 1;
-                    let at = v
-                        .selected
-                        .map_or(0, |s| (s as isize + delta).clamp(0, last));
-                    v.selected = Some(at as usize);
-                }
-            }
-            if i.key_pressed(Key::Escape) {
-                v.query.clear();
-            }
-        });
     }
 
     /// The queue's filters: state, modality, search, thumbnails.
@@ -547,7 +470,11 @@ impl eframe::App for DeskApp {
                         self.state.selected,
                         &self.rt.images,
                         &archives,
-                        self.rt.candidates.as_ref(),
+                        super::correct_ui::ReconcileView {
+                            candidates: self.rt.candidates.as_ref(),
+                            history: self.rt.correct.history.as_ref(),
+                            busy: self.rt.correct.busy,
+                        },
                     ));
                 });
         }
@@ -572,6 +499,10 @@ impl eframe::App for DeskApp {
             &self.rt.worklist,
         ));
         rejects_window_ui(&ctx, &mut self.rt.rejects);
+        commands.extend(super::correct_ui::correction_window_ui(
+            &ctx,
+            self.rt.correct.pending.as_ref(),
+        ));
         commands.extend(super::transfers_window::transfers_window_ui(
             &ctx,
             &mut self.rt.network,

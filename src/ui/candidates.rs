@@ -6,6 +6,7 @@ use egui::RichText;
 use crate::model::{StudyState, WorklistItem};
 use crate::reconcile::Ranking;
 
+use super::state::UiCommand;
 use super::theme::state_color;
 
 /// A study's ranking and the orders it names (parallel to its candidates).
@@ -16,11 +17,12 @@ pub struct StudyCandidates {
     pub orders: Vec<WorklistItem>,
 }
 
-pub fn candidates_ui(ui: &mut egui::Ui, c: &StudyCandidates) {
+pub fn candidates_ui(ui: &mut egui::Ui, c: &StudyCandidates) -> Vec<UiCommand> {
+    let mut out = Vec::new();
     ui.label(RichText::new("Candidate orders").strong());
     if c.ranking.candidates.is_empty() {
         ui.label("No order in the worklist cache fits this study.");
-        return;
+        return out;
     }
     let dark = ui.visuals().dark_mode;
     for (n, (cand, order)) in c.ranking.candidates.iter().zip(&c.orders).enumerate() {
@@ -52,6 +54,17 @@ pub fn candidates_ui(ui: &mut egui::Ui, c: &StudyCandidates) {
             } else if cand.ambiguous {
                 ui.label(RichText::new("as likely as another: decide").color(color));
             }
+            let hint = if n == 0 {
+                "See every change applying this order makes, then confirm (Enter)"
+            } else {
+                "See every change applying this order makes, then confirm"
+            };
+            if ui.button("Apply…").on_hover_text(hint).clicked() {
+                out.push(UiCommand::PreviewOrder {
+                    study: c.study,
+                    order: Box::new(order.clone()),
+                });
+            }
         });
         egui::CollapsingHeader::new(format!("Why {} scores {}", cand.accession, cand.score))
             .id_salt(("candidate", c.study, n))
@@ -61,4 +74,5 @@ pub fn candidates_ui(ui: &mut egui::Ui, c: &StudyCandidates) {
                 }
             });
     }
+    out
 }

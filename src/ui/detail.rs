@@ -16,7 +16,7 @@ pub fn study_ui(
     selected: Option<i64>,
     images: &Images,
     archives: &[String],
-    candidates: Option<&super::candidates::StudyCandidates>,
+    reconcile: super::correct_ui::ReconcileView<'_>,
 ) -> Vec<UiCommand> {
     let mut commands = Vec::new();
     let Some(d) = detail.filter(|d| Some(d.row.id) == selected) else {
@@ -131,9 +131,13 @@ pub fn study_ui(
 
             ui.add_space(8.0);
             order_ui(ui, d);
-            if let Some(c) = candidates.filter(|c| c.study == r.id) {
+            if let Some(c) = reconcile.candidates.filter(|c| c.study == r.id) {
                 ui.add_space(8.0);
-                super::candidates::candidates_ui(ui, c);
+                commands.extend(super::candidates::candidates_ui(ui, c));
+            }
+            if let Some((_, h)) = reconcile.history.filter(|(s, _)| *s == r.id) {
+                ui.add_space(8.0);
+                commands.extend(super::correct_ui::history_ui(ui, r.id, h, reconcile.busy));
             }
 
             ui.add_space(8.0);

@@ -3,6 +3,8 @@
 
 mod app;
 mod candidates;
+mod correct_data;
+mod correct_ui;
 mod detail;
 mod header_panel;
 mod images;

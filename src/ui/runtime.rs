@@ -48,6 +48,9 @@ pub enum JobKind {
     SaveNodes,
     LoadTransfers,
     QueueSend,
+    PreviewCorrection,
+    ApplyCorrection,
+    UndoCorrection,
 }
 
 pub struct Runtime {
@@ -81,6 +84,8 @@ pub struct Runtime {
     pub worklist: super::worklist_data::WorklistData,
     /// The receiver, the send queue's runner and the transfers.
     pub network: super::network_data::NetworkData,
+    /// The correction previewed, and the selected study's history.
+    pub correct: super::correct_data::CorrectData,
 }
 
 /// What the view was computed for; recomputed only when this changes.
@@ -136,6 +141,7 @@ impl Runtime {
             images,
             worklist: Default::default(),
             network: Default::default(),
+            correct: Default::default(),
         }
     }
 
@@ -199,7 +205,8 @@ impl Runtime {
                     orders: picked,
                 })
             };
-            Ok((detail, candidates))
+            let history = store.corrections_of(id)?;
+            Ok((detail, candidates, history))
         });
     }
 
@@ -287,6 +294,11 @@ impl Runtime {
                     };
                     // Whatever the outcome (a failed or panicked job too).
                     self.worklist_job_finished(id);
+                    if matches!(job.kind, JobKind::ApplyCorrection | JobKind::UndoCorrection)
+                        && outcome.is_err()
+                    {
+                        self.correction_failed();
+                    }
                     let applied = outcome.and_then(|out| self.apply(job.kind, out, selected));
                     match applied {
                         Ok(r) => reloaded |= r,
@@ -321,10 +333,14 @@ impl Runtime {
                 return Ok(true);
             }
             JobKind::LoadStudy(_) => {
-                let (d, c) =
-                    downcast::<(StudyDetail, Option<super::candidates::StudyCandidates>)>(out)?;
+                let (d, c, h) = downcast::<(
+                    StudyDetail,
+                    Option<super::candidates::StudyCandidates>,
+                    Vec<crate::store::CorrectionEntry>,
+                )>(out)?;
                 // A late answer for a study no longer selected is dropped.
                 if selected == Some(d.row.id) {
+                    self.correct.history = Some((d.row.id, h));
                     self.detail = Some(d);
                     self.candidates = c;
                 }
@@ -355,6 +371,9 @@ impl Runtime {
                 self.apply_worklist(kind, out)?
             }
             JobKind::LoadTransfers | JobKind::QueueSend => self.apply_network(kind, out)?,
+            JobKind::PreviewCorrection | JobKind::ApplyCorrection | JobKind::UndoCorrection => {
+                self.apply_correct(kind, out, selected)?
+            }
         }
         Ok(false)
     }

@@ -104,6 +104,16 @@ pub enum UiCommand {
     CancelTransfer(i64),
     /// Start or stop the receiver (C-STORE SCP).
     ToggleReceiver,
+    /// Show what applying this order to the study would change.
+    PreviewOrder {
+        study: i64,
+        order: Box<crate::model::WorklistItem>,
+    },
+    /// Apply the correction previewed.
+    ApplyCorrection,
+    CancelCorrection,
+    /// Take back the study's newest correction.
+    UndoCorrection(i64),
 }
 
 #[cfg(test)]

@@ -1,0 +1,168 @@
+//! The desk's runtime side of corrections: the preview of a correction being considered, and
+//! the jobs that compute it, apply it and undo the last one (all off the UI thread). Drawing
+//! is in `correct_ui`.
+
+use crate::reconcile::correction::Correction;
+use crate::reconcile::fix::{self, Applied, Preview, Who};
+use crate::store::{CorrectionEntry, UndoOutcome, os_user};
+
+use super::runtime::{JobKind, Level, Runtime};
+
+/// A correction shown for the Associate to confirm.
+#[derive(Debug, Clone)]
+pub struct PendingCorrection {
+    pub study: i64,
+    /// What is applied, in words ("order A240113").
+    pub title: String,
+    pub correction: Correction,
+    pub preview: Preview,
+}
+
+/// Corrections as the desk knows them.
+#[derive(Debug, Default)]
+pub struct CorrectData {
+    /// The preview on screen, awaiting Apply or Cancel.
+    pub pending: Option<PendingCorrection>,
+    /// The selected study's corrections, oldest first.
+    pub history: Option<(i64, Vec<CorrectionEntry>)>,
+    /// A correction or undo is running.
+    pub busy: bool,
+}
+
+impl Runtime {
+    /// Computes the changes `correction` would make to `study`, to show before anything is
+    /// written.
+    pub fn preview_correction(&mut self, study: i64, title: String, correction: Correction) {
+        self.correct.pending = None;
+        self.store_job(
+            "Preparing the correction",
+            JobKind::PreviewCorrection,
+            move |store| {
+                let preview = fix::preview(store, study, &correction)
+                    .map_err(|e| crate::store::StoreError::Correction(e.to_string()))?;
+                Ok(PendingCorrection {
+                    study,
+                    title,
+                    correction,
+                    preview,
+                })
+            },
+        );
+    }
+
+    /// Applies the correction on screen.
+    pub fn apply_correction(&mut self, operator: String) {
+        let Some(p) = self.correct.pending.take() else {
+            return;
+        };
+        if self.correct.busy {
+            return;
+        }
+        self.correct.busy = true;
+        let store = self.store_handle();
+        let title = format!("Applying {} to study {}", p.title, p.study);
+        self.spawn(&title, JobKind::ApplyCorrection, move |ctx| {
+            let mut store = store
+                .lock()
+                .map_err(|_| "store lock poisoned".to_string())?;
+            let who = Who {
+                os_user: os_user(),
+                operator,
+                reason: format!("applied {} at the desk", p.title),
+            };
+            let applied = fix::apply(&mut store, &p.preview, &p.correction, &who, |d, t| {
+                ctx.progress(d, Some(t), "instances")
+            })
+            .map_err(|e| e.to_string())?;
+            let state = store
+                .study_detail(p.study)
+                .map(|d| d.row.state.as_str().to_string())
+                .unwrap_or_default();
+            Ok((p.study, p.title, applied, state))
+        });
+    }
+
+    /// Takes back the study's newest correction.
+    pub fn undo_correction(&mut self, study: i64, operator: String) {
+        if self.correct.busy {
+            return;
+        }
+        self.correct.busy = true;
+        let store = self.store_handle();
+        self.spawn(
+            "Undoing the last correction",
+            JobKind::UndoCorrection,
+            move |_| {
+                let mut store = store
+                    .lock()
+                    .map_err(|_| "store lock poisoned".to_string())?;
+                let out = store
+                    .undo_correction(study, &os_user(), &operator, "undone at the desk")
+                    .map_err(|e| e.to_string())?;
+                Ok((study, out))
+            },
+        );
+    }
+
+    pub(super) fn apply_correct(
+        &mut self,
+        kind: JobKind,
+        out: Box<dyn std::any::Any + Send>,
+        selected: Option<i64>,
+    ) -> Result<(), String> {
+        use crate::jobs::downcast;
+        match kind {
+            JobKind::PreviewCorrection => {
+                let p = downcast::<PendingCorrection>(out)?;
+                if selected == Some(p.study) {
+                    if p.preview.instances == 0 {
+                        self.notify(
+                            Level::Info,
+                            format!("Study {} already holds the values of {}.", p.study, p.title),
+                        );
+                    } else {
+                        self.correct.pending = Some(p);
+                    }
+                }
+            }
+            JobKind::ApplyCorrection => {
+                let (study, title, applied, state) =
+                    downcast::<(i64, String, Applied, String)>(out)?;
+                self.notify(
+                    Level::Info,
+                    format!(
+                        "Study {study}: {title} applied to {} instance(s) (correction {}); now {state}. Ctrl+Z undoes it.",
+                        applied.instances, applied.correction
+                    ),
+                );
+                self.after_correction(study, selected);
+            }
+            JobKind::UndoCorrection => {
+                let (study, out) = downcast::<(i64, UndoOutcome)>(out)?;
+                self.notify(
+                    Level::Info,
+                    format!(
+                        "Study {study}: correction {} undone; {} instance(s) back on their previous version.",
+                        out.undid, out.instances
+                    ),
+                );
+                self.after_correction(study, selected);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn after_correction(&mut self, study: i64, selected: Option<i64>) {
+        self.correct.busy = false;
+        self.load_queue();
+        if selected == Some(study) {
+            self.load_study(study);
+        }
+    }
+
+    /// A correction job failed: the desk may start another.
+    pub(super) fn correction_failed(&mut self) {
+        self.correct.busy = false;
+    }
+}

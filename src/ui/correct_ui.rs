@@ -1,0 +1,217 @@
+//! Drawing corrections: the confirmation window listing every tag change before anything is
+//! written, the study's history with Undo, and the keys (Enter previews the best candidate
+//! and then applies it, Escape cancels, Ctrl+Z undoes the last correction).
+
+use egui::{Key, KeyboardShortcut, Modifiers, RichText};
+
+use super::correct_data::PendingCorrection;
+use super::runtime::Runtime;
+use super::state::UiCommand;
+use crate::store::CorrectionEntry;
+
+/// What the detail panel shows of reconciliation: candidates, corrections made.
+pub struct ReconcileView<'a> {
+    pub candidates: Option<&'a super::candidates::StudyCandidates>,
+    pub history: Option<&'a (i64, Vec<CorrectionEntry>)>,
+    pub busy: bool,
+}
+
+/// The confirmation window of a previewed correction.
+pub fn correction_window_ui(
+    ctx: &egui::Context,
+    pending: Option<&PendingCorrection>,
+) -> Vec<UiCommand> {
+    let mut out = Vec::new();
+    let Some(p) = pending else {
+        return out;
+    };
+    let mut open = true;
+    egui::Window::new(format!("Apply {} to study {}", p.title, p.study))
+        .open(&mut open)
+        .collapsible(false)
+        .default_width(700.0)
+        .max_width(900.0)
+        .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
+        .show(ctx, |ui| {
+            let total = p.preview.base.instances.len();
+            ui.label(format!(
+                "{} of {total} instance(s) get a new version with these values; the originals stay \
+                 as received, the old values are kept in each file, and Ctrl+Z takes it back.",
+                p.preview.instances
+            ));
+            ui.add_space(6.0);
+            let changed = if ui.visuals().dark_mode {
+                egui::Color32::from_rgb(120, 200, 255)
+            } else {
+                egui::Color32::from_rgb(0, 80, 170)
+            };
+            egui::ScrollArea::vertical()
+                .max_height(360.0)
+                .show(ui, |ui| {
+                    egui::Grid::new("correction-changes")
+                        .striped(true)
+                        .num_columns(3)
+                        .show(ui, |ui| {
+                            ui.label(RichText::new("Attribute").strong());
+                            ui.label(RichText::new("Now").strong());
+                            ui.label(RichText::new("After").strong());
+                            ui.end_row();
+                            for c in &p.preview.changes {
+                                ui.label(format!("{} {}", c.keyword, c.tag))
+                                    .on_hover_text(format!("{} instance(s) change", c.instances));
+                                // Sequences read long: cells wrap at a fixed width, so
+                                // the window stays on screen.
+                                cell(ui, |ui| {
+                                    ui.add(egui::Label::new(empty_as_dash(&c.old)).wrap());
+                                    for o in &c.other_old {
+                                        ui.add(
+                                            egui::Label::new(
+                                                RichText::new(empty_as_dash(o)).weak(),
+                                            )
+                                            .wrap(),
+                                        )
+                                        .on_hover_text("Some instances hold this value");
+                                    }
+                                });
+                                cell(ui, |ui| {
+                                    ui.add(
+                                        egui::Label::new(
+                                            RichText::new(empty_as_dash(&c.new))
+                                                .color(changed)
+                                                .strong(),
+                                        )
+                                        .wrap(),
+                                    );
+                                });
+                                ui.end_row();
+                            }
+                        });
+                });
+            ui.add_space(6.0);
+            ui.horizontal(|ui| {
+                if ui.button("Apply (Enter)").clicked() {
+                    out.push(UiCommand::ApplyCorrection);
+                }
+                if ui.button("Cancel (Esc)").clicked() {
+                    out.push(UiCommand::CancelCorrection);
+                }
+            });
+        });
+    if !open {
+        out.push(UiCommand::CancelCorrection);
+    }
+    out
+}
+
+/// A grid cell at most 260 points wide, its text wrapped.
+fn cell(ui: &mut egui::Ui, add: impl FnOnce(&mut egui::Ui)) {
+    ui.vertical(|ui| {
+        ui.set_max_width(260.0);
+        add(ui);
+    });
+}
+
+fn empty_as_dash(s: &str) -> &str {
+    if s.is_empty() { "—" } else { s }
+}
+
+/// The study's corrections, with Undo for the newest one still in force.
+pub fn history_ui(
+    ui: &mut egui::Ui,
+    study: i64,
+    entries: &[CorrectionEntry],
+    busy: bool,
+) -> Vec<UiCommand> {
+    let mut out = Vec::new();
+    if entries.is_empty() {
+        return out;
+    }
+    let can_undo = entries
+        .iter()
+        .any(|e| e.action != "undo" && e.undone_by.is_none());
+    ui.horizontal(|ui| {
+        ui.label(RichText::new(format!("Corrections ({})", entries.len())).strong());
+        if can_undo
+            && ui
+                .add_enabled(!busy, egui::Button::new("Undo last (Ctrl+Z)"))
+                .on_hover_text("Return the instances to the versions they had before it")
+                .clicked()
+        {
+            out.push(UiCommand::UndoCorrection(study));
+        }
+    });
+    for e in entries.iter().rev() {
+        let what = match (e.action.as_str(), e.undoes) {
+            ("undo", Some(u)) => format!("undo of correction {u}"),
+            ("order", _) => format!(
+                "order {}",
+                e.origin
+                    .get("accession")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+            ),
+            _ => "edited by hand".to_string(),
+        };
+        let mut text = RichText::new(format!(
+            "{}  {}  {} · {} instance(s) · {}",
+            e.id,
+            e.at.get(..16).unwrap_or(&e.at).replace('T', " "),
+            what,
+            e.instances,
+            if e.operator.is_empty() {
+                &e.os_user
+            } else {
+                &e.operator
+            }
+        ));
+        if e.undone_by.is_some() {
+            text = text.strikethrough().weak();
+        }
+        ui.label(text);
+    }
+    out
+}
+
+/// Keys for corrections, before the queue's own: with a preview open, Enter applies and
+/// Escape cancels (and nothing else reacts); otherwise Ctrl+Z undoes the selected study's
+/// last correction, and Enter on a study whose candidates are shown previews the best one.
+pub fn correction_keys(
+    ctx: &egui::Context,
+    rt: &Runtime,
+    selected: Option<i64>,
+    detail_shown: bool,
+) -> Option<Vec<UiCommand>> {
+    if rt.correct.pending.is_some() {
+        let mut out = Vec::new();
+        ctx.input_mut(|i| {
+            if i.consume_key(Modifiers::NONE, Key::Enter) {
+                out.push(UiCommand::ApplyCorrection);
+            }
+            if i.consume_key(Modifiers::NONE, Key::Escape) {
+                out.push(UiCommand::CancelCorrection);
+            }
+        });
+        return Some(out);
+    }
+    let id = selected?;
+    let mut out = Vec::new();
+    ctx.input_mut(|i| {
+        if i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::Z)) {
+            out.push(UiCommand::UndoCorrection(id));
+        }
+        let best = rt
+            .candidates
+            .as_ref()
+            .filter(|c| c.study == id && detail_shown)
+            .and_then(|c| c.orders.first());
+        if let Some(order) = best
+            && i.consume_key(Modifiers::NONE, Key::Enter)
+        {
+            out.push(UiCommand::PreviewOrder {
+                study: id,
+                order: Box::new(order.clone()),
+            });
+        }
+    });
+    (!out.is_empty()).then_some(out)
+}
