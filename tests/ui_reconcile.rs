@@ -7,10 +7,11 @@ use egui_kittest::kittest::Queryable;
 use common::desk::*;
 use common::*;
 
-#[test]
-fn an_unmatched_study_shows_its_candidate_orders_and_why() {
-    let ws = demo_workspace();
-    let mut h = desk(ws.path());
+/// The desk with the demo's study without accession selected and its candidates loaded.
+fn keane_selected(
+    ws: &std::path::Path,
+) -> (egui_kittest::Harness<'static, qcdesk::ui::DeskApp>, i64) {
+    let mut h = desk(ws);
     step_until(&mut h, "the queue", |a| a.rt.queue_loads > 0);
     let id = h
         .state()
@@ -24,6 +25,13 @@ fn an_unmatched_study_shows_its_candidate_orders_and_why() {
     step_until(&mut h, "the candidates", |a| {
         a.rt.candidates.as_ref().is_some_and(|c| c.study == id)
     });
+    (h, id)
+}
+
+#[test]
+fn an_unmatched_study_shows_its_candidate_orders_and_why() {
+    let ws = demo_workspace();
+    let (mut h, _) = keane_selected(ws.path());
     h.run_steps(2);
     assert!(h.query_by_label("Candidate orders").is_some());
     assert!(
@@ -58,20 +66,7 @@ fn an_unmatched_study_shows_its_candidate_orders_and_why() {
 fn enter_previews_the_best_order_apply_changes_the_state_and_ctrl_z_undoes_it() {
     use qcdesk::model::StudyState;
     let ws = demo_workspace();
-    let mut h = desk(ws.path());
-    step_until(&mut h, "the queue", |a| a.rt.queue_loads > 0);
-    let id = h
-        .state()
-        .rt
-        .rows
-        .iter()
-        .find(|r| r.patient_name == "KEANE^ROISIN" && r.accession.is_empty())
-        .expect("the demo's study without accession")
-        .id;
-    h.state_mut().select_for_test(id);
-    step_until(&mut h, "the candidates", |a| {
-        a.rt.candidates.as_ref().is_some_and(|c| c.study == id)
-    });
+    let (mut h, id) = keane_selected(ws.path());
     h.run_steps(2);
     // Enter: the best candidate's changes, before anything is written.
     h.key_press(egui::Key::Enter);

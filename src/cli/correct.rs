@@ -202,17 +202,7 @@ pub fn history(store: &Store, study: &str, json: bool) -> Result<()> {
             .undone_by
             .map(|u| format!("  [undone by {u}]"))
             .unwrap_or_default();
-        let what = match (e.action.as_str(), e.undoes) {
-            ("undo", Some(u)) => format!("undo of {u}"),
-            ("order", _) => format!(
-                "order {}",
-                e.origin
-                    .get("accession")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("")
-            ),
-            (a, _) => a.to_string(),
-        };
+        let what = e.describe();
         println!(
             "{:>4}  {}  {:<14} {} instance(s)  by {who}{undone}",
             e.id, e.at, what, e.instances

@@ -74,6 +74,23 @@ pub struct CorrectionEntry {
     pub instances: u64,
 }
 
+impl CorrectionEntry {
+    /// What it was, in words: "order A123", "edited by hand", "undo of correction 4".
+    pub fn describe(&self) -> String {
+        match (self.action.as_str(), self.undoes) {
+            ("undo", Some(u)) => format!("undo of correction {u}"),
+            ("order", _) => format!(
+                "order {}",
+                self.origin
+                    .get("accession")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+            ),
+            _ => "edited by hand".to_string(),
+        }
+    }
+}
+
 /// What an undo did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UndoOutcome {

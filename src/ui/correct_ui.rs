@@ -141,17 +141,7 @@ pub fn history_ui(
         }
     });
     for e in entries.iter().rev() {
-        let what = match (e.action.as_str(), e.undoes) {
-            ("undo", Some(u)) => format!("undo of correction {u}"),
-            ("order", _) => format!(
-                "order {}",
-                e.origin
-                    .get("accession")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("")
-            ),
-            _ => "edited by hand".to_string(),
-        };
+        let what = e.describe();
         let mut text = RichText::new(format!(
             "{}  {}  {} · {} instance(s) · {}",
             e.id,
