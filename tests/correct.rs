@@ -528,3 +528,153 @@ fn a_correction_killed_midway_leaves_one_complete_version() {
     let verify = qcdesk(w, &["audit", "--verify"]);
     assert!(verify.status.success(), "{}", stderr(&verify));
 }
+
+/// The queue's studies with a finding of this code.
+fn studies_with_finding(ws: &Path, code: &str) -> Vec<Value> {
+    let queue = qcdesk_json(ws, &["queue", "--json"]);
+    queue
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| {
+            s["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["code"] == code)
+        })
+        .cloned()
+        .collect()
+}
+
+fn series_uids(ws: &Path, id: &str) -> Vec<String> {
+    let show = qcdesk_json(ws, &["show", id, "--json"]);
+    show["series_list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            s["series_instance_uid"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn merging_a_split_study_joins_it_moving_a_series_splits_it_and_undo_takes_both_back() {
+    let ws = demo_workspace();
+    let w = ws.path();
+    let split = studies_with_finding(w, "split_study");
+    assert_eq!(split.len(), 2, "the demo's split study: {split:#?}");
+    let (a, b) = (split[0]["id"].to_string(), split[1]["id"].to_string());
+    let (na, nb) = (
+        split[0]["instances"].as_u64().unwrap(),
+        split[1]["instances"].as_u64().unwrap(),
+    );
+    let uid_a = split[0]["study_instance_uid"].as_str().unwrap().to_string();
+
+    let merged = qcdesk_json(w, &["merge", &a, &b, "--json"]);
+    assert_eq!(merged["to_study"].to_string(), a, "{merged:#}");
+    assert_eq!(merged["instances"].as_u64(), Some(nb));
+    assert_eq!(merged["other_patient"], Value::Null, "one patient");
+    let queue = qcdesk_json(w, &["queue", "--json"]);
+    let rows = queue.as_array().unwrap();
+    assert!(
+        rows.iter().all(|r| r["id"] != split[1]["id"]),
+        "the emptied study leaves the queue"
+    );
+    let row_a = rows.iter().find(|r| r["id"] == split[0]["id"]).unwrap();
+    assert_eq!(row_a["instances"].as_u64(), Some(na + nb));
+    assert!(studies_with_finding(w, "split_study").is_empty());
+    // The moved files carry the kept study's UID.
+    let blobs = current_blobs(w, &a);
+    let uids = python(
+        "import sys, pydicom\nprint(sorted({pydicom.dcmread(f).StudyInstanceUID for f in sys.argv[1:]}))",
+        &blobs
+            .iter()
+            .map(|h| blob_path(w, h))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(|p| p.as_path())
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(uids.trim(), format!("['{uid_a}']"));
+    // Both studies' history shows it; undo from either takes it back.
+    assert_eq!(
+        qcdesk_json(w, &["history", &b, "--json"])[0]["action"],
+        "merge"
+    );
+    let undo = qcdesk_json(w, &["undo", &b, "--json"]);
+    assert_eq!(undo["instances"].as_u64(), Some(nb));
+    assert_eq!(studies_with_finding(w, "split_study").len(), 2);
+
+    // Split: a series of A to a new study, then back.
+    let series = series_uids(w, &a);
+    let moved = qcdesk_json(w, &["move", &series[0], "--new", "--json"]);
+    let new_id = moved["to_study"].to_string();
+    assert_ne!(new_id, "null", "{moved:#}");
+    let show = qcdesk_json(w, &["show", &new_id, "--json"]);
+    assert_ne!(show["study_instance_uid"], uid_a.as_str());
+    assert_eq!(series_uids(w, &new_id), vec![series[0].clone()]);
+    let undo = qcdesk(w, &["undo", &new_id]);
+    assert!(undo.status.success(), "{}", stderr(&undo));
+    assert_eq!(series_uids(w, &a), series);
+
+    // Onto another patient: refused without a reason and a second confirmation.
+    let queue = qcdesk_json(w, &["queue", "--json"]);
+    let other = queue
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["patient_id"] != split[0]["patient_id"] && r["instances"].as_u64() > Some(0))
+        .unwrap();
+    let other_id = other["id"].to_string();
+    let out = qcdesk(w, &["move", &series[0], "--to", &other_id]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("--confirm-other-patient"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(series_uids(w, &a), series, "nothing moved");
+    let done = qcdesk_json(
+        w,
+        &[
+            "move",
+            &series[0],
+            "--to",
+            &other_id,
+            "--reason",
+            "series acquired on the wrong patient",
+            "--confirm-other-patient",
+            "--json",
+        ],
+    );
+    assert!(done["other_patient"].is_array(), "{done:#}");
+    let show = qcdesk_json(w, &["show", &other_id, "--json"]);
+    assert!(
+        show["series_list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["series_instance_uid"] == series[0].as_str())
+    );
+    let moved_blob = show["series_list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["series_instance_uid"] == series[0].as_str())
+        .unwrap()["instances"][0]["blob"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let pid = python(
+        "import sys, pydicom; print(pydicom.dcmread(sys.argv[1]).PatientID)",
+        &[&blob_path(w, &moved_blob)],
+    );
+    assert_eq!(pid.trim(), other["patient_id"].as_str().unwrap());
+    let verify = qcdesk(w, &["audit", "--verify"]);
+    assert!(verify.status.success(), "{}", stderr(&verify));
+}

@@ -9,6 +9,7 @@ use crate::model::WorklistItem;
 use crate::reconcile::correction::Correction;
 use crate::reconcile::fields::parse_assignment;
 use crate::reconcile::fix::{self, StudyChange, Who};
+use crate::reconcile::relocate::{MovePlan, MoveTo, plan_merge, plan_move};
 use crate::store::{Store, os_user};
 
 /// What `fix` was asked to do.
@@ -17,10 +18,24 @@ pub struct FixArgs<'a> {
     pub order: Option<&'a str>,
     pub step: Option<&'a str>,
     pub set: &'a [String],
+}
+
+/// What every command that changes a study takes.
+pub struct ChangeArgs<'a> {
     pub dry_run: bool,
     pub reason: Option<&'a str>,
     pub operator: Option<&'a str>,
     pub json: bool,
+}
+
+impl ChangeArgs<'_> {
+    fn who(&self) -> Who {
+        Who {
+            os_user: os_user(),
+            operator: self.operator.unwrap_or_default().trim().to_string(),
+            reason: self.reason.unwrap_or_default().trim().to_string(),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -75,14 +90,14 @@ fn find_order(store: &Store, accession: &str, step: Option<&str>) -> Result<Work
 }
 
 /// `qcdesk fix STUDY (--order ACCESSION | --set KEYWORD=VALUE...) [--dry-run] [--reason] [--json]`.
-pub fn fix(store: &mut Store, a: &FixArgs<'_>) -> Result<()> {
-    let id = store.find_study(a.study)?;
-    let correction = match (a.order, a.set.is_empty()) {
-        (Some(acc), true) => Correction::from_order(&find_order(store, acc, a.step)?),
+pub fn fix(store: &mut Store, f: &FixArgs<'_>, a: &ChangeArgs<'_>) -> Result<()> {
+    let id = store.find_study(f.study)?;
+    let correction = match (f.order, f.set.is_empty()) {
+        (Some(acc), true) => Correction::from_order(&find_order(store, acc, f.step)?),
         (None, false) => {
             let mut values = Vec::new();
             let mut problems = Vec::new();
-            for s in a.set {
+            for s in f.set {
                 match parse_assignment(s) {
                     Ok(v) => values.push(v),
                     Err(e) => problems.push(e.to_string()),
@@ -103,12 +118,7 @@ pub fn fix(store: &mut Store, a: &FixArgs<'_>) -> Result<()> {
     let applied = if a.dry_run {
         None
     } else {
-        let who = Who {
-            os_user: os_user(),
-            operator: a.operator.unwrap_or_default().to_string(),
-            reason: a.reason.unwrap_or_default().to_string(),
-        };
-        let applied = fix::apply(store, &preview, &correction, &who, |_, _| {})?;
+        let applied = fix::apply(store, &preview, &correction, &a.who(), |_, _| {})?;
         Some((applied, store.study_detail(id)?.row.state))
     };
     let (changes, instances) = match &applied {
@@ -134,6 +144,116 @@ pub fn fix(store: &mut Store, a: &FixArgs<'_>) -> Result<()> {
             done.correction,
             state.as_str()
         ),
+    }
+    print_changes(changes);
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct MoveJson<'a> {
+    from_study: i64,
+    /// The study the instances go to (null on a dry run to a new study).
+    to_study: Option<i64>,
+    dry_run: bool,
+    /// The patients, when the move puts images on another patient: [from, to].
+    other_patient: Option<[&'a str; 2]>,
+    changes: &'a [StudyChange],
+    instances: u64,
+    version: Option<i64>,
+}
+
+/// `qcdesk move SERIES_UID (--to STUDY | --new)`.
+pub fn move_series(
+    store: &mut Store,
+    series: &str,
+    to: Option<&str>,
+    a: &ChangeArgs<'_>,
+    confirmed: bool,
+) -> Result<()> {
+    let to = match to {
+        Some(s) => MoveTo::Study(store.find_study(s)?),
+        None => MoveTo::New,
+    };
+    let plan = plan_move(store, series, to)?;
+    relocate(store, plan, a, confirmed)
+}
+
+/// `qcdesk merge STUDY FROM_STUDY`: FROM_STUDY's series move into STUDY.
+pub fn merge(
+    store: &mut Store,
+    into: &str,
+    from: &str,
+    a: &ChangeArgs<'_>,
+    confirmed: bool,
+) -> Result<()> {
+    let (into, from) = (store.find_study(into)?, store.find_study(from)?);
+    let plan = plan_merge(store, into, from)?;
+    relocate(store, plan, a, confirmed)
+}
+
+fn relocate(store: &mut Store, plan: MovePlan, a: &ChangeArgs<'_>, confirmed: bool) -> Result<()> {
+    let from = plan.preview.base.study_id;
+    let who = a.who();
+    if let Some((p_from, p_to)) = &plan.other_patient
+        && !a.dry_run
+        && (who.reason.is_empty() || !confirmed)
+    {
+        bail!(
+            "this puts images of patient {p_from} on patient {p_to}: give the reason (--reason) and \
+             confirm (--confirm-other-patient); nothing was moved"
+        );
+    }
+    let applied = if a.dry_run {
+        None
+    } else {
+        Some(fix::apply(
+            store,
+            &plan.preview,
+            &plan.correction,
+            &who,
+            |_, _| {},
+        )?)
+    };
+    let to_study = match (&applied, plan.preview.destination.as_ref()) {
+        (_, Some(crate::store::Destination::Study(t))) => Some(*t),
+        (Some(done), _) => store
+            .corrections_of(from)?
+            .iter()
+            .find(|e| e.id == done.correction)
+            .and_then(|e| e.other_study),
+        _ => None,
+    };
+    let (changes, instances) = match &applied {
+        Some(done) => (&done.changes, done.instances),
+        None => (
+            &plan.preview.changes,
+            plan.preview.base.instances.len() as u64,
+        ),
+    };
+    if a.json {
+        return output::print_json(&MoveJson {
+            from_study: from,
+            to_study,
+            dry_run: a.dry_run,
+            other_patient: plan
+                .other_patient
+                .as_ref()
+                .map(|(f, t)| [f.as_str(), t.as_str()]),
+            changes,
+            instances,
+            version: applied.as_ref().map(|d| d.correction),
+        });
+    }
+    let target = to_study.map_or("a new study".to_string(), |t| format!("study {t}"));
+    match &applied {
+        None => println!("dry run: {instances} instance(s) of study {from} would move to {target}"),
+        Some(done) => println!(
+            "{instances} instance(s) of study {from} moved to {target} (correction {}; `qcdesk undo {from}` takes it back)",
+            done.correction
+        ),
+    }
+    if let Some((f, t)) = &plan.other_patient {
+        println!("  from patient {f} to patient {t}");
     }
     print_changes(changes);
     Ok(())

@@ -33,6 +33,43 @@ struct Cli {
     command: Option<Command>,
 }
 
+/// What every command that changes a study takes.
+#[derive(Debug, clap::Args)]
+struct ChangeOpts {
+    /// Show the changes without writing anything.
+    #[arg(long)]
+    dry_run: bool,
+    /// Why (kept in the audit log; needed when images go to another patient).
+    #[arg(long)]
+    reason: Option<String>,
+    /// Who, when the OS account is shared (kept in the audit log).
+    #[arg(long)]
+    operator: Option<String>,
+    #[arg(long)]
+    json: bool,
+}
+
+impl ChangeOpts {
+    fn args(&self) -> correct::ChangeArgs<'_> {
+        correct::ChangeArgs {
+            dry_run: self.dry_run,
+            reason: self.reason.as_deref(),
+            operator: self.operator.as_deref(),
+            json: self.json,
+        }
+    }
+}
+
+/// What `move` and `merge` take.
+#[derive(Debug, clap::Args)]
+struct RelocateOpts {
+    #[command(flatten)]
+    change: ChangeOpts,
+    /// Confirm that images go to another patient.
+    #[arg(long)]
+    confirm_other_patient: bool,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Import DICOM files, folders (recursively) or DICOMDIR media into quarantine.
@@ -86,17 +123,37 @@ enum Command {
         /// ReferringPhysicianName, StudyID, StudyDescription.
         #[arg(long = "set", value_name = "KEYWORD=VALUE")]
         set: Vec<String>,
-        /// Show the changes without writing anything.
+        #[command(flatten)]
+        opts: ChangeOpts,
+    },
+    /// Move a series to another study or to a new one (split). Its instances take the target's
+    /// Study UID, patient and study attributes (a new study: a new Study UID only).
+    Move {
+        /// The Series Instance UID (as `show` lists it).
+        series: String,
+        /// The study to move it to (queue id or Study Instance UID).
+        #[arg(
+            long,
+            value_name = "STUDY",
+            conflicts_with = "new",
+            required_unless_present = "new"
+        )]
+        to: Option<String>,
+        /// Move it to a new study.
         #[arg(long)]
-        dry_run: bool,
-        /// Why (kept in the audit log).
-        #[arg(long)]
-        reason: Option<String>,
-        /// Who, when the OS account is shared (kept in the audit log).
-        #[arg(long)]
-        operator: Option<String>,
-        #[arg(long)]
-        json: bool,
+        new: bool,
+        #[command(flatten)]
+        opts: RelocateOpts,
+    },
+    /// Merge FROM_STUDY into STUDY: every series of FROM_STUDY moves, taking STUDY's Study UID,
+    /// patient and study attributes (the split-study case: one accession over two Study UIDs).
+    Merge {
+        /// The study kept.
+        study: String,
+        /// The study merged into it.
+        from_study: String,
+        #[command(flatten)]
+        opts: RelocateOpts,
     },
     /// Take back a study's newest correction: its instances return to their previous versions.
     Undo {
@@ -396,10 +453,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             order,
             step,
             set,
-            dry_run,
-            reason,
-            operator,
-            json,
+            opts,
         } => {
             let mut store = open_default(&cli.workspace)?;
             correct::fix(
@@ -409,11 +463,34 @@ fn dispatch(cli: Cli) -> Result<()> {
                     order: order.as_deref(),
                     step: step.as_deref(),
                     set: &set,
-                    dry_run,
-                    reason: reason.as_deref(),
-                    operator: operator.as_deref(),
-                    json,
                 },
+                &opts.args(),
+            )?;
+        }
+        Command::Move {
+            series, to, opts, ..
+        } => {
+            let mut store = open_default(&cli.workspace)?;
+            correct::move_series(
+                &mut store,
+                &series,
+                to.as_deref(),
+                &opts.change.args(),
+                opts.confirm_other_patient,
+            )?;
+        }
+        Command::Merge {
+            study,
+            from_study,
+            opts,
+        } => {
+            let mut store = open_default(&cli.workspace)?;
+            correct::merge(
+                &mut store,
+                &study,
+                &from_study,
+                &opts.change.args(),
+                opts.confirm_other_patient,
             )?;
         }
         Command::Undo {

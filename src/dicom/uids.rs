@@ -27,6 +27,22 @@ pub fn needs_pixel_data(uid: &str) -> bool {
         .is_some_and(|e| e.name.contains("Image Storage") && !e.name.contains("Retired"))
 }
 
+/// A fresh UID under 2.25 (a UUID-sized number, from the clock, the process and `salt`).
+pub fn new_uid(salt: i64) -> String {
+    let mut h = blake3::Hasher::new();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    h.update(&now.to_le_bytes());
+    h.update(&std::process::id().to_le_bytes());
+    h.update(&salt.to_le_bytes());
+    let bytes = h.finalize();
+    let mut n = [0u8; 16];
+    n.copy_from_slice(&bytes.as_bytes()[..16]);
+    format!("2.25.{}", u128::from_le_bytes(n) >> 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,6 +39,14 @@ pub enum Origin {
     },
     /// Values typed by the user.
     Manual,
+    /// A series moved to another study (`to_study`) or to a new one (`None`).
+    Move {
+        series_uid: String,
+        from_study: i64,
+        to_study: Option<i64>,
+    },
+    /// A study's series all moved into another study.
+    Merge { from_study: i64, into_study: i64 },
 }
 
 /// A change to make to every instance of a study.

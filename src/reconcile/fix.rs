@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::correction::{Correction, Origin, Value};
 use super::rewrite::{self, Change, RewriteError, Stamp};
 use crate::dicom::header::field_for_tag;
-use crate::store::{CorrectionBase, CorrectionRecord, NewVersion, Store, StoreError};
+use crate::store::{CorrectionBase, CorrectionRecord, Destination, NewVersion, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FixError {
@@ -44,6 +44,8 @@ pub struct StudyChange {
 #[derive(Debug, Clone)]
 pub struct Preview {
     pub base: CorrectionBase,
+    /// Where the instances go (a move or merge), or `None` (they stay).
+    pub destination: Option<Destination>,
     pub changes: Vec<StudyChange>,
     /// Instances the correction rewrites (of `base.instances.len()`).
     pub instances: u64,
@@ -104,7 +106,16 @@ fn gather(per_instance: &[Vec<Change>]) -> Vec<StudyChange> {
 
 /// The changes `c` would make to study `study_id`, read from its current versions.
 pub fn preview(store: &Store, study_id: i64, c: &Correction) -> Result<Preview, FixError> {
-    let base = store.correction_base(study_id)?;
+    preview_base(store, store.correction_base(study_id)?, c, None)
+}
+
+/// The changes `c` would make to the instances of `base`, which then go to `destination`.
+pub fn preview_base(
+    store: &Store,
+    base: CorrectionBase,
+    c: &Correction,
+    destination: Option<Destination>,
+) -> Result<Preview, FixError> {
     let blobs = store.blobs();
     let mut per_instance = Vec::with_capacity(base.instances.len());
     for b in &base.instances {
@@ -118,6 +129,7 @@ pub fn preview(store: &Store, study_id: i64, c: &Correction) -> Result<Preview, 
     Ok(Preview {
         changes: gather(&per_instance),
         base,
+        destination,
         instances,
     })
 }
@@ -160,10 +172,13 @@ pub fn apply(
         progress(i as u64 + 1, total);
     }
     let changes = gather(&per_instance);
-    let (action, origin) = match &c.origin {
-        o @ Origin::Order { .. } => ("order", serde_json::to_value(o).unwrap_or_default()),
-        o @ Origin::Manual => ("edit", serde_json::to_value(o).unwrap_or_default()),
+    let action = match &c.origin {
+        Origin::Order { .. } => "order",
+        Origin::Manual => "edit",
+        Origin::Move { .. } => "move",
+        Origin::Merge { .. } => "merge",
     };
+    let origin = serde_json::to_value(&c.origin).unwrap_or_default();
     let record = CorrectionRecord {
         action,
         os_user: who.os_user.clone(),
@@ -172,7 +187,12 @@ pub fn apply(
         origin,
         changes: serde_json::to_value(&changes).unwrap_or_default(),
     };
-    let correction = store.commit_correction(&preview.base, &versions, &record)?;
+    let correction = store.commit_correction(
+        &preview.base,
+        &versions,
+        &record,
+        preview.destination.as_ref(),
+    )?;
     Ok(Applied {
         correction,
         instances: versions.len() as u64,

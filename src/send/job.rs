@@ -354,7 +354,7 @@ fn prove(
         match assoc {
             Ok(mut a) if a.offers_commitment() => {
                 let uid = if job.transaction_uid.is_empty() {
-                    new_uid(job.id)
+                    crate::dicom::uids::new_uid(job.id)
                 } else {
                     job.transaction_uid.clone()
                 };
@@ -481,20 +481,4 @@ fn judge_commitment(
     );
     store.set_send_state(job.id, "failed", &why, None, true)?;
     Ok(JobEnd::Failed(why))
-}
-
-/// A fresh UID under 2.25 (a UUID-sized number, from the clock, the process and the job).
-fn new_uid(job: i64) -> String {
-    let mut h = blake3::Hasher::new();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    h.update(&now.to_le_bytes());
-    h.update(&std::process::id().to_le_bytes());
-    h.update(&job.to_le_bytes());
-    let bytes = h.finalize();
-    let mut n = [0u8; 16];
-    n.copy_from_slice(&bytes.as_bytes()[..16]);
-    format!("2.25.{}", u128::from_le_bytes(n) >> 1)
 }

@@ -22,6 +22,7 @@ pub struct BaseInstance {
     pub sop_uid: String,
     /// The file it was received as (names it in messages).
     pub original_path: String,
+    pub series_id: i64,
 }
 
 /// A study's instances and their current versions when a correction was planned: the
@@ -31,6 +32,17 @@ pub struct CorrectionBase {
     pub study_id: i64,
     pub study_uid: String,
     pub instances: Vec<BaseInstance>,
+    /// All the study's instances (a correction), or those of some series (a move).
+    pub whole_study: bool,
+}
+
+/// Where a move takes instances.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// Another study of the workspace.
+    Study(i64),
+    /// A study made for them, with this Study Instance UID.
+    NewStudy { uid: String },
 }
 
 /// A corrected copy of an instance, staged, its header read back.
@@ -72,6 +84,8 @@ pub struct CorrectionEntry {
     pub undone_by: Option<i64>,
     /// Instances it moved to another version.
     pub instances: u64,
+    /// The study a move or merge took the instances to (and an undo of one from).
+    pub other_study: Option<i64>,
 }
 
 impl CorrectionEntry {
@@ -86,6 +100,11 @@ impl CorrectionEntry {
                     .and_then(|v| v.as_str())
                     .unwrap_or("")
             ),
+            ("move", _) => format!(
+                "series moved to study {}",
+                self.other_study.unwrap_or_default()
+            ),
+            ("merge", _) => format!("merged into study {}", self.other_study.unwrap_or_default()),
             _ => "edited by hand".to_string(),
         }
     }
@@ -132,7 +151,7 @@ impl Store {
             .optional()?
             .ok_or_else(|| StoreError::StudyNotFound(study_id.to_string()))?;
         let mut stmt = self.conn.prepare(
-            "SELECT i.id, v.id, v.blob_hash, COALESCE(i.sop_uid, ''), f.original_path
+            "SELECT i.id, v.id, v.blob_hash, COALESCE(i.sop_uid, ''), f.original_path, i.series_id
              FROM instances i
              JOIN versions v ON v.id = i.current_version
              JOIN files f ON f.instance_id = i.id AND f.role = 'original'
@@ -146,6 +165,7 @@ impl Store {
                     blob_hash: r.get(2)?,
                     sop_uid: r.get(3)?,
                     original_path: r.get(4)?,
+                    series_id: r.get(5)?,
                 })
             })?
             .collect::<Result<_, _>>()?;
@@ -153,7 +173,53 @@ impl Store {
             study_id,
             study_uid,
             instances,
+            whole_study: true,
         })
+    }
+
+    /// The instances of the series with this Series Instance UID, to move them.
+    pub fn series_base(&self, series_uid: &str) -> Result<CorrectionBase, StoreError> {
+        let found: Vec<(i64, i64)> = self
+            .conn
+            // Series rows a move emptied stay (an undo returns to them); they hold nothing.
+            .prepare(
+                "SELECT s.id, s.study_id FROM series s WHERE s.series_uid = ?1
+                 AND EXISTS (SELECT 1 FROM instances i WHERE i.series_id = s.id) ORDER BY s.id",
+            )?
+            .query_map([series_uid.trim()], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let (series_id, study_id) = match found.as_slice() {
+            [] => {
+                return Err(StoreError::Correction(format!(
+                    "no series '{series_uid}' in this workspace (give its Series Instance UID, as `show` lists it)"
+                )));
+            }
+            [one] => *one,
+            _ => {
+                return Err(StoreError::Correction(format!(
+                    "series '{series_uid}' is in {} studies; merge or correct those first",
+                    found.len()
+                )));
+            }
+        };
+        let mut base = self.correction_base(study_id)?;
+        base.instances.retain(|b| b.series_id == series_id);
+        base.whole_study = false;
+        Ok(base)
+    }
+
+    /// The study-level attributes of a study as its first instance holds them (what moved
+    /// instances take on), and its Study Instance UID.
+    pub fn study_header(&self, study_id: i64) -> Result<crate::dicom::Header, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM instances i JOIN versions v ON v.id = i.current_version
+             JOIN blobs b ON b.hash = v.blob_hash WHERE i.study_id = ?1 ORDER BY i.id LIMIT 1",
+            super::headers::select_list("b")
+        );
+        self.conn
+            .query_row(&sql, [study_id], |r| super::headers::header_from_row(r, 0))
+            .optional()?
+            .ok_or_else(|| StoreError::Correction(format!("study {study_id} holds no instance")))
     }
 
     /// Records a correction: the new versions (their bytes made durable first), the instances
@@ -164,7 +230,13 @@ impl Store {
         base: &CorrectionBase,
         versions: &[NewVersion],
         record: &CorrectionRecord,
+        destination: Option<&Destination>,
     ) -> Result<i64, StoreError> {
+        if destination.is_some() && versions.len() != base.instances.len() {
+            return Err(StoreError::Correction(
+                "internal error: a move must rewrite every instance it moves".into(),
+            ));
+        }
         if versions.is_empty() {
             return Err(StoreError::Correction(
                 "the correction changes nothing; nothing was written".into(),
@@ -175,9 +247,13 @@ impl Store {
         self.in_transaction(|tx| {
             check_unchanged(tx, base)?;
             let (now, _) = fsutil::now();
+            let target = match destination {
+                None => None,
+                Some(d) => Some(target_study(tx, base.study_id, d, &now)?),
+            };
             tx.execute(
-                "INSERT INTO corrections (study_id, at, action, os_user, operator, reason, origin, changes)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO corrections (study_id, at, action, os_user, operator, reason, origin, changes, other_study_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![
                     base.study_id,
                     now,
@@ -186,7 +262,8 @@ impl Store {
                     record.operator,
                     record.reason,
                     record.origin.to_string(),
-                    record.changes.to_string()
+                    record.changes.to_string(),
+                    target
                 ],
             )?;
             let correction_id = tx.last_insert_rowid();
@@ -216,7 +293,17 @@ impl Store {
                     params![v.instance_id, v.staged.hash, before.version_id, now, reason],
                 )?;
                 let after = tx.last_insert_rowid();
-                move_instance(tx, correction_id, v.instance_id, before.version_id, after)?;
+                let series = match target {
+                    Some(t) => series_in(tx, t, before.series_id, v.instance_id)?,
+                    None => before.series_id,
+                };
+                move_instance(
+                    tx,
+                    correction_id,
+                    v.instance_id,
+                    (before.version_id, before.series_id),
+                    (after, series),
+                )?;
                 moved.push(serde_json::json!({
                     "sop_instance_uid": before.sop_uid,
                     "before": before.blob_hash,
@@ -241,7 +328,9 @@ impl Store {
                     detail: &detail,
                 },
             )?;
-            super::classify::reclassify(tx, &[base.study_id], &rules)?;
+            let mut touched = vec![base.study_id];
+            touched.extend(target);
+            super::classify::reclassify(tx, &touched, &rules)?;
             Ok(correction_id)
         })
     }
@@ -260,8 +349,8 @@ impl Store {
         self.in_transaction(|tx| {
             let last: Option<i64> = tx
                 .query_row(
-                    "SELECT id FROM corrections WHERE study_id = ?1 AND action != 'undo'
-                     AND undone_by IS NULL ORDER BY id DESC LIMIT 1",
+                    "SELECT id FROM corrections WHERE (study_id = ?1 OR other_study_id = ?1)
+                     AND action != 'undo' AND undone_by IS NULL ORDER BY id DESC LIMIT 1",
                     [study_id],
                     |r| r.get(0),
                 )
@@ -271,10 +360,12 @@ impl Store {
                     "study {study_id} has no correction to undo"
                 )));
             };
-            let rows: Vec<(i64, i64, i64, i64, String, String, String)> = tx
+            let rows: Vec<Moved> = tx
                 .prepare(
-                    "SELECT cv.instance_id, cv.before_version, cv.after_version, i.current_version,
-                            COALESCE(i.sop_uid, ''), vb.blob_hash, va.blob_hash
+                    "SELECT cv.instance_id, cv.before_version, cv.after_version,
+                            i.current_version = cv.after_version AND i.series_id = cv.after_series,
+                            COALESCE(i.sop_uid, ''), vb.blob_hash, va.blob_hash,
+                            cv.before_series, cv.after_series
                      FROM correction_versions cv
                      JOIN instances i ON i.id = cv.instance_id
                      JOIN versions vb ON vb.id = cv.before_version
@@ -282,24 +373,31 @@ impl Store {
                      WHERE cv.correction_id = ?1 ORDER BY cv.instance_id",
                 )?
                 .query_map([last], |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                    ))
+                    Ok(Moved {
+                        instance: r.get(0)?,
+                        before: r.get(1)?,
+                        after: r.get(2)?,
+                        unchanged: r.get(3)?,
+                        sop: r.get(4)?,
+                        before_hash: r.get(5)?,
+                        after_hash: r.get(6)?,
+                        before_series: r.get(7)?,
+                        after_series: r.get(8)?,
+                    })
                 })?
                 .collect::<Result<_, _>>()?;
-            if let Some(r) = rows.iter().find(|r| r.3 != r.2) {
+            if let Some(r) = rows.iter().find(|r| !r.unchanged) {
                 return Err(StoreError::Correction(format!(
-                    "instance {} of study {study_id} changed after correction {last}; \
+                    "instance {} changed after correction {last}; \
                      the undo was refused and nothing was changed",
-                    r.4
+                    r.sop
                 )));
             }
+            let (source, other): (i64, Option<i64>) = tx.query_row(
+                "SELECT study_id, other_study_id FROM corrections WHERE id = ?1",
+                [last],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
             let study_uid: String = tx.query_row(
                 "SELECT COALESCE(study_uid, '') FROM studies WHERE id = ?1",
                 [study_id],
@@ -307,9 +405,9 @@ impl Store {
             )?;
             let (now, _) = fsutil::now();
             tx.execute(
-                "INSERT INTO corrections (study_id, at, action, os_user, operator, reason, undoes)
-                 VALUES (?1, ?2, 'undo', ?3, ?4, ?5, ?6)",
-                params![study_id, now, os_user, operator, reason, last],
+                "INSERT INTO corrections (study_id, at, action, os_user, operator, reason, undoes, other_study_id)
+                 VALUES (?1, ?2, 'undo', ?3, ?4, ?5, ?6, ?7)",
+                params![source, now, os_user, operator, reason, last, other],
             )?;
             let id = tx.last_insert_rowid();
             tx.execute(
@@ -317,12 +415,18 @@ impl Store {
                 params![last, id],
             )?;
             let mut moved = Vec::new();
-            for (instance, before, after, _, sop, before_hash, after_hash) in &rows {
-                move_instance(tx, id, *instance, *after, *before)?;
+            for r in &rows {
+                move_instance(
+                    tx,
+                    id,
+                    r.instance,
+                    (r.after, r.after_series),
+                    (r.before, r.before_series),
+                )?;
                 moved.push(serde_json::json!({
-                    "sop_instance_uid": sop,
-                    "before": after_hash,
-                    "after": before_hash,
+                    "sop_instance_uid": r.sop,
+                    "before": r.after_hash,
+                    "after": r.before_hash,
                 }));
             }
             let detail = serde_json::json!({
@@ -342,7 +446,9 @@ impl Store {
                     detail: &detail,
                 },
             )?;
-            super::classify::reclassify(tx, &[study_id], &rules)?;
+            let mut touched = vec![source];
+            touched.extend(other);
+            super::classify::reclassify(tx, &touched, &rules)?;
             Ok(UndoOutcome {
                 correction_id: id,
                 undid: last,
@@ -356,8 +462,9 @@ impl Store {
         let mut stmt = self.conn.prepare(
             "SELECT c.id, c.at, c.action, c.os_user, c.operator, c.reason, c.origin, c.changes,
                     c.undoes, c.undone_by,
-                    (SELECT COUNT(*) FROM correction_versions cv WHERE cv.correction_id = c.id)
-             FROM corrections c WHERE c.study_id = ?1 ORDER BY c.id",
+                    (SELECT COUNT(*) FROM correction_versions cv WHERE cv.correction_id = c.id),
+                    c.other_study_id
+             FROM corrections c WHERE c.study_id = ?1 OR c.other_study_id = ?1 ORDER BY c.id",
         )?;
         let json = |s: String| serde_json::from_str(&s).unwrap_or(serde_json::Value::Null);
         let rows = stmt.query_map([study_id], |r| {
@@ -373,29 +480,55 @@ impl Store {
                 undoes: r.get(8)?,
                 undone_by: r.get(9)?,
                 instances: r.get::<_, i64>(10)?.max(0) as u64,
+                other_study: r.get(11)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 }
 
-/// The study still has the instances and versions the correction was planned on.
+/// An instance an undo moves back.
+struct Moved {
+    instance: i64,
+    before: i64,
+    after: i64,
+    unchanged: bool,
+    sop: String,
+    before_hash: String,
+    after_hash: String,
+    before_series: i64,
+    after_series: i64,
+}
+
+/// The study (or, for a whole-study correction, its series) still has the instances, versions
+/// and series the correction was planned on.
 fn check_unchanged(
     tx: &rusqlite::Transaction<'_>,
     base: &CorrectionBase,
 ) -> Result<(), StoreError> {
-    let now: Vec<(i64, i64)> = tx
-        .prepare("SELECT id, current_version FROM instances WHERE study_id = ?1 ORDER BY id")?
-        .query_map([base.study_id], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
-    let then: Vec<(i64, i64)> = base
+    let mut series: Vec<i64> = base.instances.iter().map(|b| b.series_id).collect();
+    series.sort();
+    series.dedup();
+    let mut now: Vec<(i64, i64, i64)> = Vec::new();
+    let mut stmt = tx.prepare(
+        "SELECT id, current_version, series_id FROM instances
+         WHERE study_id = ?1 AND (?2 OR series_id IN (SELECT value FROM json_each(?3)))
+         ORDER BY id",
+    )?;
+    let ids = serde_json::to_string(&series).unwrap_or_else(|_| "[]".into());
+    for r in stmt.query_map(params![base.study_id, base.whole_study, ids], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    })? {
+        now.push(r?);
+    }
+    let then: Vec<(i64, i64, i64)> = base
         .instances
         .iter()
-        .map(|b| (b.instance_id, b.version_id))
+        .map(|b| (b.instance_id, b.version_id, b.series_id))
         .collect();
     if now != then {
         return Err(StoreError::Correction(format!(
-            "study {} changed since the correction was prepared (instances arrived or were \
+            "study {} changed since the correction was prepared (instances arrived, moved or were \
              corrected meanwhile); look at it again and redo the correction. Nothing was changed.",
             base.study_id
         )));
@@ -403,21 +536,95 @@ fn check_unchanged(
     Ok(())
 }
 
+/// The study a move goes to: an existing one, or one made now (taking the source's arrival).
+fn target_study(
+    tx: &rusqlite::Transaction<'_>,
+    source: i64,
+    d: &Destination,
+    now: &str,
+) -> Result<i64, StoreError> {
+    match d {
+        Destination::Study(id) if *id == source => Err(StoreError::Correction(
+            "a series cannot be moved to the study it is in".into(),
+        )),
+        Destination::Study(id) => Ok(*id),
+        Destination::NewStudy { uid } => {
+            tx.execute(
+                "INSERT INTO studies (study_key, study_uid, state, source, first_seen, first_seen_unix, last_change)
+                 SELECT ?2, ?2, state, source, first_seen, first_seen_unix, ?3 FROM studies WHERE id = ?1",
+                params![source, uid, now],
+            )?;
+            Ok(tx.last_insert_rowid())
+        }
+    }
+}
+
+/// The series of study `target` that series `from`'s instances join (made when missing);
+/// refused when the target already holds the instance's SOP Instance UID.
+fn series_in(
+    tx: &rusqlite::Transaction<'_>,
+    target: i64,
+    from: i64,
+    instance: i64,
+) -> Result<i64, StoreError> {
+    let clash: Option<String> = tx
+        .query_row(
+            "SELECT COALESCE(i.sop_uid, '') FROM instances i
+             WHERE i.study_id = ?1 AND i.sop_key = (SELECT sop_key FROM instances WHERE id = ?2)",
+            params![target, instance],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(sop) = clash {
+        return Err(StoreError::Correction(format!(
+            "study {target} already holds instance {sop}; nothing was moved"
+        )));
+    }
+    let found: Option<i64> = tx
+        .query_row(
+            "SELECT t.id FROM series t JOIN series f ON f.series_key = t.series_key
+             WHERE f.id = ?2 AND t.study_id = ?1",
+            params![target, from],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(id) = found {
+        return Ok(id);
+    }
+    tx.execute(
+        "INSERT INTO series (study_id, series_key, series_uid)
+         SELECT ?1, series_key, series_uid FROM series WHERE id = ?2",
+        params![target, from],
+    )?;
+    Ok(tx.last_insert_rowid())
+}
+
+/// Puts an instance on a version and in a series (and so a study), recording where it was.
 fn move_instance(
     tx: &rusqlite::Transaction<'_>,
     correction_id: i64,
     instance_id: i64,
-    from: i64,
-    to: i64,
+    (from_version, from_series): (i64, i64),
+    (to_version, to_series): (i64, i64),
 ) -> Result<(), StoreError> {
     tx.execute(
-        "UPDATE instances SET current_version = ?2 WHERE id = ?1",
-        params![instance_id, to],
+        "UPDATE instances SET current_version = ?2, series_id = ?3,
+             study_id = (SELECT study_id FROM series WHERE id = ?3)
+         WHERE id = ?1",
+        params![instance_id, to_version, to_series],
     )?;
     tx.execute(
-        "INSERT INTO correction_versions (correction_id, instance_id, before_version, after_version)
-         VALUES (?1, ?2, ?3, ?4)",
-        params![correction_id, instance_id, from, to],
+        "INSERT INTO correction_versions
+             (correction_id, instance_id, before_version, after_version, before_series, after_series)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            correction_id,
+            instance_id,
+            from_version,
+            to_version,
+            from_series,
+            to_series
+        ],
     )?;
     Ok(())
 }

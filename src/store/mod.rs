@@ -32,8 +32,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 pub use audit::{AuditCheck, AuditEntry, AuditFault};
 pub use blobs::{BlobStore, Staged, hash_bytes, hash_dataset, hash_file};
 pub use corrections::{
-    BaseInstance, CorrectionBase, CorrectionEntry, CorrectionRecord, NewVersion, UndoOutcome,
-    os_user,
+    BaseInstance, CorrectionBase, CorrectionEntry, CorrectionRecord, Destination, NewVersion,
+    UndoOutcome, os_user,
 };
 pub use ingest::{FileRecord, NetworkOrigin, RecordOutcome};
 pub use network::{AssociationRecord, LastSender, RemoteAe};

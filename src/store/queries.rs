@@ -90,7 +90,9 @@ impl Store {
         }
         let state = filter.state.map(|s| s.as_str().to_string());
         let mut stmt = self.conn.prepare(&format!(
-            "SELECT {STUDY_COLUMNS} FROM studies WHERE (?1 IS NULL OR state = ?1) ORDER BY first_seen_unix, id"
+            // A study whose series all moved away (merged, or a move undone) holds nothing.
+            "SELECT {STUDY_COLUMNS} FROM studies WHERE (?1 IS NULL OR state = ?1) AND n_instances > 0
+             ORDER BY first_seen_unix, id"
         ))?;
         let mut out: Vec<StudyRow> = stmt
             .query_map(params![state], study_row)?
@@ -396,14 +398,14 @@ impl Store {
         let mut by_state = Vec::new();
         for s in StudyState::ALL {
             let n: i64 = self.conn.query_row(
-                "SELECT COUNT(*) FROM studies WHERE state = ?1",
+                "SELECT COUNT(*) FROM studies WHERE state = ?1 AND n_instances > 0",
                 [s.as_str()],
                 |r| r.get(0),
             )?;
             by_state.push((s, n.max(0) as u64));
         }
         Ok(StoreStats {
-            studies: count("SELECT COUNT(*) FROM studies")?,
+            studies: count("SELECT COUNT(*) FROM studies WHERE n_instances > 0")?,
             by_state,
             instances: count("SELECT COUNT(*) FROM instances")?,
             files: count("SELECT COUNT(*) FROM files")?,

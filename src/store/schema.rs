@@ -409,22 +409,29 @@ CREATE TABLE corrections (
     id INTEGER PRIMARY KEY,
     study_id INTEGER NOT NULL REFERENCES studies(id),
     at TEXT NOT NULL,
-    action TEXT NOT NULL CHECK (action IN ('order', 'edit', 'undo')),
+    action TEXT NOT NULL CHECK (action IN ('order', 'edit', 'move', 'merge', 'undo')),
     os_user TEXT NOT NULL,
     operator TEXT NOT NULL DEFAULT '',
     reason TEXT NOT NULL DEFAULT '',
     origin TEXT NOT NULL DEFAULT '{}',
     changes TEXT NOT NULL DEFAULT '[]',
     undoes INTEGER REFERENCES corrections(id),
-    undone_by INTEGER REFERENCES corrections(id)
+    undone_by INTEGER REFERENCES corrections(id),
+    -- A move or merge: the study the instances went to.
+    other_study_id INTEGER REFERENCES studies(id)
 );
 CREATE INDEX corrections_study ON corrections(study_id, id);
+CREATE INDEX corrections_other ON corrections(other_study_id);
 
+-- Each instance a correction moved: its version, and its series (and so study) before and
+-- after, which differ when series moved to another study.
 CREATE TABLE correction_versions (
     correction_id INTEGER NOT NULL REFERENCES corrections(id),
     instance_id INTEGER NOT NULL REFERENCES instances(id),
     before_version INTEGER NOT NULL REFERENCES versions(id),
     after_version INTEGER NOT NULL REFERENCES versions(id),
+    before_series INTEGER NOT NULL REFERENCES series(id),
+    after_series INTEGER NOT NULL REFERENCES series(id),
     PRIMARY KEY (correction_id, instance_id)
 );
 
