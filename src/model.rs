@@ -136,6 +136,9 @@ pub struct InstanceRow {
     pub original_path: String,
     /// Number of versions (1 = only the original).
     pub versions: u32,
+    /// Rejected (IHE IOCM): left out of the rules and of sending.
+    #[serde(default)]
+    pub rejected: bool,
     /// Copies received with the same SOP Instance UID and different attribute values.
     pub conflicts: u32,
     /// Copies received with the same attributes in another encoding.
@@ -226,6 +229,8 @@ pub enum SourceKind {
     Dicomdir,
     /// A C-STORE from a network peer.
     Network,
+    /// Made by qcdesk itself (an IOCM rejection note).
+    Created,
 }
 
 impl SourceKind {
@@ -234,6 +239,7 @@ impl SourceKind {
             SourceKind::Folder => "folder",
             SourceKind::Dicomdir => "dicomdir",
             SourceKind::Network => "network",
+            SourceKind::Created => "created",
         }
     }
 
@@ -242,6 +248,7 @@ impl SourceKind {
             SourceKind::Folder,
             SourceKind::Dicomdir,
             SourceKind::Network,
+            SourceKind::Created,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -580,6 +587,7 @@ mod tests {
                     size: 0,
                     original_path: String::new(),
                     versions: 1,
+                    rejected: false,
                     conflicts: 0,
                     variants: 0,
                     dataset_hash: String::new(),

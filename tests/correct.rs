@@ -678,3 +678,112 @@ fn merging_a_split_study_joins_it_moving_a_series_splits_it_and_undo_takes_both_
     let verify = qcdesk(w, &["audit", "--verify"]);
     assert!(verify.status.success(), "{}", stderr(&verify));
 }
+
+#[test]
+fn rejecting_adds_a_valid_kos_note_and_leaves_the_instances_out_of_rules_and_sending() {
+    let ws = demo_workspace();
+    let w = ws.path();
+    let queue = qcdesk_json(w, &["queue", "--json"]);
+    let big = queue
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["state"] == "matched")
+        .max_by_key(|s| s["instances"].as_u64().unwrap_or(0))
+        .unwrap()
+        .clone();
+    let id = big["id"].to_string();
+    let n = big["instances"].as_u64().unwrap();
+    let show = qcdesk_json(w, &["show", &id, "--json"]);
+    let first = &show["series_list"][0];
+    let series_uid = first["series_instance_uid"].as_str().unwrap().to_string();
+    let in_series = first["instances"].as_array().unwrap().len() as u64;
+    let rejected_sops: Vec<String> = first["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["sop_instance_uid"].as_str().unwrap().to_string())
+        .collect();
+
+    let bad = qcdesk(w, &["reject", &series_uid, "--code", "999"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("113038 (Incorrect Modality Worklist Entry)"));
+
+    let done = qcdesk_json(
+        w,
+        &[
+            "reject",
+            &series_uid,
+            "--code",
+            "113001",
+            "--reason",
+            "motion",
+            "--json",
+        ],
+    );
+    assert_eq!(done["rejected"].as_u64(), Some(in_series), "{done:#}");
+    assert_eq!(done["meaning"], "Rejected for Quality Reasons");
+
+    // The study: the series marked, the note in a KO series of its own, counts without them.
+    let show = qcdesk_json(w, &["show", &id, "--json"]);
+    let series = show["series_list"].as_array().unwrap();
+    assert!(
+        series[0]["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["rejected"] == true)
+    );
+    let ko = series
+        .iter()
+        .find(|s| s["modality"] == "KO")
+        .expect("the rejection note's series");
+    assert_eq!(
+        ko["instances"][0]["sop_instance_uid"],
+        done["note_sop_instance_uid"]
+    );
+    assert_eq!(show["state"], "matched", "still this patient's study");
+    assert_eq!(show["instances"].as_u64(), Some(n - in_series + 1));
+
+    // A valid Key Object Selection document listing exactly the rejected instances.
+    let note = blob_path(w, ko["instances"][0]["blob"].as_str().unwrap());
+    let errors = dciodvfy_errors(&note);
+    assert!(errors.is_empty(), "dciodvfy: {errors:#?}");
+    let listed = python(
+        r#"
+import sys, pydicom
+d = pydicom.dcmread(sys.argv[1])
+assert d.SOPClassUID == "1.2.840.10008.5.1.4.1.1.88.59"
+c = d.ConceptNameCodeSequence[0]
+assert (c.CodeValue, c.CodingSchemeDesignator) == ("113001", "DCM"), c
+assert d.ContentTemplateSequence[0].TemplateIdentifier == "2010"
+ev = d.CurrentRequestedProcedureEvidenceSequence[0]
+print("\n".join(sorted(r.ReferencedSOPInstanceUID for s in ev.ReferencedSeriesSequence for r in s.ReferencedSOPSequence)))
+"#,
+        &[&note],
+    );
+    let mut expected = rejected_sops.clone();
+    expected.sort();
+    assert_eq!(listed.trim(), expected.join("\n"));
+
+    // Nothing left to reject there; not undone; audited.
+    let again = qcdesk(w, &["reject", &series_uid, "--code", "113001"]);
+    assert!(stderr(&again).contains("nothing to reject"), "{}", stderr(&again));
+    let history = qcdesk_json(w, &["history", &id, "--json"]);
+    assert_eq!(history[0]["action"], "reject");
+    let undo = qcdesk(w, &["undo", &id]);
+    assert!(stderr(&undo).contains("no correction to undo"));
+    assert!(qcdesk(w, &["audit", "--verify"]).status.success());
+
+    // Sending: the note goes, the rejected instances do not.
+    let mut store = qcdesk::store::Store::open(w).unwrap();
+    let id: i64 = id.parse().unwrap();
+    let job = store.enqueue_send(id, "demo-archive").unwrap();
+    let t = store
+        .transfers(None)
+        .unwrap()
+        .into_iter()
+        .find(|t| t.job == job)
+        .unwrap();
+    assert_eq!(t.instances as u64, n - in_series + 1);
+}

@@ -259,6 +259,51 @@ fn relocate(store: &mut Store, plan: MovePlan, a: &ChangeArgs<'_>, confirmed: bo
     Ok(())
 }
 
+/// `qcdesk reject (STUDY|SERIES_UID|SOP_UID) --code CODE [--reason] [--json]`.
+pub fn reject(store: &mut Store, target: &str, code: &str, a: &ChangeArgs<'_>) -> Result<()> {
+    use crate::reconcile::reject::{CODES, code_by_value, reject};
+    let Some(code) = code_by_value(code) else {
+        bail!(
+            "unknown rejection code '{code}'; one of {}",
+            CODES
+                .iter()
+                .map(|c| format!("{} ({})", c.code, c.meaning))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    };
+    let t = store.reject_target(target)?;
+    if a.dry_run {
+        if a.json {
+            let sops: Vec<&str> = t
+                .instances
+                .iter()
+                .map(|(_, r)| r.sop_instance_uid.as_str())
+                .collect();
+            return output::print_json(&serde_json::json!({
+                "study": t.study_id, "dry_run": true, "code": code.code,
+                "meaning": code.meaning, "instances": sops,
+            }));
+        }
+        println!(
+            "dry run: {} instance(s) of study {} would be rejected ({})",
+            t.instances.len(),
+            t.study_id,
+            code.meaning
+        );
+        return Ok(());
+    }
+    let done = reject(store, &t, code, &a.who())?;
+    if a.json {
+        return output::print_json(&done);
+    }
+    println!(
+        "study {}: {} instance(s) rejected ({} {}); rejection note {} added to the study and sent with it",
+        done.study, done.rejected, done.code, done.meaning, done.note_sop_instance_uid
+    );
+    Ok(())
+}
+
 fn print_changes(changes: &[StudyChange]) {
     if changes.is_empty() {
         println!("  no change: the study already holds these values");

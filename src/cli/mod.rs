@@ -155,6 +155,18 @@ enum Command {
         #[command(flatten)]
         opts: RelocateOpts,
     },
+    /// Reject instances (IHE IOCM): a study, a series or one instance, for a reason code
+    /// (113001 quality, 113037 patient safety, 113038 incorrect worklist entry, 113039
+    /// retention expired). Adds a Key Object Selection rejection note to the study; rejected
+    /// instances leave the rules and are not sent.
+    Reject {
+        /// A study (queue id or Study Instance UID), a Series or a SOP Instance UID.
+        target: String,
+        #[arg(long)]
+        code: String,
+        #[command(flatten)]
+        opts: ChangeOpts,
+    },
     /// Take back a study's newest correction: its instances return to their previous versions.
     Undo {
         study: String,
@@ -492,6 +504,10 @@ fn dispatch(cli: Cli) -> Result<()> {
                 &opts.change.args(),
                 opts.confirm_other_patient,
             )?;
+        }
+        Command::Reject { target, code, opts } => {
+            let mut store = open_default(&cli.workspace)?;
+            correct::reject(&mut store, &target, &code, &opts.args())?;
         }
         Command::Undo {
             study,

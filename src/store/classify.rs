@@ -55,6 +55,8 @@ fn load_touched(conn: &Connection, ids: &[i64]) -> Result<BTreeMap<i64, Loaded>,
          JOIN versions v ON v.id = i.current_version
          JOIN blobs b ON b.hash = v.blob_hash
          JOIN files f ON f.instance_id = i.id AND f.role = 'original'
+         -- Rejected instances (IOCM) no longer count.
+         WHERE NOT EXISTS (SELECT 1 FROM rejected_instances r WHERE r.instance_id = i.id)
          ORDER BY i.study_id, i.id",
         select_list("b")
     );
@@ -79,6 +81,7 @@ fn load_touched(conn: &Connection, ids: &[i64]) -> Result<BTreeMap<i64, Loaded>,
          JOIN instances i ON i.study_id = t.id
          JOIN files f ON f.instance_id = i.id AND f.role != 'original'
          JOIN blobs b ON b.hash = f.blob_hash
+         WHERE NOT EXISTS (SELECT 1 FROM rejected_instances r WHERE r.instance_id = i.id)
          ORDER BY f.id",
     )?;
     let mut rows = stmt.query([])?;

@@ -349,8 +349,10 @@ impl Store {
         self.in_transaction(|tx| {
             let last: Option<i64> = tx
                 .query_row(
+                    // A rejection is not undone: its note may be in the archive already.
                     "SELECT id FROM corrections WHERE (study_id = ?1 OR other_study_id = ?1)
-                     AND action != 'undo' AND undone_by IS NULL ORDER BY id DESC LIMIT 1",
+                     AND action IN ('order', 'edit', 'move', 'merge') AND undone_by IS NULL
+                     ORDER BY id DESC LIMIT 1",
                     [study_id],
                     |r| r.get(0),
                 )

@@ -227,7 +227,8 @@ impl Store {
                     b.hash, b.size, f.original_path,
                     (SELECT COUNT(*) FROM versions v2 WHERE v2.instance_id = i.id),
                     COALESCE(b.dataset_hash, ''),
-                    b.modality, b.series_number, b.series_description, b.has_pixel_data, b.frames
+                    b.modality, b.series_number, b.series_description, b.has_pixel_data, b.frames,
+                    EXISTS (SELECT 1 FROM rejected_instances r WHERE r.instance_id = i.id)
              FROM series s
              JOIN instances i ON i.series_id = s.id
              JOIN versions v ON v.id = i.current_version
@@ -264,6 +265,7 @@ impl Store {
                     size: size.max(0) as u64,
                     original_path: r.get(9)?,
                     versions: r.get(10)?,
+                    rejected: r.get(17)?,
                     conflicts: 0,
                     variants: 0,
                     dataset_hash: r.get(11)?,

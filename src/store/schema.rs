@@ -409,7 +409,7 @@ CREATE TABLE corrections (
     id INTEGER PRIMARY KEY,
     study_id INTEGER NOT NULL REFERENCES studies(id),
     at TEXT NOT NULL,
-    action TEXT NOT NULL CHECK (action IN ('order', 'edit', 'move', 'merge', 'undo')),
+    action TEXT NOT NULL CHECK (action IN ('order', 'edit', 'move', 'merge', 'reject', 'undo')),
     os_user TEXT NOT NULL,
     operator TEXT NOT NULL DEFAULT '',
     reason TEXT NOT NULL DEFAULT '',
@@ -446,6 +446,43 @@ CREATE TABLE audit_log (
     prev_hash TEXT NOT NULL,
     hash TEXT NOT NULL
 );
+-- IHE IOCM rejections: the instances rejected, with the reason code, and the Key Object
+-- Selection rejection note qcdesk made for them (an instance of the study, received as
+-- 'created'). Rejected instances are left out of the rules and of sending.
+CREATE TABLE rejections (
+    id INTEGER PRIMARY KEY,
+    correction_id INTEGER NOT NULL REFERENCES corrections(id),
+    study_id INTEGER NOT NULL REFERENCES studies(id),
+    code TEXT NOT NULL,
+    meaning TEXT NOT NULL,
+    note_instance_id INTEGER NOT NULL REFERENCES instances(id)
+);
+CREATE TABLE rejected_instances (
+    rejection_id INTEGER NOT NULL REFERENCES rejections(id),
+    instance_id INTEGER NOT NULL REFERENCES instances(id),
+    PRIMARY KEY (rejection_id, instance_id)
+);
+CREATE INDEX rejected_instance ON rejected_instances(instance_id);
+
+-- Receipts of files qcdesk made itself (rejection notes).
+CREATE TABLE receipts_v6 (
+    id INTEGER PRIMARY KEY,
+    file_id INTEGER NOT NULL REFERENCES files(id),
+    blob_hash TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    source_kind TEXT NOT NULL CHECK (source_kind IN ('folder', 'dicomdir', 'network', 'created')),
+    source TEXT NOT NULL,
+    path TEXT,
+    calling_ae TEXT,
+    called_ae TEXT,
+    peer_address TEXT,
+    association_id INTEGER
+);
+INSERT INTO receipts_v6 SELECT * FROM receipts;
+DROP TABLE receipts;
+ALTER TABLE receipts_v6 RENAME TO receipts;
+CREATE INDEX receipts_file ON receipts(file_id);
+
 CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log

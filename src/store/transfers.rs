@@ -146,7 +146,9 @@ impl Store {
                  FROM instances i
                  JOIN versions v ON v.id = i.current_version
                  JOIN blobs b ON b.hash = v.blob_hash
-                 WHERE i.study_id = ?2",
+                 WHERE i.study_id = ?2
+                   -- Rejected instances stay here; their rejection note goes.
+                   AND NOT EXISTS (SELECT 1 FROM rejected_instances r WHERE r.instance_id = i.id)",
                 params![job, study_id],
             )?;
             Ok(job)
