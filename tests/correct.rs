@@ -768,7 +768,11 @@ print("\n".join(sorted(r.ReferencedSOPInstanceUID for s in ev.ReferencedSeriesSe
 
     // Nothing left to reject there; not undone; audited.
     let again = qcdesk(w, &["reject", &series_uid, "--code", "113001"]);
-    assert!(stderr(&again).contains("nothing to reject"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("nothing to reject"),
+        "{}",
+        stderr(&again)
+    );
     let history = qcdesk_json(w, &["history", &id, "--json"]);
     assert_eq!(history[0]["action"], "reject");
     let undo = qcdesk(w, &["undo", &id]);

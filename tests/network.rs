@@ -617,3 +617,76 @@ fn killing_the_archive_or_qcdesk_mid_send_loses_nothing_and_reports_nothing_fals
         "one job, resumed: {transfers:#}"
     );
 }
+
+#[test]
+fn a_corrected_patient_id_resent_to_orthanc_reports_the_stale_copy_until_it_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let copies = instances_of(&test_file("CT_small.dcm"), 3, &dir.path().join("ct"));
+    let ws = workspace_with(&copies);
+    let w = ws.path();
+    let our_port = free_port();
+    let orthanc = Orthanc::start(our_port);
+    qcdesk_json(
+        w,
+        &["node", "local", "--port", &our_port.to_string(), "--json"],
+    );
+    add_archive(w, "pacs", "ARCHIVE", orthanc.dicom);
+    let queue = qcdesk_json(w, &["queue", "--json"]);
+    let id = queue[0]["id"].to_string();
+    let uid = queue[0]["study_instance_uid"].as_str().unwrap().to_string();
+    let old_pid = queue[0]["patient_id"].as_str().unwrap().to_string();
+    let (code, json, err) = send(w, &[&id, "--wait"]);
+    assert_eq!(code, Some(0), "{err}\n{json:#}");
+    assert_eq!(json[0]["stale"], serde_json::json!([]), "not corrected yet");
+
+    // The wrong patient, corrected, resent: Orthanc keeps the old copy beside the new one.
+    ok(
+        w,
+        &[
+            "fix",
+            &id,
+            "--set",
+            "PatientID=QC-NEW-1",
+            "--reason",
+            "wrong patient",
+        ],
+    );
+    config(w, "[send]\ncommitment = false\n");
+    let (code, json, err) = send(w, &[&id, "--wait"]);
+    assert_eq!(
+        code,
+        Some(0),
+        "the old copy does not fail the send: {err}\n{json:#}"
+    );
+    assert_eq!(json[0]["proof"], "query");
+    let stale = json[0]["stale"].as_array().unwrap();
+    assert_eq!(stale.len(), 1, "{json:#}");
+    assert_eq!(stale[0]["patient_id"], old_pid.as_str());
+    assert_eq!(stale[0]["study_instance_uid"], uid.as_str());
+    let text = qcdesk(w, &["transfers"]);
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("stale copy remains in archive"),
+        "{}",
+        String::from_utf8_lossy(&text.stdout)
+    );
+    let again = qcdesk_json(w, &["stale", &id, "--json"]);
+    assert_eq!(again["stale"].as_array().unwrap().len(), 1);
+
+    // Gone once the archive's administrator deletes it.
+    let found = orthanc.rest(
+        "POST",
+        "/tools/find",
+        &serde_json::json!({"Level": "Study", "Query": {"StudyInstanceUID": uid, "PatientID": old_pid}})
+            .to_string(),
+    );
+    let old = found[0]
+        .as_str()
+        .expect("the old copy in Orthanc")
+        .to_string();
+    orthanc.rest("DELETE", &format!("/studies/{old}"), "");
+    let after = qcdesk_json(w, &["stale", &id, "--json"]);
+    assert_eq!(after["stale"], serde_json::json!([]), "{after:#}");
+    let transfers = qcdesk_json(w, &["transfers", "--json"]);
+    assert_eq!(transfers[0]["stale"], serde_json::json!([]));
+    assert_eq!(demographics(&orthanc, &uid).0, "QC-NEW-1");
+}

@@ -255,6 +255,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Ask the archive for copies of a corrected study under identities it no longer has
+    /// (an old Patient ID beside the corrected one, a moved series' old study).
+    Stale {
+        study: String,
+        /// The archive node (default: the one node with role archive).
+        #[arg(long)]
+        node: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Check that the database and the file store agree (every blob present, sizes and hashes).
     Verify {
         #[arg(long)]
@@ -591,6 +601,10 @@ fn dispatch(cli: Cli) -> Result<()> {
         } => {
             let mut store = open_default(&cli.workspace)?;
             transfer::transfers(&mut store, cancel, retry, json)?;
+        }
+        Command::Stale { study, node, json } => {
+            let mut store = open_default(&cli.workspace)?;
+            transfer::stale(&mut store, &study, node.as_deref(), json)?;
         }
         Command::Verify { json } => {
             let store = open_default(&cli.workspace)?;

@@ -206,6 +206,8 @@ struct SendJson<'a> {
     proof: Option<&'a str>,
     error: &'a str,
     failures: &'a [crate::store::ItemFailure],
+    /// Copies under the study's earlier identities the archive still held when checked.
+    stale: &'a [crate::store::StaleCopy],
 }
 
 impl<'a> From<&'a Transfer> for SendJson<'a> {
@@ -223,6 +225,7 @@ impl<'a> From<&'a Transfer> for SendJson<'a> {
             proof: t.proof.as_deref(),
             error: &t.last_error,
             failures: &t.failures,
+            stale: &t.stale,
         }
     }
 }
@@ -252,6 +255,9 @@ fn print_transfers(transfers: &[Transfer]) {
             t.study_instance_uid,
             t.last_error
         );
+        if !t.stale.is_empty() {
+            println!("      {}", crate::send::stale::describe(&t.stale));
+        }
         for f in t.failures.iter().take(10) {
             println!(
                 "        {} {} {}",
@@ -289,6 +295,39 @@ pub fn transfers(
         output::print_json(&rows)?;
     } else {
         print_transfers(&transfers);
+    }
+    Ok(())
+}
+
+/// `qcdesk stale STUDY [--node NAME] [--json]`: asks the archive again for copies of the study
+/// under identities it no longer has, and records the answer with its last send to that node.
+pub fn stale(store: &mut Store, study: &str, node: Option<&str>, json: bool) -> Result<()> {
+    let id = store.find_study(study)?;
+    let node = store.node_for(crate::model::NodeRole::Archive, node)?;
+    let (peer, _embedded) = crate::demo::archive::peer_for(store, &node)?;
+    let ids = store.study_identities(id)?;
+    let found = crate::send::stale::find_stale(&peer, &ids)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", node.name))?;
+    let job = store
+        .transfers(None)?
+        .into_iter()
+        .find(|t| t.study_id == id && t.node == node.name)
+        .map(|t| t.job);
+    if let Some(job) = job {
+        store.set_send_stale(job, &found)?;
+    }
+    if json {
+        return output::print_json(&serde_json::json!({
+            "study": id, "node": node.name, "stale": found,
+        }));
+    }
+    if found.is_empty() {
+        println!(
+            "{}: no stale copy of study {id} (every copy there has the study's current identity)",
+            node.name
+        );
+    } else {
+        println!("{}: {}", node.name, crate::send::stale::describe(&found));
     }
     Ok(())
 }

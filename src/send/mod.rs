@@ -7,6 +7,9 @@
 mod encode;
 mod job;
 mod proof;
+pub mod stale;
+
+pub use proof::QueryError;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -102,7 +105,34 @@ pub fn run_next(
         }
     };
     let end = job::run(store, &job, &peer, cfg, progress)?;
+    if matches!(end, JobEnd::Verified | JobEnd::Unverified(_)) {
+        check_stale(store, job.study_id, job.id, &peer)?;
+    }
     Ok(Some((job.id, end)))
+}
+
+/// After a corrected study is sent: what the archive still holds under its old identities,
+/// recorded with the job. A failed query is logged, not a failure of the send.
+pub fn check_stale(
+    store: &mut Store,
+    study_id: i64,
+    job: i64,
+    peer: &crate::net::Peer,
+) -> Result<Vec<crate::store::StaleCopy>, StoreError> {
+    let ids = store.study_identities(study_id)?;
+    if !ids.corrected {
+        return Ok(Vec::new());
+    }
+    match stale::find_stale(peer, &ids) {
+        Ok(found) => {
+            store.set_send_stale(job, &found)?;
+            Ok(found)
+        }
+        Err(e) => {
+            tracing::warn!("job {job}: cannot look for stale copies: {e:?}");
+            Ok(Vec::new())
+        }
+    }
 }
 
 /// Whether a job state is final (`sent`: sent, but the archive cannot prove it).

@@ -42,7 +42,9 @@ pub use nodes::{parse_ae_address, validate_ae_title};
 pub use queries::{QueueFilter, Reject, StoreStats};
 pub use rejections::{RejectRecord, RejectTarget};
 pub use schema::SCHEMA_VERSION;
-pub use transfers::{ItemFailure, ItemResult, SendItem, SendJob, Transfer, owner_name};
+pub use transfers::{
+    ItemFailure, ItemResult, SendItem, SendJob, StaleCopy, StudyIdentities, Transfer, owner_name,
+};
 pub use worklist::{SyncCounts, SyncRecord, SyncScope};
 pub use worklist_merge::MergePlan;
 

@@ -464,6 +464,10 @@ CREATE TABLE rejected_instances (
 );
 CREATE INDEX rejected_instance ON rejected_instances(instance_id);
 
+-- What the archive still held of the study's earlier identities (JSON) when a send of a
+-- corrected study was last checked: the stale copies.
+ALTER TABLE send_jobs ADD COLUMN stale TEXT NOT NULL DEFAULT '[]';
+
 -- Receipts of files qcdesk made itself (rejection notes).
 CREATE TABLE receipts_v6 (
     id INTEGER PRIMARY KEY,

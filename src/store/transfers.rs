@@ -84,6 +84,32 @@ pub struct Transfer {
     pub last_error: String,
     pub updated_at: String,
     pub failures: Vec<ItemFailure>,
+    /// Copies of the study under an earlier identity the archive still held when last checked
+    /// (see `send::stale`).
+    pub stale: Vec<StaleCopy>,
+}
+
+/// A study the archive holds under an identity the study no longer has (a corrected Patient
+/// ID beside the old one, a moved series' old study).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StaleCopy {
+    pub study_instance_uid: String,
+    pub patient_id: String,
+    pub accession: String,
+    /// Number of Study Related Instances, as the archive says.
+    pub instances: String,
+}
+
+/// The identities a study has had: what its instances say now, and every Study UID any
+/// version of them carried.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StudyIdentities {
+    /// (Study Instance UID, Patient ID) of the current versions.
+    pub current: std::collections::BTreeSet<(String, String)>,
+    /// Study Instance UIDs of every version.
+    pub uids: std::collections::BTreeSet<String>,
+    /// Some instance has more than one version, or came or went by a move.
+    pub corrected: bool,
 }
 
 /// Owners are `<role>-<pid>@<host>`: a runner of this host whose process is gone is dead.
@@ -431,7 +457,8 @@ impl Store {
                     (SELECT COUNT(*) FROM send_items it WHERE it.job_id = j.id AND it.state = 'sent'),
                     (SELECT COUNT(*) FROM send_items it WHERE it.job_id = j.id AND it.state = 'failed'),
                     (SELECT COUNT(*) FROM send_items it WHERE it.job_id = j.id AND it.state = 'sent'
-                        AND it.status BETWEEN 45056 AND 49151)
+                        AND it.status BETWEEN 45056 AND 49151),
+                    j.stale
              FROM send_jobs j JOIN studies s ON s.id = j.study_id {filter} ORDER BY j.id DESC"
         ))?;
         let rows = stmt.query_map([], |r| {
@@ -455,6 +482,7 @@ impl Store {
                 failed: r.get(13)?,
                 warnings: r.get(14)?,
                 failures: Vec::new(),
+                stale: serde_json::from_str(&r.get::<_, String>(15)?).unwrap_or_default(),
             })
         })?;
         let mut out: Vec<Transfer> = rows.collect::<Result<_, _>>()?;
@@ -474,6 +502,57 @@ impl Store {
                 .collect::<Result<_, _>>()?;
         }
         Ok(out)
+    }
+
+    /// The identities study `study_id` has had (to look for stale copies in an archive).
+    pub fn study_identities(&self, study_id: i64) -> Result<StudyIdentities, StoreError> {
+        let mut out = StudyIdentities::default();
+        let mut stmt = self.conn.prepare(
+            "SELECT TRIM(b.study_uid), TRIM(b.patient_id), v.id = i.current_version
+             FROM instances i JOIN versions v ON v.instance_id = i.id
+             JOIN blobs b ON b.hash = v.blob_hash
+             WHERE i.study_id = ?1
+               AND NOT EXISTS (SELECT 1 FROM rejected_instances r WHERE r.instance_id = i.id)",
+        )?;
+        let rows = stmt.query_map([study_id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, bool>(2)?,
+            ))
+        })?;
+        let mut versions = 0usize;
+        for row in rows {
+            let (uid, pid, current) = row?;
+            versions += 1;
+            out.uids.insert(uid.clone());
+            if current {
+                out.current.insert((uid, pid));
+            }
+        }
+        let instances: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM instances WHERE study_id = ?1",
+            [study_id],
+            |r| r.get(0),
+        )?;
+        let moves: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM corrections WHERE (study_id = ?1 OR other_study_id = ?1)
+             AND action IN ('move', 'merge')",
+            [study_id],
+            |r| r.get(0),
+        )?;
+        out.corrected = versions as i64 > instances || moves > 0;
+        Ok(out)
+    }
+
+    /// Records what the last check found of stale copies for a send job.
+    pub fn set_send_stale(&mut self, job: i64, stale: &[StaleCopy]) -> Result<(), StoreError> {
+        let json = serde_json::to_string(stale).unwrap_or_else(|_| "[]".into());
+        self.conn.execute(
+            "UPDATE send_jobs SET stale = ?2 WHERE id = ?1",
+            params![job, json],
+        )?;
+        Ok(())
     }
 
     /// Items the archive did not commit: marked, with the reason, for the job's report.

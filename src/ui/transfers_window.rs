@@ -94,9 +94,22 @@ pub fn transfers_window_ui(ctx: &egui::Context, data: &mut NetworkData) -> Vec<U
                                 }
                             });
                             ui.end_row();
-                            if !t.last_error.is_empty() || !t.failures.is_empty() {
+                            if !t.last_error.is_empty()
+                                || !t.failures.is_empty()
+                                || !t.stale.is_empty()
+                            {
                                 ui.label("");
                                 ui.vertical(|ui| {
+                                    if !t.stale.is_empty() {
+                                        ui.label(
+                                            RichText::new(crate::send::stale::describe(&t.stale))
+                                                .color(send_state_color("sending", dark)),
+                                        )
+                                        .on_hover_text(
+                                            "The archive still holds the study under an identity \
+                                             it no longer has; `qcdesk stale` checks again",
+                                        );
+                                    }
                                     if !t.last_error.is_empty() {
                                         ui.label(
                                             RichText::new(&t.last_error)
