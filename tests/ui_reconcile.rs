@@ -116,3 +116,53 @@ fn enter_previews_the_best_order_apply_changes_the_state_and_ctrl_z_undoes_it() 
             .any(|r| r.id == id && r.state == StudyState::Unmatched && r.accession.is_empty())
     });
 }
+
+#[test]
+fn the_edit_form_checks_each_value_previews_and_applies_and_n_goes_to_the_next_exception() {
+    use qcdesk::model::StudyState;
+    use qcdesk::reconcile::fields::FIELDS;
+    let ws = demo_workspace();
+    let (mut h, id) = keane_selected(ws.path());
+    h.run_steps(2);
+    h.key_press(egui::Key::E);
+    step_until(&mut h, "the form", |a| a.rt.correct.edit.is_some());
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("Edit study").is_some());
+    let at = |k: &str| FIELDS.iter().position(|f| f.keyword == k).unwrap();
+    {
+        let form = h.state_mut().rt.correct.edit.as_mut().unwrap();
+        form.values[at("PatientBirthDate")] = "1980-02-30".into();
+        form.values[at("AccessionNumber")] = "A240113".into();
+    }
+    h.run_steps(2);
+    assert!(
+        h.query_all_by_label_contains("is not a date in YYYYMMDD form")
+            .next()
+            .is_some(),
+        "the birth date's problem is shown beside it"
+    );
+    assert!(h.query_by_label("1 invalid").is_some());
+    {
+        let form = h.state_mut().rt.correct.edit.as_mut().unwrap();
+        form.values[at("PatientBirthDate")] = form.original[at("PatientBirthDate")].clone();
+    }
+    h.run_steps(2);
+    h.get_by_label("Preview changes").click();
+    step_until(&mut h, "the preview", |a| a.rt.correct.pending.is_some());
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("values typed by hand").is_some());
+    h.get_by_label("Apply (Enter)").click();
+    step_until(&mut h, "the queue to show it matched", |a| {
+        a.rt.rows
+            .iter()
+            .any(|r| r.id == id && r.state == StudyState::Matched && r.accession == "A240113")
+    });
+    // N: the next study that is not matched.
+    h.run_steps(2);
+    h.key_press(egui::Key::N);
+    h.run_steps(2);
+    let sel = h.state().state.selected.unwrap();
+    assert_ne!(sel, id);
+    let row = h.state().rt.rows.iter().find(|r| r.id == sel).unwrap();
+    assert_ne!(row.state, StudyState::Matched);
+}

@@ -232,6 +232,44 @@ impl DeskApp {
             UiCommand::ApplyCorrection => self.rt.apply_correction(String::new()),
             UiCommand::CancelCorrection => self.rt.correct.pending = None,
             UiCommand::UndoCorrection(study) => self.rt.undo_correction(study, String::new()),
+            UiCommand::OpenEdit => {
+                if let Some(d) = self
+                    .rt
+                    .detail
+                    .as_ref()
+                    .filter(|d| Some(d.row.id) == self.state.selected)
+                {
+                    self.rt.correct.edit = Some(super::edit_form::EditForm::of(d));
+                }
+            }
+            UiCommand::PreviewEdit => {
+                if let Some(form) = self.rt.correct.edit.take() {
+                    match form.changes() {
+                        Ok(values) if !values.is_empty() => {
+                            let c = crate::reconcile::correction::Correction::manual(&values);
+                            self.rt.preview_correction(
+                                form.study,
+                                "values typed by hand".into(),
+                                c,
+                            );
+                        }
+                        _ => self.rt.correct.edit = Some(form),
+                    }
+                }
+            }
+            UiCommand::CloseEdit => self.rt.correct.edit = None,
+            UiCommand::NextException => {
+                let n = self.rt.view.len();
+                let start = self.selected_position().map_or(0, |p| p + 1);
+                let next = (0..n)
+                    .map(|k| (start + k) % n)
+                    .find(|&pos| self.rt.rows[self.rt.view[pos]].state != StudyState::Matched);
+                if let Some(pos) = next {
+                    let id = self.rt.rows[self.rt.view[pos]].id;
+                    self.select(id);
+                    self.scroll_to = Some(pos);
+                }
+            }
         }
     }
 
@@ -499,6 +537,10 @@ impl eframe::App for DeskApp {
             &self.rt.worklist,
         ));
         rejects_window_ui(&ctx, &mut self.rt.rejects);
+        commands.extend(super::edit_form::edit_form_ui(
+            &ctx,
+            &mut self.rt.correct.edit,
+        ));
         commands.extend(super::correct_ui::correction_window_ui(
             &ctx,
             self.rt.correct.pending.as_ref(),

@@ -27,6 +27,8 @@ pub struct CorrectData {
     pub history: Option<(i64, Vec<CorrectionEntry>)>,
     /// A correction or undo is running.
     pub busy: bool,
+    /// The hand-edit form, when open.
+    pub edit: Option<super::edit_form::EditForm>,
 }
 
 impl Runtime {

@@ -183,11 +183,21 @@ pub fn correction_keys(
         });
         return Some(out);
     }
+    // Typing in a field (the search, the edit form) is not a command.
+    if ctx.egui_wants_keyboard_input() {
+        return None;
+    }
     let id = selected?;
     let mut out = Vec::new();
     ctx.input_mut(|i| {
         if i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::Z)) {
             out.push(UiCommand::UndoCorrection(id));
+        }
+        if i.consume_key(Modifiers::NONE, Key::N) {
+            out.push(UiCommand::NextException);
+        }
+        if i.consume_key(Modifiers::NONE, Key::E) {
+            out.push(UiCommand::OpenEdit);
         }
         let best = rt
             .candidates

@@ -66,6 +66,13 @@ pub fn study_ui(
                         });
                     }
                 }
+                if ui
+                    .button("Edit…")
+                    .on_hover_text("Correct the patient and study attributes by hand (E)")
+                    .clicked()
+                {
+                    commands.push(UiCommand::OpenEdit);
+                }
                 if archives.is_empty() {
                     ui.add_enabled(false, egui::Button::new("Send"))
                         .on_disabled_hover_text("No archive node: add one in Nodes…");

@@ -6,6 +6,7 @@ mod candidates;
 mod correct_data;
 mod correct_ui;
 mod detail;
+mod edit_form;
 mod header_panel;
 mod images;
 mod import_dialog;

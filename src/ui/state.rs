@@ -114,6 +114,13 @@ pub enum UiCommand {
     CancelCorrection,
     /// Take back the study's newest correction.
     UndoCorrection(i64),
+    /// Open the hand-edit form on the selected study.
+    OpenEdit,
+    /// Show what the form's values would change.
+    PreviewEdit,
+    CloseEdit,
+    /// Select the next study in the view that is not matched.
+    NextException,
 }
 
 #[cfg(test)]
