@@ -164,7 +164,8 @@ pub fn history_ui(
 
 /// Keys for corrections, before the queue's own: with a preview open, Enter applies and
 /// Escape cancels (and nothing else reacts); otherwise Ctrl+Z undoes the selected study's
-/// last correction, and Enter on a study whose candidates are shown previews the best one.
+/// last correction, N selects the next exception, E opens the edit form, and Enter on an
+/// unmatched or mismatched study whose candidates are shown previews the best one.
 pub fn correction_keys(
     ctx: &egui::Context,
     rt: &Runtime,
@@ -199,10 +200,19 @@ pub fn correction_keys(
         if i.consume_key(Modifiers::NONE, Key::E) {
             out.push(UiCommand::OpenEdit);
         }
+        // Only for the reconciliation exceptions: on other studies (a broken file, say) Enter
+        // keeps opening the viewer.
+        let reconciling = rt.detail.as_ref().is_some_and(|d| {
+            d.row.id == id
+                && matches!(
+                    d.row.state,
+                    crate::model::StudyState::Unmatched | crate::model::StudyState::Mismatch
+                )
+        });
         let best = rt
             .candidates
             .as_ref()
-            .filter(|c| c.study == id && detail_shown)
+            .filter(|c| c.study == id && detail_shown && reconciling)
             .and_then(|c| c.orders.first());
         if let Some(order) = best
             && i.consume_key(Modifiers::NONE, Key::Enter)
