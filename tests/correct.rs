@@ -791,3 +791,84 @@ print("\n".join(sorted(r.ReferencedSOPInstanceUID for s in ev.ReferencedSeriesSe
         .unwrap();
     assert_eq!(t.instances as u64, n - in_series + 1);
 }
+
+#[test]
+fn an_order_applied_with_its_study_uid_moves_the_instances_to_that_study_and_back() {
+    let (ws, id) = workspace_with("test_files/CT_small.dcm");
+    let w = ws.path();
+    add_orders(w, ORDER_CSV);
+    let old_uid = qcdesk_json(w, &["show", &id, "--json"])["study_instance_uid"].clone();
+    let done = qcdesk_json(
+        w,
+        &["fix", &id, "--order", "ACC77", "--take-study-uid", "--json"],
+    );
+    let to = done["to_study"].to_string();
+    assert_ne!(to, id, "{done:#}");
+    let show = qcdesk_json(w, &["show", &to, "--json"]);
+    assert_eq!(show["study_instance_uid"], "1.2.826.0.1.3680043.8.498.77");
+    assert_eq!(show["patient_id"], "P7700");
+    let queue = qcdesk_json(w, &["queue", "--json"]);
+    assert_eq!(queue.as_array().unwrap().len(), 1, "{queue:#}");
+    let undo = qcdesk(w, &["undo", &to]);
+    assert!(undo.status.success(), "{}", stderr(&undo));
+    let queue = qcdesk_json(w, &["queue", "--json"]);
+    assert_eq!(queue.as_array().unwrap().len(), 1);
+    assert_eq!(queue[0]["study_instance_uid"], old_uid);
+    // Without a UID in the order it is refused.
+    let ws2 = tempfile::tempdir().unwrap();
+    let src = pydicom_dir().join("test_files/CT_small.dcm");
+    qcdesk_json(ws2.path(), &["import", src.to_str().unwrap(), "--json"]);
+    add_orders(
+        ws2.path(),
+        "accession,patient_name,patient_id\nNOUID1,Doe^Jane,P1\n",
+    );
+    let id2 = qcdesk_json(ws2.path(), &["queue", "--json"])[0]["id"].to_string();
+    let out = qcdesk(
+        ws2.path(),
+        &["fix", &id2, "--order", "NOUID1", "--take-study-uid"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no Study Instance UID"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_bulk_edit_corrects_each_study_of_one_patient_and_refuses_two_patients() {
+    let ws = demo_workspace();
+    let w = ws.path();
+    let split = studies_with_finding(w, "split_study");
+    let (a, b) = (split[0]["id"].to_string(), split[1]["id"].to_string());
+    let done = qcdesk_json(
+        w,
+        &[
+            "fix",
+            &a,
+            &b,
+            "--set",
+            "ReferringPhysicianName=Welby^Marcus",
+            "--json",
+        ],
+    );
+    let rows = done.as_array().expect("one object per study");
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r["version"].is_i64()), "{done:#}");
+    for id in [&a, &b] {
+        let h = qcdesk_json(w, &["history", id, "--json"]);
+        assert_eq!(h.as_array().unwrap().len(), 1);
+    }
+    let other = qcdesk_json(w, &["queue", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["patient_id"] != split[0]["patient_id"])
+        .unwrap()["id"]
+        .to_string();
+    let out = qcdesk(w, &["fix", &a, &other, "--set", "StudyDescription=X"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("2 patients"), "{}", stderr(&out));
+    let out = qcdesk(w, &["fix", &a, &b, "--order", "A240127"]);
+    assert_eq!(out.status.code(), Some(1));
+}

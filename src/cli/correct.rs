@@ -14,10 +14,13 @@ use crate::store::{Store, os_user};
 
 /// What `fix` was asked to do.
 pub struct FixArgs<'a> {
-    pub study: &'a str,
+    /// One study, or several of one patient (a bulk edit with --set).
+    pub studies: &'a [String],
     pub order: Option<&'a str>,
     pub step: Option<&'a str>,
     pub set: &'a [String],
+    /// Give the study the order's Study Instance UID too.
+    pub take_study_uid: bool,
 }
 
 /// What every command that changes a study takes.
@@ -91,7 +94,25 @@ fn find_order(store: &Store, accession: &str, step: Option<&str>) -> Result<Work
 
 /// `qcdesk fix STUDY (--order ACCESSION | --set KEYWORD=VALUE...) [--dry-run] [--reason] [--json]`.
 pub fn fix(store: &mut Store, f: &FixArgs<'_>, a: &ChangeArgs<'_>) -> Result<()> {
-    let id = store.find_study(f.study)?;
+    let mut ids = Vec::new();
+    for s in f.studies {
+        ids.push(store.find_study(s)?);
+    }
+    ids.dedup();
+    let [first, rest @ ..] = ids.as_slice() else {
+        bail!("give the study to correct");
+    };
+    if !rest.is_empty() && f.order.is_some() {
+        bail!("an order is applied to one study at a time (an accession names one study)");
+    }
+    if f.take_study_uid {
+        let Some(acc) = f.order else {
+            bail!("--take-study-uid goes with --order");
+        };
+        let order = find_order(store, acc, f.step)?;
+        let plan = crate::reconcile::relocate::plan_order_with_uid(store, *first, &order)?;
+        return relocate(store, plan, a, false);
+    }
     let correction = match (f.order, f.set.is_empty()) {
         (Some(acc), true) => Correction::from_order(&find_order(store, acc, f.step)?),
         (None, false) => {
@@ -113,40 +134,97 @@ pub fn fix(store: &mut Store, f: &FixArgs<'_>, a: &ChangeArgs<'_>) -> Result<()>
         }
         _ => bail!("give either --order ACCESSION or --set KEYWORD=VALUE (not both)"),
     };
-    let preview = fix::preview(store, id, &correction)?;
-    let total = preview.base.instances.len() as u64;
-    let applied = if a.dry_run {
-        None
-    } else {
-        let applied = fix::apply(store, &preview, &correction, &a.who(), |_, _| {})?;
-        Some((applied, store.study_detail(id)?.row.state))
-    };
-    let (changes, instances) = match &applied {
-        Some((done, _)) => (&done.changes, done.instances),
-        None => (&preview.changes, preview.instances),
-    };
+    // Several studies: one patient's, each previewed before any is written.
+    let patients: std::collections::BTreeSet<(String, String)> = ids
+        .iter()
+        .map(|&id| {
+            store.study_detail(id).map(|d| {
+                (
+                    d.row.patient_id.trim().to_string(),
+                    d.issuer_of_patient_id.trim().to_string(),
+                )
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    if patients.len() > 1 {
+        bail!(
+            "these studies belong to {} patients; a bulk edit takes the studies of one patient",
+            patients.len()
+        );
+    }
+    let mut previews = Vec::new();
+    for &id in &ids {
+        previews.push(fix::preview(store, id, &correction)?);
+    }
+    let mut out = Vec::new();
+    for (id, preview) in ids.iter().copied().zip(&previews) {
+        let applied = if a.dry_run || (ids.len() > 1 && preview.instances == 0) {
+            None
+        } else {
+            let done =
+                fix::apply(store, preview, &correction, &a.who(), |_, _| {}).map_err(|e| {
+                    anyhow::anyhow!(
+                        "study {id}: {e}{}",
+                        if out.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (studies {} were corrected)", done_list(&out))
+                        }
+                    )
+                })?;
+            Some((done, store.study_detail(id)?.row.state))
+        };
+        out.push((id, preview, applied));
+    }
+    let rows: Vec<FixJson> = out
+        .iter()
+        .map(|(id, preview, applied)| {
+            let (changes, instances) = match applied {
+                Some((done, _)) => (&done.changes, done.instances),
+                None if a.dry_run => (&preview.changes, preview.instances),
+                None => (&preview.changes, 0),
+            };
+            FixJson {
+                study: *id,
+                study_instance_uid: &preview.base.study_uid,
+                dry_run: a.dry_run,
+                changes,
+                instances,
+                total_instances: preview.base.instances.len() as u64,
+                version: applied.as_ref().map(|(done, _)| done.correction),
+                state: applied.as_ref().map(|(_, s)| s.as_str().to_string()),
+            }
+        })
+        .collect();
     if a.json {
-        return output::print_json(&FixJson {
-            study: id,
-            study_instance_uid: &preview.base.study_uid,
-            dry_run: a.dry_run,
-            changes,
-            instances,
-            total_instances: total,
-            version: applied.as_ref().map(|(done, _)| done.correction),
-            state: applied.as_ref().map(|(_, s)| s.as_str().to_string()),
-        });
+        return match rows.as_slice() {
+            [one] => output::print_json(one),
+            many => output::print_json(many),
+        };
     }
-    match &applied {
-        None => println!("dry run: study {id} ({instances} of {total} instances would change)"),
-        Some((done, state)) => println!(
-            "study {id}: correction {} made {instances} new version(s) of {total} instances; state now {}",
-            done.correction,
-            state.as_str()
-        ),
+    for r in &rows {
+        match (&r.version, &r.state) {
+            (Some(v), Some(state)) => println!(
+                "study {}: correction {v} made {} new version(s) of {} instances; state now {state}",
+                r.study, r.instances, r.total_instances
+            ),
+            _ if a.dry_run => println!(
+                "dry run: study {} ({} of {} instances would change)",
+                r.study, r.instances, r.total_instances
+            ),
+            _ => println!("study {}: already holds these values", r.study),
+        }
+        print_changes(r.changes);
     }
-    print_changes(changes);
     Ok(())
+}
+
+fn done_list<T, U>(out: &[(i64, T, Option<U>)]) -> String {
+    out.iter()
+        .filter(|(_, _, a)| a.is_some())
+        .map(|(id, _, _)| id.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[derive(Serialize)]

@@ -110,14 +110,20 @@ enum Command {
     /// Correct a study: apply a worklist order (--order) or set values by hand (--set). Writes
     /// new versions of the instances it changes; the originals stay as received.
     Fix {
-        /// The id shown in the queue, or the Study Instance UID.
-        study: String,
+        /// The id shown in the queue, or the Study Instance UID; with --set, several studies of
+        /// one patient.
+        #[arg(required = true, value_name = "STUDY")]
+        studies: Vec<String>,
         /// The accession number of the worklist order to apply (IHE SWF/IRWF attribute set).
         #[arg(long, value_name = "ACCESSION", conflicts_with = "set")]
         order: Option<String>,
         /// The Scheduled Procedure Step ID, when several orders share the accession.
         #[arg(long, value_name = "SPS_ID", requires = "order")]
         step: Option<String>,
+        /// Give the study the order's Study Instance UID as well (its instances join the
+        /// workspace's study of that UID, or a new one).
+        #[arg(long, requires = "order")]
+        take_study_uid: bool,
         /// A value to set, e.g. PatientID=12345 (repeatable). Fields: PatientName, PatientID,
         /// IssuerOfPatientID, PatientBirthDate, PatientSex, AccessionNumber,
         /// ReferringPhysicianName, StudyID, StudyDescription.
@@ -471,20 +477,22 @@ fn dispatch(cli: Cli) -> Result<()> {
             }
         }
         Command::Fix {
-            study,
+            studies,
             order,
             step,
             set,
+            take_study_uid,
             opts,
         } => {
             let mut store = open_default(&cli.workspace)?;
             correct::fix(
                 &mut store,
                 &correct::FixArgs {
-                    study: &study,
+                    studies: &studies,
                     order: order.as_deref(),
                     step: step.as_deref(),
                     set: &set,
+                    take_study_uid,
                 },
                 &opts.args(),
             )?;

@@ -137,3 +137,40 @@ pub fn plan_merge(store: &Store, into: i64, from: i64) -> Result<MovePlan, FixEr
         other_patient: other_patient(&src, &dst),
     })
 }
+
+/// Applying an order that also gives the study the order's Study Instance UID: the study's
+/// instances move to the study of that UID (the workspace's, when it holds one, else a new
+/// one).
+pub fn plan_order_with_uid(
+    store: &Store,
+    study_id: i64,
+    order: &crate::model::WorklistItem,
+) -> Result<MovePlan, FixError> {
+    let uid = order.study_instance_uid.trim();
+    if uid.is_empty() {
+        return Err(FixError::Nothing(format!(
+            "order {} has no Study Instance UID to take",
+            order.accession
+        )));
+    }
+    let mut correction = Correction::from_order(order);
+    correction
+        .sets
+        .push(text(tags::STUDY_INSTANCE_UID, VR::UI, uid));
+    correction.sets.sort_by_key(|e| e.tag);
+    let destination = match store.find_study(uid) {
+        Ok(id) if id == study_id => None,
+        Ok(id) => Some(Destination::Study(id)),
+        Err(crate::store::StoreError::StudyNotFound(_)) => Some(Destination::NewStudy {
+            uid: uid.to_string(),
+        }),
+        Err(e) => return Err(e.into()),
+    };
+    let base = store.correction_base(study_id)?;
+    let preview = preview_base(store, base, &correction, destination)?;
+    Ok(MovePlan {
+        correction,
+        preview,
+        other_patient: None,
+    })
+}

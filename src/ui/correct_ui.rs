@@ -31,7 +31,8 @@ pub fn correction_window_ui(
         .collapsible(false)
         .default_width(700.0)
         .max_width(900.0)
-        .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
+        // Over the queue, so the detail's thumbnails stay in view beside it.
+        .anchor(egui::Align2::LEFT_CENTER, [16.0, 0.0])
         .show(ctx, |ui| {
             let total = p.preview.base.instances.len();
             ui.label(format!(
