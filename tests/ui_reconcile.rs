@@ -166,3 +166,67 @@ fn the_edit_form_checks_each_value_previews_and_applies_and_n_goes_to_the_next_e
     let row = h.state().rt.rows.iter().find(|r| r.id == sel).unwrap();
     assert_ne!(row.state, StudyState::Matched);
 }
+
+#[test]
+fn the_actions_window_merges_a_split_study_and_rejects_a_series() {
+    let ws = demo_workspace();
+    let mut h = desk(ws.path());
+    step_until(&mut h, "the queue", |a| a.rt.queue_loads > 0);
+    let split: Vec<i64> = h
+        .state()
+        .rt
+        .rows
+        .iter()
+        .filter(|r| r.findings.iter().any(|f| f.code == "split_study"))
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(split.len(), 2);
+    let (keep, other) = (split[0], split[1]);
+    h.state_mut().select_for_test(keep);
+    step_until(&mut h, "the detail", |a| {
+        a.rt.detail.as_ref().is_some_and(|d| d.row.id == keep)
+    });
+    h.run_steps(2);
+    h.get_by_label("Reject, merge, split…").click();
+    h.run_steps(3);
+    assert!(h.query_by_label_contains("reject, merge, split").is_some());
+    // The window settles to its content over a few frames (it is anchored by its middle).
+    h.run_steps(10);
+    h.get_by_label(&format!("Merge study {other}…")).click();
+    step_until(&mut h, "the merge preview", |a| {
+        a.rt.correct.pending.is_some()
+    });
+    h.run_steps(2);
+    assert!(
+        h.query_by_label_contains(&format!("the merge of study {other}"))
+            .is_some()
+    );
+    h.get_by_label("Apply (Enter)").click();
+    step_until(&mut h, "the merged queue", |a| {
+        !a.rt.rows.iter().any(|r| r.id == other)
+            && a.rt
+                .rows
+                .iter()
+                .any(|r| r.id == keep && !r.findings.iter().any(|f| f.code == "split_study"))
+    });
+    // Reject the first series for quality.
+    step_until(&mut h, "the detail again", |a| {
+        a.rt.detail.as_ref().is_some_and(|d| d.row.id == keep) && !a.rt.correct.busy
+    });
+    h.run_steps(2);
+    h.get_by_label("Reject, merge, split…").click();
+    h.run_steps(3);
+    let series = h.state().rt.detail.as_ref().unwrap().series_list[0]
+        .series_instance_uid
+        .clone();
+    h.state_mut().rt.correct.actions.as_mut().unwrap().series = series;
+    h.run_steps(2);
+    h.get_by_label("Reject (cannot be undone)").click();
+    step_until(&mut h, "the rejection", |a| {
+        a.rt.detail.as_ref().is_some_and(|d| {
+            d.row.id == keep
+                && d.series_list[0].instances.iter().all(|i| i.rejected)
+                && d.series_list.iter().any(|s| s.modality == "KO")
+        })
+    });
+}

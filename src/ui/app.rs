@@ -17,6 +17,7 @@ use super::theme;
 use super::viewer::{Viewer, viewer_ui};
 use super::worklist_view::{WorklistView, worklist_ui};
 
+mod correct_commands;
 mod keys;
 use crate::model::StudyState;
 use crate::store::Store;
@@ -224,40 +225,17 @@ impl DeskApp {
             UiCommand::RetryTransfer(job) => self.rt.change_transfer(job, true),
             UiCommand::CancelTransfer(job) => self.rt.change_transfer(job, false),
             UiCommand::ToggleReceiver => self.rt.toggle_receiver(),
-            UiCommand::PreviewOrder { study, order } => {
-                let title = format!("order {}", order.accession);
-                let c = crate::reconcile::correction::Correction::from_order(&order);
-                self.rt.preview_correction(study, title, c);
-            }
-            UiCommand::ApplyCorrection => self.rt.apply_correction(String::new()),
-            UiCommand::CancelCorrection => self.rt.correct.pending = None,
-            UiCommand::UndoCorrection(study) => self.rt.undo_correction(study, String::new()),
-            UiCommand::OpenEdit => {
-                if let Some(d) = self
-                    .rt
-                    .detail
-                    .as_ref()
-                    .filter(|d| Some(d.row.id) == self.state.selected)
-                {
-                    self.rt.correct.edit = Some(super::edit_form::EditForm::of(d));
-                }
-            }
-            UiCommand::PreviewEdit => {
-                if let Some(form) = self.rt.correct.edit.take() {
-                    match form.changes() {
-                        Ok(values) if !values.is_empty() => {
-                            let c = crate::reconcile::correction::Correction::manual(&values);
-                            self.rt.preview_correction(
-                                form.study,
-                                "values typed by hand".into(),
-                                c,
-                            );
-                        }
-                        _ => self.rt.correct.edit = Some(form),
-                    }
-                }
-            }
-            UiCommand::CloseEdit => self.rt.correct.edit = None,
+            cmd @ (UiCommand::PreviewOrder { .. }
+            | UiCommand::ApplyCorrection
+            | UiCommand::CancelCorrection
+            | UiCommand::UndoCorrection(_)
+            | UiCommand::OpenEdit
+            | UiCommand::PreviewEdit
+            | UiCommand::CloseEdit
+            | UiCommand::OpenActions
+            | UiCommand::CloseActions
+            | UiCommand::PreviewRelocation(_)
+            | UiCommand::RejectInstances) => self.correct_command(cmd),
             UiCommand::NextException => {
                 let n = self.rt.view.len();
                 let start = self.selected_position().map_or(0, |p| p + 1);
@@ -537,6 +515,13 @@ impl eframe::App for DeskApp {
             &self.rt.worklist,
         ));
         rejects_window_ui(&ctx, &mut self.rt.rejects);
+        commands.extend(super::study_actions::study_actions_ui(
+            &ctx,
+            &mut self.rt.correct.actions,
+            self.rt.detail.as_ref(),
+            &self.rt.rows,
+            self.rt.correct.busy,
+        ));
         commands.extend(super::edit_form::edit_form_ui(
             &ctx,
             &mut self.rt.correct.edit,

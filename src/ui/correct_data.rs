@@ -29,6 +29,15 @@ pub struct CorrectData {
     pub busy: bool,
     /// The hand-edit form, when open.
     pub edit: Option<super::edit_form::EditForm>,
+    /// The reject / merge / split window, when open.
+    pub actions: Option<super::study_actions::ActionsForm>,
+}
+
+/// A move the desk previews: another study of the patient merged in, or a series split off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Relocation {
+    Merge { into: i64, from: i64 },
+    SplitSeries { study: i64, series_uid: String },
 }
 
 impl Runtime {
@@ -50,6 +59,70 @@ impl Runtime {
                 })
             },
         );
+    }
+
+    /// Previews a merge or a split like a correction (the same confirmation window).
+    pub fn preview_relocation(&mut self, r: Relocation) {
+        use crate::reconcile::relocate::{MoveTo, plan_merge, plan_move};
+        self.correct.pending = None;
+        self.store_job(
+            "Preparing the move",
+            JobKind::PreviewCorrection,
+            move |store| {
+                let (study, title, plan) = match &r {
+                    Relocation::Merge { into, from } => (
+                        *into,
+                        format!("the merge of study {from}"),
+                        plan_merge(store, *into, *from),
+                    ),
+                    Relocation::SplitSeries { study, series_uid } => (
+                        *study,
+                        "the move of a series to a new study".to_string(),
+                        plan_move(store, series_uid, MoveTo::New),
+                    ),
+                };
+                let plan = plan.map_err(|e| crate::store::StoreError::Correction(e.to_string()))?;
+                Ok(PendingCorrection {
+                    study,
+                    title,
+                    correction: plan.correction,
+                    preview: plan.preview,
+                })
+            },
+        );
+    }
+
+    /// Rejects the study's instances (or one series') for `code` (IHE IOCM).
+    pub fn reject_instances(
+        &mut self,
+        study: i64,
+        series_uid: Option<String>,
+        code: &'static crate::reconcile::reject::RejectCode,
+        reason: String,
+    ) {
+        if self.correct.busy {
+            return;
+        }
+        self.correct.busy = true;
+        let store = self.store_handle();
+        self.spawn("Rejecting instances", JobKind::RejectInstances, move |_| {
+            let mut store = store
+                .lock()
+                .map_err(|_| "store lock poisoned".to_string())?;
+            let target = match &series_uid {
+                Some(s) => s.clone(),
+                None => study.to_string(),
+            };
+            let t = store.reject_target(&target).map_err(|e| e.to_string())?;
+            let who = Who {
+                os_user: os_user(),
+                operator: String::new(),
+                reason,
+            };
+            let done = crate::reconcile::reject::reject(&mut store, &t, code, &who)
+                .map_err(|e| e.to_string())?;
+            Ok((study, done))
+        });
     }
 
     /// Applies the correction on screen.
@@ -135,6 +208,17 @@ impl Runtime {
                     format!(
                         "Study {study}: {title} applied to {} instance(s) (correction {}); now {state}. Ctrl+Z undoes it.",
                         applied.instances, applied.correction
+                    ),
+                );
+                self.after_correction(study, selected);
+            }
+            JobKind::RejectInstances => {
+                let (study, done) = downcast::<(i64, crate::reconcile::reject::Rejected)>(out)?;
+                self.notify(
+                    Level::Info,
+                    format!(
+                        "Study {study}: {} instance(s) rejected ({}); the rejection note goes with the study.",
+                        done.rejected, done.meaning
                     ),
                 );
                 self.after_correction(study, selected);

@@ -73,6 +73,13 @@ pub fn study_ui(
                 {
                     commands.push(UiCommand::OpenEdit);
                 }
+                if ui
+                    .button("Reject, merge, split…")
+                    .on_hover_text("Reject instances (IOCM), merge a study of this patient into it, or move a series to a new study")
+                    .clicked()
+                {
+                    commands.push(UiCommand::OpenActions);
+                }
                 if archives.is_empty() {
                     ui.add_enabled(false, egui::Button::new("Send"))
                         .on_disabled_hover_text("No archive node: add one in Nodes…");

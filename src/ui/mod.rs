@@ -19,6 +19,7 @@ mod screenshot;
 mod series_strip;
 mod state;
 mod status;
+mod study_actions;
 mod theme;
 mod transfers_window;
 mod viewer;

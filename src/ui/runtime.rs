@@ -51,6 +51,7 @@ pub enum JobKind {
     PreviewCorrection,
     ApplyCorrection,
     UndoCorrection,
+    RejectInstances,
 }
 
 pub struct Runtime {
@@ -371,9 +372,10 @@ impl Runtime {
                 self.apply_worklist(kind, out)?
             }
             JobKind::LoadTransfers | JobKind::QueueSend => self.apply_network(kind, out)?,
-            JobKind::PreviewCorrection | JobKind::ApplyCorrection | JobKind::UndoCorrection => {
-                self.apply_correct(kind, out, selected)?
-            }
+            JobKind::PreviewCorrection
+            | JobKind::ApplyCorrection
+            | JobKind::UndoCorrection
+            | JobKind::RejectInstances => self.apply_correct(kind, out, selected)?,
         }
         Ok(false)
     }

@@ -121,6 +121,13 @@ pub enum UiCommand {
     CloseEdit,
     /// Select the next study in the view that is not matched.
     NextException,
+    /// Open the reject / merge / split window on the selected study.
+    OpenActions,
+    CloseActions,
+    /// Preview a merge or a split.
+    PreviewRelocation(super::correct_data::Relocation),
+    /// Reject as the actions window says.
+    RejectInstances,
 }
 
 #[cfg(test)]
