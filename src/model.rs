@@ -104,6 +104,21 @@ pub struct StudyRow {
     /// image of its largest series with pixel data.
     #[serde(skip)]
     pub thumbnail: Option<String>,
+    /// Resolved without change (and not reopened since): why, by whom, when.
+    #[serde(default)]
+    pub dismissed: Option<Dismissal>,
+}
+
+/// An exception resolved without change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dismissal {
+    /// One of the site's reasons (`[dismiss] reasons`).
+    pub reason: String,
+    /// Free text beside it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
+    pub by: String,
+    pub at: String,
 }
 
 impl StudyRow {

@@ -187,9 +187,12 @@ fn the_actions_window_merges_a_split_study_and_rejects_a_series() {
         a.rt.detail.as_ref().is_some_and(|d| d.row.id == keep)
     });
     h.run_steps(2);
-    h.get_by_label("Reject, merge, split…").click();
+    h.get_by_label("Dismiss, reject, merge, split…").click();
     h.run_steps(3);
-    assert!(h.query_by_label_contains("reject, merge, split").is_some());
+    assert!(
+        h.query_by_label_contains("dismiss, reject, merge, split")
+            .is_some()
+    );
     // The window settles to its content over a few frames (it is anchored by its middle).
     h.run_steps(10);
     h.get_by_label(&format!("Merge study {other}…")).click();
@@ -214,7 +217,7 @@ fn the_actions_window_merges_a_split_study_and_rejects_a_series() {
         a.rt.detail.as_ref().is_some_and(|d| d.row.id == keep) && !a.rt.correct.busy
     });
     h.run_steps(2);
-    h.get_by_label("Reject, merge, split…").click();
+    h.get_by_label("Dismiss, reject, merge, split…").click();
     h.run_steps(3);
     let series = h.state().rt.detail.as_ref().unwrap().series_list[0]
         .series_instance_uid

@@ -86,6 +86,9 @@ enum Command {
         /// matched.
         #[arg(long, value_parser = parse_state)]
         state: Option<StudyState>,
+        /// Only open exceptions: neither matched (fixed) nor dismissed.
+        #[arg(long)]
+        open: bool,
         #[arg(long)]
         json: bool,
     },
@@ -172,6 +175,29 @@ enum Command {
         code: String,
         #[command(flatten)]
         opts: ChangeOpts,
+    },
+    /// Resolve an exception without change (a phantom, a research scan, a known duplicate):
+    /// it leaves the open exceptions, audited; `reopen` brings it back.
+    Dismiss {
+        study: String,
+        /// One of the site's reasons (`[dismiss] reasons` in config.toml).
+        #[arg(long)]
+        reason: String,
+        /// Free text beside the reason.
+        #[arg(long)]
+        note: Option<String>,
+        #[arg(long)]
+        operator: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reopen a dismissed study: an open exception again.
+    Reopen {
+        study: String,
+        #[arg(long)]
+        operator: Option<String>,
+        #[arg(long)]
+        json: bool,
     },
     /// Take back a study's newest correction: its instances return to their previous versions.
     Undo {
@@ -467,9 +493,9 @@ fn dispatch(cli: Cli) -> Result<()> {
                 output::print_import(&report);
             }
         }
-        Command::Queue { state, json } => {
+        Command::Queue { state, open, json } => {
             let store = open_default(&cli.workspace)?;
-            let rows = store.queue(&QueueFilter { state })?;
+            let rows = store.queue(&QueueFilter { state, open })?;
             if json {
                 output::print_json(&rows)?;
             } else {
@@ -526,6 +552,52 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Reject { target, code, opts } => {
             let mut store = open_default(&cli.workspace)?;
             correct::reject(&mut store, &target, &code, &opts.args())?;
+        }
+        Command::Dismiss {
+            study,
+            reason,
+            note,
+            operator,
+            json,
+        } => {
+            let mut store = open_default(&cli.workspace)?;
+            let id = store.find_study(&study)?;
+            let d = store.dismiss(
+                id,
+                &reason,
+                note.as_deref().unwrap_or_default(),
+                &crate::store::os_user(),
+                operator.as_deref().unwrap_or_default(),
+            )?;
+            if json {
+                output::print_json(&serde_json::json!({"study": id, "dismissed": d}))?;
+            } else {
+                println!(
+                    "study {id} dismissed: {} (by {} at {})",
+                    d.reason, d.by, d.at
+                );
+            }
+        }
+        Command::Reopen {
+            study,
+            operator,
+            json,
+        } => {
+            let mut store = open_default(&cli.workspace)?;
+            let id = store.find_study(&study)?;
+            store.reopen(
+                id,
+                &crate::store::os_user(),
+                operator.as_deref().unwrap_or_default(),
+            )?;
+            let state = store.study_detail(id)?.row.state;
+            if json {
+                output::print_json(
+                    &serde_json::json!({"study": id, "state": state.as_str(), "dismissed": null}),
+                )?;
+            } else {
+                println!("study {id} reopened: {}", state.as_str());
+            }
         }
         Command::Undo {
             study,

@@ -10,6 +10,7 @@ mod audit;
 mod blobs;
 mod classify;
 mod corrections;
+mod dismissals;
 mod headers;
 mod ingest;
 mod network;
@@ -36,6 +37,7 @@ pub use corrections::{
     BaseInstance, CorrectionBase, CorrectionEntry, CorrectionRecord, Destination, NewVersion,
     UndoOutcome, os_user,
 };
+pub use dismissals::DismissConfig;
 pub use ingest::{FileRecord, NetworkOrigin, RecordOutcome};
 pub use network::{AssociationRecord, LastSender, RemoteAe};
 pub use nodes::{parse_ae_address, validate_ae_title};
@@ -109,6 +111,7 @@ pub struct Store {
     receiver_config: crate::receive::ReceiverConfig,
     send_config: crate::send::SendConfig,
     match_config: crate::reconcile::MatchConfig,
+    dismiss_config: DismissConfig,
 }
 
 /// The parts of the workspace's `config.toml` the store uses.
@@ -120,6 +123,7 @@ struct ConfigFile {
     receiver: crate::receive::ReceiverConfig,
     send: crate::send::SendConfig,
     reconcile: crate::reconcile::MatchConfig,
+    dismiss: DismissConfig,
 }
 
 /// `[worklist]` in `config.toml`.
@@ -207,6 +211,7 @@ impl Store {
         let worklist_config = config.worklist;
         let (receiver_config, send_config) = (config.receiver, config.send);
         let match_config = config.reconcile;
+        let dismiss_config = config.dismiss;
         let blobs = Arc::new(BlobStore::new(workspace.blob_dir(), workspace.tmp_dir()));
         schema::migrate(&mut conn, |version, tx| {
             upgrade::after_script(version, tx, &blobs, &rules)
@@ -222,6 +227,7 @@ impl Store {
             receiver_config,
             send_config,
             match_config,
+            dismiss_config,
         };
         store.apply_rule_settings()?;
         Ok(store)

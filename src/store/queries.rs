@@ -27,6 +27,8 @@ pub struct Reject {
 #[derive(Debug, Clone, Default)]
 pub struct QueueFilter {
     pub state: Option<StudyState>,
+    /// Only open exceptions: neither matched (fixed) nor dismissed.
+    pub open: bool,
 }
 
 /// Counts for the status bar and `qcdesk status`.
@@ -64,6 +66,7 @@ fn study_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StudyRow> {
         findings: Vec::new(),
         send_state: None,
         thumbnail: None,
+        dismissed: None,
     })
 }
 
@@ -99,10 +102,15 @@ impl Store {
             .collect::<Result<_, _>>()?;
         let mut thumbnails = self.representative_blobs()?;
         let mut sends = self.send_states()?;
+        let mut dismissed = self.dismissals()?;
         for row in &mut out {
             row.findings = findings.remove(&row.id).unwrap_or_default();
             row.send_state = sends.remove(&row.id);
             row.thumbnail = thumbnails.remove(&row.id);
+            row.dismissed = dismissed.remove(&row.id);
+        }
+        if filter.open {
+            out.retain(|r| r.state != StudyState::Matched && r.dismissed.is_none());
         }
         out.sort_by_key(|r| r.state);
         Ok(out)
@@ -175,6 +183,7 @@ impl Store {
             .ok_or_else(|| StoreError::StudyNotFound(id.to_string()))?;
         let mut row = row;
         row.send_state = self.send_state(id)?;
+        row.dismissed = self.dismissal_of(id)?;
         let mut stmt = self.conn.prepare(
             "SELECT code, message, file FROM findings WHERE study_id = ?1 ORDER BY severity, id",
         )?;

@@ -409,7 +409,8 @@ CREATE TABLE corrections (
     id INTEGER PRIMARY KEY,
     study_id INTEGER NOT NULL REFERENCES studies(id),
     at TEXT NOT NULL,
-    action TEXT NOT NULL CHECK (action IN ('order', 'edit', 'move', 'merge', 'reject', 'undo')),
+    action TEXT NOT NULL CHECK (action IN
+        ('order', 'edit', 'move', 'merge', 'reject', 'undo', 'dismiss', 'reopen')),
     os_user TEXT NOT NULL,
     operator TEXT NOT NULL DEFAULT '',
     reason TEXT NOT NULL DEFAULT '',
@@ -446,6 +447,21 @@ CREATE TABLE audit_log (
     prev_hash TEXT NOT NULL,
     hash TEXT NOT NULL
 );
+-- Exceptions resolved without change (a phantom, a research scan, a known duplicate): why,
+-- by whom, when; a reopened one keeps its row.
+CREATE TABLE dismissals (
+    id INTEGER PRIMARY KEY,
+    study_id INTEGER NOT NULL REFERENCES studies(id),
+    reason TEXT NOT NULL,
+    note TEXT NOT NULL DEFAULT '',
+    by TEXT NOT NULL,
+    at TEXT NOT NULL,
+    at_unix INTEGER NOT NULL,
+    reopened_at TEXT,
+    reopened_by TEXT
+);
+CREATE INDEX dismissals_study ON dismissals(study_id, id);
+
 -- IHE IOCM rejections: the instances rejected, with the reason code, and the Key Object
 -- Selection rejection note qcdesk made for them (an instance of the study, received as
 -- 'created'). Rejected instances are left out of the rules and of sending.

@@ -235,7 +235,9 @@ impl DeskApp {
             | UiCommand::OpenActions
             | UiCommand::CloseActions
             | UiCommand::PreviewRelocation(_)
-            | UiCommand::RejectInstances) => self.correct_command(cmd),
+            | UiCommand::RejectInstances
+            | UiCommand::Dismiss
+            | UiCommand::Reopen(_)) => self.correct_command(cmd),
             UiCommand::NextException => {
                 let n = self.rt.view.len();
                 let start = self.selected_position().map_or(0, |p| p + 1);
@@ -319,6 +321,8 @@ impl DeskApp {
                 .desired_width(260.0),
         )
         .labelled_by(label.id);
+        ui.checkbox(&mut self.state.show_dismissed, "Dismissed")
+            .on_hover_text("Show the studies dismissed without change too");
         ui.checkbox(&mut self.state.queue_thumbnails, "Thumbnails")
             .on_hover_text("A picture per study in the queue");
     }
@@ -520,6 +524,7 @@ impl eframe::App for DeskApp {
             &mut self.rt.correct.actions,
             self.rt.detail.as_ref(),
             &self.rt.rows,
+            &self.rt.dismiss_reasons,
             self.rt.correct.busy,
         ));
         commands.extend(super::edit_form::edit_form_ui(

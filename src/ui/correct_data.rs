@@ -125,6 +125,40 @@ impl Runtime {
         });
     }
 
+    /// Dismisses the study for `(reason, note)`, or reopens it (`None`).
+    pub fn dismiss(&mut self, study: i64, how: Option<(String, String)>) {
+        if self.correct.busy {
+            return;
+        }
+        self.correct.busy = true;
+        let store = self.store_handle();
+        let title = if how.is_some() {
+            "Dismissing"
+        } else {
+            "Reopening"
+        };
+        self.spawn(title, JobKind::Dismiss, move |_| {
+            let mut store = store
+                .lock()
+                .map_err(|_| "store lock poisoned".to_string())?;
+            let note = match how {
+                Some((reason, note)) => {
+                    let d = store
+                        .dismiss(study, &reason, &note, &os_user(), "")
+                        .map_err(|e| e.to_string())?;
+                    format!("Study {study} dismissed: {}.", d.reason)
+                }
+                None => {
+                    store
+                        .reopen(study, &os_user(), "")
+                        .map_err(|e| e.to_string())?;
+                    format!("Study {study} reopened.")
+                }
+            };
+            Ok((study, note))
+        });
+    }
+
     /// Applies the correction on screen.
     pub fn apply_correction(&mut self, operator: String) {
         let Some(p) = self.correct.pending.take() else {
@@ -221,6 +255,11 @@ impl Runtime {
                         done.rejected, done.meaning
                     ),
                 );
+                self.after_correction(study, selected);
+            }
+            JobKind::Dismiss => {
+                let (study, note) = downcast::<(i64, String)>(out)?;
+                self.notify(Level::Info, note);
                 self.after_correction(study, selected);
             }
             JobKind::UndoCorrection => {

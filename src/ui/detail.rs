@@ -74,7 +74,7 @@ pub fn study_ui(
                     commands.push(UiCommand::OpenEdit);
                 }
                 if ui
-                    .button("Reject, merge, split…")
+                    .button("Dismiss, reject, merge, split…")
                     .on_hover_text("Reject instances (IOCM), merge a study of this patient into it, or move a series to a new study")
                     .clicked()
                 {

@@ -137,6 +137,10 @@ pub fn queue_ui(
                     }
                     row.col(|ui| {
                         state_chip(ui, r.state);
+                        if let Some(d) = &r.dismissed {
+                            ui.label(RichText::new("dismissed").weak().italics())
+                                .on_hover_text(format!("{} (by {} at {})", d.reason, d.by, d.at));
+                        }
                         if let Some(send) = &r.send_state {
                             let dark = ui.visuals().dark_mode;
                             // A dot in the send state's color; the words on hover.

@@ -52,6 +52,7 @@ pub enum JobKind {
     ApplyCorrection,
     UndoCorrection,
     RejectInstances,
+    Dismiss,
 }
 
 pub struct Runtime {
@@ -87,6 +88,8 @@ pub struct Runtime {
     pub network: super::network_data::NetworkData,
     /// The correction previewed, and the selected study's history.
     pub correct: super::correct_data::CorrectData,
+    /// The site's reasons to dismiss a study (`[dismiss] reasons`).
+    pub dismiss_reasons: Vec<String>,
 }
 
 /// What the view was computed for; recomputed only when this changes.
@@ -98,6 +101,7 @@ struct ViewKey {
     search: String,
     sort: SortColumn,
     ascending: bool,
+    dismissed: bool,
 }
 
 impl Runtime {
@@ -115,6 +119,7 @@ impl Runtime {
                 text: n.clone(),
             })
             .collect();
+        let dismiss_reasons = store.dismiss_reasons().to_vec();
         let wake = Arc::new(wake);
         let wake_images = Arc::clone(&wake);
         let cache = crate::imaging::ThumbCache::new(
@@ -143,6 +148,7 @@ impl Runtime {
             worklist: Default::default(),
             network: Default::default(),
             correct: Default::default(),
+            dismiss_reasons,
         }
     }
 
@@ -375,7 +381,8 @@ impl Runtime {
             JobKind::PreviewCorrection
             | JobKind::ApplyCorrection
             | JobKind::UndoCorrection
-            | JobKind::RejectInstances => self.apply_correct(kind, out, selected)?,
+            | JobKind::RejectInstances
+            | JobKind::Dismiss => self.apply_correct(kind, out, selected)?,
         }
         Ok(false)
     }
@@ -389,6 +396,7 @@ impl Runtime {
             search: state.search.trim().to_lowercase(),
             sort: state.sort,
             ascending: state.ascending,
+            dismissed: state.show_dismissed,
         };
         if self.view_key.as_ref() == Some(&key) {
             return;
@@ -398,6 +406,8 @@ impl Runtime {
             .filter(|&i| {
                 let r = &self.rows[i];
                 key.state.is_none_or(|s| r.state == s)
+                    // Dismissed studies have left the exception views unless asked for.
+                    && (key.dismissed || r.dismissed.is_none())
                     && (key.modality.is_empty()
                         || r.modality.split('\\').any(|m| m == key.modality))
                     && words.iter().all(|w| self.search_text[i].contains(w))

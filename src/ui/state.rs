@@ -44,6 +44,9 @@ pub struct DeskState {
     pub show_detail: bool,
     /// A thumbnail per study in the queue.
     pub queue_thumbnails: bool,
+    /// Show dismissed studies in the queue too.
+    #[serde(default)]
+    pub show_dismissed: bool,
     /// Selected study id (a number, not patient data).
     pub selected: Option<i64>,
 }
@@ -60,6 +63,7 @@ impl Default for DeskState {
             dark: false,
             show_detail: true,
             queue_thumbnails: true,
+            show_dismissed: false,
             selected: None,
         }
     }
@@ -128,6 +132,10 @@ pub enum UiCommand {
     PreviewRelocation(super::correct_data::Relocation),
     /// Reject as the actions window says.
     RejectInstances,
+    /// Dismiss as the actions window says.
+    Dismiss,
+    /// Reopen a dismissed study.
+    Reopen(i64),
 }
 
 #[cfg(test)]

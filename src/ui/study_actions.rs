@@ -19,6 +19,10 @@ pub struct ActionsForm {
     /// The series to reject, or the whole study.
     pub series: Option<String>,
     pub reason: String,
+    /// Index into the site's dismissal reasons.
+    pub dismiss_reason: usize,
+    /// Free text beside it.
+    pub note: String,
 }
 
 impl ActionsForm {
@@ -28,6 +32,8 @@ impl ActionsForm {
             code: 0,
             series: None,
             reason: String::new(),
+            dismiss_reason: 0,
+            note: String::new(),
         }
     }
 }
@@ -39,6 +45,7 @@ pub fn study_actions_ui(
     form: &mut Option<ActionsForm>,
     detail: Option<&StudyDetail>,
     rows: &[StudyRow],
+    reasons: &[String],
     busy: bool,
 ) -> Vec<UiCommand> {
     let mut out = Vec::new();
@@ -49,12 +56,48 @@ pub fn study_actions_ui(
         return out;
     }
     let mut open = true;
-    egui::Window::new(format!("Study {}: reject, merge, split", f.study))
+    egui::Window::new(format!("Study {}: dismiss, reject, merge, split", f.study))
         .open(&mut open)
         .collapsible(false)
         .default_width(520.0)
         .anchor(egui::Align2::LEFT_CENTER, [16.0, 0.0])
         .show(ctx, |ui| {
+            ui.label(RichText::new("Dismiss (resolved without change)").strong());
+            match &d.row.dismissed {
+                Some(dis) => {
+                    ui.label(format!(
+                        "Dismissed: {} (by {} at {})",
+                        dis.reason, dis.by, dis.at
+                    ));
+                    if ui.add_enabled(!busy, egui::Button::new("Reopen")).clicked() {
+                        out.push(UiCommand::Reopen(d.row.id));
+                    }
+                }
+                None if !reasons.is_empty() => {
+                    let shown = reasons.get(f.dismiss_reason).cloned().unwrap_or_default();
+                    egui::ComboBox::from_label("Why")
+                        .selected_text(shown)
+                        .show_ui(ui, |ui| {
+                            for (i, r) in reasons.iter().enumerate() {
+                                ui.selectable_value(&mut f.dismiss_reason, i, r);
+                            }
+                        });
+                    ui.horizontal(|ui| {
+                        ui.label("Note");
+                        ui.add(egui::TextEdit::singleline(&mut f.note).id_salt("dismiss-note"));
+                    });
+                    if ui
+                        .add_enabled(!busy, egui::Button::new("Dismiss"))
+                        .clicked()
+                    {
+                        out.push(UiCommand::Dismiss);
+                    }
+                }
+                None => {
+                    ui.label(RichText::new("No reasons configured ([dismiss] reasons).").weak());
+                }
+            }
+            ui.separator();
             ui.label(RichText::new("Reject (IHE IOCM)").strong());
             egui::ComboBox::from_label("Reason")
                 .selected_text(format!("{} {}", CODES[f.code].code, CODES[f.code].meaning))

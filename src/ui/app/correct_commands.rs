@@ -58,6 +58,17 @@ impl DeskApp {
                     self.rt.reject_instances(f.study, f.series, code, f.reason);
                 }
             }
+            UiCommand::Dismiss => {
+                if let Some(f) = self.rt.correct.actions.take()
+                    && let Some(reason) = self.rt.dismiss_reasons.get(f.dismiss_reason).cloned()
+                {
+                    self.rt.dismiss(f.study, Some((reason, f.note)));
+                }
+            }
+            UiCommand::Reopen(study) => {
+                self.rt.correct.actions = None;
+                self.rt.dismiss(study, None);
+            }
             _ => {}
         }
     }
