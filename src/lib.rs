@@ -15,6 +15,7 @@ pub mod model;
 pub mod net;
 pub mod receive;
 pub mod reconcile;
+pub mod reports;
 pub mod rules;
 pub mod send;
 pub mod store;

@@ -5,6 +5,7 @@ mod correct;
 mod network;
 mod output;
 mod reconcile;
+mod report;
 mod transfer;
 
 use std::io::{IsTerminal, Write};
@@ -198,6 +199,25 @@ enum Command {
         operator: Option<String>,
         #[arg(long)]
         json: bool,
+    },
+    /// Exception KPIs over a period: arrivals, exceptions, fixes, dismissals, resends,
+    /// time to resolve, wrong-patient corrections, rejections, open exceptions by state, code
+    /// and age, and a table per modality, station, source, implementation version or code.
+    Report {
+        /// First day (YYYY-MM-DD, UTC). Default: 30 days before --to.
+        #[arg(long)]
+        from: Option<String>,
+        /// Last day included (YYYY-MM-DD, UTC). Default: today.
+        #[arg(long)]
+        to: Option<String>,
+        /// Group the table by modality, station, source, version or code.
+        #[arg(long, default_value = "modality")]
+        by: String,
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// Write the tables as CSV files into this folder.
+        #[arg(long, value_name = "DIR")]
+        csv: Option<PathBuf>,
     },
     /// Take back a study's newest correction: its instances return to their previous versions.
     Undo {
@@ -598,6 +618,16 @@ fn dispatch(cli: Cli) -> Result<()> {
             } else {
                 println!("study {id} reopened: {}", state.as_str());
             }
+        }
+        Command::Report {
+            from,
+            to,
+            by,
+            json,
+            csv,
+        } => {
+            let store = open_default(&cli.workspace)?;
+            report::report(&store, from.as_deref(), to.as_deref(), &by, json, csv)?;
         }
         Command::Undo {
             study,

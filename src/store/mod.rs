@@ -19,6 +19,7 @@ mod orders;
 mod peers;
 mod queries;
 mod rejections;
+mod report_facts;
 mod schema;
 mod transfers;
 mod upgrade;
@@ -43,6 +44,9 @@ pub use network::{AssociationRecord, LastSender, RemoteAe};
 pub use nodes::{parse_ae_address, validate_ae_title};
 pub use queries::{QueueFilter, Reject, StoreStats};
 pub use rejections::{RejectRecord, RejectTarget};
+pub use report_facts::{
+    CorrectionFact, DismissalFact, RejectionFact, ReportFacts, SendFact, StudyFact,
+};
 pub use schema::SCHEMA_VERSION;
 pub use transfers::{
     ItemFailure, ItemResult, SendItem, SendJob, StaleCopy, StudyIdentities, Transfer, owner_name,
