@@ -274,6 +274,15 @@ pub fn report(facts: &ReportFacts, q: &ReportQuery, now: i64) -> Report {
 
     // When each study was resolved: its standing dismissal, else the first verified resend
     // after its last correction (a study that is matched now).
+    let mut verified_sends: HashMap<i64, Vec<(i64, i64)>> = HashMap::new();
+    for x in &facts.sends {
+        if let Some(v) = x.verified_unix {
+            verified_sends
+                .entry(x.study_id)
+                .or_default()
+                .push((x.created_unix, v));
+        }
+    }
     let mut resolution: HashMap<i64, (i64, bool)> = HashMap::new();
     for d in facts.dismissals.iter().filter(|d| !d.reopened) {
         resolution.insert(d.study_id, (d.at_unix, true));
@@ -288,11 +297,12 @@ pub fn report(facts: &ReportFacts, q: &ReportQuery, now: i64) -> Report {
         else {
             continue;
         };
-        if let Some(t) = facts
-            .sends
-            .iter()
-            .filter(|x| x.study_id == s.id && x.created_unix >= last_fix)
-            .filter_map(|x| x.verified_unix)
+        if let Some(t) = verified_sends
+            .get(&s.id)
+            .into_iter()
+            .flatten()
+            .filter(|(created, _)| *created >= last_fix)
+            .map(|(_, verified)| *verified)
             .min()
         {
             resolution.insert(s.id, (t, false));
@@ -303,15 +313,6 @@ pub fn report(facts: &ReportFacts, q: &ReportQuery, now: i64) -> Report {
         .iter()
         .map(|s| (s.id, s.first_seen_unix))
         .collect();
-    let resolved_in_period = |ids: &dyn Fn(i64) -> bool| -> Resolve {
-        resolve_of(
-            resolution
-                .iter()
-                .filter(|(id, (t, _))| ids(**id) && within(*t))
-                .filter_map(|(id, (t, d))| first_seen.get(id).map(|f| ((t - f).max(0), *d)))
-                .collect(),
-        )
-    };
 
     // Open exceptions now.
     let mut open = Open::default();
@@ -395,7 +396,13 @@ pub fn report(facts: &ReportFacts, q: &ReportQuery, now: i64) -> Report {
         }
     }
     totals.exception_rate = rate(totals.exceptions, totals.arrivals);
-    let resolve = resolved_in_period(&|_| true);
+    let resolve = resolve_of(
+        resolution
+            .iter()
+            .filter(|(_, (t, _))| within(*t))
+            .filter_map(|(id, (t, d))| first_seen.get(id).map(|f| ((t - f).max(0), *d)))
+            .collect(),
+    );
     totals.dismissal_share = rate(resolve.by_dismissal, resolve.resolved);
 
     let mut rejections: BTreeMap<(String, String), u64> = BTreeMap::new();
@@ -405,43 +412,62 @@ pub fn report(facts: &ReportFacts, q: &ReportQuery, now: i64) -> Report {
             .or_insert(0) += 1;
     }
 
-    // Per group.
-    let mut members: BTreeMap<String, Vec<&StudyFact>> = BTreeMap::new();
+    // Per group: each study's keys once, then one pass over every kind of event.
+    let mut keys_of: HashMap<i64, Vec<String>> = HashMap::new();
+    let mut rows: BTreeMap<String, Group> = BTreeMap::new();
     for s in &facts.studies {
-        for k in q.by.keys(s) {
-            members.entry(k).or_default().push(s);
+        let keys = q.by.keys(s);
+        for k in &keys {
+            let g = rows.entry(k.clone()).or_insert_with(|| Group {
+                key: k.clone(),
+                ..Group::default()
+            });
+            g.open += u64::from(is_open(s));
+            if within(s.first_seen_unix) {
+                g.arrivals += 1;
+                g.exceptions += u64::from(is_exception(s));
+            }
+        }
+        keys_of.insert(s.id, keys);
+    }
+    let mut each_group = |study: i64, f: &mut dyn FnMut(&mut Group)| {
+        for k in keys_of.get(&study).into_iter().flatten() {
+            if let Some(g) = rows.get_mut(k) {
+                f(g);
+            }
+        }
+    };
+    for c in facts
+        .corrections
+        .iter()
+        .filter(|c| !c.undone && within(c.at_unix))
+    {
+        each_group(c.study_id, &mut |g| {
+            g.fixes += 1;
+            g.wrong_patient_corrections += u64::from(c.patient_id_changed);
+        });
+    }
+    for d in facts.dismissals.iter().filter(|d| within(d.at_unix)) {
+        each_group(d.study_id, &mut |g| g.dismissals += 1);
+    }
+    let mut times: HashMap<String, Vec<(i64, bool)>> = HashMap::new();
+    for (id, (t, dismissed)) in resolution.iter().filter(|(_, (t, _))| within(*t)) {
+        let Some(f) = first_seen.get(id) else {
+            continue;
+        };
+        for k in keys_of.get(id).into_iter().flatten() {
+            times
+                .entry(k.clone())
+                .or_default()
+                .push(((t - f).max(0), *dismissed));
         }
     }
-    let groups = members
-        .into_iter()
-        .map(|(key, studies)| {
-            let ids: std::collections::HashSet<i64> = studies.iter().map(|s| s.id).collect();
-            let arrived: Vec<&&StudyFact> = studies
-                .iter()
-                .filter(|s| within(s.first_seen_unix))
-                .collect();
-            let exceptions = arrived.iter().filter(|s| is_exception(s)).count() as u64;
-            let fixes: Vec<_> = facts
-                .corrections
-                .iter()
-                .filter(|c| !c.undone && within(c.at_unix) && ids.contains(&c.study_id))
-                .collect();
-            Group {
-                key,
-                arrivals: arrived.len() as u64,
-                exceptions,
-                exception_rate: rate(exceptions, arrived.len() as u64),
-                open: studies.iter().filter(|s| is_open(s)).count() as u64,
-                fixes: fixes.len() as u64,
-                wrong_patient_corrections: fixes.iter().filter(|c| c.patient_id_changed).count()
-                    as u64,
-                dismissals: facts
-                    .dismissals
-                    .iter()
-                    .filter(|d| within(d.at_unix) && ids.contains(&d.study_id))
-                    .count() as u64,
-                resolve: resolved_in_period(&|id| ids.contains(&id)),
-            }
+    let groups: Vec<Group> = rows
+        .into_values()
+        .map(|mut g| {
+            g.exception_rate = rate(g.exceptions, g.arrivals);
+            g.resolve = resolve_of(times.remove(&g.key).unwrap_or_default());
+            g
         })
         .collect();
 
