@@ -227,4 +227,58 @@ fn every_figure_of_a_report_follows_from_what_happened() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(csv_dir.join("groups.csv").exists());
+
+    // The page for the meeting: every chart inline, nothing fetched.
+    let page = dir.path().join("report.html");
+    let out = qcdesk(
+        w,
+        &[
+            "report",
+            "--from",
+            "2026-11-01",
+            "--to",
+            "2026-11-07",
+            "--html",
+            page.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("Exception report 2026-11-01 to 2026-11-07"));
+    assert_eq!(html.matches("<svg").count(), 4, "four charts");
+    assert!(html.contains("Arrivals (light) and exceptions (dark) per day"));
+    assert!(html.contains("Open exceptions by age"));
+    for external in [
+        "src=", "href=", "http:", "https:", "<script", "@import", "url(",
+    ] {
+        assert!(!html.contains(external), "{external} in the page");
+    }
+    assert!(html.contains("@page"), "print layout");
+    // Well formed enough for a parser: every opened element closed.
+    let checked = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            r#"
+import sys, html.parser
+class P(html.parser.HTMLParser):
+    def __init__(s):
+        super().__init__(); s.stack = []; s.svg = 0
+    def handle_starttag(s, t, a):
+        if t in ('meta', 'line'): return
+        s.stack.append(t); s.svg += t == 'svg'
+    def handle_startendtag(s, t, a): pass
+    def handle_endtag(s, t):
+        assert s.stack and s.stack[-1] == t, (t, s.stack[-3:]); s.stack.pop()
+p = P(); p.feed(open(sys.argv[1]).read()); assert not p.stack, p.stack; print(p.svg)
+"#,
+        )
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&checked.stdout).trim(), "4");
 }

@@ -213,11 +213,14 @@ enum Command {
         /// Group the table by modality, station, source, version or code.
         #[arg(long, default_value = "modality")]
         by: String,
-        #[arg(long, conflicts_with = "csv")]
+        #[arg(long, conflicts_with_all = ["csv", "html"])]
         json: bool,
         /// Write the tables as CSV files into this folder.
-        #[arg(long, value_name = "DIR")]
+        #[arg(long, value_name = "DIR", conflicts_with = "html")]
         csv: Option<PathBuf>,
+        /// Write a self-contained HTML page (charts inline, prints on A4/Letter).
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
     },
     /// Take back a study's newest correction: its instances return to their previous versions.
     Undo {
@@ -625,9 +628,10 @@ fn dispatch(cli: Cli) -> Result<()> {
             by,
             json,
             csv,
+            html,
         } => {
             let store = open_default(&cli.workspace)?;
-            report::report(&store, from.as_deref(), to.as_deref(), &by, json, csv)?;
+            report::report(&store, from.as_deref(), to.as_deref(), &by, json, csv, html)?;
         }
         Command::Undo {
             study,

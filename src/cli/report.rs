@@ -1,4 +1,4 @@
-//! `report`: exception KPIs over a period, as text, JSON or CSV files.
+//! `report`: exception KPIs over a period, as text, JSON, CSV files or an HTML page.
 
 use std::path::PathBuf;
 
@@ -8,7 +8,7 @@ use super::output;
 use crate::reports::{self, GroupBy, ReportQuery};
 use crate::store::Store;
 
-/// `qcdesk report [--from DATE] [--to DATE] [--by G] [--json | --csv DIR]`.
+/// `qcdesk report [--from DATE] [--to DATE] [--by G] [--json | --csv DIR | --html FILE]`.
 pub fn report(
     store: &Store,
     from: Option<&str>,
@@ -16,6 +16,7 @@ pub fn report(
     by: &str,
     json: bool,
     csv: Option<PathBuf>,
+    html: Option<PathBuf>,
 ) -> Result<()> {
     let Some(by) = GroupBy::parse(by) else {
         bail!(
@@ -53,6 +54,17 @@ pub fn report(
         },
         now,
     );
+    if let Some(file) = html {
+        let page = reports::html::render(&r);
+        let dir = file
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        crate::fsutil::write_atomic(dir, &file, page.as_bytes())
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        println!("{}", file.display());
+        return Ok(());
+    }
     if let Some(dir) = csv {
         let files = reports::export::write_csv(&r, &dir)?;
         if json {

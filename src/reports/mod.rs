@@ -3,9 +3,10 @@
 //! by state, finding code and age; arrivals, fixes, dismissals and resends per day; time to
 //! resolve (first receipt to verified resend or dismissal); wrong-patient corrections; IOCM
 //! rejections by reason; all of it per modality, station, source AE, implementation version or
-//! finding code. Knows nothing of the UI; `export` writes CSV.
+//! finding code. Knows nothing of the UI; `export` writes CSV, `html` the page for meetings.
 
 pub mod export;
+pub mod html;
 
 use std::collections::{BTreeMap, HashMap};
 
