@@ -222,6 +222,18 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         html: Option<PathBuf>,
     },
+    /// The node map: senders seen in the files (AE title, station, device, software and
+    /// implementation versions, studies, exception rate), network peers, configured nodes.
+    Nodes {
+        #[arg(long, conflicts_with_all = ["dot", "svg"])]
+        json: bool,
+        /// Write the map as a Graphviz DOT file.
+        #[arg(long, value_name = "FILE")]
+        dot: Option<PathBuf>,
+        /// Write the map as an SVG file.
+        #[arg(long, value_name = "FILE")]
+        svg: Option<PathBuf>,
+    },
     /// Take back a study's newest correction: its instances return to their previous versions.
     Undo {
         study: String,
@@ -632,6 +644,10 @@ fn dispatch(cli: Cli) -> Result<()> {
         } => {
             let store = open_default(&cli.workspace)?;
             report::report(&store, from.as_deref(), to.as_deref(), &by, json, csv, html)?;
+        }
+        Command::Nodes { json, dot, svg } => {
+            let store = open_default(&cli.workspace)?;
+            report::nodes(&store, json, dot, svg)?;
         }
         Command::Undo {
             study,

@@ -126,3 +126,70 @@ pub fn report(
     }
     Ok(())
 }
+
+/// `qcdesk nodes [--json | --dot FILE | --svg FILE]`: every DICOM node qcdesk has met.
+pub fn nodes(store: &Store, json: bool, dot: Option<PathBuf>, svg: Option<PathBuf>) -> Result<()> {
+    use crate::reports::node_map::{node_map, to_dot, to_svg};
+    let m = node_map(store)?;
+    let write = |file: &PathBuf, text: String| -> Result<()> {
+        let dir = file
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        crate::fsutil::write_atomic(dir, file, text.as_bytes())
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        println!("{}", file.display());
+        Ok(())
+    };
+    if let Some(f) = &dot {
+        write(f, to_dot(&m))?;
+    }
+    if let Some(f) = &svg {
+        write(f, to_svg(&m))?;
+    }
+    if dot.is_some() || svg.is_some() {
+        return Ok(());
+    }
+    if json {
+        return output::print_json(&m);
+    }
+    println!("{} (port {})", m.local.ae_title, m.local.port);
+    println!("senders (from the files):");
+    for s in &m.senders {
+        println!(
+            "  {:<16} {:<12} {} {} software '{}' impl '{}' ({})  {} studies, {} instances, {:.0}% exceptions",
+            s.source_ae,
+            s.station_name,
+            s.manufacturer,
+            s.model,
+            s.software_versions,
+            s.implementation_version,
+            s.implementation_class_uid,
+            s.studies,
+            s.instances,
+            s.exception_rate * 100.0
+        );
+    }
+    println!("network peers:");
+    for p in &m.peers {
+        println!(
+            "  {:<16} {:<21} impl '{}' ({})  {} associations, {} instances, {} failed, last {}",
+            p.ae.ae_title,
+            p.ae.address,
+            p.ae.implementation_version,
+            p.ae.implementation_class_uid,
+            p.ae.associations,
+            p.instances,
+            p.failures,
+            p.ae.last_seen
+        );
+    }
+    println!("configured nodes:");
+    for n in &m.nodes {
+        println!(
+            "  {:<12} {}@{}:{} {:?}",
+            n.name, n.ae_title, n.host, n.port, n.role
+        );
+    }
+    Ok(())
+}

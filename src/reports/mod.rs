@@ -7,6 +7,7 @@
 
 pub mod export;
 pub mod html;
+pub mod node_map;
 
 use std::collections::{BTreeMap, HashMap};
 

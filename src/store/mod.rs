@@ -14,6 +14,7 @@ mod dismissals;
 mod headers;
 mod ingest;
 mod network;
+mod node_map;
 mod nodes;
 mod orders;
 mod peers;
@@ -41,6 +42,7 @@ pub use corrections::{
 pub use dismissals::DismissConfig;
 pub use ingest::{FileRecord, NetworkOrigin, RecordOutcome};
 pub use network::{AssociationRecord, LastSender, RemoteAe};
+pub use node_map::{PeerCounts, Sender};
 pub use nodes::{parse_ae_address, validate_ae_title};
 pub use queries::{QueueFilter, Reject, StoreStats};
 pub use rejections::{RejectRecord, RejectTarget};
