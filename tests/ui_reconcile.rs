@@ -233,3 +233,49 @@ fn the_actions_window_merges_a_split_study_and_rejects_a_series() {
         })
     });
 }
+
+#[test]
+fn the_reports_view_shows_its_plots_counts_a_dismissal_and_leads_to_the_queue() {
+    let ws = demo_workspace();
+    let unmatched = qcdesk_json(ws.path(), &["queue", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["state"] == "unmatched")
+        .unwrap()["id"]
+        .to_string();
+    let out = qcdesk(
+        ws.path(),
+        &["dismiss", &unmatched, "--reason", "test patient"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut h = desk(ws.path());
+    step_until(&mut h, "the queue", |a| a.rt.queue_loads > 0);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Num3);
+    step_until(&mut h, "the report", |a| a.rt.report.is_some());
+    h.run_steps(3);
+    for title in [
+        "Arrivals (light) and exceptions (dark) per day",
+        "Open exceptions by age",
+        "Hours to resolve per modality (p90 light, median dark)",
+        "Exception rate per modality (%)",
+    ] {
+        assert!(h.query_by_label(title).is_some(), "{title}");
+    }
+    let r = h.state().rt.report.clone().unwrap();
+    assert_eq!(r.totals.dismissals, 1, "the dismissal counts");
+    assert!(r.totals.arrivals > 0);
+    assert!(h.query_by_label_contains("1 dismissed").is_some());
+    // A group leads to the queue filtered to it.
+    h.get_by_label("CT").click();
+    h.run_steps(3);
+    assert_eq!(h.state().state.view, qcdesk::ui::View::Queue);
+    assert_eq!(h.state().state.modality_filter, "CT");
+    assert!(
+        h.state()
+            .rt
+            .view
+            .iter()
+            .all(|&i| h.state().rt.rows[i].modality.split('\\').any(|m| m == "CT"))
+    );
+}

@@ -382,13 +382,15 @@ enum Command {
 enum DeskView {
     Queue,
     Worklist,
+    Reports,
 }
 
 fn parse_view(s: &str) -> Result<DeskView, String> {
     match s.to_ascii_lowercase().as_str() {
         "queue" => Ok(DeskView::Queue),
         "worklist" => Ok(DeskView::Worklist),
-        _ => Err(format!("unknown view '{s}' (queue, worklist)")),
+        "reports" => Ok(DeskView::Reports),
+        _ => Err(format!("unknown view '{s}' (queue, worklist, reports)")),
     }
 }
 
@@ -407,6 +409,7 @@ fn run_desk(
         view: view.map(|v| match v {
             DeskView::Queue => crate::ui::View::Queue,
             DeskView::Worklist => crate::ui::View::Worklist,
+            DeskView::Reports => crate::ui::View::Reports,
         }),
     })
 }

@@ -39,6 +39,7 @@ pub struct DeskApp {
     pub viewer: Option<Viewer>,
     pub worklist_view: WorklistView,
     pub nodes_window: NodesWindow,
+    pub reports_view: super::reports_view::ReportsView,
 }
 
 impl DeskApp {
@@ -78,6 +79,7 @@ impl DeskApp {
             detail_due: None,
             viewer: None,
             worklist_view: WorklistView::default(),
+            reports_view: Default::default(),
             nodes_window: NodesWindow::default(),
         }
     }
@@ -91,6 +93,16 @@ impl DeskApp {
 
     fn selected_position(&self) -> Option<usize> {
         self.state.selected.and_then(|id| self.rt.view_position(id))
+    }
+
+    /// Opens a view as its button does (`--view`).
+    pub fn show_view(&mut self, v: View) {
+        self.state.view = v;
+        self.viewer = None;
+        if v == View::Reports {
+            self.rt
+                .load_report(self.reports_view.days, self.reports_view.by);
+        }
     }
 
     /// Selects a study as a click does (`--select`, and tests driving the desk).
@@ -199,7 +211,7 @@ impl DeskApp {
             UiCommand::ShowRejects => self.rt.load_rejects(),
             UiCommand::FocusSearch => {
                 let id = match self.state.view {
-                    View::Queue => self.search_id,
+                    View::Queue | View::Reports => self.search_id,
                     View::Worklist => self.worklist_view.search_id,
                 };
                 ctx.memory_mut(|m| m.request_focus(id));
@@ -207,6 +219,23 @@ impl DeskApp {
             UiCommand::ShowView(v) => {
                 self.state.view = v;
                 self.viewer = None;
+                if v == View::Reports {
+                    self.rt
+                        .load_report(self.reports_view.days, self.reports_view.by);
+                }
+            }
+            UiCommand::LoadReport => self
+                .rt
+                .load_report(self.reports_view.days, self.reports_view.by),
+            UiCommand::ShowGroupInQueue(by, key) => {
+                self.state.view = View::Queue;
+                self.state.state_filter = None;
+                self.state.modality_filter.clear();
+                self.state.search.clear();
+                match by {
+                    crate::reports::GroupBy::Modality => self.state.modality_filter = key,
+                    _ => self.state.search = key,
+                }
             }
             UiCommand::SyncWorklist(node) => self.rt.sync_worklist(node),
             UiCommand::OpenNodes => {
@@ -337,6 +366,7 @@ impl DeskApp {
             for (view, label, key) in [
                 (View::Queue, "Queue", "Ctrl+1"),
                 (View::Worklist, "Worklist", "Ctrl+2"),
+                (View::Reports, "Reports", "Ctrl+3"),
             ] {
                 if ui
                     .selectable_label(self.state.view == view, label)
@@ -396,7 +426,8 @@ impl DeskApp {
         let detail_ready = self.state.selected.is_none() || self.rt.detail.is_some();
         // Thumbnails and the worklist too: the picture must show what a user sees.
         let images_idle = self.rt.images.busy() == (0, 0)
-            && (self.state.view != View::Worklist || self.rt.worklist.generation > 0);
+            && (self.state.view != View::Worklist || self.rt.worklist.generation > 0)
+            && (self.state.view != View::Reports || self.rt.report.is_some());
         let settled =
             self.rt.queue_loads > 0 && self.rt.running.is_empty() && detail_ready && images_idle;
         task.step(ctx, settled);
@@ -503,6 +534,20 @@ impl eframe::App for DeskApp {
             egui::CentralPanel::default()
                 .frame(egui::Frame::NONE)
                 .show(ui, |ui| commands.extend(viewer_ui(ui, v, &self.rt.images)));
+        } else if self.state.view == View::Reports {
+            let loading = self
+                .rt
+                .running
+                .values()
+                .any(|j| j.kind == super::runtime::JobKind::LoadReport);
+            egui::CentralPanel::default().show(ui, |ui| {
+                commands.extend(super::reports_view::reports_ui(
+                    ui,
+                    &mut self.reports_view,
+                    self.rt.report.as_ref(),
+                    loading,
+                ));
+            });
         } else if self.state.view == View::Worklist {
             egui::CentralPanel::default().show(ui, |ui| {
                 commands.extend(worklist_ui(ui, &mut self.worklist_view, &self.rt.worklist));

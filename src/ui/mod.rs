@@ -14,6 +14,7 @@ mod network_data;
 mod nodes_window;
 mod queue;
 mod rejects_window;
+mod reports_view;
 mod runtime;
 mod screenshot;
 mod series_strip;
@@ -81,7 +82,7 @@ pub fn run_desk(opts: DeskOptions) -> anyhow::Result<()> {
         Box::new(move |cc| {
             let mut app = DeskApp::new(cc, workspace, store, !screenshot);
             if let Some(v) = view {
-                app.state.view = v;
+                app.show_view(v);
             }
             if let Some(id) = select {
                 app.select_for_test(id);

@@ -53,6 +53,7 @@ pub enum JobKind {
     UndoCorrection,
     RejectInstances,
     Dismiss,
+    LoadReport,
 }
 
 pub struct Runtime {
@@ -90,6 +91,8 @@ pub struct Runtime {
     pub correct: super::correct_data::CorrectData,
     /// The site's reasons to dismiss a study (`[dismiss] reasons`).
     pub dismiss_reasons: Vec<String>,
+    /// The Reports view's last report.
+    pub report: Option<crate::reports::Report>,
 }
 
 /// What the view was computed for; recomputed only when this changes.
@@ -149,6 +152,7 @@ impl Runtime {
             network: Default::default(),
             correct: Default::default(),
             dismiss_reasons,
+            report: None,
         }
     }
 
@@ -214,6 +218,20 @@ impl Runtime {
             };
             let history = store.corrections_of(id)?;
             Ok((detail, candidates, history))
+        });
+    }
+
+    /// Computes the report of the last `days` days (today included), grouped `by`.
+    pub fn load_report(&mut self, days: i64, by: crate::reports::GroupBy) {
+        self.store_job("Computing the report", JobKind::LoadReport, move |store| {
+            let (_, now) = crate::fsutil::now();
+            let today = crate::reports::parse_date(&crate::reports::date_of(now)).unwrap_or(now);
+            let q = crate::reports::ReportQuery {
+                from_unix: today + 86_400 - days * 86_400,
+                to_unix: today + 86_400,
+                by,
+            };
+            Ok(crate::reports::report(&store.report_facts()?, &q, now))
         });
     }
 
@@ -374,6 +392,9 @@ impl Runtime {
                 }
             }
             JobKind::LoadRejects => self.rejects = Some(downcast::<Vec<Reject>>(out)?),
+            JobKind::LoadReport => {
+                self.report = Some(downcast::<crate::reports::Report>(out)?);
+            }
             JobKind::LoadWorklist | JobKind::SyncWorklist | JobKind::Echo | JobKind::SaveNodes => {
                 self.apply_worklist(kind, out)?
             }

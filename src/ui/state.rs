@@ -26,6 +26,8 @@ pub enum View {
     Queue,
     /// The RIS worklist cache: search, sync.
     Worklist,
+    /// Exception KPIs for administration.
+    Reports,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -136,6 +138,10 @@ pub enum UiCommand {
     Dismiss,
     /// Reopen a dismissed study.
     Reopen(i64),
+    /// Compute the report for the Reports view's period and grouping.
+    LoadReport,
+    /// Show a report group's studies in the queue.
+    ShowGroupInQueue(crate::reports::GroupBy, String),
 }
 
 #[cfg(test)]

@@ -26,7 +26,11 @@ impl DeskApp {
             if i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::F)) {
                 out.push(UiCommand::FocusSearch);
             }
-            for (key, view) in [(Key::Num1, View::Queue), (Key::Num2, View::Worklist)] {
+            for (key, view) in [
+                (Key::Num1, View::Queue),
+                (Key::Num2, View::Worklist),
+                (Key::Num3, View::Reports),
+            ] {
                 if i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, key)) {
                     out.push(UiCommand::ShowView(view));
                 }
@@ -34,6 +38,9 @@ impl DeskApp {
         });
         if self.state.view == View::Worklist {
             self.worklist_keys(ctx);
+            return out;
+        }
+        if self.state.view == View::Reports {
             return out;
         }
         let detail_shown = self.state.show_detail;
