@@ -11,6 +11,8 @@ pub fn rejects_window_ui(ctx: &egui::Context, rejects: &mut Option<Vec<Reject>>)
     egui::Window::new("Unreadable files")
         .open(&mut open)
         .default_width(720.0)
+        // Below the top bar, whose buttons stay in reach.
+        .default_pos([60.0, 90.0])
         .show(ctx, |ui| {
             ui.label(format!(
                 "{} files could not be read; nothing of them is in the store.",
