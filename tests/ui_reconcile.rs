@@ -279,3 +279,36 @@ fn the_reports_view_shows_its_plots_counts_a_dismissal_and_leads_to_the_queue() 
             .all(|&i| h.state().rt.rows[i].modality.split('\\').any(|m| m == "CT"))
     );
 }
+
+#[test]
+fn the_node_map_shows_each_sender_and_a_click_shows_its_studies() {
+    let ws = demo_workspace();
+    let mut h = desk(ws.path());
+    step_until(&mut h, "the queue", |a| a.rt.queue_loads > 0);
+    // Over the Reports view, so the queue's own AE titles are not on screen too.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Num3);
+    h.run_steps(2);
+    h.get_by_label("Node map…").click();
+    step_until(&mut h, "the map", |a| a.rt.node_map.map.is_some());
+    h.run_steps(10);
+    for sender in ["CT_SOMATOM1", "MR_AERA1", "US_LOGIQ3", "CR_FCR2"] {
+        assert!(h.query_by_label(sender).is_some(), "{sender}");
+    }
+    assert!(h.query_by_label("demo-archive").is_some());
+    assert!(
+        h.query_by_label_contains("software syngo CT VA48A")
+            .is_some()
+    );
+    h.get_by_label("MR_AERA1").click();
+    h.run_steps(3);
+    assert_eq!(h.state().state.view, qcdesk::ui::View::Queue);
+    assert_eq!(h.state().state.search, "MR_AERA1");
+    assert!(!h.state().rt.view.is_empty());
+    assert!(
+        h.state()
+            .rt
+            .view
+            .iter()
+            .all(|&i| h.state().rt.rows[i].source == "MR_AERA1")
+    );
+}

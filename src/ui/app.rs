@@ -19,6 +19,7 @@ use super::worklist_view::{WorklistView, worklist_ui};
 
 mod correct_commands;
 mod keys;
+mod report_commands;
 use crate::model::StudyState;
 use crate::store::Store;
 
@@ -93,16 +94,6 @@ impl DeskApp {
 
     fn selected_position(&self) -> Option<usize> {
         self.state.selected.and_then(|id| self.rt.view_position(id))
-    }
-
-    /// Opens a view as its button does (`--view`).
-    pub fn show_view(&mut self, v: View) {
-        self.state.view = v;
-        self.viewer = None;
-        if v == View::Reports {
-            self.rt
-                .load_report(self.reports_view.days, self.reports_view.by);
-        }
     }
 
     /// Selects a study as a click does (`--select`, and tests driving the desk).
@@ -224,19 +215,9 @@ impl DeskApp {
                         .load_report(self.reports_view.days, self.reports_view.by);
                 }
             }
-            UiCommand::LoadReport => self
-                .rt
-                .load_report(self.reports_view.days, self.reports_view.by),
-            UiCommand::ShowGroupInQueue(by, key) => {
-                self.state.view = View::Queue;
-                self.state.state_filter = None;
-                self.state.modality_filter.clear();
-                self.state.search.clear();
-                match by {
-                    crate::reports::GroupBy::Modality => self.state.modality_filter = key,
-                    _ => self.state.search = key,
-                }
-            }
+            cmd @ (UiCommand::LoadReport
+            | UiCommand::ShowGroupInQueue(..)
+            | UiCommand::OpenNodeMap) => self.report_command(cmd),
             UiCommand::SyncWorklist(node) => self.rt.sync_worklist(node),
             UiCommand::OpenNodes => {
                 self.nodes_window.show();
@@ -382,6 +363,13 @@ impl DeskApp {
                 .clicked()
             {
                 out.push(UiCommand::OpenNodes);
+            }
+            if ui
+                .button("Node map…")
+                .on_hover_text("Every sender, peer and node qcdesk has met, with software versions and exception rates")
+                .clicked()
+            {
+                out.push(UiCommand::OpenNodeMap);
             }
             ui.separator();
             if ui
@@ -564,6 +552,10 @@ impl eframe::App for DeskApp {
             &self.rt.worklist,
         ));
         rejects_window_ui(&ctx, &mut self.rt.rejects);
+        commands.extend(super::node_map_window::node_map_window_ui(
+            &ctx,
+            &mut self.rt.node_map,
+        ));
         commands.extend(super::study_actions::study_actions_ui(
             &ctx,
             &mut self.rt.correct.actions,

@@ -11,6 +11,7 @@ mod header_panel;
 mod images;
 mod import_dialog;
 mod network_data;
+mod node_map_window;
 mod nodes_window;
 mod queue;
 mod rejects_window;

@@ -54,6 +54,7 @@ pub enum JobKind {
     RejectInstances,
     Dismiss,
     LoadReport,
+    LoadNodeMap,
 }
 
 pub struct Runtime {
@@ -93,6 +94,8 @@ pub struct Runtime {
     pub dismiss_reasons: Vec<String>,
     /// The Reports view's last report.
     pub report: Option<crate::reports::Report>,
+    /// The node map window and its map.
+    pub node_map: super::node_map_window::NodeMapWindow,
 }
 
 /// What the view was computed for; recomputed only when this changes.
@@ -153,6 +156,7 @@ impl Runtime {
             correct: Default::default(),
             dismiss_reasons,
             report: None,
+            node_map: Default::default(),
         }
     }
 
@@ -232,6 +236,13 @@ impl Runtime {
                 by,
             };
             Ok(crate::reports::report(&store.report_facts()?, &q, now))
+        });
+    }
+
+    /// Loads the node map.
+    pub fn load_node_map(&mut self) {
+        self.store_job("Loading the node map", JobKind::LoadNodeMap, |store| {
+            crate::reports::node_map::node_map(store)
         });
     }
 
@@ -392,6 +403,9 @@ impl Runtime {
                 }
             }
             JobKind::LoadRejects => self.rejects = Some(downcast::<Vec<Reject>>(out)?),
+            JobKind::LoadNodeMap => {
+                self.node_map.map = Some(downcast::<crate::reports::node_map::NodeMap>(out)?);
+            }
             JobKind::LoadReport => {
                 self.report = Some(downcast::<crate::reports::Report>(out)?);
             }

@@ -142,6 +142,8 @@ pub enum UiCommand {
     LoadReport,
     /// Show a report group's studies in the queue.
     ShowGroupInQueue(crate::reports::GroupBy, String),
+    /// Open the node map window.
+    OpenNodeMap,
 }
 
 #[cfg(test)]
