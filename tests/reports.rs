@@ -110,7 +110,7 @@ fn every_figure_of_a_report_follows_from_what_happened() {
     );
 
     let store = qcdesk::store::Store::open(w).unwrap();
-    let facts = store.report_facts().unwrap();
+    let facts = store.report_facts(true).unwrap();
     let now = T0 + 3 * D;
     let q = ReportQuery {
         from_unix: T0,

@@ -54,23 +54,23 @@ impl GroupBy {
     }
 
     /// The group keys of a study.
-    fn keys(self, s: &StudyFact) -> Vec<String> {
-        let one = |v: &str| {
-            vec![if v.trim().is_empty() {
-                "(unknown)".to_string()
+    fn keys(self, s: &StudyFact) -> Vec<&str> {
+        fn one(v: &str) -> &str {
+            if v.trim().is_empty() {
+                "(unknown)"
             } else {
-                v.trim().to_string()
-            }]
-        };
+                v.trim()
+            }
+        }
         match self {
-            GroupBy::Modality => one(&s.modality),
-            GroupBy::Station => one(&s.station),
-            GroupBy::Source => one(&s.source),
-            GroupBy::Version => one(&s.implementation_version),
-            GroupBy::Code if s.finding_codes.is_empty() => vec!["(none)".into()],
+            GroupBy::Modality => vec![one(&s.modality)],
+            GroupBy::Station => vec![one(&s.station)],
+            GroupBy::Source => vec![one(&s.source)],
+            GroupBy::Version => vec![one(&s.implementation_version)],
+            GroupBy::Code if s.finding_codes.is_empty() => vec!["(none)"],
             GroupBy::Code => {
-                let mut c = s.finding_codes.clone();
-                c.sort();
+                let mut c: Vec<&str> = s.finding_codes.iter().map(String::as_str).collect();
+                c.sort_unstable();
                 c.dedup();
                 c
             }
@@ -414,64 +414,65 @@ pub fn report(facts: &ReportFacts, q: &ReportQuery, now: i64) -> Report {
             .or_insert(0) += 1;
     }
 
-    // Per group: each study's keys once, then one pass over every kind of event.
-    let mut keys_of: HashMap<i64, Vec<String>> = HashMap::new();
-    let mut rows: BTreeMap<String, Group> = BTreeMap::new();
+    // Per group: each study's groups (by index) once, then one pass over each kind of event.
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut rows: Vec<Group> = Vec::new();
+    let mut groups_of: HashMap<i64, Vec<usize>> = HashMap::with_capacity(facts.studies.len());
     for s in &facts.studies {
-        let keys = q.by.keys(s);
-        for k in &keys {
-            let g = rows.entry(k.clone()).or_insert_with(|| Group {
-                key: k.clone(),
-                ..Group::default()
+        let mut mine = Vec::with_capacity(1);
+        for k in q.by.keys(s) {
+            let i = *index.entry(k).or_insert_with(|| {
+                rows.push(Group {
+                    key: k.to_string(),
+                    ..Group::default()
+                });
+                rows.len() - 1
             });
+            let g = &mut rows[i];
             g.open += u64::from(is_open(s));
             if within(s.first_seen_unix) {
                 g.arrivals += 1;
                 g.exceptions += u64::from(is_exception(s));
             }
+            mine.push(i);
         }
-        keys_of.insert(s.id, keys);
+        groups_of.insert(s.id, mine);
     }
-    let mut each_group = |study: i64, f: &mut dyn FnMut(&mut Group)| {
-        for k in keys_of.get(&study).into_iter().flatten() {
-            if let Some(g) = rows.get_mut(k) {
-                f(g);
-            }
-        }
-    };
+    let of = |study: i64| groups_of.get(&study).into_iter().flatten().copied();
     for c in facts
         .corrections
         .iter()
         .filter(|c| !c.undone && within(c.at_unix))
     {
-        each_group(c.study_id, &mut |g| {
-            g.fixes += 1;
-            g.wrong_patient_corrections += u64::from(c.patient_id_changed);
-        });
+        for i in of(c.study_id) {
+            rows[i].fixes += 1;
+            rows[i].wrong_patient_corrections += u64::from(c.patient_id_changed);
+        }
     }
     for d in facts.dismissals.iter().filter(|d| within(d.at_unix)) {
-        each_group(d.study_id, &mut |g| g.dismissals += 1);
+        for i in of(d.study_id) {
+            rows[i].dismissals += 1;
+        }
     }
-    let mut times: HashMap<String, Vec<(i64, bool)>> = HashMap::new();
+    let mut times: Vec<Vec<(i64, bool)>> = vec![Vec::new(); rows.len()];
     for (id, (t, dismissed)) in resolution.iter().filter(|(_, (t, _))| within(*t)) {
         let Some(f) = first_seen.get(id) else {
             continue;
         };
-        for k in keys_of.get(id).into_iter().flatten() {
-            times
-                .entry(k.clone())
-                .or_default()
-                .push(((t - f).max(0), *dismissed));
+        for i in of(*id) {
+            times[i].push(((t - f).max(0), *dismissed));
         }
     }
-    let groups: Vec<Group> = rows
-        .into_values()
-        .map(|mut g| {
+    let mut groups: Vec<Group> = rows
+        .into_iter()
+        .zip(times)
+        .map(|(mut g, t)| {
             g.exception_rate = rate(g.exceptions, g.arrivals);
-            g.resolve = resolve_of(times.remove(&g.key).unwrap_or_default());
+            g.resolve = resolve_of(t);
             g
         })
         .collect();
+    groups.sort_by(|a, b| a.key.cmp(&b.key));
 
     Report {
         from: date_of(q.from_unix),

@@ -235,7 +235,8 @@ impl Runtime {
                 to_unix: today + 86_400,
                 by,
             };
-            Ok(crate::reports::report(&store.report_facts()?, &q, now))
+            let facts = store.report_facts(by == crate::reports::GroupBy::Version)?;
+            Ok(crate::reports::report(&facts, &q, now))
         });
     }
 
