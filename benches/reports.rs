@@ -151,7 +151,7 @@ fn main() {
         let (mut facts_t, mut compute_t, mut total_t) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..5 {
             let t0 = Instant::now();
-            let facts = store.report_facts(by == GroupBy::Version).unwrap();
+            let facts = store.report_facts(by).unwrap();
             let t1 = Instant::now();
             let r = reports::report(&facts, &ReportQuery { by, ..q }, now);
             let t2 = Instant::now();

@@ -110,7 +110,7 @@ fn every_figure_of_a_report_follows_from_what_happened() {
     );
 
     let store = qcdesk::store::Store::open(w).unwrap();
-    let facts = store.report_facts(true).unwrap();
+    let facts = store.report_facts(GroupBy::Modality).unwrap();
     let now = T0 + 3 * D;
     let q = ReportQuery {
         from_unix: T0,
@@ -148,6 +148,28 @@ fn every_figure_of_a_report_follows_from_what_happened() {
     assert_eq!(age("older"), n_open - 1);
     assert_eq!(age("< 1 h") + age("< 8 h") + age("< 3 d"), 0);
     assert_eq!(r.open.by_state.iter().map(|c| c.count).sum::<u64>(), n_open);
+    // Per finding code: the open studies having it, each once.
+    let mut expected: std::collections::BTreeMap<String, u64> = Default::default();
+    for row in open.as_array().unwrap() {
+        let mut codes: Vec<&str> = row["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["code"].as_str().unwrap())
+            .collect();
+        codes.sort();
+        codes.dedup();
+        for c in codes {
+            *expected.entry(c.to_string()).or_default() += 1;
+        }
+    }
+    let got: std::collections::BTreeMap<String, u64> = r
+        .open
+        .by_code
+        .iter()
+        .map(|c| (c.key.clone(), c.count))
+        .collect();
+    assert_eq!(got, expected);
 
     // Per day.
     assert_eq!(r.days.len(), 7);
@@ -166,7 +188,7 @@ fn every_figure_of_a_report_follows_from_what_happened() {
     assert!(ct.arrivals >= 1 && ct.resolve.by_fix >= 1, "{ct:?}");
     // Per finding code: a study counts under each of its codes.
     let by_code = reports::report(
-        &facts,
+        &store.report_facts(GroupBy::Code).unwrap(),
         &ReportQuery {
             by: GroupBy::Code,
             ..q

@@ -44,7 +44,7 @@ pub fn report(
     if to_unix - from_unix > 366 * 86_400 {
         bail!("a report covers at most 366 days");
     }
-    let facts = store.report_facts(by == GroupBy::Version)?;
+    let facts = store.report_facts(by)?;
     let r = reports::report(
         &facts,
         &ReportQuery {

@@ -323,7 +323,10 @@ pub fn report(facts: &ReportFacts, q: &ReportQuery, now: i64) -> Report {
     for s in facts.studies.iter().filter(|s| is_open(s)) {
         open.total += 1;
         *by_state.entry(s.state.as_str().to_string()).or_insert(0) += 1;
-        for c in &s.finding_codes {
+        let mut codes: Vec<&String> = s.finding_codes.iter().collect();
+        codes.sort_unstable();
+        codes.dedup();
+        for c in codes {
             *by_code.entry(c.clone()).or_insert(0) += 1;
         }
         let a = now - s.first_seen_unix;

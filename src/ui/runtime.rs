@@ -235,7 +235,7 @@ impl Runtime {
                 to_unix: today + 86_400,
                 by,
             };
-            let facts = store.report_facts(by == crate::reports::GroupBy::Version)?;
+            let facts = store.report_facts(by)?;
             Ok(crate::reports::report(&facts, &q, now))
         });
     }
