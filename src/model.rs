@@ -91,6 +91,9 @@ pub struct StudyRow {
     pub files: u32,
     /// Calling AE of the sender, or the folder the files were imported from.
     pub source: String,
+    /// Station Name (0008,1010) of its files.
+    #[serde(default)]
+    pub station_name: String,
     /// When the study first arrived (UTC, RFC 3339).
     pub first_seen: String,
     /// Unix seconds of `first_seen`, for computing age without parsing.
@@ -370,6 +373,9 @@ pub struct StudyDetail {
     pub study_time: String,
     pub referring_physician: String,
     pub institution: String,
+    /// The same as `row.station_name`, which is the one serialized (flattened, a second key
+    /// of that name would repeat it).
+    #[serde(skip)]
     pub station_name: String,
     pub series_list: Vec<SeriesRow>,
     /// The worklist orders with the study's accession, each compared with the study field by

@@ -49,6 +49,17 @@ fn every_figure_of_a_report_follows_from_what_happened() {
     let a = find(w, "KEANE^ROISIN", "unmatched");
     let b = find(w, "KOVÁCS^PÉTER", "unmatched");
     let d = find(w, "KOENIG^JOERG", "mismatch");
+    let row = qcdesk_json(w, &["queue", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == a)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        row["station_name"], "CTROOM1",
+        "queue --json names the station"
+    );
     let matched: Vec<i64> = qcdesk_json(w, &["queue", "--json"])
         .as_array()
         .unwrap()

@@ -43,7 +43,7 @@ pub struct StoreStats {
 }
 
 const STUDY_COLUMNS: &str = "id, study_uid, state, patient_name, patient_id, accession, modality, study_date, \
-     description, n_series, n_instances, n_files, source, first_seen, first_seen_unix";
+     description, n_series, n_instances, n_files, source, first_seen, first_seen_unix, station_name";
 
 fn study_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StudyRow> {
     let state: String = r.get(2)?;
@@ -63,6 +63,7 @@ fn study_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StudyRow> {
         source: r.get(12)?,
         first_seen: r.get(13)?,
         first_seen_unix: r.get(14)?,
+        station_name: r.get(15)?,
         findings: Vec::new(),
         send_state: None,
         thumbnail: None,

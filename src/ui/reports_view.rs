@@ -147,7 +147,7 @@ pub fn reports_ui(
         r.open.total
     ));
     let by = r.by;
-    let clickable = matches!(by, GroupBy::Modality | GroupBy::Source | GroupBy::Code);
+    let clickable = by != GroupBy::Version;
     egui::ScrollArea::vertical()
         .auto_shrink(false)
         .show(ui, |ui| {

@@ -495,7 +495,7 @@ impl Runtime {
 
 fn search_text(r: &StudyRow) -> String {
     let mut s = format!(
-        "{} {} {} {} {} {} {} {}",
+        "{} {} {} {} {} {} {} {} {}",
         r.patient_name,
         r.patient_id,
         r.accession,
@@ -503,6 +503,7 @@ fn search_text(r: &StudyRow) -> String {
         r.study_description,
         r.modality,
         r.source,
+        r.station_name,
         r.id
     );
     for f in &r.findings {
