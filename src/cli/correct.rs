@@ -172,7 +172,7 @@ pub fn fix(store: &mut Store, f: &FixArgs<'_>, a: &ChangeArgs<'_>) -> Result<()>
                         }
                     )
                 })?;
-            Some((done, store.study_detail(id)?.row.state))
+            Some((done, store.study_row(id)?.state))
         };
         out.push((id, preview, applied));
     }
@@ -414,7 +414,7 @@ pub fn undo(
     if json {
         return output::print_json(&out);
     }
-    let state = store.study_detail(id)?.row.state;
+    let state = store.study_row(id)?.state;
     println!(
         "study {id}: correction {} undone ({} instances back on their previous versions); state now {}",
         out.undid,

@@ -628,7 +628,7 @@ fn dispatch(cli: Cli) -> Result<()> {
                 &crate::store::os_user(),
                 operator.as_deref().unwrap_or_default(),
             )?;
-            let state = store.study_detail(id)?.row.state;
+            let state = store.study_row(id)?.state;
             if json {
                 output::print_json(
                     &serde_json::json!({"study": id, "state": state.as_str(), "dismissed": null}),

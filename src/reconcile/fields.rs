@@ -120,13 +120,20 @@ pub fn parse_assignment(text: &str) -> Result<(&'static Field, String), InvalidV
     Ok((f, f.check(v)?))
 }
 
-/// LO/SH: one value of at most `max` characters, no control characters.
-fn check_text(v: &str, max: usize) -> Option<String> {
+/// One value: no backslash (the value separator), no control characters.
+fn check_single(v: &str) -> Option<String> {
     if v.contains('\\') {
         return Some(format!("'{v}' contains a backslash (it separates values)"));
     }
-    if let Some(c) = v.chars().find(|c| c.is_control()) {
-        return Some(format!("'{v}' contains the control character {c:?}"));
+    v.chars()
+        .find(|c| c.is_control())
+        .map(|c| format!("'{v}' contains the control character {c:?}"))
+}
+
+/// LO/SH: one value of at most `max` characters, no control characters.
+fn check_text(v: &str, max: usize) -> Option<String> {
+    if let Some(p) = check_single(v) {
+        return Some(p);
     }
     let n = v.chars().count();
     if n > max {
@@ -140,11 +147,8 @@ fn check_text(v: &str, max: usize) -> Option<String> {
 /// PN: up to three component groups (alphabetic=ideographic=phonetic) of up to five
 /// components (family^given^middle^prefix^suffix), each group at most 64 characters.
 pub fn check_pn(v: &str) -> Option<String> {
-    if v.contains('\\') {
-        return Some(format!("'{v}' contains a backslash (it separates values)"));
-    }
-    if let Some(c) = v.chars().find(|c| c.is_control()) {
-        return Some(format!("'{v}' contains the control character {c:?}"));
+    if let Some(p) = check_single(v) {
+        return Some(p);
     }
     let groups: Vec<&str> = v.split('=').collect();
     if groups.len() > 3 {

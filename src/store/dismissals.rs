@@ -104,13 +104,13 @@ impl Store {
                     .join(", ")
             )));
         };
-        let detail = self.study_detail(study_id)?;
-        if detail.row.state == StudyState::Matched {
+        let row = self.study_row(study_id)?;
+        if row.state == StudyState::Matched {
             return Err(StoreError::Correction(format!(
                 "study {study_id} is matched: it is not an exception to dismiss"
             )));
         }
-        if let Some(d) = &detail.row.dismissed {
+        if let Some(d) = &row.dismissed {
             return Err(StoreError::Correction(format!(
                 "study {study_id} was dismissed already ({}, by {} at {}); reopen it first",
                 d.reason, d.by, d.at
@@ -122,7 +122,7 @@ impl Store {
             operator.trim().to_string()
         };
         let (now, unix) = fsutil::now();
-        let study_uid = detail.row.study_instance_uid.clone().unwrap_or_default();
+        let study_uid = row.study_instance_uid.clone().unwrap_or_default();
         let note = note.trim().to_string();
         self.in_transaction(|tx| {
             tx.execute(
@@ -155,8 +155,8 @@ impl Store {
         os_user: &str,
         operator: &str,
     ) -> Result<(), StoreError> {
-        let detail = self.study_detail(study_id)?;
-        let Some(d) = detail.row.dismissed else {
+        let row = self.study_row(study_id)?;
+        let Some(d) = row.dismissed else {
             return Err(StoreError::Correction(format!(
                 "study {study_id} is not dismissed"
             )));
@@ -167,7 +167,7 @@ impl Store {
             operator
         };
         let (now, _) = fsutil::now();
-        let study_uid = detail.row.study_instance_uid.unwrap_or_default();
+        let study_uid = row.study_instance_uid.unwrap_or_default();
         self.in_transaction(|tx| {
             tx.execute(
                 "UPDATE dismissals SET reopened_at = ?2, reopened_by = ?3

@@ -171,9 +171,10 @@ impl Store {
         Err(StoreError::StudyNotFound(key.to_string()))
     }
 
-    /// Everything about one study: demographics, series, instances, findings, orders.
-    pub fn study_detail(&self, id: i64) -> Result<StudyDetail, StoreError> {
-        let row = self
+    /// One study's queue row (state, demographics, send state, dismissal), without its
+    /// findings, series or orders: for callers that need only that.
+    pub fn study_row(&self, id: i64) -> Result<StudyRow, StoreError> {
+        let mut row = self
             .conn
             .query_row(
                 &format!("SELECT {STUDY_COLUMNS} FROM studies WHERE id = ?1"),
@@ -182,9 +183,14 @@ impl Store {
             )
             .optional()?
             .ok_or_else(|| StoreError::StudyNotFound(id.to_string()))?;
-        let mut row = row;
         row.send_state = self.send_state(id)?;
         row.dismissed = self.dismissal_of(id)?;
+        Ok(row)
+    }
+
+    /// Everything about one study: demographics, series, instances, findings, orders.
+    pub fn study_detail(&self, id: i64) -> Result<StudyDetail, StoreError> {
+        let mut row = self.study_row(id)?;
         let mut stmt = self.conn.prepare(
             "SELECT code, message, file FROM findings WHERE study_id = ?1 ORDER BY severity, id",
         )?;

@@ -184,8 +184,8 @@ impl Runtime {
             })
             .map_err(|e| e.to_string())?;
             let state = store
-                .study_detail(p.study)
-                .map(|d| d.row.state.as_str().to_string())
+                .study_row(p.study)
+                .map(|r| r.state.as_str().to_string())
                 .unwrap_or_default();
             Ok((p.study, p.title, applied, state))
         });
