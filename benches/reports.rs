@@ -47,9 +47,10 @@ fn fill(dir: &std::path::Path, now: i64) {
         .unwrap();
         tx.execute(
             "INSERT INTO studies (study_key, study_uid, state, modality, station_name, source, patient_id,
-                                  n_series, n_instances, n_files, first_seen, first_seen_unix, last_change)
-             VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, 1, 1, 1, ?7, ?8, ?7)",
-            rusqlite::params![uid, state, modalities[(i % 5) as usize], format!("ST{}", i % 25), format!("AE{}", i % 40), format!("P{}", i % 30_000), rfc(seen), seen],
+                                  n_series, n_instances, n_files, first_seen, first_seen_unix, last_change,
+                                  implementation_version)
+             VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, 1, 1, 1, ?7, ?8, ?7, ?9)",
+            rusqlite::params![uid, state, modalities[(i % 5) as usize], format!("ST{}", i % 25), format!("AE{}", i % 40), format!("P{}", i % 30_000), rfc(seen), seen, format!("VER_{}", i % 7)],
         )
         .unwrap();
         let study = tx.last_insert_rowid();
@@ -132,15 +133,19 @@ fn main() {
         return;
     }
     let guard = tempfile::tempdir().expect("tempdir");
-    let dir = guard.path().to_path_buf();
+    // QCDESK_BENCH_WORKSPACE=DIR reuses a workspace kept by an earlier run (QCDESK_BENCH_KEEP).
+    let reuse = std::env::var_os("QCDESK_BENCH_WORKSPACE").map(std::path::PathBuf::from);
+    let dir = reuse.clone().unwrap_or_else(|| guard.path().to_path_buf());
     let dir = dir.as_path();
     let (_, now) = qcdesk::fsutil::now();
-    let t = Instant::now();
-    fill(dir, now);
-    println!(
-        "filled {STUDIES} studies in {:.1} s",
-        t.elapsed().as_secs_f64()
-    );
+    if reuse.is_none() {
+        let t = Instant::now();
+        fill(dir, now);
+        println!(
+            "filled {STUDIES} studies in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
+    }
     let store = Store::open(dir).unwrap();
     let q = ReportQuery {
         from_unix: now - 30 * 86_400,

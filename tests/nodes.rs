@@ -75,6 +75,18 @@ fn the_map_lists_every_sender_and_peer_with_counts_and_draws_them() {
         assert_eq!(s["instances"], 1);
         assert_eq!(s["exceptions"], 1, "no order for any of them");
     }
+    // The reports group by the same Implementation Version Names.
+    let report = qcdesk_json(w, &["report", "--by", "version", "--json"]);
+    for (_, _, version) in &senders {
+        let g = report["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["key"] == *version)
+            .unwrap_or_else(|| panic!("{version} not a group: {report:#}"));
+        assert_eq!(g["arrivals"], 1, "{version}");
+        assert_eq!(g["open"], 1, "{version}");
+    }
     let peer = map["peers"]
         .as_array()
         .unwrap()

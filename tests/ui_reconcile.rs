@@ -266,18 +266,67 @@ fn the_reports_view_shows_its_plots_counts_a_dismissal_and_leads_to_the_queue() 
     assert_eq!(r.totals.dismissals, 1, "the dismissal counts");
     assert!(r.totals.arrivals > 0);
     assert!(h.query_by_label_contains("1 dismissed").is_some());
-    // A group leads to the queue filtered to it.
-    h.get_by_label("CT").click();
-    h.run_steps(3);
-    assert_eq!(h.state().state.view, qcdesk::ui::View::Queue);
-    assert_eq!(h.state().state.modality_filter, "CT");
-    assert!(
-        h.state()
+    // A bar leads to the queue narrowed to the studies behind it: the middle one of the age
+    // histogram (the plot's centre is its third bar, "< 24 h").
+    let shown = |h: &egui_kittest::Harness<'static, qcdesk::ui::DeskApp>| {
+        let mut ids: Vec<i64> = h
+            .state()
             .rt
             .view
             .iter()
-            .all(|&i| h.state().rt.rows[i].modality.split('\\').any(|m| m == "CT"))
+            .map(|&i| h.state().rt.rows[i].id)
+            .collect();
+        ids.sort_unstable();
+        ids
+    };
+    let chart = h.get_by_label("Open exceptions by age (chart)").rect();
+    h.hover_at(chart.center());
+    h.run_steps(1);
+    h.get_by_label("Open exceptions by age (chart)").click();
+    h.run_steps(3);
+    assert_eq!(h.state().state.view, qcdesk::ui::View::Queue);
+    let only = h.state().rt.only.clone().expect("the queue is narrowed");
+    assert_eq!(only.label, "open, < 24 h");
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let mut expected: Vec<i64> = h
+        .state()
+        .rt
+        .rows
+        .iter()
+        .filter(|r| {
+            let age = now - r.first_seen_unix;
+            r.state != qcdesk::model::StudyState::Matched
+                && r.dismissed.is_none()
+                && (8 * 3600..24 * 3600).contains(&age)
+        })
+        .map(|r| r.id)
+        .collect();
+    expected.sort_unstable();
+    assert!(
+        !expected.is_empty(),
+        "the demo has open exceptions of that age"
     );
+    assert_eq!(shown(&h), expected);
+    assert!(h.query_by_label_contains("Report: open, < 24 h").is_some());
+    h.get_by_label("Show all").click();
+    h.run_steps(3);
+    assert!(h.state().rt.only.is_none());
+    assert!(shown(&h).len() > expected.len());
+
+    // A group's name in the table leads to its arrivals.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Num3);
+    h.run_steps(3);
+    h.get_by_label("CT").click();
+    h.run_steps(3);
+    assert_eq!(h.state().state.view, qcdesk::ui::View::Queue);
+    let ct = shown(&h);
+    assert!(!ct.is_empty());
+    assert!(ct.iter().all(|id| {
+        let r = h.state().rt.rows.iter().find(|r| r.id == *id).unwrap();
+        r.modality.split('\\').any(|m| m == "CT")
+    }));
+    let ct_group = r.groups.iter().find(|g| g.key == "CT").unwrap();
+    assert_eq!(ct.len() as u64, ct_group.arrivals);
 }
 
 #[test]

@@ -6,12 +6,15 @@
 //! finding code. Knows nothing of the UI; `export` writes CSV, `html` the page for meetings.
 
 pub mod export;
+mod figures;
 pub mod html;
 pub mod node_map;
 
 use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
+
+pub use figures::*;
 
 use crate::model::StudyState;
 use crate::store::{ReportFacts, StudyFact};
@@ -53,8 +56,8 @@ impl GroupBy {
         GroupBy::ALL.into_iter().find(|g| g.as_str() == s.trim())
     }
 
-    /// The group keys of a study.
-    fn keys(self, s: &StudyFact) -> Vec<&str> {
+    /// Calls `f` with each group key of a study (once each).
+    fn for_each_key<'a>(self, s: &'a StudyFact, mut f: impl FnMut(&'a str)) {
         fn one(v: &str) -> &str {
             if v.trim().is_empty() {
                 "(unknown)"
@@ -63,16 +66,16 @@ impl GroupBy {
             }
         }
         match self {
-            GroupBy::Modality => vec![one(&s.modality)],
-            GroupBy::Station => vec![one(&s.station)],
-            GroupBy::Source => vec![one(&s.source)],
-            GroupBy::Version => vec![one(&s.implementation_version)],
-            GroupBy::Code if s.finding_codes.is_empty() => vec!["(none)"],
+            GroupBy::Modality => f(one(&s.modality)),
+            GroupBy::Station => f(one(&s.station)),
+            GroupBy::Source => f(one(&s.source)),
+            GroupBy::Version => f(one(&s.implementation_version)),
+            GroupBy::Code if s.finding_codes.is_empty() => f("(none)"),
             GroupBy::Code => {
                 let mut c: Vec<&str> = s.finding_codes.iter().map(String::as_str).collect();
                 c.sort_unstable();
                 c.dedup();
-                c
+                c.into_iter().for_each(f);
             }
         }
     }
@@ -84,100 +87,6 @@ pub struct ReportQuery {
     pub from_unix: i64,
     pub to_unix: i64,
     pub by: GroupBy,
-}
-
-/// A count under a name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Count {
-    pub key: String,
-    pub count: u64,
-}
-
-/// The exceptions open now (neither matched nor dismissed).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Open {
-    pub total: u64,
-    pub by_state: Vec<Count>,
-    pub by_code: Vec<Count>,
-    /// By time since first receipt: `< 1 h`, `< 8 h`, `< 24 h`, `< 3 d`, `older`.
-    pub age: Vec<Count>,
-}
-
-/// One day of the period (UTC).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Day {
-    pub date: String,
-    pub arrivals: u64,
-    /// Arrivals that were exceptions.
-    pub exceptions: u64,
-    pub fixes: u64,
-    pub dismissals: u64,
-    pub resends: u64,
-}
-
-/// Time to resolve: first receipt to verified resend (after a fix) or dismissal.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Resolve {
-    pub resolved: u64,
-    pub by_fix: u64,
-    pub by_dismissal: u64,
-    pub median_seconds: Option<i64>,
-    pub p90_seconds: Option<i64>,
-}
-
-/// The period's totals.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Totals {
-    pub arrivals: u64,
-    pub exceptions: u64,
-    /// `exceptions / arrivals` (0 without arrivals).
-    pub exception_rate: f64,
-    pub fixes: u64,
-    pub dismissals: u64,
-    pub resends: u64,
-    /// Corrections that changed Patient ID.
-    pub wrong_patient_corrections: u64,
-    /// Resolutions by dismissal among all resolutions (the false-positive share).
-    pub dismissal_share: f64,
-}
-
-/// One row of the per-group table.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Group {
-    pub key: String,
-    pub arrivals: u64,
-    pub exceptions: u64,
-    pub exception_rate: f64,
-    /// Open now (of every period).
-    pub open: u64,
-    pub fixes: u64,
-    pub dismissals: u64,
-    pub wrong_patient_corrections: u64,
-    pub resolve: Resolve,
-}
-
-/// An IOCM rejection reason and how often it was used.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Rejections {
-    pub code: String,
-    pub meaning: String,
-    pub count: u64,
-}
-
-/// A report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Report {
-    /// The period, UTC dates, `to` included.
-    pub from: String,
-    pub to: String,
-    pub generated_at: String,
-    pub by: GroupBy,
-    pub open: Open,
-    pub totals: Totals,
-    pub resolve: Resolve,
-    pub days: Vec<Day>,
-    pub rejections: Vec<Rejections>,
-    pub groups: Vec<Group>,
 }
 
 /// The age buckets' names and upper bounds (seconds).
@@ -249,89 +158,128 @@ fn rate(part: u64, whole: u64) -> f64 {
     }
 }
 
-fn counts(map: BTreeMap<String, u64>) -> Vec<Count> {
+fn counts(map: BTreeMap<&str, u64>) -> Vec<Count> {
     let mut v: Vec<Count> = map
         .into_iter()
-        .map(|(key, count)| Count { key, count })
+        .map(|(key, count)| Count {
+            key: key.to_string(),
+            count,
+        })
         .collect();
     v.sort_by(|a, b| b.count.cmp(&a.count).then(a.key.cmp(&b.key)));
     v
 }
 
+/// Where each study is in the facts' list, by id: binary search when the list is sorted by id
+/// (as the store reads it), else a map. Per-study tables are then plain vectors.
+enum Positions {
+    Sorted(Vec<i64>),
+    Map(HashMap<i64, usize>),
+}
+
+impl Positions {
+    fn new(studies: &[StudyFact]) -> Positions {
+        let ids: Vec<i64> = studies.iter().map(|s| s.id).collect();
+        if ids.windows(2).all(|w| w[0] < w[1]) {
+            Positions::Sorted(ids)
+        } else {
+            Positions::Map(ids.into_iter().enumerate().map(|(i, id)| (id, i)).collect())
+        }
+    }
+
+    fn of(&self, id: i64) -> Option<usize> {
+        match self {
+            Positions::Sorted(ids) => ids.binary_search(&id).ok(),
+            Positions::Map(m) => m.get(&id).copied(),
+        }
+    }
+}
+
+/// Two lists of study ids.
+type Ids2 = (Vec<i64>, Vec<i64>);
+
 /// Computes a report from the store's facts as of `now`.
 pub fn report(facts: &ReportFacts, q: &ReportQuery, now: i64) -> Report {
     let within = |t: i64| t >= q.from_unix && t < q.to_unix;
-    let mut corrected: HashMap<i64, Vec<&crate::store::CorrectionFact>> = HashMap::new();
+    let studies = &facts.studies;
+    let positions = Positions::new(studies);
+    // Per study (by position): the time of its last standing correction, whether it was ever
+    // dismissed.
+    let mut last_fix: Vec<Option<i64>> = vec![None; studies.len()];
     for c in facts.corrections.iter().filter(|c| !c.undone) {
-        corrected.entry(c.study_id).or_default().push(c);
+        if let Some(p) = positions.of(c.study_id) {
+            last_fix[p] = Some(last_fix[p].map_or(c.at_unix, |t| t.max(c.at_unix)));
+        }
     }
-    let ever_dismissed: std::collections::HashSet<i64> =
-        facts.dismissals.iter().map(|d| d.study_id).collect();
-    let is_exception = |s: &StudyFact| {
-        s.state != StudyState::Matched
-            || corrected.contains_key(&s.id)
-            || ever_dismissed.contains(&s.id)
+    let mut ever_dismissed = vec![false; studies.len()];
+    for d in &facts.dismissals {
+        if let Some(p) = positions.of(d.study_id) {
+            ever_dismissed[p] = true;
+        }
+    }
+    let is_exception = |p: usize| {
+        studies[p].state != StudyState::Matched || last_fix[p].is_some() || ever_dismissed[p]
     };
     let is_open = |s: &StudyFact| s.state != StudyState::Matched && !s.dismissed;
 
     // When each study was resolved: its standing dismissal, else the first verified resend
     // after its last correction (a study that is matched now).
-    let mut verified_sends: HashMap<i64, Vec<(i64, i64)>> = HashMap::new();
-    for x in &facts.sends {
-        if let Some(v) = x.verified_unix {
-            verified_sends
-                .entry(x.study_id)
-                .or_default()
-                .push((x.created_unix, v));
-        }
-    }
-    let mut resolution: HashMap<i64, (i64, bool)> = HashMap::new();
+    let mut resolution: Vec<Option<(i64, bool)>> = vec![None; studies.len()];
     for d in facts.dismissals.iter().filter(|d| !d.reopened) {
-        resolution.insert(d.study_id, (d.at_unix, true));
-    }
-    for s in &facts.studies {
-        if resolution.contains_key(&s.id) || s.state != StudyState::Matched {
-            continue;
+        if let Some(p) = positions.of(d.study_id) {
+            resolution[p] = Some((d.at_unix, true));
         }
-        let Some(last_fix) = corrected
-            .get(&s.id)
-            .and_then(|c| c.iter().map(|c| c.at_unix).max())
-        else {
+    }
+    let mut resent: Vec<Option<i64>> = vec![None; studies.len()];
+    for x in &facts.sends {
+        let (Some(verified), Some(p)) = (x.verified_unix, positions.of(x.study_id)) else {
             continue;
         };
-        if let Some(t) = verified_sends
-            .get(&s.id)
-            .into_iter()
-            .flatten()
-            .filter(|(created, _)| *created >= last_fix)
-            .map(|(_, verified)| *verified)
-            .min()
-        {
-            resolution.insert(s.id, (t, false));
+        if last_fix[p].is_some_and(|fix| x.created_unix >= fix) {
+            resent[p] = Some(resent[p].map_or(verified, |t| t.min(verified)));
         }
     }
-    let first_seen: HashMap<i64, i64> = facts
-        .studies
+    for (p, s) in studies.iter().enumerate() {
+        if resolution[p].is_none() && s.state == StudyState::Matched {
+            resolution[p] = resent[p].map(|t| (t, false));
+        }
+    }
+    // (position, seconds to resolve, by dismissal) of the resolutions within the period.
+    let resolved: Vec<(usize, i64, bool)> = resolution
         .iter()
-        .map(|s| (s.id, s.first_seen_unix))
+        .enumerate()
+        .filter_map(|(p, r)| {
+            let (t, d) = (*r)?;
+            within(t).then(|| (p, (t - studies[p].first_seen_unix).max(0), d))
+        })
         .collect();
 
     // Open exceptions now.
     let mut open = Open::default();
-    let (mut by_state, mut by_code, mut age) =
-        (BTreeMap::new(), BTreeMap::new(), vec![0u64; AGES.len()]);
-    for s in facts.studies.iter().filter(|s| is_open(s)) {
+    let (mut by_state, mut by_code, mut age) = (
+        BTreeMap::<&str, u64>::new(),
+        BTreeMap::<&str, u64>::new(),
+        vec![0u64; AGES.len()],
+    );
+    let mut codes: Vec<&str> = Vec::new();
+    let mut members = Members {
+        ages: vec![Vec::new(); AGES.len()],
+        ..Members::default()
+    };
+    for s in studies.iter().filter(|s| is_open(s)) {
         open.total += 1;
-        *by_state.entry(s.state.as_str().to_string()).or_insert(0) += 1;
-        let mut codes: Vec<&String> = s.finding_codes.iter().collect();
+        *by_state.entry(s.state.as_str()).or_insert(0) += 1;
+        codes.clear();
+        codes.extend(s.finding_codes.iter().map(String::as_str));
         codes.sort_unstable();
         codes.dedup();
-        for c in codes {
-            *by_code.entry(c.clone()).or_insert(0) += 1;
+        for c in &codes {
+            *by_code.entry(c).or_insert(0) += 1;
         }
         let a = now - s.first_seen_unix;
         let bucket = AGES.iter().position(|(_, max)| a < *max).unwrap_or(4);
         age[bucket] += 1;
+        members.ages[bucket].push(s.id);
     }
     open.by_state = counts(by_state);
     open.by_code = counts(by_code);
@@ -357,23 +305,23 @@ pub fn report(facts: &ReportFacts, q: &ReportQuery, now: i64) -> Report {
         })
         .collect();
     let n_days = days.len();
+    members.days = vec![Vec::new(); n_days];
     let day_of = |t: i64| -> Option<usize> {
         within(t)
             .then(|| ((t - q.from_unix) / 86_400) as usize)
             .filter(|&i| i < n_days)
     };
     let mut totals = Totals::default();
-    let in_period: Vec<&StudyFact> = facts
-        .studies
-        .iter()
-        .filter(|s| within(s.first_seen_unix))
-        .collect();
-    for s in &in_period {
+    for (p, s) in studies.iter().enumerate() {
+        if !within(s.first_seen_unix) {
+            continue;
+        }
         totals.arrivals += 1;
-        let e = is_exception(s);
+        let e = is_exception(p);
         totals.exceptions += u64::from(e);
         if let Some(i) = day_of(s.first_seen_unix) {
             days[i].arrivals += 1;
+            members.days[i].push(s.id);
             days[i].exceptions += u64::from(e);
         }
     }
@@ -401,13 +349,7 @@ pub fn report(facts: &ReportFacts, q: &ReportQuery, now: i64) -> Report {
         }
     }
     totals.exception_rate = rate(totals.exceptions, totals.arrivals);
-    let resolve = resolve_of(
-        resolution
-            .iter()
-            .filter(|(_, (t, _))| within(*t))
-            .filter_map(|(id, (t, d))| first_seen.get(id).map(|f| ((t - f).max(0), *d)))
-            .collect(),
-    );
+    let resolve = resolve_of(resolved.iter().map(|&(_, t, d)| (t, d)).collect());
     totals.dismissal_share = rate(resolve.by_dismissal, resolve.resolved);
 
     let mut rejections: BTreeMap<(String, String), u64> = BTreeMap::new();
@@ -420,28 +362,48 @@ pub fn report(facts: &ReportFacts, q: &ReportQuery, now: i64) -> Report {
     // Per group: each study's groups (by index) once, then one pass over each kind of event.
     let mut index: HashMap<&str, usize> = HashMap::new();
     let mut rows: Vec<Group> = Vec::new();
-    let mut groups_of: HashMap<i64, Vec<usize>> = HashMap::with_capacity(facts.studies.len());
-    for s in &facts.studies {
-        let mut mine = Vec::with_capacity(1);
-        for k in q.by.keys(s) {
+    // Per row: (its arrivals in the period, its open exceptions).
+    let mut row_members: Vec<Ids2> = Vec::new();
+    // The groups of the study at position p: group_of[starts[p]..starts[p + 1]].
+    let (mut group_of, mut starts) = (
+        Vec::with_capacity(studies.len()),
+        Vec::with_capacity(studies.len() + 1),
+    );
+    for (p, s) in studies.iter().enumerate() {
+        starts.push(group_of.len());
+        let (open_now, arrived) = (is_open(s), within(s.first_seen_unix));
+        let exception = arrived && is_exception(p);
+        q.by.for_each_key(s, |k| {
             let i = *index.entry(k).or_insert_with(|| {
                 rows.push(Group {
                     key: k.to_string(),
                     ..Group::default()
                 });
+                row_members.push((Vec::new(), Vec::new()));
                 rows.len() - 1
             });
             let g = &mut rows[i];
-            g.open += u64::from(is_open(s));
-            if within(s.first_seen_unix) {
-                g.arrivals += 1;
-                g.exceptions += u64::from(is_exception(s));
+            g.open += u64::from(open_now);
+            g.arrivals += u64::from(arrived);
+            g.exceptions += u64::from(exception);
+            if arrived {
+                row_members[i].0.push(s.id);
             }
-            mine.push(i);
-        }
-        groups_of.insert(s.id, mine);
+            if open_now {
+                row_members[i].1.push(s.id);
+            }
+            group_of.push(i);
+        });
     }
-    let of = |study: i64| groups_of.get(&study).into_iter().flatten().copied();
+    starts.push(group_of.len());
+    let of = |study: i64| {
+        positions
+            .of(study)
+            .map(|p| &group_of[starts[p]..starts[p + 1]])
+            .unwrap_or_default()
+            .iter()
+            .copied()
+    };
     for c in facts
         .corrections
         .iter()
@@ -458,15 +420,12 @@ pub fn report(facts: &ReportFacts, q: &ReportQuery, now: i64) -> Report {
         }
     }
     let mut times: Vec<Vec<(i64, bool)>> = vec![Vec::new(); rows.len()];
-    for (id, (t, dismissed)) in resolution.iter().filter(|(_, (t, _))| within(*t)) {
-        let Some(f) = first_seen.get(id) else {
-            continue;
-        };
-        for i in of(*id) {
-            times[i].push(((t - f).max(0), *dismissed));
+    for &(p, t, dismissed) in &resolved {
+        for &i in &group_of[starts[p]..starts[p + 1]] {
+            times[i].push((t, dismissed));
         }
     }
-    let mut groups: Vec<Group> = rows
+    let mut groups: Vec<(Group, Ids2)> = rows
         .into_iter()
         .zip(times)
         .map(|(mut g, t)| {
@@ -474,8 +433,11 @@ pub fn report(facts: &ReportFacts, q: &ReportQuery, now: i64) -> Report {
             g.resolve = resolve_of(t);
             g
         })
+        .zip(row_members)
         .collect();
-    groups.sort_by(|a, b| a.key.cmp(&b.key));
+    groups.sort_by(|a, b| a.0.key.cmp(&b.0.key));
+    let (groups, group_members): (Vec<Group>, Vec<_>) = groups.into_iter().unzip();
+    (members.group_arrivals, members.group_open) = group_members.into_iter().unzip();
 
     Report {
         from: date_of(q.from_unix),
@@ -495,6 +457,7 @@ pub fn report(facts: &ReportFacts, q: &ReportQuery, now: i64) -> Report {
             })
             .collect(),
         groups,
+        members,
     }
 }
 

@@ -275,6 +275,15 @@ fn write_summary(
         l.facts.instances.len() as i64,
         l.files as i64
     ])?;
+    tx.prepare_cached(
+        "UPDATE studies SET implementation_version = COALESCE((
+             SELECT TRIM(b.implementation_version) FROM instances i
+             JOIN files f ON f.instance_id = i.id AND f.role = 'original'
+             JOIN blobs b ON b.hash = f.blob_hash
+             WHERE i.study_id = ?1 ORDER BY i.id, f.id LIMIT 1), '')
+         WHERE id = ?1",
+    )?
+    .execute([study_id])?;
     Ok(())
 }
 

@@ -508,6 +508,21 @@ BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 "#,
+    // 7: what the reports read of every study, kept on its row and in one narrow index
+    r#"
+-- Implementation Version Name of the study's first instance as received (reports group by it).
+ALTER TABLE studies ADD COLUMN implementation_version TEXT NOT NULL DEFAULT '';
+CREATE INDEX IF NOT EXISTS instances_study ON instances(study_id);
+UPDATE studies SET implementation_version = COALESCE((
+    SELECT TRIM(b.implementation_version) FROM instances i
+    JOIN files f ON f.instance_id = i.id AND f.role = 'original'
+    JOIN blobs b ON b.hash = f.blob_hash
+    WHERE i.study_id = studies.id ORDER BY i.id, f.id LIMIT 1), '');
+-- A report reads these columns of every study holding instances: scanning this index reads
+-- far fewer pages than the table.
+CREATE INDEX studies_report ON studies(id, first_seen_unix, state, modality, station_name,
+    source, implementation_version) WHERE n_instances > 0;
+"#,
 ];
 
 /// The schema version this build writes.
@@ -585,6 +600,33 @@ mod tests {
             .unwrap();
         assert_eq!(n, 1);
     }
+    #[test]
+    fn schema_7_keeps_each_studys_first_implementation_version_on_its_row() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..6] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 6).unwrap();
+        conn.execute_batch(
+            "INSERT INTO blobs (hash, size, implementation_version) VALUES ('h1', 1, ' FIRST_1 '), ('h2', 1, 'LATER_2');
+             INSERT INTO studies (id, study_key, study_uid, n_instances, first_seen, first_seen_unix, last_change) VALUES (7, 'k', '1.2', 2, 't', 0, 't'), (8, 'e', '1.3', 0, 't', 0, 't');
+             INSERT INTO series (id, study_id, series_key) VALUES (1, 7, 's');
+             INSERT INTO instances (id, series_id, study_id, sop_key, sop_uid) VALUES (1, 1, 7, 'a', 'a'), (2, 1, 7, 'b', 'b');
+             INSERT INTO files (blob_hash, original_path, source, received_at, instance_id, role)
+                 VALUES ('h2', '/b', 'x', 't', 2, 'original'), ('h1', '/a', 'x', 't', 1, 'original');",
+        )
+        .unwrap();
+        migrate(&mut conn, |_, _| Ok(())).unwrap();
+        let versions: Vec<(i64, String)> = conn
+            .prepare("SELECT id, implementation_version FROM studies ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(versions, [(7, "FIRST_1".into()), (8, String::new())]);
+    }
+
     #[test]
     fn a_schema_3_worklist_gets_keys_and_loses_duplicates() {
         let mut conn = Connection::open_in_memory().unwrap();

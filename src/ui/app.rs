@@ -19,6 +19,7 @@ use super::worklist_view::{WorklistView, worklist_ui};
 
 mod correct_commands;
 mod keys;
+mod queue_filters;
 mod report_commands;
 use crate::model::StudyState;
 use crate::store::Store;
@@ -217,6 +218,7 @@ impl DeskApp {
             }
             cmd @ (UiCommand::LoadReport
             | UiCommand::ShowGroupInQueue(..)
+            | UiCommand::ShowStudiesInQueue(..)
             | UiCommand::OpenNodeMap) => self.report_command(cmd),
             UiCommand::SyncWorklist(node) => self.rt.sync_worklist(node),
             UiCommand::OpenNodes => {
@@ -286,55 +288,6 @@ impl DeskApp {
                 .rt
                 .notify(Level::Info, "This series holds no image to view."),
         }
-    }
-
-    /// The queue's filters: state, modality, search, thumbnails.
-    fn queue_filters_ui(&mut self, ui: &mut egui::Ui) {
-        let state_text = self
-            .state
-            .state_filter
-            .map_or("All states".to_string(), |s| s.as_str().to_string());
-        // The label stands before its box, as the search field's does (egui's `from_label`
-        // puts it after, where it reads as a stray word).
-        let label = ui.label("State:");
-        egui::ComboBox::from_id_salt("state-filter")
-            .selected_text(state_text)
-            .show_ui(ui, |ui| {
-                ui.selectable_value(&mut self.state.state_filter, None, "All states");
-                for s in StudyState::ALL {
-                    ui.selectable_value(&mut self.state.state_filter, Some(s), s.as_str());
-                }
-            })
-            .response
-            .labelled_by(label.id);
-        let mod_text = if self.state.modality_filter.is_empty() {
-            "All"
-        } else {
-            &self.state.modality_filter
-        };
-        let label = ui.label("Modality:");
-        egui::ComboBox::from_id_salt("modality-filter")
-            .selected_text(mod_text.to_string())
-            .show_ui(ui, |ui| {
-                ui.selectable_value(&mut self.state.modality_filter, String::new(), "All");
-                for m in self.rt.modalities() {
-                    ui.selectable_value(&mut self.state.modality_filter, m.clone(), m);
-                }
-            })
-            .response
-            .labelled_by(label.id);
-        let label = ui.label("Search:");
-        ui.add(
-            egui::TextEdit::singleline(&mut self.state.search)
-                .id(self.search_id)
-                .hint_text("name, ID, accession, UID, finding (Ctrl+F)")
-                .desired_width(260.0),
-        )
-        .labelled_by(label.id);
-        ui.checkbox(&mut self.state.show_dismissed, "Dismissed")
-            .on_hover_text("Show the studies dismissed without change too");
-        ui.checkbox(&mut self.state.queue_thumbnails, "Thumbnails")
-            .on_hover_text("A picture per study in the queue");
     }
 
     fn top_bar_ui(&mut self, ui: &mut egui::Ui) -> Vec<UiCommand> {

@@ -1,7 +1,8 @@
 //! The Reports view: the period and grouping the user picks, the figures, four plots
 //! (arrivals and exceptions per day, open exceptions by age, time to resolve and exception
-//! rate per group) and the per-group table. A group's bar or its row leads to the queue
-//! filtered to it. The figures come from `reports`, computed off the UI thread.
+//! rate per group) and the per-group table. Every bar and the table's counts lead to the
+//! queue narrowed to the studies behind them (`Report::members`). The figures come from
+//! `reports`, computed off the UI thread.
 
 use egui::RichText;
 use egui_plot::{Bar, BarChart, Plot};
@@ -77,6 +78,10 @@ fn chart(
                 p.bar_chart(a);
             }
         });
+    // Named for screen readers (and the UI tests, which click a bar through it).
+    let name = format!("{title} (chart)");
+    resp.response
+        .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Canvas, true, &name));
     if resp.response.clicked()
         && let Some(pos) = resp.response.interact_pointer_pos()
     {
@@ -147,7 +152,11 @@ pub fn reports_ui(
         r.open.total
     ));
     let by = r.by;
-    let clickable = by != GroupBy::Version;
+    let m = &r.members;
+    // The studies behind figure `i` of `lists`, as a command for the queue.
+    let show = |label: String, lists: &[Vec<i64>], i: usize| {
+        UiCommand::ShowStudiesInQueue(label, lists.get(i).cloned().unwrap_or_default())
+    };
     egui::ScrollArea::vertical()
         .auto_shrink(false)
         .show(ui, |ui| {
@@ -162,25 +171,30 @@ pub fn reports_ui(
                     .iter()
                     .map(|d| (d.arrivals as f64, d.exceptions as f64))
                     .collect();
-                chart(
+                if let Some(i) = chart(
                     &mut cols[0],
                     "per-day",
                     "Arrivals (light) and exceptions (dark) per day",
                     &days,
                     &per_day,
                     true,
-                );
+                ) {
+                    let date = r.days.get(i).map_or("", |d| d.date.as_str());
+                    out.push(show(format!("arrivals on {date}"), &m.days, i));
+                }
                 let ages: Vec<String> = r.open.age.iter().map(|c| c.key.clone()).collect();
                 let age_n: Vec<(f64, f64)> =
                     r.open.age.iter().map(|c| (c.count as f64, 0.0)).collect();
-                chart(
+                if let Some(i) = chart(
                     &mut cols[1],
                     "ages",
                     "Open exceptions by age",
                     &ages,
                     &age_n,
                     false,
-                );
+                ) {
+                    out.push(show(format!("open, {}", ages[i]), &m.ages, i));
+                }
                 let keys: Vec<String> = r.groups.iter().map(|g| g.key.clone()).collect();
                 let resolve: Vec<(f64, f64)> = r
                     .groups
@@ -202,9 +216,9 @@ pub fn reports_ui(
                     &keys,
                     &resolve,
                     true,
-                ) && clickable
-                {
-                    out.push(UiCommand::ShowGroupInQueue(by, keys[i].clone()));
+                ) {
+                    let label = format!("{} {}, arrivals", by.as_str(), keys[i]);
+                    out.push(show(label, &m.group_arrivals, i));
                 }
                 let rates: Vec<(f64, f64)> = r
                     .groups
@@ -218,9 +232,9 @@ pub fn reports_ui(
                     &keys,
                     &rates,
                     false,
-                ) && clickable
-                {
-                    out.push(UiCommand::ShowGroupInQueue(by, keys[i].clone()));
+                ) {
+                    let label = format!("{} {}, arrivals", by.as_str(), keys[i]);
+                    out.push(show(label, &m.group_arrivals, i));
                 }
             });
             ui.add_space(8.0);
@@ -242,23 +256,36 @@ pub fn reports_ui(
                         ui.label(RichText::new(h).strong());
                     }
                     ui.end_row();
-                    for g in &r.groups {
-                        if clickable {
-                            if ui
-                                .link(&g.key)
-                                .on_hover_text("Show these studies in the queue")
-                                .clicked()
-                            {
-                                out.push(UiCommand::ShowGroupInQueue(by, g.key.clone()));
-                            }
-                        } else {
-                            ui.label(&g.key);
+                    for (i, g) in r.groups.iter().enumerate() {
+                        let name = format!("{} {}", by.as_str(), g.key);
+                        if ui
+                            .link(&g.key)
+                            .on_hover_text("Show this group's arrivals in the queue")
+                            .clicked()
+                        {
+                            out.push(show(format!("{name}, arrivals"), &m.group_arrivals, i));
+                        }
+                        if ui
+                            .link(g.arrivals.to_string())
+                            .on_hover_text("Show these studies in the queue")
+                            .clicked()
+                        {
+                            out.push(show(format!("{name}, arrivals"), &m.group_arrivals, i));
                         }
                         for v in [
-                            g.arrivals.to_string(),
                             g.exceptions.to_string(),
                             format!("{:.1}%", g.exception_rate * 100.0),
-                            g.open.to_string(),
+                        ] {
+                            ui.label(v);
+                        }
+                        if ui
+                            .link(g.open.to_string())
+                            .on_hover_text("Show these open exceptions in the queue")
+                            .clicked()
+                        {
+                            out.push(show(format!("{name}, open"), &m.group_open, i));
+                        }
+                        for v in [
                             g.fixes.to_string(),
                             g.dismissals.to_string(),
                             g.wrong_patient_corrections.to_string(),

@@ -69,6 +69,8 @@ pub struct Runtime {
     /// Indices into `rows`: the filtered, sorted view the table shows.
     pub view: Vec<usize>,
     view_key: Option<ViewKey>,
+    /// The studies behind a figure of the report the user clicked: the queue shows only these.
+    pub only: Option<Only>,
     pub stats: StoreStats,
     pub detail: Option<StudyDetail>,
     /// The selected study's candidate orders, when it is not matched.
@@ -102,6 +104,8 @@ pub struct Runtime {
 #[derive(Debug, Clone, PartialEq)]
 struct ViewKey {
     generation: u64,
+    /// The serial of `Runtime::only`, 0 without.
+    only: u64,
     state: Option<crate::model::StudyState>,
     modality: String,
     search: String,
@@ -110,7 +114,27 @@ struct ViewKey {
     dismissed: bool,
 }
 
+/// Studies the queue is narrowed to: those behind one figure of a report.
+#[derive(Debug, Clone)]
+pub struct Only {
+    /// What they are, as the report names it ("CT: arrivals", "open < 8 h").
+    pub label: String,
+    pub ids: std::collections::HashSet<i64>,
+    /// Tells one narrowing from the next (the view is recomputed when it changes).
+    pub serial: u64,
+}
+
 impl Runtime {
+    /// Narrows the queue to `ids` (None widens it again).
+    pub fn show_only(&mut self, only: Option<(String, Vec<i64>)>) {
+        let serial = self.only.as_ref().map_or(0, |o| o.serial) + 1;
+        self.only = only.map(|(label, ids)| Only {
+            label,
+            ids: ids.into_iter().collect(),
+            serial,
+        });
+    }
+
     pub fn new(
         workspace: PathBuf,
         store: Store,
@@ -142,6 +166,7 @@ impl Runtime {
             search_text: Vec::new(),
             view: Vec::new(),
             view_key: None,
+            only: None,
             stats: StoreStats::default(),
             detail: None,
             candidates: None,
@@ -427,6 +452,7 @@ impl Runtime {
     pub fn refresh_view(&mut self, state: &DeskState) {
         let key = ViewKey {
             generation: self.queue_loads,
+            only: self.only.as_ref().map_or(0, |o| o.serial),
             state: state.state_filter,
             modality: state.modality_filter.clone(),
             search: state.search.trim().to_lowercase(),
@@ -442,8 +468,10 @@ impl Runtime {
             .filter(|&i| {
                 let r = &self.rows[i];
                 key.state.is_none_or(|s| r.state == s)
-                    // Dismissed studies have left the exception views unless asked for.
-                    && (key.dismissed || r.dismissed.is_none())
+                    && self.only.as_ref().is_none_or(|o| o.ids.contains(&r.id))
+                    // Dismissed studies have left the exception views unless asked for (or
+                    // a report's figure counted them).
+                    && (key.dismissed || key.only != 0 || r.dismissed.is_none())
                     && (key.modality.is_empty()
                         || r.modality.split('\\').any(|m| m == key.modality))
                     && words.iter().all(|w| self.search_text[i].contains(w))

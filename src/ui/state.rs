@@ -142,6 +142,8 @@ pub enum UiCommand {
     LoadReport,
     /// Show a report group's studies in the queue.
     ShowGroupInQueue(crate::reports::GroupBy, String),
+    /// The queue narrowed to the studies behind a figure of the report: (label, study ids).
+    ShowStudiesInQueue(String, Vec<i64>),
     /// Open the node map window.
     OpenNodeMap,
 }

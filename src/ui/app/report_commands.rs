@@ -15,20 +15,30 @@ impl DeskApp {
         }
     }
 
+    /// The queue with no filter: a report's click then shows exactly its studies.
+    fn clear_queue_filters(&mut self) {
+        self.state.view = View::Queue;
+        self.state.state_filter = None;
+        self.state.modality_filter.clear();
+        self.state.search.clear();
+        self.rt.show_only(None);
+    }
+
     pub(super) fn report_command(&mut self, cmd: UiCommand) {
         match cmd {
             UiCommand::LoadReport => self
                 .rt
                 .load_report(self.reports_view.days, self.reports_view.by),
             UiCommand::ShowGroupInQueue(by, key) => {
-                self.state.view = View::Queue;
-                self.state.state_filter = None;
-                self.state.modality_filter.clear();
-                self.state.search.clear();
+                self.clear_queue_filters();
                 match by {
                     crate::reports::GroupBy::Modality => self.state.modality_filter = key,
                     _ => self.state.search = key,
                 }
+            }
+            UiCommand::ShowStudiesInQueue(label, ids) => {
+                self.clear_queue_filters();
+                self.rt.show_only(Some((label, ids)));
             }
             UiCommand::OpenNodeMap => {
                 self.rt.node_map.open = true;
