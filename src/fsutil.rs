@@ -14,6 +14,41 @@ pub const PRIVATE_FILE_MODE: u32 = 0o600;
 #[cfg(unix)]
 pub const PRIVATE_DIR_MODE: u32 = 0o700;
 
+/// The workspace of this process is shared by a group (its folder has the set-group-ID bit,
+/// as the package makes `/var/lib/qcdesk` for the receiver service and the desk's users):
+/// files and folders are then made for owner and group, still never for others.
+static GROUP_SHARED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Set by [`crate::workspace::Workspace::open`].
+pub fn set_group_shared(shared: bool) {
+    GROUP_SHARED.store(shared, Ordering::Relaxed);
+}
+
+pub fn group_shared() -> bool {
+    GROUP_SHARED.load(Ordering::Relaxed)
+}
+
+/// What a workspace file's mode should be: owner (and group when shared) read-write.
+pub fn file_mode() -> u32 {
+    if group_shared() { 0o660 } else { 0o600 }
+}
+
+/// The permission bits no workspace file or folder may have: others', and the group's unless
+/// the workspace is shared.
+pub fn forbidden_bits() -> u32 {
+    if group_shared() { 0o007 } else { 0o077 }
+}
+
+/// Gives a file or folder just made the shared workspace's mode, which the creating process's
+/// umask may have narrowed (a desk user's 022 would leave the group unable to write).
+#[cfg(unix)]
+fn share(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    if group_shared() {
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode));
+    }
+}
+
 /// Writes `bytes` to `dest` so that `dest` is either absent or complete, even after a crash:
 /// write to a temp file in `tmp_dir` (same file system), fsync it, rename it into place.
 /// The parent directory is not synced here; callers sync touched directories in batches.
@@ -24,8 +59,10 @@ pub fn write_atomic(tmp_dir: &Path, dest: &Path, bytes: &[u8]) -> std::io::Resul
     t.replace(dest)
 }
 
-/// Creates `dir` and its missing parents, readable by the owner only.
+/// Creates `dir` and its missing parents, readable by the owner only (and the group in a
+/// shared workspace, set-group-ID so that what is made inside stays the group's).
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let existed = dir.is_dir();
     let mut b = std::fs::DirBuilder::new();
     b.recursive(true);
     #[cfg(unix)]
@@ -33,7 +70,12 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
         use std::os::unix::fs::DirBuilderExt;
         b.mode(PRIVATE_DIR_MODE);
     }
-    b.create(dir)
+    b.create(dir)?;
+    #[cfg(unix)]
+    if !existed {
+        share(dir, 0o2770);
+    }
+    Ok(())
 }
 
 /// A file being written in the workspace's temp folder; removed unless installed.
@@ -62,6 +104,8 @@ impl TempFile {
             }
             match opts.open(&path) {
                 Ok(file) => {
+                    #[cfg(unix)]
+                    share(&path, 0o660);
                     return Ok(TempFile {
                         path,
                         file: Some(file),
@@ -103,7 +147,7 @@ impl TempFile {
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt;
-                perms.set_mode(0o400);
+                perms.set_mode(if group_shared() { 0o440 } else { 0o400 });
             }
             #[cfg(not(unix))]
             perms.set_readonly(true);

@@ -3,6 +3,7 @@
 //!
 //! A workspace holds patient data: its folders are created 0700 and its files 0600 (blobs
 //! 0400), and a workspace found readable by others is tightened on open, with a note. A
+//! folder with the set-group-ID bit is a workspace shared by its group: 2770, 0660 and 0440. A
 //! workspace belongs to one host: SQLite's locking and the temp-file cleanup (by process id)
 //! assume every process using it runs on the same machine, so it must not be shared over a
 //! network file system by several hosts.
@@ -41,6 +42,21 @@ const OWN_ENTRIES: &[&str] = &[
     "demo-inbox",
 ];
 
+/// A workspace folder with the set-group-ID bit is shared by its group (the package makes
+/// `/var/lib/qcdesk` so, mode 2770, for the receiver service and the desk's users).
+fn is_group_shared(root: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(root).is_ok_and(|m| m.is_dir() && m.permissions().mode() & 0o2000 != 0)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = root;
+        false
+    }
+}
+
 /// Paths inside one workspace folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Workspace {
@@ -67,6 +83,7 @@ impl Workspace {
         if existed {
             ws.check_adoptable()?;
         }
+        crate::fsutil::set_group_shared(is_group_shared(root));
         for dir in [ws.root.clone(), ws.blob_dir(), ws.tmp_dir()] {
             crate::fsutil::create_private_dir(&dir).map_err(|cause| {
                 if cause.kind() == std::io::ErrorKind::PermissionDenied || is_read_only_fs(&cause) {
@@ -130,9 +147,10 @@ impl Workspace {
     #[cfg(unix)]
     fn tighten_permissions(&mut self) {
         use std::os::unix::fs::PermissionsExt;
+        let forbidden = crate::fsutil::forbidden_bits();
         let loose = |p: &Path| {
             std::fs::symlink_metadata(p)
-                .map(|m| m.permissions().mode() & 0o077 != 0)
+                .map(|m| m.permissions().mode() & forbidden != 0)
                 .unwrap_or(false)
         };
         if !loose(&self.root) && !loose(&self.db_path()) && !loose(&self.blob_dir()) {
@@ -152,10 +170,10 @@ impl Workspace {
             if meta.file_type().is_symlink() {
                 continue;
             }
-            let mode = meta.permissions().mode() & 0o777;
-            // Owner-only; what the owner may do stays as it was (a read-only blob stays
-            // read-only, a folder the owner locked stays locked).
-            let wanted = mode & 0o700;
+            let mode = meta.permissions().mode() & 0o7777;
+            // Owner-only (owner and group when shared); what they may do stays as it was (a
+            // read-only blob stays read-only, a folder the owner locked stays locked).
+            let wanted = mode & !forbidden;
             if wanted != mode
                 && std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(wanted))
                     .is_ok()
@@ -164,8 +182,13 @@ impl Workspace {
             }
         }
         if changed > 0 {
+            let who = if crate::fsutil::group_shared() {
+                "owner- and group-only"
+            } else {
+                "owner-only"
+            };
             self.notes.push(format!(
-                "workspace {} was readable by other users; made {changed} files and folders owner-only (it holds patient data)",
+                "workspace {} was readable by other users; made {changed} files and folders {who} (it holds patient data)",
                 self.root.display()
             ));
         }

@@ -53,6 +53,48 @@ fn a_new_workspace_is_private() {
 }
 
 #[test]
+fn a_set_group_id_folder_is_a_workspace_its_group_shares() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().unwrap();
+    let ws = parent.path().join("shared");
+    std::fs::create_dir(&ws).unwrap();
+    // As the package makes /var/lib/qcdesk: the receiver service's and the desk users' group.
+    std::fs::set_permissions(&ws, std::fs::Permissions::from_mode(0o2770)).unwrap();
+    let full = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    // A desk user's usual umask must not keep the group from writing.
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("umask 022; exec \"$0\" --workspace \"$1\" import --json \"$2\"")
+        .arg(bin())
+        .arg(&ws)
+        .arg(pydicom_dir().join("test_files/CT_small.dcm"))
+        .env_remove("QCDESK_WORKSPACE")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(full(&ws), 0o2770);
+    for dir in ["store", "tmp"] {
+        assert_eq!(full(&ws.join(dir)), 0o2770, "{dir}");
+    }
+    assert_eq!(full(&ws.join("qcdesk.sqlite")), 0o660);
+    let blobs = files_under(&ws.join("store"));
+    assert_eq!(blobs.len(), 1);
+    assert_eq!(full(&blobs[0]), 0o440, "read-only, for the group too");
+    assert_eq!(full(blobs[0].parent().unwrap()), 0o2770);
+    // Nothing to tighten, nothing said; a loose file (others may read) is still tightened.
+    let out = qcdesk(&ws, &["status"]);
+    assert!(!stderr(&out).contains("readable"), "{}", stderr(&out));
+    std::fs::set_permissions(
+        ws.join("qcdesk.sqlite"),
+        std::fs::Permissions::from_mode(0o664),
+    )
+    .unwrap();
+    let out = qcdesk(&ws, &["status"]);
+    assert!(stderr(&out).contains("readable by other users"), "{}", stderr(&out));
+    assert_eq!(full(&ws.join("qcdesk.sqlite")), 0o660);
+}
+
+#[test]
 fn a_loose_workspace_is_tightened_with_a_note() {
     use std::os::unix::fs::PermissionsExt;
     let ws = tempfile::tempdir().unwrap();

@@ -2,6 +2,7 @@
 //! core and prints its result as text or JSON (`--json`, schema in docs/cli.md).
 
 mod correct;
+mod install;
 mod network;
 mod output;
 mod reconcile;
@@ -13,7 +14,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::jobs::{JobEvent, Jobs, downcast};
 use crate::model::StudyState;
@@ -23,7 +24,7 @@ use crate::workspace::Workspace;
 #[derive(Debug, Parser)]
 #[command(
     name = "qcdesk",
-    version,
+    version = install::VERSION,
     about = "PACS exception handling and QA desk"
 )]
 struct Cli {
@@ -295,6 +296,10 @@ enum Command {
         /// One JSON object per line for each event.
         #[arg(long)]
         json: bool,
+        /// Settings file of the receiver service (`[listen]` ae_title and port, and a
+        /// `[receiver]` table replacing the workspace's); --ae and --port still win.
+        #[arg(long, value_name = "FILE", env = "QCDESK_LISTEN_CONFIG")]
+        config: Option<PathBuf>,
     },
     /// Send studies (their current versions) to an archive node, with proof of arrival.
     Send {
@@ -374,6 +379,27 @@ enum Command {
         view: Option<DeskView>,
         #[arg(long)]
         json: bool,
+    },
+    /// The tables of qcdesk's DICOM Conformance Statement, from the code (docs/conformance.md).
+    Conformance {
+        /// Compare FILE's generated tables with the code's; exit 1 naming those that differ.
+        #[arg(long, value_name = "FILE", conflicts_with = "update")]
+        check: Option<PathBuf>,
+        /// Rewrite FILE's generated tables from the code.
+        #[arg(long, value_name = "FILE")]
+        update: Option<PathBuf>,
+        #[arg(long, conflicts_with_all = ["check", "update"])]
+        json: bool,
+    },
+    /// Write the man pages (qcdesk.1 and one per command) into DIR.
+    Manpages {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
+    /// Print the completion script of SHELL (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
     },
 }
 
@@ -714,9 +740,18 @@ fn dispatch(cli: Cli) -> Result<()> {
             let store = open_default(&cli.workspace)?;
             network::echo(&store, &name, json)?;
         }
-        Command::Listen { ae, port, json } => {
+        Command::Listen {
+            ae,
+            port,
+            json,
+            config,
+        } => {
+            let service = match config {
+                Some(path) => Some(install::service_config(&path)?),
+                None => None,
+            };
             let mut store = open_default(&cli.workspace)?;
-            transfer::listen(&mut store, ae, port, json)?;
+            transfer::listen(&mut store, ae, port, json, service)?;
         }
         Command::Send {
             studies,
@@ -818,6 +853,13 @@ fn dispatch(cli: Cli) -> Result<()> {
                 return run_desk(dir, screenshot, select, view);
             }
         }
+        Command::Conformance {
+            check,
+            update,
+            json,
+        } => install::conformance(check, update, json)?,
+        Command::Manpages { dir } => install::manpages(&Cli::command(), &dir)?,
+        Command::Completions { shell } => install::completions(Cli::command(), shell),
     }
     Ok(())
 }

@@ -20,7 +20,16 @@ extern "C" fn on_signal(_: libc::c_int) {
 }
 
 /// `qcdesk listen`: the receiver and the send queue, until interrupted.
-pub fn listen(store: &mut Store, ae: Option<String>, port: Option<u16>, json: bool) -> Result<()> {
+pub fn listen(
+    store: &mut Store,
+    ae: Option<String>,
+    port: Option<u16>,
+    json: bool,
+    service: Option<super::install::ServiceConfig>,
+) -> Result<()> {
+    let service = service.unwrap_or_default();
+    let ae = ae.or(service.listen.ae_title);
+    let port = port.or(service.listen.port);
     let ae = match ae {
         Some(a) => {
             crate::store::validate_ae_title(&a).map_err(anyhow::Error::msg)?;
@@ -33,7 +42,9 @@ pub fn listen(store: &mut Store, ae: Option<String>, port: Option<u16>, json: bo
         None => store.local_port()?,
     };
     let root = store.workspace().root().to_path_buf();
-    let config = store.receiver_config().clone();
+    let config = service
+        .receiver
+        .unwrap_or_else(|| store.receiver_config().clone());
     let bind = format!("0.0.0.0:{port}");
     let receiver = Receiver::start(&root, &ae, &bind, &config)?;
     let runner = send::Runner::start(&root, store.send_config().clone())?;

@@ -8,10 +8,10 @@ use dicom_ul::association::{ClientAssociation, Error as UlError};
 use dicom_ul::pdu::{PDataValue, Pdu};
 
 use super::dimse::{self, Message, PduLink, ReceiveError};
-use super::{EXPLICIT_VR_LE, IMPLICIT_VR_LE, NetError, Peer};
+use super::{NetError, Peer, UNCOMPRESSED};
 
 /// The largest PDU qcdesk accepts.
-const MAX_PDU: u32 = 65_536;
+pub(crate) const MAX_PDU: u32 = 65_536;
 
 /// The association over plain TCP or TLS.
 enum Link {
@@ -114,10 +114,7 @@ impl Association {
         let contexts: Vec<(String, Vec<String>)> = abstract_syntaxes
             .iter()
             .map(|a| {
-                (
-                    a.to_string(),
-                    vec![EXPLICIT_VR_LE.to_string(), IMPLICIT_VR_LE.to_string()],
-                )
+(a.to_string(), UNCOMPRESSED.map(String::from).to_vec())
             })
             .collect();
         Association::open_with(peer, &contexts, &[])

@@ -15,6 +15,7 @@ mod find;
 pub mod scp;
 mod scp_answer;
 mod status;
+pub mod storage_classes;
 mod store_scu;
 pub mod tls;
 mod wire;
@@ -22,6 +23,8 @@ mod wire;
 use std::time::Duration;
 
 pub use assoc::Association;
+pub(crate) use assoc::MAX_PDU as REQUESTER_MAX_PDU;
+pub(crate) use scp::MAX_PDU as RECEIVER_MAX_PDU;
 pub use dimse::{Command, CommandField, Message};
 pub use echo::{EchoReport, echo};
 pub use find::{FindOutcome, Next, find};
@@ -39,6 +42,8 @@ pub const STORAGE_COMMITMENT: &str = "1.2.840.10008.1.20.1";
 pub const STUDY_ROOT_FIND: &str = "1.2.840.10008.5.1.4.1.2.2.1";
 pub const EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1";
 pub const IMPLICIT_VR_LE: &str = "1.2.840.10008.1.2";
+/// What qcdesk proposes for every abstract syntax besides a file's own transfer syntax.
+pub const UNCOMPRESSED: [&str; 2] = [EXPLICIT_VR_LE, IMPLICIT_VR_LE];
 
 /// The AE title qcdesk calls with when neither the node nor the workspace names one.
 pub const DEFAULT_AE_TITLE: &str = "QCDESK";

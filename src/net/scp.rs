@@ -25,7 +25,7 @@ use super::{EXPLICIT_VR_LE, IMPLICIT_VR_LE, STORAGE_COMMITMENT, VERIFICATION};
 use crate::dicom::dump::Node;
 
 /// The largest PDU qcdesk accepts as an SCP.
-const MAX_PDU: u32 = 1 << 20;
+pub(crate) const MAX_PDU: u32 = 1 << 20;
 
 impl<S: Read + Write + CloseSocket> PduLink for ServerAssociation<S> {
     fn send_pdu(&mut self, pdu: &Pdu) -> Result<(), UlError> {
@@ -442,8 +442,12 @@ fn serve(stream: TcpStream, config: &ScpConfig, handler: &dyn Handler) {
         options = options.with_abstract_syntax(sop);
     }
     if handler.accepts_storage() {
-        // Storage classes include private ones; any transfer syntax the registry knows is
-        // taken as proposed, so what arrives is stored as it was sent.
+        // Every standard storage class, and private ones too (promiscuous); any transfer
+        // syntax the registry can parse is taken as proposed, so what arrives is stored as it
+        // was sent.
+        for sop in super::storage_classes::STORAGE_SOP_CLASSES {
+            options = options.with_abstract_syntax(*sop);
+        }
         options = options.promiscuous(true);
     } else {
         options = options

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::commitment::{self, CommitResult, WELL_KNOWN_INSTANCE};
 use super::dimse::{Command, CommandField, Message};
 use super::status::{Status, StatusKind};
-use super::{Association, EXPLICIT_VR_LE, IMPLICIT_VR_LE, NetError, Peer, STORAGE_COMMITMENT};
+use super::{Association, IMPLICIT_VR_LE, NetError, Peer, STORAGE_COMMITMENT, UNCOMPRESSED};
 
 /// An association for sending instances.
 pub struct StoreAssociation {
@@ -21,7 +21,7 @@ pub struct StoreAssociation {
 /// ones the archive must accept.
 fn proposal(ts: &str) -> Vec<String> {
     let mut list = vec![ts.to_string()];
-    for t in [EXPLICIT_VR_LE, IMPLICIT_VR_LE] {
+    for t in UNCOMPRESSED {
         if !list.iter().any(|x| x == t) {
             list.push(t.to_string());
         }
@@ -50,7 +50,7 @@ impl StoreAssociation {
         if commitment {
             proposals.push((
                 STORAGE_COMMITMENT.to_string(),
-                vec![EXPLICIT_VR_LE.to_string(), IMPLICIT_VR_LE.to_string()],
+                UNCOMPRESSED.map(String::from).to_vec(),
             ));
             roles.push(STORAGE_COMMITMENT);
         }

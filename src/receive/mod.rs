@@ -210,6 +210,10 @@ fn tls_settings(
     Ok(Some((port, tls)))
 }
 
+/// What the receiver offers besides Verification and storage: Storage Commitment, in the
+/// SCU role, for the archives' reports (N-EVENT-REPORT) on associations they open.
+pub const OFFERED: &[&str] = &[STORAGE_COMMITMENT];
+
 struct StoreHandler {
     blobs: Arc<BlobStore>,
     to_writer: Sender<writer::Job>,
@@ -219,7 +223,7 @@ struct StoreHandler {
 
 impl Handler for StoreHandler {
     fn sop_classes(&self) -> Vec<String> {
-        vec![STORAGE_COMMITMENT.to_string()]
+        OFFERED.iter().map(|s| s.to_string()).collect()
     }
 
     fn accepts_storage(&self) -> bool {

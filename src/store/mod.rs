@@ -381,7 +381,8 @@ impl VerifyReport {
     }
 }
 
-/// The database and its WAL files hold patient data: owner-only.
+/// The database and its WAL files hold patient data: owner-only (owner and group in a shared
+/// workspace).
 fn make_private(db: &Path) {
     #[cfg(unix)]
     {
@@ -391,10 +392,13 @@ fn make_private(db: &Path) {
             let mut p = names.clone();
             p.push(suffix);
             let p = std::path::PathBuf::from(p);
+            let wanted = crate::fsutil::file_mode();
             if let Ok(m) = std::fs::metadata(&p)
-                && m.permissions().mode() & 0o077 != 0
+                && m.permissions().mode() & 0o777 != wanted
+                && (m.permissions().mode() & crate::fsutil::forbidden_bits() != 0
+                    || crate::fsutil::group_shared())
             {
-                let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600));
+                let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(wanted));
             }
         }
         names.clear();
