@@ -75,7 +75,12 @@ pub fn tables() -> Vec<Table> {
             "Provider of Service (SCP)",
         ],
         rows: vec![
-            vec![sop_name(VERIFICATION), VERIFICATION.into(), yes(true), yes(true)],
+            vec![
+                sop_name(VERIFICATION),
+                VERIFICATION.into(),
+                yes(true),
+                yes(true),
+            ],
             vec![
                 format!("Storage SOP Classes ({storage_count}, table storage-sop-classes)"),
                 "see table".into(),
@@ -161,7 +166,9 @@ pub fn tables() -> Vec<Table> {
             "None".into(),
         ],
         vec![
-            format!("each of the {storage_count} Storage SOP Classes of table storage-sop-classes, and any other (private) SOP class proposed"),
+            format!(
+                "each of the {storage_count} Storage SOP Classes of table storage-sop-classes, and any other (private) SOP class proposed"
+            ),
             "see table".into(),
             "every one in table transfer-syntaxes; the first proposed is accepted".into(),
             "SCP".into(),

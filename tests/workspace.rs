@@ -90,7 +90,11 @@ fn a_set_group_id_folder_is_a_workspace_its_group_shares() {
     )
     .unwrap();
     let out = qcdesk(&ws, &["status"]);
-    assert!(stderr(&out).contains("readable by other users"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("readable by other users"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(full(&ws.join("qcdesk.sqlite")), 0o660);
 }
 

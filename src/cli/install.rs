@@ -31,7 +31,10 @@ pub fn conformance(check: Option<PathBuf>, update: Option<PathBuf>, json: bool) 
                 path.display()
             );
         }
-        eprintln!("{}: every generated table agrees with the code", path.display());
+        eprintln!(
+            "{}: every generated table agrees with the code",
+            path.display()
+        );
     } else if let Some(path) = update {
         let new = conformance::update(&read(&path)?)
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;

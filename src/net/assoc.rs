@@ -113,9 +113,7 @@ impl Association {
     pub fn open(peer: &Peer, abstract_syntaxes: &[&str]) -> Result<Association, NetError> {
         let contexts: Vec<(String, Vec<String>)> = abstract_syntaxes
             .iter()
-            .map(|a| {
-(a.to_string(), UNCOMPRESSED.map(String::from).to_vec())
-            })
+            .map(|a| (a.to_string(), UNCOMPRESSED.map(String::from).to_vec()))
             .collect();
         Association::open_with(peer, &contexts, &[])
     }

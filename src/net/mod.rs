@@ -24,10 +24,10 @@ use std::time::Duration;
 
 pub use assoc::Association;
 pub(crate) use assoc::MAX_PDU as REQUESTER_MAX_PDU;
-pub(crate) use scp::MAX_PDU as RECEIVER_MAX_PDU;
 pub use dimse::{Command, CommandField, Message};
 pub use echo::{EchoReport, echo};
 pub use find::{FindOutcome, Next, find};
+pub(crate) use scp::MAX_PDU as RECEIVER_MAX_PDU;
 pub use status::{Status, StatusKind};
 pub use store_scu::StoreAssociation;
 pub use tls::TlsFiles;
