@@ -109,3 +109,52 @@ fn worklist_and_status_json() {
     let sum: u64 = states.values().map(|v| v.as_u64().unwrap()).sum();
     assert_eq!(sum, st["studies"].as_u64().unwrap());
 }
+
+#[test]
+fn version_man_pages_and_completions_come_from_the_cli() {
+    let ws = tempfile::tempdir().unwrap();
+    let out = qcdesk(ws.path(), &["--version"]);
+    assert!(out.status.success());
+    let version = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        version.starts_with(&format!(
+            "qcdesk {} (dicom-rs 0.10.",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{version}"
+    );
+    let man = ws.path().join("man");
+    let out = qcdesk(ws.path(), &["manpages", man.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A page for qcdesk and one for every command, each naming its options.
+    let top = std::fs::read_to_string(man.join("qcdesk.1")).unwrap();
+    assert!(
+        top.starts_with(".ie") || top.contains(".TH qcdesk 1"),
+        "{top:.200}"
+    );
+    let listen = std::fs::read_to_string(man.join("qcdesk-listen.1")).unwrap();
+    assert!(listen.contains("\\-\\-config"), "{listen:.400}");
+    for command in [
+        "import",
+        "fix",
+        "send",
+        "report",
+        "conformance",
+        "worklist-sync",
+    ] {
+        assert!(
+            man.join(format!("qcdesk-{command}.1")).exists(),
+            "{command}"
+        );
+    }
+    let out = qcdesk(ws.path(), &["completions", "bash"]);
+    assert!(out.status.success());
+    let bash = String::from_utf8_lossy(&out.stdout);
+    assert!(bash.contains("complete -F") && bash.contains("conformance"));
+    let out = qcdesk(ws.path(), &["completions", "tcsh"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an unknown shell is a usage error"
+    );
+}

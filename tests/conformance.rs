@@ -77,16 +77,17 @@ fn a_receiver_accepts_every_class_and_syntax_the_statement_lists() {
         format!("[listen]\nae_title = \"QCDESK_SVC\"\nport = {port}\n"),
     )
     .unwrap();
+    let log = ws.path().join("stderr.log");
     let child = std::process::Command::new(bin())
         .arg("--workspace")
         .arg(ws.path().join("ws"))
         .args(["listen", "--config", settings.to_str().unwrap()])
         .env_remove("QCDESK_WORKSPACE")
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
-    let _receiver = Proc {
+    let mut receiver = Proc {
         child: Some(child),
         name: "qcdesk listen --config".into(),
     };
@@ -118,4 +119,18 @@ fn a_receiver_accepts_every_class_and_syntax_the_statement_lists() {
             conformance::ts_name(ts)
         );
     }
+
+    // A refused association goes to the log (the service's journal) with the caller's address.
+    let refused = ClientAssociationOptions::new()
+        .calling_ae_title("CONFORMANCE")
+        .called_ae_title("NOT_THE_RECEIVER")
+        .with_abstract_syntax("1.2.840.10008.1.1")
+        .establish_with(&format!("127.0.0.1:{port}"));
+    assert!(refused.is_err());
+    receiver.terminate();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("association from 127.0.0.1:") && text.contains("refused"),
+        "{text}"
+    );
 }

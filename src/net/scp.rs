@@ -465,13 +465,14 @@ fn serve(stream: TcpStream, config: &ScpConfig, handler: &dyn Handler) {
     match &config.tls {
         Some(tls) => match options.tls_config(Arc::clone(tls)).establish_tls(stream) {
             Ok(assoc) => run_association(assoc, info, handler),
-            Err(e) => tracing::info!("TLS association from {} refused: {e}", info.peer_address),
+            Err(e) => tracing::warn!("TLS association from {} refused: {e}", info.peer_address),
         },
-        None => {
-            if let Ok(assoc) = options.establish(stream) {
-                run_association(assoc, info, handler);
-            }
-        }
+        // A refusal (an AE title not allowed, nothing acceptable proposed) goes to the log, the
+        // service's journal: AE titles and addresses, no patient data.
+        None => match options.establish(stream) {
+            Ok(assoc) => run_association(assoc, info, handler),
+            Err(e) => tracing::warn!("association from {} refused: {e}", info.peer_address),
+        },
     }
 }
 
