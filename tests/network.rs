@@ -690,3 +690,59 @@ fn a_corrected_patient_id_resent_to_orthanc_reports_the_stale_copy_until_it_is_g
     assert_eq!(transfers[0]["stale"], serde_json::json!([]));
     assert_eq!(demographics(&orthanc, &uid).0, "QC-NEW-1");
 }
+
+#[test]
+fn instances_the_archive_did_not_commit_are_sent_again_on_retry() {
+    use qcdesk::store::{ItemResult, Store};
+    let ws = workspace_with(&[test_file("CT_small.dcm"), test_file("MR_small.dcm")]);
+    let mut store = Store::open(ws.path()).unwrap();
+    let studies: Vec<i64> = qcdesk_json(ws.path(), &["queue", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect();
+    let job = store.enqueue_send(studies[0], "pacs").unwrap();
+    let items = store.send_items(job, false).unwrap();
+    assert_eq!(items.len(), 1);
+    // Sent, then the commitment report names it as failed: the job ends failed.
+    let sent: Vec<ItemResult> = items
+        .iter()
+        .map(|i| ItemResult {
+            instance_id: i.instance_id,
+            state: Some("sent"),
+            status: Some(0),
+            message: String::new(),
+            sent_as: i.transfer_syntax.clone(),
+        })
+        .collect();
+    store.record_send_results(job, &sent).unwrap();
+    store
+        .set_send_uncommitted(
+            job,
+            &[(
+                items[0].sop_uid.clone(),
+                "not committed: no such object instance (0112H)".into(),
+            )],
+        )
+        .unwrap();
+    store
+        .set_send_state(
+            job,
+            "failed",
+            "the archive did not commit 1 of 1 instances",
+            None,
+            true,
+        )
+        .unwrap();
+    assert!(store.send_items(job, true).unwrap().is_empty());
+    // A retry by hand sends it again.
+    assert!(store.retry_send(job).unwrap());
+    let pending = store.send_items(job, true).unwrap();
+    assert_eq!(
+        pending.len(),
+        1,
+        "the uncommitted instance is pending again"
+    );
+    assert_eq!(pending[0].sop_uid, items[0].sop_uid);
+}

@@ -375,7 +375,8 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// Queues a failed or cancelled job again: its failed items become pending.
+    /// Queues a failed or cancelled job again: its failed items, and those the archive did not
+    /// commit, become pending (and are sent again).
     pub fn retry_send(&mut self, job: i64) -> Result<bool, StoreError> {
         let (now, unix) = fsutil::now();
         self.in_transaction(|tx| {
@@ -387,7 +388,8 @@ impl Store {
             )?;
             if n > 0 {
                 tx.execute(
-                    "UPDATE send_items SET state = 'pending' WHERE job_id = ?1 AND state = 'failed'",
+                    "UPDATE send_items SET state = 'pending', committed = NULL
+                     WHERE job_id = ?1 AND (state = 'failed' OR committed = 0)",
                     [job],
                 )?;
             }
