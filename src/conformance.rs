@@ -216,7 +216,7 @@ pub fn tables() -> Vec<Table> {
             ],
             vec![
                 "Send a study (`qcdesk send`, the desk)".into(),
-                "the Storage SOP Class of each instance sent, one context per class and transfer syntax (at most 127)".into(),
+                "the Storage SOP Class of each instance sent, one context per class and transfer syntax (127 per association; more kinds go over further associations)".into(),
                 format!("the instance's own transfer syntax, then {uncompressed}"),
                 "SCU".into(),
                 "None".into(),

@@ -264,6 +264,16 @@ fn workspace_with(files: &[PathBuf]) -> tempfile::TempDir {
     ws
 }
 
+/// The queue ids of a workspace's studies.
+fn queue_ids(ws: &Path) -> Vec<String> {
+    qcdesk_json(ws, &["queue", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].to_string())
+        .collect()
+}
+
 fn config(ws: &Path, text: &str) {
     std::fs::write(ws.join("config.toml"), text).unwrap();
 }
@@ -299,13 +309,7 @@ fn send_transcodes_for_an_archive_that_takes_only_uncompressed_syntaxes() {
     let port = free_port();
     let _scp = storescp("ARCH", port, out.path(), false, true);
     add_archive(ws.path(), "arch", "ARCH", port);
-    let queue = qcdesk_json(ws.path(), &["queue", "--json"]);
-    let ids: Vec<String> = queue
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["id"].to_string())
-        .collect();
+    let ids = queue_ids(ws.path());
     let mut args: Vec<&str> = ids.iter().map(|s| s.as_str()).collect();
     args.push("--node");
     args.push("arch");
@@ -745,4 +749,67 @@ fn instances_the_archive_did_not_commit_are_sent_again_on_retry() {
         "the uncommitted instance is pending again"
     );
     assert_eq!(pending[0].sop_uid, items[0].sop_uid);
+}
+
+#[test]
+fn a_study_of_more_kinds_than_one_association_carries_goes_over_several() {
+    // 130 instances of 130 storage classes: more (class, syntax) pairs than the 127 contexts one
+    // association proposes besides Storage Commitment.
+    let classes: Vec<&str> = qcdesk::net::storage_classes::STORAGE_SOP_CLASSES
+        .iter()
+        .copied()
+        .filter(|c| !qcdesk::conformance::sop_name(c).contains("Retired"))
+        .take(130)
+        .collect();
+    assert_eq!(classes.len(), 130);
+    let dir = tempfile::tempdir().unwrap();
+    let script = "import sys, pydicom\n\
+        src, out = sys.argv[1], sys.argv[2]\n\
+        for i, uid in enumerate(sys.argv[3:]):\n\
+        \x20   d = pydicom.dcmread(src)\n\
+        \x20   d.SOPClassUID = uid\n\
+        \x20   d.file_meta.MediaStorageSOPClassUID = uid\n\
+        \x20   d.SOPInstanceUID = '2.25.4711%d' % i\n\
+        \x20   d.file_meta.MediaStorageSOPInstanceUID = d.SOPInstanceUID\n\
+        \x20   d.InstanceNumber = i + 1\n\
+        \x20   d.save_as('%s/%03d.dcm' % (out, i))\n";
+    let made = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(test_file("CT_small.dcm"))
+        .arg(dir.path())
+        .args(&classes)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let ws = workspace_with(&[dir.path().to_path_buf()]);
+    // The archive: a second qcdesk receiver, which takes every storage class (DCMTK's storescp
+    // refuses the newest ones even when promiscuous).
+    let archive = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut receiver = listen(archive.path(), port, Some("ARCH"));
+    add_archive(ws.path(), "arch", "ARCH", port);
+    let ids = queue_ids(ws.path());
+    assert_eq!(ids.len(), 1, "one study");
+    let (code, json, err) = send(ws.path(), &[&ids[0], "--node", "arch"]);
+    assert_eq!(code, Some(0), "{err}\n{json:#}");
+    let t = &json[0];
+    assert_eq!(t["instances"], 130, "{t:#}");
+    assert_eq!(t["sent"], 130, "{t:#}");
+    assert_eq!(t["failed"], 0, "{t:#}");
+    receiver.terminate();
+    let held = qcdesk_json(archive.path(), &["queue", "--json"]);
+    assert_eq!(held[0]["instances"], 130, "{held:#}");
+    // Over two associations at least (127 + 3 kinds).
+    let map = qcdesk_json(archive.path(), &["nodes", "--json"]);
+    let peer = map["peers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["instances"] == 130)
+        .unwrap_or_else(|| panic!("{map:#}"));
+    assert!(peer["associations"].as_i64().unwrap() >= 2, "{peer:#}");
 }

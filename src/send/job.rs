@@ -60,13 +60,22 @@ pub fn run(
         done,
         total,
     });
-    let mut assoc = None;
-    if !pending.is_empty() {
-        match send_pending(store, job, peer, cfg, &pending, done, total, progress)? {
-            Sent::All(a) => assoc = a,
+    let mut assoc: Option<Box<StoreAssociation>> = None;
+    let mut done = done;
+    // An association carries at most 127 (SOP class, transfer syntax) contexts besides Storage
+    // Commitment: a study of more kinds goes over several rounds of associations.
+    for batch in by_contexts(&pending, MAX_PAIRS) {
+        match send_pending(store, job, peer, cfg, &batch, done, total, progress)? {
+            Sent::All(a) => {
+                if let Some(earlier) = assoc.take() {
+                    earlier.release();
+                }
+                assoc = a;
+            }
             Sent::Cancelled => return Ok(JobEnd::Cancelled),
             Sent::Stopped(why) => return retry_or_fail(store, job, cfg, why),
         }
+        done += batch.len();
     }
     let items = store.send_items(job.id, false)?;
     let failed = store
@@ -85,6 +94,24 @@ pub fn run(
     }
     store.set_send_state(job.id, "verifying", "", None, false)?;
     prove(store, job, peer, cfg, assoc, &items)
+}
+
+/// The most (SOP class, transfer syntax) pairs one association proposes for instances (one
+/// more context is kept for Storage Commitment; 128 is the protocol's limit).
+const MAX_PAIRS: usize = 127;
+
+/// `items` in batches of at most `max` distinct (SOP class, transfer syntax) pairs, each pair's
+/// instances together.
+fn by_contexts(items: &[SendItem], max: usize) -> Vec<Vec<SendItem>> {
+    let mut by_pair: std::collections::BTreeMap<(&str, &str), Vec<SendItem>> = Default::default();
+    for i in items {
+        by_pair
+            .entry((i.sop_class.as_str(), i.transfer_syntax.as_str()))
+            .or_default()
+            .push(i.clone());
+    }
+    let pairs: Vec<Vec<SendItem>> = by_pair.into_values().collect();
+    pairs.chunks(max.max(1)).map(|c| c.concat()).collect()
 }
 
 /// How sending the pending instances ended.
