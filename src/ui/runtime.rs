@@ -71,6 +71,7 @@ pub struct Runtime {
     view_key: Option<ViewKey>,
     /// The studies behind a figure of the report the user clicked: the queue shows only these.
     pub only: Option<Only>,
+    only_serial: u64,
     pub stats: StoreStats,
     pub detail: Option<StudyDetail>,
     /// The selected study's candidate orders, when it is not matched.
@@ -127,7 +128,9 @@ pub struct Only {
 impl Runtime {
     /// Narrows the queue to `ids` (None widens it again).
     pub fn show_only(&mut self, only: Option<(String, Vec<i64>)>) {
-        let serial = self.only.as_ref().map_or(0, |o| o.serial) + 1;
+        // Never reused: a narrowing replaced within one frame is still told apart.
+        self.only_serial += 1;
+        let serial = self.only_serial;
         self.only = only.map(|(label, ids)| Only {
             label,
             ids: ids.into_iter().collect(),
@@ -167,6 +170,7 @@ impl Runtime {
             view: Vec::new(),
             view_key: None,
             only: None,
+            only_serial: 0,
             stats: StoreStats::default(),
             detail: None,
             candidates: None,

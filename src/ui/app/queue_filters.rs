@@ -5,7 +5,7 @@ use super::DeskApp;
 use crate::model::StudyState;
 
 impl DeskApp {
-    /// The queue's filters: state, modality, search, thumbnails.
+    /// The queue's filters: state, modality, search, dismissed, thumbnails, the narrowing.
     pub(super) fn queue_filters_ui(&mut self, ui: &mut egui::Ui) {
         let state_text = self
             .state
@@ -60,7 +60,7 @@ impl DeskApp {
             )
             .on_hover_text("The queue shows only the studies behind this figure of the report");
             if ui.button("Show all").clicked() {
-                self.rt.only = None;
+                self.rt.show_only(None);
             }
         }
     }
