@@ -251,6 +251,17 @@ fn listen_refuses_callers_off_its_allow_list_and_survives_malformed_pdus() {
         1,
         "only the real instance: {queue:#}"
     );
+    // The refusal is recorded: the intruder is on the node map, its association a failure.
+    let map = qcdesk_json(ws.path(), &["nodes", "--json"]);
+    let intruder = map["peers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["ae_title"] == "INTRUDER")
+        .unwrap_or_else(|| panic!("the refused caller is not on the map: {map:#}"));
+    assert_eq!(intruder["associations"], 1, "{intruder:#}");
+    assert_eq!(intruder["failures"], 1, "{intruder:#}");
+    assert_eq!(intruder["instances"], 0, "{intruder:#}");
 }
 
 /// A workspace holding these files (imported).

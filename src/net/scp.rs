@@ -110,6 +110,8 @@ pub trait Handler: Send + Sync + 'static {
     }
     /// An association was accepted; the handler may record it and set `info.id`.
     fn opened(&self, _info: &mut AssociationInfo) {}
+    /// An association was refused (`info` as far as its request told).
+    fn refused(&self, _info: &AssociationInfo, _why: &str) {}
     fn store(&self, _info: &AssociationInfo, _request: StoreRequest) -> Answer {
         Answer::status(0x0122, "storage is not offered here")
     }
@@ -400,11 +402,17 @@ fn peer_closed(stream: &TcpStream) -> bool {
 
 /// The peer's implementation class and version from its A-ASSOCIATE-RQ (dicom-ul does not keep
 /// them), and whether the request parses at all.
-fn implementation(first: &[u8]) -> Option<(String, String)> {
+/// The caller's implementation (class UID, version name) and AE titles (calling, called), from
+/// its association request.
+fn implementation(first: &[u8]) -> Option<((String, String), (String, String))> {
     match dicom_ul::pdu::read_pdu(first, dicom_ul::pdu::MAXIMUM_PDU_SIZE, false) {
-        Ok(Some(Pdu::AssociationRQ(rq))) => {
-            Some(super::assoc::implementation_of(&rq.user_variables))
-        }
+        Ok(Some(Pdu::AssociationRQ(rq))) => Some((
+            super::assoc::implementation_of(&rq.user_variables),
+            (
+                rq.calling_ae_title.trim().to_string(),
+                rq.called_ae_title.trim().to_string(),
+            ),
+        )),
         _ => None,
     }
 }
@@ -422,14 +430,15 @@ fn serve(stream: TcpStream, config: &ScpConfig, handler: &dyn Handler) {
         return;
     };
     // Over TLS the request is read inside the tunnel: its implementation is not known here.
-    let (implementation_class_uid, implementation_version) = if config.tls.is_some() {
-        Default::default()
-    } else {
-        match implementation(&first) {
-            Some(i) => i,
-            None => return,
-        }
-    };
+    let ((implementation_class_uid, implementation_version), (calling_ae, called_ae)) =
+        if config.tls.is_some() {
+            Default::default()
+        } else {
+            match implementation(&first) {
+                Some(i) => i,
+                None => return,
+            }
+        };
     let mut options = ServerAssociationOptions::new()
         .ae_access_control(Access { handler })
         .with_negotiation(Roles)
@@ -456,8 +465,8 @@ fn serve(stream: TcpStream, config: &ScpConfig, handler: &dyn Handler) {
     }
     let info = AssociationInfo {
         id: None,
-        calling_ae: String::new(),
-        called_ae: String::new(),
+        calling_ae,
+        called_ae,
         peer_address,
         implementation_class_uid,
         implementation_version,
@@ -465,13 +474,23 @@ fn serve(stream: TcpStream, config: &ScpConfig, handler: &dyn Handler) {
     match &config.tls {
         Some(tls) => match options.tls_config(Arc::clone(tls)).establish_tls(stream) {
             Ok(assoc) => run_association(assoc, info, handler),
-            Err(e) => tracing::warn!("TLS association from {} refused: {e}", info.peer_address),
+            Err(e) => {
+                tracing::warn!("TLS association from {} refused: {e}", info.peer_address);
+                handler.refused(&info, &e.to_string());
+            }
         },
         // A refusal (an AE title not allowed, nothing acceptable proposed) goes to the log, the
-        // service's journal: AE titles and addresses, no patient data.
+        // service's journal (AE titles and addresses, no patient data), and to the handler.
         None => match options.establish(stream) {
             Ok(assoc) => run_association(assoc, info, handler),
-            Err(e) => tracing::warn!("association from {} refused: {e}", info.peer_address),
+            Err(e) => {
+                tracing::warn!(
+                    "association from {} ({}) refused: {e}",
+                    info.peer_address,
+                    info.calling_ae
+                );
+                handler.refused(&info, &e.to_string());
+            }
         },
     }
 }

@@ -294,6 +294,14 @@ impl Handler for StoreHandler {
         }
     }
 
+    /// Recorded like any association, ended "refused: why": the node map counts it among the
+    /// peer's failures.
+    fn refused(&self, info: &AssociationInfo, why: &str) {
+        let mut info = info.clone();
+        self.opened(&mut info);
+        self.closed(&info, 0, &format!("refused: {why}"));
+    }
+
     fn closed(&self, info: &AssociationInfo, stored: usize, how: &str) {
         let _ = self
             .to_writer
