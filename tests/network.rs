@@ -208,6 +208,22 @@ fn listen_refuses_callers_off_its_allow_list_and_survives_malformed_pdus() {
     }
     // Meanwhile a real sender is served.
     storescu(port, "QC_SCP", &[], &[&test_file("CT_small.dcm")]);
+    // Retrieval is not offered: C-MOVE is refused with its status (0122), the association
+    // released, not aborted.
+    let moved = std::process::Command::new(tool("movescu"))
+        .args(["-S", "-aet", "MODALITY", "-aec", "QC_SCP"])
+        .args([
+            "-k",
+            "QueryRetrieveLevel=STUDY",
+            "-k",
+            "StudyInstanceUID=1.2.3",
+        ])
+        .args(["127.0.0.1", &port.to_string()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&moved.stderr).to_string()
+        + &String::from_utf8_lossy(&moved.stdout);
+    assert!(text.contains("SOPClassNotSupported"), "{text}");
     // A caller off the list is rejected with the reason.
     let out = std::process::Command::new(tool("storescu"))
         .args([
@@ -262,6 +278,16 @@ fn listen_refuses_callers_off_its_allow_list_and_survives_malformed_pdus() {
     assert_eq!(intruder["associations"], 1, "{intruder:#}");
     assert_eq!(intruder["failures"], 1, "{intruder:#}");
     assert_eq!(intruder["instances"], 0, "{intruder:#}");
+    let modality = map["peers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["ae_title"] == "MODALITY")
+        .unwrap_or_else(|| panic!("{map:#}"));
+    assert_eq!(
+        modality["failures"], 0,
+        "the C-MOVE ended in a release: {modality:#}"
+    );
 }
 
 /// A workspace holding these files (imported).

@@ -612,6 +612,13 @@ fn run_association<S: Read + Write + CloseSocket>(
             }
             // A cancel for a query already answered in full; the answer to our report.
             Some(CommandField::CCancelRq | CommandField::NEventReportRsp) => true,
+            // Retrieval is not offered: refused with its status, the association goes on.
+            Some(CommandField::CMoveRq) => {
+                reply(&mut assoc, &msg, CommandField::CMoveRsp, 0x0122, None)
+            }
+            Some(CommandField::CGetRq) => {
+                reply(&mut assoc, &msg, CommandField::CGetRsp, 0x0122, None)
+            }
             _ => {
                 let field = msg.command.raw_field().unwrap_or(0);
                 let _ = assoc.abort();
