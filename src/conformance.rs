@@ -4,12 +4,11 @@
 //! of `docs/conformance.md` between `<!-- BEGIN GENERATED id -->` markers are these tables, and
 //! a test fails when the two disagree.
 
-use dicom_core::dictionary::UidDictionary;
-use dicom_dictionary_std::StandardSopClassDictionary;
-use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use serde::Serialize;
 
+use crate::dicom::ts_name;
+use crate::dicom::uids::sop_class_name as sop_name;
 use crate::net::storage_classes::STORAGE_SOP_CLASSES;
 use crate::net::{MWL_FIND, STORAGE_COMMITMENT, STUDY_ROOT_FIND, UNCOMPRESSED, VERIFICATION};
 
@@ -21,20 +20,6 @@ pub struct Table {
     pub title: &'static str,
     pub header: Vec<&'static str>,
     pub rows: Vec<Vec<String>>,
-}
-
-/// A SOP class's name as the standard gives it.
-pub fn sop_name(uid: &str) -> String {
-    StandardSopClassDictionary
-        .by_uid(uid)
-        .map_or_else(|| uid.to_string(), |e| e.name.to_string())
-}
-
-/// A transfer syntax's name as dicom-rs's registry gives it.
-pub fn ts_name(uid: &str) -> String {
-    TransferSyntaxRegistry
-        .get(uid)
-        .map_or_else(|| uid.to_string(), |t| t.name().to_string())
 }
 
 /// Every transfer syntax the receiver accepts: those dicom-rs can parse (the rule of its

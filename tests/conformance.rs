@@ -116,7 +116,7 @@ fn a_receiver_accepts_every_class_and_syntax_the_statement_lists() {
         assert!(
             got.iter().any(|(_, t)| t == ts),
             "transfer syntax {ts} ({}) refused",
-            conformance::ts_name(ts)
+            qcdesk::dicom::ts_name(ts)
         );
     }
 

@@ -795,7 +795,7 @@ fn a_study_of_more_kinds_than_one_association_carries_goes_over_several() {
     let classes: Vec<&str> = qcdesk::net::storage_classes::STORAGE_SOP_CLASSES
         .iter()
         .copied()
-        .filter(|c| !qcdesk::conformance::sop_name(c).contains("Retired"))
+        .filter(|c| !qcdesk::dicom::uids::sop_class_name(c).contains("Retired"))
         .take(130)
         .collect();
     assert_eq!(classes.len(), 130);

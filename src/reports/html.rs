@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Count, Report};
+use super::{Count, Report, hours};
 
 /// Escapes text for HTML (station names and AE titles come from the files).
 fn esc(s: &str) -> String {
@@ -21,10 +21,6 @@ fn esc(s: &str) -> String {
         }
     }
     out
-}
-
-fn hours(s: Option<i64>) -> String {
-    s.map_or("—".into(), |s| format!("{:.1} h", s as f64 / 3600.0))
 }
 
 const W: f64 = 640.0;

@@ -105,6 +105,11 @@ pub fn date_of(unix: i64) -> String {
         .unwrap_or_default()
 }
 
+/// A time to resolve for people: "2.5 h", or "—" when there is none.
+pub fn hours(seconds: Option<i64>) -> String {
+    seconds.map_or("—".into(), |s| format!("{:.1} h", s as f64 / 3600.0))
+}
+
 /// Unix time of a `YYYY-MM-DD` (UTC midnight).
 pub fn parse_date(s: &str) -> Option<i64> {
     let f = time::format_description::parse_borrowed::<2>("[year]-[month]-[day]").ok()?;

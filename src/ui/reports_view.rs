@@ -8,7 +8,7 @@ use egui::RichText;
 use egui_plot::{Bar, BarChart, Plot};
 
 use super::state::UiCommand;
-use crate::reports::{GroupBy, Report};
+use crate::reports::{GroupBy, Report, hours};
 
 /// What the user chose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,10 +25,6 @@ impl Default for ReportsView {
             by: GroupBy::Modality,
         }
     }
-}
-
-fn hours(s: Option<i64>) -> String {
-    s.map_or("—".into(), |s| format!("{:.1} h", s as f64 / 3600.0))
 }
 
 /// A bar chart with a title; returns the index of a bar clicked.
