@@ -87,6 +87,7 @@ pub fn tables() -> Vec<Table> {
             ],
         ],
     };
+    let receiver = crate::receive::ReceiverConfig::default();
     let identity = Table {
         id: "implementation",
         title: "Implementation identity and limits",
@@ -121,16 +122,36 @@ pub fn tables() -> Vec<Table> {
                 crate::net::REQUESTER_MAX_PDU.to_string(),
             ],
             vec![
-                "Simultaneous associations accepted (default, `max_associations`)".into(),
-                crate::receive::ReceiverConfig::default()
-                    .max_associations
-                    .to_string(),
+                "Simultaneous connections accepted (default, `max_associations`)".into(),
+                receiver.max_associations.to_string(),
+            ],
+            vec![
+                "Simultaneous associations per calling address / AE title (default, `max_per_address`, `max_per_ae`)".into(),
+                format!("{} / {}", receiver.max_per_address, receiver.max_per_ae),
+            ],
+            vec![
+                "Handshake deadline, receiver (default seconds, `handshake_seconds`)".into(),
+                receiver.handshake_seconds.to_string(),
             ],
             vec![
                 "Idle association timeout, receiver (default seconds, `timeout_seconds`)".into(),
-                crate::receive::ReceiverConfig::default()
-                    .timeout_seconds
-                    .to_string(),
+                receiver.timeout_seconds.to_string(),
+            ],
+            vec![
+                "Slowest transfer within a message, receiver (default bytes/s, `min_bytes_per_second`)".into(),
+                receiver.min_bytes_per_second.to_string(),
+            ],
+            vec![
+                "Largest command set; largest non-C-STORE data set (bytes)".into(),
+                format!(
+                    "{} ; {}",
+                    crate::net::MAX_COMMAND,
+                    crate::net::MAX_DATA_IN_MEMORY
+                ),
+            ],
+            vec![
+                "Deepest sequence nesting read".into(),
+                crate::dicom::object::MAX_DEPTH.to_string(),
             ],
             vec![
                 "Connect / read timeout, requester (default seconds)".into(),

@@ -78,10 +78,12 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// A file being written in the workspace's temp folder; removed unless installed.
+/// A file being written in the workspace's temp folder; removed unless installed (or kept:
+/// a file the receiver acknowledged stays in its spool until its record is written).
 pub struct TempFile {
     path: std::path::PathBuf,
     file: Option<File>,
+    keep: bool,
 }
 
 impl TempFile {
@@ -109,6 +111,7 @@ impl TempFile {
                     return Ok(TempFile {
                         path,
                         file: Some(file),
+                        keep: false,
                     });
                 }
                 // A leftover of a dead process with our pid: take the next number.
@@ -120,6 +123,39 @@ impl TempFile {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Renames the (finished) file to `dest` and keeps it there: no longer removed when
+    /// dropped, only by [`TempFile::discard`].
+    pub fn persist(mut self, dest: &Path) -> std::io::Result<TempFile> {
+        self.file.take();
+        std::fs::rename(&self.path, dest)?;
+        // The old name is gone: nothing for this value to remove.
+        self.keep = true;
+        Ok(TempFile {
+            path: dest.to_path_buf(),
+            file: None,
+            keep: true,
+        })
+    }
+
+    /// A finished file already at `path`, kept (a spool entry found on start).
+    pub fn adopt(path: &Path) -> TempFile {
+        TempFile {
+            path: path.to_path_buf(),
+            file: None,
+            keep: true,
+        }
+    }
+
+    /// Removes the file, kept or not.
+    pub fn discard(mut self) -> std::io::Result<()> {
+        self.file.take();
+        self.keep = true;
+        match std::fs::remove_file(&self.path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
     }
 
     pub fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
@@ -192,7 +228,9 @@ impl TempFile {
 
 impl Drop for TempFile {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        if !self.keep {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 

@@ -20,6 +20,7 @@ pub mod reports;
 pub mod rules;
 pub mod send;
 pub mod store;
+pub mod text;
 #[cfg(feature = "desk")]
 pub mod ui;
 pub mod worklist;

@@ -36,6 +36,7 @@ const OWN_ENTRIES: &[&str] = &[
     "store",
     "thumbs",
     "tmp",
+    "spool",
     "config.toml",
     "demo.json",
     "qcdesk-demo-workspace",
@@ -213,6 +214,10 @@ impl Workspace {
     pub fn tmp_dir(&self) -> PathBuf {
         self.root.join("tmp")
     }
+    /// The receiver's spool: instances arriving, and those acknowledged but not yet recorded.
+    pub fn spool_dir(&self) -> PathBuf {
+        self.root.join("spool")
+    }
     pub fn config_path(&self) -> PathBuf {
         self.root.join("config.toml")
     }
@@ -254,7 +259,7 @@ impl Workspace {
 }
 
 /// Whether a process with this id runs, where that can be told.
-fn process_alive(pid: u32) -> Option<bool> {
+pub(crate) fn process_alive(pid: u32) -> Option<bool> {
     if cfg!(target_os = "linux") {
         Some(Path::new(&format!("/proc/{pid}")).exists())
     } else {

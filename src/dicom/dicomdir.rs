@@ -27,7 +27,9 @@ pub fn read_dicomdir(path: &Path) -> Result<DirectoryListing, DicomdirError> {
         path: path.display().to_string(),
         reason,
     };
-    let obj = dicom_object::open_file(path).map_err(|e| err(e.to_string()))?;
+    // A medium is anyone's: read without recursion and within limits.
+    let obj = super::object::open_file(path, super::object::Bounds::default())
+        .map_err(|e| err(e.to_string()))?;
     let root = path.parent().unwrap_or(Path::new("."));
     let mut listing = DirectoryListing::default();
     let Some(records) = obj

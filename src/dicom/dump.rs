@@ -3,7 +3,8 @@
 //!
 //! Bounded like the other readers: a length the file cannot hold stops the reading with the
 //! reason, large values (pixel data, waveforms) are listed by size without being read, and a
-//! pathological file gives at most `MAX_NODES` attributes.
+//! pathological file gives at most `MAX_NODES` attributes, nested at most
+//! [`super::object::MAX_DEPTH`] deep (the tree is walked by recursion when drawn and dropped).
 
 use std::io::{Read, Seek};
 
@@ -242,6 +243,15 @@ impl Reader {
                             self.error = Some(format!("the file is cut short: {why}"));
                             break;
                         }
+                        // In a deflated data set a value cannot be skipped, only read: a
+                        // length no real value has is where the listing stops.
+                        if self.deflated && len > super::object::MAX_VALUE {
+                            self.error = Some(format!(
+                                "{} declares {len} bytes in a deflated data set; not read",
+                                keyword(h.tag)
+                            ));
+                            break;
+                        }
                         let big_value = len > MAX_READ || h.tag == tags::PIXEL_DATA;
                         if big_value && stack.is_empty() && !self.deflated {
                             self.count += 1;
@@ -269,6 +279,15 @@ impl Reader {
                     push(&mut stack, top, node(tag, vr, len, text));
                 }
                 DataToken::SequenceStart { tag, len } => {
+                    let depth = stack.iter().filter(|o| matches!(o, Open::Seq(_))).count();
+                    if depth >= super::object::MAX_DEPTH {
+                        self.error = Some(format!(
+                            "sequences nested more than {} deep at {}; the rest is not listed",
+                            super::object::MAX_DEPTH,
+                            keyword(tag)
+                        ));
+                        break;
+                    }
                     self.count += 1;
                     stack.push(Open::Seq(node(
                         tag,

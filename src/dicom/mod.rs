@@ -7,6 +7,7 @@ pub mod compare;
 pub mod dicomdir;
 pub mod dump;
 pub mod header;
+pub mod object;
 pub mod part10;
 pub(crate) mod tokens;
 pub mod uids;

@@ -4,6 +4,9 @@
 
 use crate::dicom::write::{IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION};
 
+/// The longest value a short-length element can hold (padded to even length).
+const MAX_SHORT_VALUE: usize = 0xFFFE;
+
 fn element(out: &mut Vec<u8>, element: u16, vr: &[u8; 2], value: &[u8], pad: u8) {
     let mut v = value.to_vec();
     if v.len() % 2 == 1 {
@@ -28,29 +31,43 @@ pub fn wrap_part10(
     transfer_syntax: &str,
     source_ae: &str,
     data: &[u8],
-) -> (Vec<u8>, u64) {
+) -> Result<(Vec<u8>, u64), String> {
     let mut out = file_head(
         sop_class,
         sop_instance,
         transfer_syntax,
         source_ae,
         data.len(),
-    );
+    )?;
     let offset = out.len() as u64;
     out.extend_from_slice(data);
-    (out, offset)
+    Ok((out, offset))
 }
 
 /// Preamble, `DICM` and the file meta group: what precedes the data set. `room`: bytes to
 /// reserve after it for the data set (the receiver appends the data set as it arrives, so it
-/// is never copied into a file buffer again).
+/// is never copied into a file buffer again). A value too long for its length field (a UID
+/// of 64 KB from a peer's command) is refused, never written with a wrapped length.
 pub fn file_head(
     sop_class: &str,
     sop_instance: &str,
     transfer_syntax: &str,
     source_ae: &str,
     room: usize,
-) -> Vec<u8> {
+) -> Result<Vec<u8>, String> {
+    for (what, v) in [
+        ("SOP Class UID", sop_class),
+        ("SOP Instance UID", sop_instance),
+        ("Transfer Syntax UID", transfer_syntax),
+        ("Source AE Title", source_ae),
+    ] {
+        if v.len() > MAX_SHORT_VALUE {
+            return Err(format!(
+                "{what} of {} bytes is longer than a file meta element can hold",
+                v.len()
+            ));
+        }
+    }
     let mut meta = Vec::with_capacity(256);
     element(&mut meta, 0x0001, b"OB", &[0, 1], 0);
     element(&mut meta, 0x0002, b"UI", sop_class.as_bytes(), 0);
@@ -79,7 +96,7 @@ pub fn file_head(
     out.extend_from_slice(&[0x02, 0x00, 0x00, 0x00, b'U', b'L', 4, 0]);
     out.extend_from_slice(&(meta.len() as u32).to_le_bytes());
     out.extend_from_slice(&meta);
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -109,8 +126,13 @@ mod tests {
             "1.2.840.10008.1.2.1",
             "CT1",
             &data,
-        );
+        )
+        .unwrap();
         assert_eq!(&bytes[offset as usize..], &data[..]);
+        // A UID its length field cannot hold is refused, not wrapped.
+        let long = "1.".repeat(40_000);
+        let err = file_head("1.2", &long, "1.2.840.10008.1.2.1", "CT1", 0).unwrap_err();
+        assert!(err.contains("SOP Instance UID of 80000 bytes"), "{err}");
         let file = dicom_object::OpenFileOptions::new()
             .from_reader(&bytes[128..])
             .unwrap();

@@ -45,6 +45,18 @@ pub(crate) fn raw_tokens<'a, R: Read + Seek>(
 ) -> Result<RawTokens<'a>, String> {
     src.seek(SeekFrom::Start(start))
         .map_err(|e| format!("cannot seek to the data set: {e}"))?;
+    let options = DataSetReaderOptions::default().value_read(ValueReadStrategy::Raw);
+    tokens_with(src, ts, start, options)
+}
+
+/// Tokens of the data set that `src` is positioned at (`start` is that position, for the
+/// count), read with `options`.
+pub(crate) fn tokens_with<'a, R: Read + 'a>(
+    src: R,
+    ts: &TransferSyntax,
+    start: u64,
+    options: DataSetReaderOptions,
+) -> Result<RawTokens<'a>, String> {
     let pos = Rc::new(Cell::new(start));
     let base: Box<dyn Read + 'a> = Box::new(Counting {
         inner: src,
@@ -57,7 +69,6 @@ pub(crate) fn raw_tokens<'a, R: Read + Seek>(
         }
         _ => base,
     };
-    let options = DataSetReaderOptions::default().value_read(ValueReadStrategy::Raw);
     let tokens = DataSetReader::new_with_ts_cs_options(reader, ts, Default::default(), options)
         .map_err(|e| format!("cannot read the data set: {e}"))?;
     Ok(RawTokens { tokens, pos })

@@ -126,5 +126,7 @@ pub fn process_file(
         network: None,
         header: outcome.header,
         faults: outcome.faults,
+        received_at: None,
+        compare: Default::default(),
     }))
 }

@@ -73,11 +73,10 @@ fn encode(obj: &InMemDicomObject, ts_uid: &str) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// A peer's data set, read without recursion and within limits (a data set nested thousands
+/// deep would otherwise take the whole process down).
 fn decode(data: &[u8], ts_uid: &str) -> Result<InMemDicomObject, String> {
-    let ts = TransferSyntaxRegistry
-        .get(ts_uid)
-        .ok_or_else(|| format!("unknown transfer syntax {ts_uid}"))?;
-    InMemDicomObject::read_dataset_with_ts(data, ts).map_err(|e| e.to_string())
+    crate::dicom::object::read_dataset(data, ts_uid).map_err(|e| e.to_string())
 }
 
 fn string(obj: &InMemDicomObject, tag: Tag) -> String {

@@ -9,11 +9,14 @@
 
 mod assoc;
 pub mod commitment;
+pub mod deadline;
 mod dimse;
 mod echo;
 mod find;
 pub mod scp;
 mod scp_answer;
+mod scp_occupancy;
+mod scp_serve;
 mod status;
 pub mod storage_classes;
 mod store_scu;
@@ -31,6 +34,7 @@ pub(crate) use scp::MAX_PDU as RECEIVER_MAX_PDU;
 pub use status::{Status, StatusKind};
 pub use store_scu::StoreAssociation;
 pub use tls::TlsFiles;
+pub(crate) use wire::{MAX_COMMAND, MAX_DATA_IN_MEMORY};
 
 /// Verification SOP Class.
 pub const VERIFICATION: &str = "1.2.840.10008.1.1";

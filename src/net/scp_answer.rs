@@ -57,7 +57,12 @@ pub(super) fn answer_find<S: Read + Write + CloseSocket>(
         .sop_class()
         .unwrap_or_else(|| abstract_syntax.to_string());
     let query = dump_dataset(msg.data.as_deref().unwrap_or_default(), ts_uid);
-    if query.error.is_some() {
+    if let Some(why) = &query.error {
+        tracing::warn!(
+            "a C-FIND query from {} ({}) was refused: {why}",
+            info.calling_ae,
+            info.peer_address
+        );
         return reply(assoc, msg, CommandField::CFindRsp, 0xA900, None);
     }
     let (matches, status) = handler.find(info, &sop_class, &query.dataset);
@@ -84,7 +89,14 @@ pub(super) fn answer_commit<S: Read + Write + CloseSocket>(
 ) -> bool {
     let request = match commitment::read_request(msg.data.as_deref().unwrap_or_default(), ts_uid) {
         Ok(r) => r,
-        Err(_) => return reply(assoc, msg, CommandField::NActionRsp, 0x0110, None),
+        Err(why) => {
+            tracing::warn!(
+                "a Storage Commitment request from {} ({}) was refused: {why}",
+                info.calling_ae,
+                info.peer_address
+            );
+            return reply(assoc, msg, CommandField::NActionRsp, 0x0110, None);
+        }
     };
     let Some(result) = handler.commit(info, &request) else {
         return reply(assoc, msg, CommandField::NActionRsp, 0x0112, None);

@@ -10,54 +10,131 @@
 use std::io::Read;
 
 use super::dimse::{Command, Message, ReceiveError};
+use super::scp::StoreSink;
 
 /// PDU types (PS3.8 9.3).
 const P_DATA_TF: u8 = 0x04;
 const A_RELEASE_RQ: u8 = 0x05;
 const A_ABORT: u8 = 0x07;
 
-/// The largest data set accepted in one message.
-const MAX_DATA_SET: usize = 4 << 30;
+/// The largest command set accepted: real ones take a few hundred bytes; without a cap a peer
+/// could send command fragments until memory runs out.
+pub(crate) const MAX_COMMAND: usize = 64 << 10;
+
+/// The largest data set held in memory (a query, a commitment request or report). A C-STORE's
+/// data set goes to the handler's sink as it arrives instead, never held whole.
+pub(crate) const MAX_DATA_IN_MEMORY: usize = 64 << 20;
+
+/// Bytes read from the socket at a time into a sink.
+const CHUNK: usize = 256 << 10;
+
+/// Given a command announcing a data set (and its presentation context), the sink that takes
+/// the data set, if any.
+pub(crate) type OpenSink<'f, 's> = dyn FnMut(u8, &Command) -> Option<Box<dyn StoreSink + 's>> + 'f;
+
+/// A whole message, or a C-STORE whose data set went to a sink.
+pub(crate) enum Incoming<'s> {
+    Message(Message),
+    Stored {
+        context_id: u8,
+        command: Command,
+        sink: Box<dyn StoreSink + 's>,
+    },
+}
 
 fn read_exact(r: &mut impl Read, buf: &mut [u8]) -> Result<(), ReceiveError> {
     r.read_exact(buf).map_err(ReceiveError::Io)
 }
 
-/// Appends exactly `len` bytes from `r` to `out`, without zeroing the room first.
-fn append(r: &mut impl Read, out: &mut Vec<u8>, len: usize) -> Result<(), ReceiveError> {
+fn cut_short(got: usize, len: usize) -> ReceiveError {
+    ReceiveError::Io(std::io::Error::new(
+        std::io::ErrorKind::UnexpectedEof,
+        format!("the connection closed {got} bytes into a {len}-byte fragment"),
+    ))
+}
+
+/// Appends exactly `len` bytes from `r` to `out`, without zeroing the room first, telling
+/// `progress` as chunks arrive.
+fn append(
+    r: &mut impl Read,
+    out: &mut Vec<u8>,
+    len: usize,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(), ReceiveError> {
     let before = out.len();
-    out.reserve(len);
-    let got = r
-        .by_ref()
-        .take(len as u64)
-        .read_to_end(out)
-        .map_err(ReceiveError::Io)?;
-    if got != len {
-        out.truncate(before);
-        return Err(ReceiveError::Io(std::io::Error::new(
-            std::io::ErrorKind::UnexpectedEof,
-            format!("the connection closed {got} bytes into a {len}-byte fragment"),
-        )));
+    out.reserve(len.min(CHUNK * 4));
+    let mut left = len;
+    while left > 0 {
+        let take = left.min(CHUNK);
+        let got = r
+            .by_ref()
+            .take(take as u64)
+            .read_to_end(out)
+            .map_err(ReceiveError::Io)?;
+        if got != take {
+            let done = out.len() - before;
+            out.truncate(before);
+            return Err(cut_short(done, len));
+        }
+        left -= take;
+        progress(take as u64);
     }
     Ok(())
 }
 
-/// Reads one whole message: its command, and its data set appended to what `head` returns for
-/// the command (and its presentation context). Also returns the length of that head.
-/// `max_pdu` is the largest PDU this side agreed to receive.
-pub(crate) fn read_message(
+/// Passes exactly `len` bytes from `r` to `sink`, a chunk at a time.
+fn pass(
+    r: &mut impl Read,
+    sink: &mut dyn StoreSink,
+    buf: &mut Vec<u8>,
+    len: usize,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(), ReceiveError> {
+    let mut left = len;
+    while left > 0 {
+        let take = left.min(CHUNK);
+        buf.resize(take, 0);
+        r.read_exact(&mut buf[..take]).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                cut_short(len - left, len)
+            } else {
+                ReceiveError::Io(e)
+            }
+        })?;
+        sink.write(&buf[..take]);
+        left -= take;
+        progress(take as u64);
+    }
+    Ok(())
+}
+
+/// Where the data set of the message being read goes.
+enum Body<'s> {
+    None,
+    Memory(Vec<u8>),
+    Sink(Box<dyn StoreSink + 's>),
+}
+
+/// Reads one whole message. A command announcing a data set is shown to `open_sink`, which may
+/// take the data set (a C-STORE at the receiver: written to its spool as it arrives); any
+/// other data set is held in memory, up to [`MAX_DATA_IN_MEMORY`]. `max_pdu` is the largest
+/// PDU this side agreed to receive. `progress` hears the bytes of the message as they arrive
+/// (its first call: the message has begun), so the caller can hold the peer to a pace.
+pub(crate) fn read_message<'s>(
     r: &mut impl Read,
     max_pdu: u32,
-    head: &mut dyn FnMut(u8, &Command) -> Vec<u8>,
-) -> Result<(Message, usize), ReceiveError> {
+    open_sink: &mut OpenSink<'_, 's>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Incoming<'s>, ReceiveError> {
     let mut command_bytes = Vec::new();
     let mut command: Option<Command> = None;
-    let mut data = Vec::new();
-    let mut head_len = 0usize;
+    let mut body = Body::None;
+    let mut buf = Vec::new();
     let mut context_id = 0u8;
     loop {
         let mut pdu = [0u8; 6];
         read_exact(r, &mut pdu)?;
+        progress(6);
         let len = u32::from_be_bytes([pdu[2], pdu[3], pdu[4], pdu[5]]);
         match pdu[0] {
             P_DATA_TF => {}
@@ -102,8 +179,20 @@ pub(crate) fn read_message(
             let bytes = item_len - 2;
             match (&command, is_command) {
                 (None, true) => {
-                    context_id = pc;
-                    append(r, &mut command_bytes, bytes)?;
+                    if command_bytes.is_empty() {
+                        context_id = pc;
+                    } else if pc != context_id {
+                        return Err(ReceiveError::Protocol(format!(
+                            "command fragments on presentation contexts {context_id} and {pc}"
+                        )));
+                    }
+                    if command_bytes.len() + bytes > MAX_COMMAND {
+                        return Err(ReceiveError::Protocol(format!(
+                            "a command set of more than {} KiB",
+                            MAX_COMMAND >> 10
+                        )));
+                    }
+                    append(r, &mut command_bytes, bytes, progress)?;
                     if is_last {
                         let c = Command::decode(&command_bytes).map_err(ReceiveError::Protocol)?;
                         if !c.has_data_set() {
@@ -112,17 +201,16 @@ pub(crate) fn read_message(
                                     "bytes after a complete message in its PDU".into(),
                                 ));
                             }
-                            return Ok((
-                                Message {
-                                    context_id,
-                                    command: c,
-                                    data: None,
-                                },
-                                0,
-                            ));
+                            return Ok(Incoming::Message(Message {
+                                context_id,
+                                command: c,
+                                data: None,
+                            }));
                         }
-                        data = head(context_id, &c);
-                        head_len = data.len();
+                        body = match open_sink(context_id, &c) {
+                            Some(sink) => Body::Sink(sink),
+                            None => Body::Memory(Vec::new()),
+                        };
                         command = Some(c);
                     }
                 }
@@ -132,13 +220,19 @@ pub(crate) fn read_message(
                             "data set on presentation context {pc} for a command on {context_id}"
                         )));
                     }
-                    if data.len() - head_len + bytes > MAX_DATA_SET {
-                        return Err(ReceiveError::Protocol(format!(
-                            "a data set larger than {} GiB",
-                            MAX_DATA_SET >> 30
-                        )));
+                    match &mut body {
+                        Body::Sink(sink) => pass(r, sink.as_mut(), &mut buf, bytes, progress)?,
+                        Body::Memory(data) => {
+                            if data.len() + bytes > MAX_DATA_IN_MEMORY {
+                                return Err(ReceiveError::Protocol(format!(
+                                    "a data set of more than {} MiB for this service",
+                                    MAX_DATA_IN_MEMORY >> 20
+                                )));
+                            }
+                            append(r, data, bytes, progress)?;
+                        }
+                        Body::None => {}
                     }
-                    append(r, &mut data, bytes)?;
                     if is_last {
                         if left > 0 {
                             return Err(ReceiveError::Protocol(
@@ -146,14 +240,23 @@ pub(crate) fn read_message(
                             ));
                         }
                         let command = command.take().unwrap_or_default();
-                        return Ok((
-                            Message {
+                        return Ok(match std::mem::replace(&mut body, Body::None) {
+                            Body::Sink(sink) => Incoming::Stored {
+                                context_id,
+                                command,
+                                sink,
+                            },
+                            Body::Memory(data) => Incoming::Message(Message {
                                 context_id,
                                 command,
                                 data: Some(data),
-                            },
-                            head_len,
-                        ));
+                            }),
+                            Body::None => Incoming::Message(Message {
+                                context_id,
+                                command,
+                                data: Some(Vec::new()),
+                            }),
+                        });
                     }
                 }
                 (None, false) => {
@@ -175,6 +278,8 @@ pub(crate) fn read_message(
 mod tests {
     use super::*;
     use crate::net::dimse::CommandField;
+    use crate::net::scp::Answer;
+    use std::sync::{Arc, Mutex};
 
     fn pdv(pc: u8, control: u8, bytes: &[u8]) -> Vec<u8> {
         let mut v = ((bytes.len() + 2) as u32).to_be_bytes().to_vec();
@@ -191,45 +296,90 @@ mod tests {
         v
     }
 
+    /// Collects what it is given.
+    struct Collect(Arc<Mutex<Vec<u8>>>);
+
+    impl StoreSink for Collect {
+        fn write(&mut self, bytes: &[u8]) {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+        }
+        fn finish(self: Box<Self>) -> Answer {
+            Answer::success()
+        }
+    }
+
+    fn none() -> impl FnMut(u8, &Command) -> Option<Box<dyn StoreSink>> {
+        |_: u8, _: &Command| None
+    }
+
     #[test]
-    fn fragments_land_after_the_head_and_damage_is_refused() {
+    fn fragments_go_to_the_sink_and_damage_is_refused() {
         let cmd = Command::store("1.2.840.10008.5.1.4.1.1.2", "1.2.3", 5).encode();
         let (a, b) = cmd.split_at(10);
         let data: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
         let mut wire = pdu(&[pdv(3, 1, a)]);
         wire.extend(pdu(&[pdv(3, 3, b), pdv(3, 0, &data[..600])]));
         wire.extend(pdu(&[pdv(3, 2, &data[600..])]));
-        let mut head = |_: u8, c: &Command| {
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let sink_got = Arc::clone(&got);
+        let mut open = move |_: u8, c: &Command| -> Option<Box<dyn StoreSink>> {
             assert_eq!(c.field(), Some(CommandField::CStoreRq));
-            b"HEAD".to_vec()
+            Some(Box::new(Collect(Arc::clone(&sink_got))))
         };
-        let (msg, head_len) = read_message(&mut &wire[..], 1 << 20, &mut head).unwrap();
-        assert_eq!(head_len, 4);
-        let got = msg.data.unwrap();
-        assert_eq!(&got[..4], b"HEAD");
-        assert_eq!(&got[4..], &data[..]);
-        assert_eq!(msg.context_id, 3);
+        let mut seen = 0u64;
+        let incoming =
+            read_message(&mut &wire[..], 1 << 20, &mut open, &mut |n| seen += n).unwrap();
+        match incoming {
+            Incoming::Stored { context_id, .. } => assert_eq!(context_id, 3),
+            Incoming::Message(_) => panic!("the data set went to memory"),
+        }
+        assert_eq!(&got.lock().unwrap()[..], &data[..]);
+        assert!(seen >= 1000 + cmd.len() as u64);
 
-        let mut none = |_: u8, _: &Command| Vec::new();
+        // Without a sink: in memory.
+        match read_message(&mut &wire[..], 1 << 20, &mut none(), &mut |_| {}).unwrap() {
+            Incoming::Message(m) => assert_eq!(m.data.unwrap(), data),
+            Incoming::Stored { .. } => panic!("no sink was given"),
+        }
         // Cut short, an absurd item length, a PDU over the agreed size, a release.
         assert!(matches!(
-            read_message(&mut &wire[..wire.len() - 7], 1 << 20, &mut none),
+            read_message(
+                &mut &wire[..wire.len() - 7],
+                1 << 20,
+                &mut none(),
+                &mut |_| {}
+            ),
             Err(ReceiveError::Io(_))
         ));
         let mut bad = pdu(&[pdv(3, 1, a)]);
         bad[6..10].copy_from_slice(&u32::MAX.to_be_bytes());
         assert!(matches!(
-            read_message(&mut &bad[..], 1 << 20, &mut none),
+            read_message(&mut &bad[..], 1 << 20, &mut none(), &mut |_| {}),
             Err(ReceiveError::Protocol(_))
         ));
         assert!(matches!(
-            read_message(&mut &wire[..], 16, &mut none),
+            read_message(&mut &wire[..], 16, &mut none(), &mut |_| {}),
             Err(ReceiveError::Protocol(_))
         ));
         let release = [A_RELEASE_RQ, 0, 0, 0, 0, 4, 0, 0, 0, 0];
         assert!(matches!(
-            read_message(&mut &release[..], 1 << 20, &mut none),
+            read_message(&mut &release[..], 1 << 20, &mut none(), &mut |_| {}),
             Err(ReceiveError::Released)
         ));
+    }
+
+    #[test]
+    fn an_endless_command_is_refused_at_its_cap() {
+        // Command fragments that never end: refused once past the cap, not buffered forever.
+        let fragment = vec![0u8; 16 << 10];
+        let mut wire = Vec::new();
+        for _ in 0..8 {
+            wire.extend(pdu(&[pdv(1, 1, &fragment)]));
+        }
+        match read_message(&mut &wire[..], 1 << 20, &mut none(), &mut |_| {}) {
+            Err(ReceiveError::Protocol(why)) => assert!(why.contains("command set"), "{why}"),
+            Err(e) => panic!("{e:?}"),
+            Ok(_) => panic!("an endless command was taken"),
+        }
     }
 }

@@ -1,18 +1,36 @@
 //! The receiver: C-STORE arrivals turned into store records exactly like imported files (same
 //! entry point: dedup, conflicts, classification), each a receipt with its association.
 //!
-//! Durability, chosen in `[receiver] durability`:
-//! - `strict` (default): Success is answered only once the instance's bytes and its record are
-//!   flushed to disk. Instances arriving at once on several associations share the flushes.
-//! - `grouped`: Success is answered once the bytes are written (not flushed); a writer flushes
-//!   and records whatever arrived within each window (`group_ms`, default 200 ms). A crash
-//!   loses at most the instances of one window: DCMTK's storescp gives less (it never flushes).
+//! Each data set streams into the spool as it arrives (`spool`: never held whole in memory),
+//! is read and judged there (a copy that may conflict with the one held is compared by the
+//! association's own thread, so the writer never waits on a comparison), then answered, then
+//! recorded by one writer in batches.
 //!
-//! Storage Commitment reports an archive sends to qcdesk arrive here too, and are recorded for
-//! the send queue.
+//! Durability, chosen in `[receiver] durability`; what Success promises:
+//! - `strict` (default): the instance is on disk (data and name flushed, one flush of the file
+//!   system shared by everything arriving at that moment on every association) before
+//!   Success. Its record follows within moments; if the process dies in between, the next
+//!   start records it from the spool. A power loss loses nothing answered.
+//! - `grouped`: the instance is written whole to the spool (the page cache, not yet flushed)
+//!   before Success; the writer flushes and records what arrived within each window
+//!   (`group_ms`, default 200 ms). A crash of qcdesk loses nothing answered (the next start
+//!   records the spool); a power loss may lose the instances of the last window. DCMTK's
+//!   storescp gives less: it never flushes.
+//!
+//! Either way, an instance accepted but not recorded (a full disk, a database locked past its
+//! timeout) stays in the spool: the writer retries with backoff, the failure is logged and
+//! reported, and the next start records whatever is left, as the receipt it would have been.
+//!
+//! Storage Commitment reports an archive sends to qcdesk arrive here too: accepted only for a
+//! transaction qcdesk started, only from the node it asked (AE title and address), and never
+//! over an earlier verdict.
 
+mod flusher;
+mod refusals;
+pub mod spool;
 mod writer;
 
+use std::net::ToSocketAddrs;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,8 +39,9 @@ use crossbeam_channel::{Receiver as Rx, Sender};
 
 use crate::net::STORAGE_COMMITMENT;
 use crate::net::commitment::CommitResult;
-use crate::net::scp::{Answer, AssociationInfo, Handler, ScpConfig, Server, StoreRequest};
-use crate::store::{BlobStore, FileRecord, NetworkOrigin, Store, StoreError};
+use crate::net::deadline::Pace;
+use crate::net::scp::{AssociationInfo, Caps, Handler, ScpConfig, Server, StoreSink, StoreStart};
+use crate::store::{ReportVerdict, Store, StoreError};
 
 pub use writer::Event;
 
@@ -43,9 +62,21 @@ pub struct ReceiverConfig {
     pub group_ms: u64,
     /// Calling AE titles allowed to send (empty: any).
     pub allow: Vec<String>,
+    /// Connections at once, in any phase (beyond: refused, transient, local limit exceeded).
     pub max_associations: usize,
-    /// Seconds an association may stay silent before it is aborted.
+    /// Associations at once from one calling address.
+    pub max_per_address: usize,
+    /// Associations at once under one calling AE title.
+    pub max_per_ae: usize,
+    /// Seconds from a connection's first byte to an established association (TLS handshake
+    /// included); a caller that has not associated by then is closed.
+    pub handshake_seconds: u64,
+    /// Seconds an association may stay silent between messages before it is aborted.
     pub timeout_seconds: u64,
+    /// Within a message, the slowest a peer may send on average, in bytes per second: a
+    /// message must arrive within `timeout_seconds` plus its size at this rate. A trickle is
+    /// aborted; a large instance on a slow link is not.
+    pub min_bytes_per_second: u64,
     /// A second port for DICOM over TLS (with `tls_cert` and `tls_key`; 2762 is the usual).
     pub tls_port: Option<u16>,
     /// PEM certificate and key the receiver presents on its TLS port.
@@ -57,17 +88,43 @@ pub struct ReceiverConfig {
 
 impl Default for ReceiverConfig {
     fn default() -> Self {
+        let caps = Caps::default();
         ReceiverConfig {
             durability: Durability::Strict,
             group_ms: 200,
             allow: Vec::new(),
-            max_associations: 8,
+            max_associations: caps.total,
+            max_per_address: caps.per_address,
+            max_per_ae: caps.per_ae,
+            handshake_seconds: 10,
             timeout_seconds: 60,
+            min_bytes_per_second: 16 << 10,
             tls_port: None,
             tls_cert: None,
             tls_key: None,
             tls_ca: None,
         }
+    }
+}
+
+impl ReceiverConfig {
+    /// The SCP settings these make.
+    fn scp(&self, ae_title: &str, bind: &str) -> ScpConfig {
+        let mut scp = ScpConfig::new(ae_title, bind);
+        scp.caps = Caps {
+            total: self.max_associations.max(1),
+            per_address: self.max_per_address.max(1),
+            per_ae: self.max_per_ae.max(1),
+            handshakes_per_address: self.max_per_address.max(1),
+        };
+        scp.handshake = Duration::from_secs(self.handshake_seconds.max(1));
+        let idle = Duration::from_secs(self.timeout_seconds.max(1));
+        scp.pace = Pace {
+            idle,
+            grace: idle,
+            min_rate: self.min_bytes_per_second.max(1),
+        };
+        scp
     }
 }
 
@@ -100,23 +157,41 @@ impl Receiver {
         bind: &str,
         config: &ReceiverConfig,
     ) -> Result<Receiver, ReceiveError> {
-        let store = Store::open(root)?;
+        let listen_err = |why: String| ReceiveError::Listen {
+            bind: bind.to_string(),
+            why,
+        };
+        let mut store = Store::open(root)?;
+        let dir = store.workspace().spool_dir();
+        crate::fsutil::create_private_dir(&dir).map_err(|e| listen_err(e.to_string()))?;
+        // What a dead receiver accepted but did not record is recorded first.
+        spool::recover(&mut store, &dir)?;
         let blobs = store.blobs();
+        let readers = store.reader_source();
         let (to_writer, from_handlers) = crossbeam_channel::unbounded();
         let (events_tx, events) = crossbeam_channel::unbounded();
         let window = match config.durability {
             Durability::Strict => None,
             Durability::Grouped => Some(Duration::from_millis(config.group_ms.max(1))),
         };
+        let tally = Arc::new(refusals::Tally::default());
+        let writer_tally = Arc::clone(&tally);
+        let writer_events = events_tx.clone();
         let writer = std::thread::Builder::new()
             .name("receiver-writer".into())
-            .spawn(move || writer::run(store, from_handlers, events_tx, window))
-            .map_err(|e| ReceiveError::Listen {
-                bind: bind.to_string(),
-                why: e.to_string(),
-            })?;
+            .spawn(move || writer::run(store, from_handlers, writer_events, window, writer_tally))
+            .map_err(|e| listen_err(e.to_string()))?;
+        let flusher = flusher::Flusher::start(&dir).map_err(|e| listen_err(e.to_string()))?;
         let handler = Arc::new(StoreHandler {
-            blobs,
+            spool: spool::Spool {
+                dir,
+                blobs,
+                durability: config.durability,
+                flusher,
+                to_writer: to_writer.clone(),
+                readers,
+                idle_readers: std::sync::Mutex::new(Vec::new()),
+            },
             to_writer,
             allow: config
                 .allow
@@ -124,11 +199,10 @@ impl Receiver {
                 .map(|a| a.trim().to_string())
                 .filter(|a| !a.is_empty())
                 .collect(),
-            durability: config.durability,
+            tally,
+            events: events_tx,
         });
-        let mut scp = ScpConfig::new(ae_title, bind);
-        scp.max_associations = config.max_associations.max(1);
-        scp.timeout = Duration::from_secs(config.timeout_seconds.max(1));
+        let scp = config.scp(ae_title, bind);
         let tls_server = match tls_settings(config)? {
             Some((port, tls)) => {
                 // The same host as the plain port, another port.
@@ -145,10 +219,7 @@ impl Receiver {
             }
             None => None,
         };
-        let server = Server::serve(scp, handler).map_err(|e| ReceiveError::Listen {
-            bind: bind.to_string(),
-            why: e.to_string(),
-        })?;
+        let server = Server::serve(scp, handler).map_err(|e| listen_err(e.to_string()))?;
         Ok(Receiver {
             server: Some(server),
             tls_server,
@@ -215,11 +286,16 @@ fn tls_settings(
 pub const OFFERED: &[&str] = &[STORAGE_COMMITMENT];
 
 struct StoreHandler {
-    blobs: Arc<BlobStore>,
+    spool: spool::Spool,
     to_writer: Sender<writer::Job>,
     allow: Vec<String>,
-    durability: Durability,
+    tally: Arc<refusals::Tally>,
+    events: Sender<Event>,
 }
+
+/// How long an association waits for its row (the writer may be busy, the database locked by
+/// another process): past it, the association goes on unrecorded rather than stall its sender.
+const OPEN_WAIT: Duration = Duration::from_secs(5);
 
 impl Handler for StoreHandler {
     fn sop_classes(&self) -> Vec<String> {
@@ -241,65 +317,97 @@ impl Handler for StoreHandler {
             .send(writer::Job::Opened(info.clone(), tx))
             .is_ok()
         {
-            info.id = rx.recv_timeout(Duration::from_secs(30)).ok().flatten();
+            info.id = rx.recv_timeout(OPEN_WAIT).ok().flatten();
         }
     }
 
-    fn store(&self, info: &AssociationInfo, request: StoreRequest) -> Answer {
-        let record = match record_of(&self.blobs, info, &request) {
-            Ok(r) => r,
-            Err(answer) => return answer,
+    fn open_store<'h>(
+        &'h self,
+        info: &'h AssociationInfo,
+        start: &StoreStart,
+    ) -> Option<Box<dyn StoreSink + 'h>> {
+        Some(Box::new(spool::SpoolSink::open(&self.spool, info, start)))
+    }
+
+    fn commitment_report(&self, info: &AssociationInfo, report: CommitResult) -> u16 {
+        let refuse = |why: &str| {
+            tracing::warn!(
+                "Storage Commitment report {} from {} ({}) refused: {why}",
+                crate::text::printable_short(&report.transaction_uid, 80),
+                info.calling_ae,
+                info.peer_address
+            );
         };
-        match self.durability {
-            Durability::Strict => {
-                let (tx, rx) = crossbeam_channel::bounded(1);
-                if self
-                    .to_writer
-                    .send(writer::Job::Record(Box::new(record), Some(tx)))
-                    .is_err()
-                {
-                    return Answer::status(0xA700, "qcdesk is shutting down");
-                }
-                match rx.recv() {
-                    Ok(Ok(())) => Answer::success(),
-                    Ok(Err(why)) => Answer::status(0xA700, format!("not stored: {why}")),
-                    Err(_) => Answer::status(0xA700, "qcdesk is shutting down"),
-                }
+        // Only for a transaction qcdesk started, only from the node it asked.
+        let asked = self
+            .spool
+            .readers
+            .open()
+            .and_then(|r| r.commitment_requested_of(&report.transaction_uid));
+        let (node, ae_title, host) = match asked {
+            Ok(Some(n)) => n,
+            Ok(None) => {
+                refuse("no transaction of qcdesk's has this UID");
+                return 0x0115;
             }
-            Durability::Grouped => {
-                if self
-                    .to_writer
-                    .send(writer::Job::Record(Box::new(record), None))
-                    .is_err()
-                {
-                    return Answer::status(0xA700, "qcdesk is shutting down");
-                }
-                Answer::success()
+            Err(e) => {
+                tracing::warn!("cannot check a commitment report: {e}");
+                return 0x0110;
             }
+        };
+        if ae_title.trim() != info.calling_ae.trim() {
+            refuse(&format!(
+                "the transaction was asked of {node} ({ae_title}), not of this AE title"
+            ));
+            return 0x0110;
         }
-    }
-
-    fn commitment_report(&self, _info: &AssociationInfo, report: CommitResult) -> u16 {
+        if !same_host(&host, &info.peer_address) {
+            refuse(&format!(
+                "the transaction was asked of {node} at {host}, not at this address"
+            ));
+            return 0x0110;
+        }
         let (tx, rx) = crossbeam_channel::bounded(1);
-        if self
-            .to_writer
-            .send(writer::Job::Report(report, tx))
-            .is_err()
-        {
+        let job = writer::Job::Report {
+            calling_ae: info.calling_ae.clone(),
+            peer_address: info.peer_address.clone(),
+            report,
+            reply: tx,
+        };
+        if self.to_writer.send(job).is_err() {
             return 0x0110;
         }
         match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(true) => 0,
+            Ok(Some(ReportVerdict::Recorded | ReportVerdict::Repeated)) => 0,
+            Ok(Some(ReportVerdict::Conflicting)) => {
+                tracing::warn!(
+                    "a second, different Storage Commitment report from {} ({}) was refused: the first verdict stands",
+                    info.calling_ae,
+                    info.peer_address
+                );
+                0x0110
+            }
             _ => 0x0110,
         }
     }
 
-    /// Recorded like any association, ended "refused: why": the node map counts it among the
-    /// peer's failures.
+    /// Counted per caller and minute (one row a minute, one log line when it starts): the
+    /// node map counts them among the caller's failures.
     fn refused(&self, info: &AssociationInfo, why: &str) {
-        let mut info = info.clone();
-        self.opened(&mut info);
-        self.closed(&info, 0, &format!("refused: {why}"));
+        if let Some(first) = self.tally.note(info, why) {
+            let _ = self.to_writer.send(writer::Job::Refused(first));
+            tracing::warn!(
+                "association from {} ({}) refused: {why}",
+                info.peer_address,
+                info.calling_ae
+            );
+            let _ = self.events.send(Event::Association {
+                calling_ae: info.calling_ae.clone(),
+                peer_address: info.peer_address.clone(),
+                stored: 0,
+                how: format!("refused: {why}"),
+            });
+        }
     }
 
     fn closed(&self, info: &AssociationInfo, stored: usize, how: &str) {
@@ -309,43 +417,27 @@ impl Handler for StoreHandler {
     }
 }
 
-/// The received data set as a Part 10 file, read like an imported one and staged in the
-/// store. A data set nothing can be read from is refused (A900H) and stored nowhere.
-fn record_of(
-    blobs: &BlobStore,
-    info: &AssociationInfo,
-    request: &StoreRequest,
-) -> Result<FileRecord, Answer> {
-    let bytes = &request.file;
-    let dataset_offset = request.dataset_offset as u64;
-    let outcome =
-        crate::dicom::read_header(&mut std::io::Cursor::new(&bytes[..]), bytes.len() as u64)
-            .map_err(|e| Answer::status(0xC000, format!("cannot read the data set: {e}")))?;
-    if let Some(why) = outcome.refusal() {
-        return Err(Answer::status(
-            0xA900,
-            format!("unreadable data set: {why}"),
-        ));
+/// Whether `peer_address` (`ip:port`) is the node's `host` (a name or an address).
+fn same_host(host: &str, peer_address: &str) -> bool {
+    let Ok(peer) = peer_address.parse::<std::net::SocketAddr>() else {
+        return false;
+    };
+    let peer = peer.ip().to_canonical();
+    (host, 0)
+        .to_socket_addrs()
+        .map(|mut addrs| addrs.any(|a| a.ip().to_canonical() == peer))
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_must_come_from_the_host_asked() {
+        assert!(same_host("127.0.0.1", "127.0.0.1:40000"));
+        assert!(same_host("localhost", "127.0.0.1:40000"));
+        assert!(!same_host("127.0.0.2", "127.0.0.1:40000"));
+        assert!(!same_host("127.0.0.1", "garbage"));
     }
-    let staged = blobs
-        .stage(bytes, dataset_offset, &request.transfer_syntax)
-        .map_err(|e| Answer::status(0xA700, format!("cannot write: {e}")))?;
-    Ok(FileRecord {
-        staged,
-        dataset_offset,
-        original_path: format!(
-            "dicom://{}@{}/{}",
-            info.calling_ae, info.peer_address, request.sop_instance
-        ),
-        source: info.calling_ae.clone(),
-        source_kind: crate::model::SourceKind::Network,
-        network: Some(NetworkOrigin {
-            calling_ae: info.calling_ae.clone(),
-            called_ae: info.called_ae.clone(),
-            peer_address: info.peer_address.clone(),
-            association_id: info.id,
-        }),
-        header: outcome.header,
-        faults: outcome.faults,
-    })
 }

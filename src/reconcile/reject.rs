@@ -252,6 +252,8 @@ pub fn reject(
         network: None,
         header: read.header,
         faults: read.faults,
+        received_at: None,
+        compare: Default::default(),
     };
     let correction = store.record_rejection(
         target,

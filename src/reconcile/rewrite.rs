@@ -13,10 +13,11 @@ use dicom_core::value::{DataSetSequence, Value as DicomValue};
 use dicom_core::{DataDictionary, DataElement, Length, PrimitiveValue, Tag, VR};
 use dicom_dictionary_std::StandardDataDictionary;
 use dicom_encoding::text::{SpecificCharacterSet, TextCodec};
-use dicom_object::{InMemDicomObject, OpenFileOptions};
+use dicom_object::InMemDicomObject;
 use serde::Serialize;
 
 use super::correction::{Correction, Elem, Item, Value, tags};
+use crate::dicom::object::Bounds;
 
 /// Why a file could not be corrected. Each names the file; nothing was changed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -175,11 +176,13 @@ fn open(
     label: &str,
     whole: bool,
 ) -> Result<dicom_object::DefaultDicomObject, RewriteError> {
-    let mut opts = OpenFileOptions::new();
-    if !whole {
-        opts = opts.read_until(tags::PIXEL_DATA);
-    }
-    opts.open_file(path).map_err(|e| RewriteError::Read {
+    // Read without recursion and within limits (a stored file came from a peer or a medium).
+    let bounds = if whole {
+        Bounds::default()
+    } else {
+        Bounds::header_only()
+    };
+    crate::dicom::object::open_file(path, bounds).map_err(|e| RewriteError::Read {
         file: label.to_string(),
         message: e.to_string(),
     })

@@ -5,6 +5,7 @@ use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
 use dicom_pixeldata::Transcode;
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
+use crate::dicom::object::Bounds;
 use crate::net::{EXPLICIT_VR_LE, IMPLICIT_VR_LE};
 
 /// Deflated Explicit VR Little Endian.
@@ -34,8 +35,8 @@ pub fn dataset_for(bytes: &[u8], offset: u64, ts: &str, target: &str) -> Result<
         .get(ts)
         .ok_or_else(|| format!("unknown transfer syntax {ts}"))?;
     let uncompressed = !from.is_encapsulated_pixel_data() && ts != DEFLATED;
-    let mut obj = dicom_object::OpenFileOptions::new()
-        .from_reader(bytes.get(128..).unwrap_or_default())
+    // Read without recursion and within limits: a stored file came from a peer or a medium.
+    let mut obj = crate::dicom::object::read_file_bytes(bytes, Bounds::default())
         .map_err(|e| format!("cannot read the stored file: {e}"))?;
     if !uncompressed {
         let explicit = TransferSyntaxRegistry

@@ -380,11 +380,9 @@ fn prove(
         };
         match assoc {
             Ok(mut a) if a.offers_commitment() => {
-                let uid = if job.transaction_uid.is_empty() {
-                    crate::dicom::uids::new_uid(job.id)
-                } else {
-                    job.transaction_uid.clone()
-                };
+                // A new transaction each attempt: a report is a verdict that is never
+                // overwritten, and an earlier attempt's report must not answer this one.
+                let uid = crate::dicom::uids::new_uid(job.id);
                 store.set_send_transaction(job.id, &uid)?;
                 let request = CommitResult {
                     transaction_uid: uid.clone(),
@@ -404,7 +402,13 @@ fn prove(
                         loop {
                             if let Some(l) = link.as_mut() {
                                 match l.poll_report(&uid, Duration::from_millis(50)) {
-                                    Ok(Some(report)) => store.record_commitment_report(&report)?,
+                                    Ok(Some(report)) => {
+                                        store.record_commitment_report(
+                                            &report,
+                                            &peer.ae_title,
+                                            &format!("{}:{}", peer.host, peer.port),
+                                        )?;
+                                    }
                                     Ok(None) => {}
                                     // The association is gone; the report may still come.
                                     Err(_) => {

@@ -6,9 +6,7 @@ use std::collections::BTreeSet;
 
 use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
 use dicom_dictionary_std::tags;
-use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
 use dicom_object::InMemDicomObject;
-use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
 use crate::net::{NetError, Next, Peer, STUDY_ROOT_FIND};
 use crate::store::{SendItem, SendJob, Store, StoreError};
@@ -78,10 +76,7 @@ pub(super) fn find_all(
         "the arrival query (C-FIND)",
         query,
         &mut |bytes, ts_uid| {
-            match TransferSyntaxRegistry
-                .get(ts_uid)
-                .and_then(|ts| InMemDicomObject::read_dataset_with_ts(bytes, ts).ok())
-            {
+            match crate::dicom::object::read_dataset(bytes, ts_uid).ok() {
                 Some(o) => out.push(o),
                 None => unreadable += 1,
             }

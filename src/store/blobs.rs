@@ -52,6 +52,9 @@ pub struct Staged {
     pub dataset_hash: String,
     pub size: u64,
     temp: Option<TempFile>,
+    /// Where else these bytes are kept until recorded (a spool file), to repair a damaged
+    /// store file from.
+    kept_at: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for TempFile {
@@ -61,6 +64,32 @@ impl std::fmt::Debug for TempFile {
 }
 
 impl Staged {
+    /// A file written elsewhere (the receiver's spool) and hashed as it was written. `temp`
+    /// stays where it is; [`BlobStore::install`] links it under its final name unless the store
+    /// holds these bytes already.
+    pub fn spooled(
+        blobs: &BlobStore,
+        temp: &TempFile,
+        hash: String,
+        dataset_hash: String,
+        size: u64,
+    ) -> Staged {
+        let kept_at = Some(temp.path().to_path_buf());
+        let temp = (!blobs.contains(&hash)).then(|| TempFile::adopt(temp.path()));
+        Staged {
+            hash,
+            dataset_hash,
+            size,
+            temp,
+            kept_at,
+        }
+    }
+
+    /// Where a copy of these bytes is kept until they are recorded, if anywhere.
+    pub fn kept_at(&self) -> Option<&Path> {
+        self.kept_at.as_deref()
+    }
+
     /// Whether the store held these bytes already when they were staged.
     pub fn was_present(&self) -> bool {
         self.temp.is_none()
@@ -120,6 +149,7 @@ impl BlobStore {
                 dataset_hash: dataset(),
                 size: bytes.len() as u64,
                 temp,
+                kept_at: None,
             });
         }
         // A larger file (a received CT slice) is hashed twice and written at once, on three
@@ -144,6 +174,7 @@ impl BlobStore {
             dataset_hash,
             size: bytes.len() as u64,
             temp,
+            kept_at: None,
         })
     }
 
@@ -185,13 +216,52 @@ impl BlobStore {
             dataset_hash: ds.finalize().to_hex().to_string(),
             size,
             temp: (!present).then_some(t),
+            kept_at: None,
         })
+    }
+
+    /// Stages a file that stays where it is (a spool entry): hashed in place, linked under its
+    /// final name by [`BlobStore::install`].
+    pub fn adopt_file(
+        &self,
+        path: &Path,
+        dataset_offset: u64,
+        transfer_syntax: &str,
+    ) -> std::io::Result<Staged> {
+        let mut hasher = blake3::Hasher::new();
+        let mut ds = dataset_hasher(transfer_syntax);
+        let size = copy_into(
+            std::fs::File::open(path)?,
+            &mut std::io::sink(),
+            |at, chunk| {
+                hasher.update(chunk);
+                let skip = dataset_offset.saturating_sub(at).min(chunk.len() as u64) as usize;
+                ds.update(&chunk[skip..]);
+            },
+        )?;
+        Ok(Staged::spooled(
+            self,
+            &TempFile::adopt(path),
+            hasher.finalize().to_hex().to_string(),
+            ds.finalize().to_hex().to_string(),
+            size,
+        ))
     }
 
     /// Makes staged files durable under their final names: one flush of every temp file's
     /// data, then the links, then one flush of the new names. Call before committing rows
     /// that reference them. The temp names are removed when the `Staged` values drop.
     pub fn install<'a>(&self, staged: impl IntoIterator<Item = &'a Staged>) -> std::io::Result<()> {
+        self.install_with(staged, false)
+    }
+
+    /// [`BlobStore::install`]; `data_flushed`: every staged file's data was flushed already
+    /// (the receiver's strict durability), so only the new names are.
+    pub fn install_with<'a>(
+        &self,
+        staged: impl IntoIterator<Item = &'a Staged>,
+        data_flushed: bool,
+    ) -> std::io::Result<()> {
         let temps: Vec<(&TempFile, &str)> = staged
             .into_iter()
             .filter_map(|s| s.temp.as_ref().map(|t| (t, s.hash.as_str())))
@@ -199,7 +269,9 @@ impl BlobStore {
         if temps.is_empty() {
             return Ok(());
         }
-        self.flush(temps.iter().map(|(t, _)| t.path()), &[])?;
+        if !data_flushed {
+            self.flush(temps.iter().map(|(t, _)| t.path()), &[])?;
+        }
         let mut folders = BTreeSet::new();
         for (t, hash) in &temps {
             let dest = self.path(hash);
@@ -304,7 +376,7 @@ impl BlobStore {
 /// Returns the number of bytes copied.
 fn copy_into(
     mut input: impl Read,
-    t: &mut TempFile,
+    t: &mut impl CopyTarget,
     mut seen: impl FnMut(u64, &[u8]),
 ) -> std::io::Result<u64> {
     let mut buf = vec![0u8; 1 << 20];
@@ -319,6 +391,23 @@ fn copy_into(
         seen(size, &buf[..n]);
         t.write_all(&buf[..n])?;
         size += n as u64;
+    }
+}
+
+/// Where [`copy_into`] writes: a temp file, or nowhere (hashing a file in place).
+trait CopyTarget {
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()>;
+}
+
+impl CopyTarget for TempFile {
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        TempFile::write_all(self, buf)
+    }
+}
+
+impl CopyTarget for std::io::Sink {
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        std::io::Write::write_all(self, buf)
     }
 }
 

@@ -42,6 +42,22 @@ pub struct FileRecord {
     pub network: Option<NetworkOrigin>,
     pub header: Header,
     pub faults: Vec<Fault>,
+    /// When it arrived, if not now (an instance recovered from the receiver's spool).
+    pub received_at: Option<String>,
+    /// How a comparison with the copy held, if one is needed, is made.
+    pub compare: Comparison,
+}
+
+/// Whether a copy that may conflict with the one held is compared while its record is
+/// written (importing: one writer, nobody waits), or was compared beforehand, outside the
+/// write transaction (the receiver: its writer must never wait on a comparison).
+#[derive(Debug, Clone, Default)]
+pub enum Comparison {
+    #[default]
+    Inline,
+    /// Compared before recording: the held original's blob it was compared with, and the
+    /// outcome (None: nothing needed comparing then).
+    Before(Option<(String, Sameness)>),
 }
 
 impl FileRecord {
@@ -84,7 +100,7 @@ impl RecordOutcome {
     }
 }
 
-fn key(uid: &str, hash: &str) -> String {
+pub(super) fn key(uid: &str, hash: &str) -> String {
     if uid.is_empty() {
         format!("file:{hash}")
     } else {
@@ -118,6 +134,7 @@ pub(super) fn place(
     source: &str,
     exclude_file: Option<i64>,
     (now, now_unix): (&str, i64),
+    comparison: &Comparison,
 ) -> Result<Placement, StoreError> {
     // A file without UIDs is keyed by its data set, so a re-wrapped copy of it is still the
     // same instance (by its file when the data set could not be hashed).
@@ -175,13 +192,31 @@ pub(super) fn place(
             )?
             .query_row(params![instance_id, exclude_file], |r| r.get(0))
             .optional()?;
-        let sameness = match held {
-            Some(held) => compare_blobs(blobs, &held, hash),
-            None => Sameness::Different(Vec::new()),
+        let sameness = match (held, comparison) {
+            (None, _) => Sameness::Different(Vec::new()),
+            (Some(held), Comparison::Inline) => compare_blobs(blobs, &held, hash),
+            (Some(held), Comparison::Before(Some((with, sameness)))) if *with == held => {
+                sameness.clone()
+            }
+            // Another copy of this instance was recorded between the comparison and now:
+            // kept as a conflict to look at, never compared under the write lock.
+            (Some(_), Comparison::Before(_)) => Sameness::NotCompared {
+                why: "another copy of this instance arrived at the same moment".into(),
+            },
         };
         return Ok(match sameness {
             Sameness::Variant { note } => placed(instance_id, CopyRole::Variant, Vec::new(), note),
             Sameness::Different(d) => placed(instance_id, CopyRole::Conflict, d, String::new()),
+            Sameness::NotCompared { why } => placed(
+                instance_id,
+                CopyRole::Conflict,
+                vec![AttrDiff {
+                    attribute: "(not compared)".into(),
+                    held: String::new(),
+                    received: why,
+                }],
+                String::new(),
+            ),
         });
     }
 
@@ -223,8 +258,14 @@ pub(super) fn place(
 
 /// Compares two stored files attribute by attribute.
 fn compare_blobs(blobs: &BlobStore, held: &str, received: &str) -> Sameness {
-    let open = |hash: &str| -> std::io::Result<(BufReader<std::fs::File>, u64)> {
-        let f = std::fs::File::open(blobs.path(hash))?;
+    compare_files(&blobs.path(held), &blobs.path(received))
+}
+
+/// Compares the file held with a received one attribute by attribute (bounded in time and
+/// memory: a copy too costly to compare is `NotCompared`).
+pub(super) fn compare_files(held: &std::path::Path, received: &std::path::Path) -> Sameness {
+    let open = |path: &std::path::Path| -> std::io::Result<(BufReader<std::fs::File>, u64)> {
+        let f = std::fs::File::open(path)?;
         let size = f.metadata()?.len();
         Ok((BufReader::new(f), size))
     };
@@ -281,6 +322,7 @@ pub(super) fn record_file(
         &rec.source,
         None,
         (now, ctx.now.1),
+        &rec.compare,
     )?;
     let differences = serde_json::to_string(&p.differences).unwrap_or_else(|_| "[]".into());
     tx.prepare_cached(
@@ -321,6 +363,7 @@ fn insert_receipt(
     now: &str,
 ) -> Result<(), StoreError> {
     let net = rec.network.as_ref();
+    let now = rec.received_at.as_deref().unwrap_or(now);
     let path = (rec.source_kind != SourceKind::Network).then_some(rec.original_path.as_str());
     tx.prepare_cached(
         "INSERT INTO receipts (file_id, blob_hash, received_at, source_kind, source, path,
@@ -451,6 +494,17 @@ impl Store {
         self.commit_batch(records, rejects)
     }
 
+    /// [`Store::record_batch`] of files whose data was flushed already (the receiver's strict
+    /// durability flushed each before answering): only the new names are flushed.
+    pub fn record_flushed_batch(
+        &mut self,
+        records: &[FileRecord],
+    ) -> Result<Vec<RecordOutcome>, StoreError> {
+        self.blobs
+            .install_with(records.iter().map(|r| &r.staged), true)?;
+        self.commit_batch(records, &[])
+    }
+
     /// Records a batch whose staged bytes [`BlobStore::install`] has made durable, in one
     /// transaction, and reclassifies the studies it touched. A final-named file the database
     /// does not know (a crash leftover) is hashed before it is trusted, and replaced from its
@@ -533,8 +587,12 @@ impl Store {
                     "store file {} was damaged; replacing it",
                     self.blobs.path(rec.hash()).display()
                 );
+                let source = rec
+                    .staged
+                    .kept_at()
+                    .unwrap_or(std::path::Path::new(&rec.original_path));
                 self.blobs
-                    .repair(rec.hash(), std::path::Path::new(&rec.original_path))
+                    .repair(rec.hash(), source)
                     .map_err(|e| format!("cannot store a copy (the store held a damaged one): {e}"))
             }
         }

@@ -19,6 +19,7 @@ mod nodes;
 mod orders;
 mod peers;
 mod queries;
+mod reader;
 mod rejections;
 mod report_facts;
 mod schema;
@@ -34,24 +35,27 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 pub use audit::{AuditCheck, AuditEntry, AuditFault};
-pub use blobs::{BlobStore, Staged, hash_bytes, hash_dataset, hash_file};
+pub use blobs::{BlobStore, Staged, dataset_hasher, hash_bytes, hash_dataset, hash_file};
 pub use corrections::{
     BaseInstance, CorrectionBase, CorrectionEntry, CorrectionRecord, Destination, NewVersion,
     UndoOutcome, os_user,
 };
 pub use dismissals::DismissConfig;
-pub use ingest::{FileRecord, NetworkOrigin, RecordOutcome};
-pub use network::{AssociationRecord, LastSender, RemoteAe};
+pub use ingest::{Comparison, FileRecord, NetworkOrigin, RecordOutcome};
+pub(crate) use network::host_of;
+pub use network::{AssociationRecord, LastSender, RefusalCount, RemoteAe};
 pub use node_map::{PeerCounts, Sender};
 pub use nodes::{parse_ae_address, validate_ae_title};
 pub use queries::{QueueFilter, Reject, StoreStats};
+pub use reader::{ReaderSource, StoreReader};
 pub use rejections::{RejectRecord, RejectTarget};
 pub use report_facts::{
     CorrectionFact, DismissalFact, RejectionFact, ReportFacts, SendFact, StudyFact,
 };
 pub use schema::SCHEMA_VERSION;
 pub use transfers::{
-    ItemFailure, ItemResult, SendItem, SendJob, StaleCopy, StudyIdentities, Transfer, owner_name,
+    ItemFailure, ItemResult, ReportVerdict, SendItem, SendJob, StaleCopy, StudyIdentities,
+    Transfer, owner_name,
 };
 pub use worklist::{SyncCounts, SyncRecord, SyncScope};
 pub use worklist_merge::MergePlan;

@@ -40,7 +40,7 @@ pub struct LastSender {
 }
 
 /// The host part of `host:port` (the port of an inbound association is ephemeral).
-fn host_of(address: &str) -> &str {
+pub(crate) fn host_of(address: &str) -> &str {
     match address.rsplit_once(':') {
         Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => {
             host.trim_start_matches('[').trim_end_matches(']')
@@ -49,7 +49,95 @@ fn host_of(address: &str) -> &str {
     }
 }
 
+/// Refused associations of one caller in one minute (the receiver counts them in memory and
+/// writes a row a minute, so a flood of refusals cannot fill the disk or the log).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusalCount {
+    /// Unix time / 60.
+    pub minute: i64,
+    pub calling_ae: String,
+    pub called_ae: String,
+    /// The caller's host (no port).
+    pub peer_host: String,
+    /// Why the first of them was refused.
+    pub reason: String,
+    pub count: i64,
+}
+
 impl Store {
+    /// Adds refusal counts (one transaction for all): per caller and minute, and the caller
+    /// among the remote AEs the node map shows.
+    pub fn record_refusals(&mut self, counts: &[RefusalCount]) -> Result<(), StoreError> {
+        if counts.is_empty() {
+            return Ok(());
+        }
+        let (now, _) = fsutil::now();
+        self.in_transaction(|tx| {
+            for c in counts {
+                tx.execute(
+                    "INSERT INTO refusals (minute, calling_ae, called_ae, peer_host, reason, count)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (minute, calling_ae, peer_host) DO UPDATE SET
+                         count = count + excluded.count",
+                    params![
+                        c.minute,
+                        c.calling_ae,
+                        c.called_ae,
+                        c.peer_host,
+                        c.reason,
+                        c.count
+                    ],
+                )?;
+                tx.execute(
+                    "INSERT INTO remote_aes (ae_title, address, implementation_class_uid,
+                         implementation_version, first_seen, last_seen, associations)
+                     VALUES (?1, ?2, '', '', ?3, ?3, ?4)
+                     ON CONFLICT (ae_title, address) DO UPDATE SET
+                         last_seen = excluded.last_seen,
+                         associations = associations + excluded.associations",
+                    params![c.calling_ae, c.peer_host, now, c.count],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Refusals recorded, newest minute first: (minute, calling AE, host, reason, count).
+    pub fn refusals(&self) -> Result<Vec<RefusalCount>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT minute, calling_ae, called_ae, peer_host, reason, count FROM refusals
+             ORDER BY minute DESC, calling_ae",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(RefusalCount {
+                minute: r.get(0)?,
+                calling_ae: r.get(1)?,
+                called_ae: r.get(2)?,
+                peer_host: r.get(3)?,
+                reason: r.get(4)?,
+                count: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Who an inbound association was (calling and called AE, address), for a receipt written
+    /// after the fact.
+    pub fn association_origin(
+        &self,
+        id: i64,
+    ) -> Result<Option<(String, String, String)>, StoreError> {
+        use rusqlite::OptionalExtension;
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT calling_ae, called_ae, peer_address FROM associations WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?)
+    }
+
     /// Records an association as it opens, and the remote AE it reached or came from.
     pub fn open_association(&mut self, a: &AssociationRecord) -> Result<i64, StoreError> {
         let (now, _) = fsutil::now();

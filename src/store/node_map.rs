@@ -54,6 +54,13 @@ impl Store {
                 params![ae.ae_title, ae.address],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
+            // Refused associations, counted per minute.
+            let refused: i64 = self.conn.query_row(
+                "SELECT COALESCE(SUM(count), 0) FROM refusals WHERE calling_ae = ?1 AND peer_host = ?2",
+                params![ae.ae_title, ae.address],
+                |r| r.get(0),
+            )?;
+            let failures = failures + refused;
             out.push(PeerCounts {
                 ae,
                 instances,

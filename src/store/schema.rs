@@ -523,6 +523,22 @@ UPDATE studies SET implementation_version = COALESCE((
 CREATE INDEX studies_report ON studies(id, first_seen_unix, state, modality, station_name,
     source, implementation_version) WHERE n_instances > 0;
 "#,
+    // 8: hardening: refused associations counted per caller and minute (a flood of refusals
+    // writes one row a minute, not one each), and who sent each Storage Commitment report.
+    r#"
+CREATE TABLE refusals (
+    minute INTEGER NOT NULL,
+    calling_ae TEXT NOT NULL,
+    called_ae TEXT NOT NULL,
+    peer_host TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (minute, calling_ae, peer_host)
+);
+-- Refusals recorded before as associations ended 'refused: ...' stay where they are.
+ALTER TABLE commitment_reports ADD COLUMN calling_ae TEXT NOT NULL DEFAULT '';
+ALTER TABLE commitment_reports ADD COLUMN peer_address TEXT NOT NULL DEFAULT '';
+"#,
 ];
 
 /// The schema version this build writes.

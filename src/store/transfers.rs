@@ -20,6 +20,35 @@ pub const STALE_SECONDS: i64 = 60;
 /// A recorded commitment report: committed SOP Instance UIDs, failed ones with the reason.
 pub type CommitmentReport = (Vec<String>, Vec<(String, u16)>);
 
+/// The node the transaction `uid` was requested of: (name, AE title, host).
+pub(super) fn requested_of(
+    conn: &rusqlite::Connection,
+    uid: &str,
+) -> Result<Option<(String, String, String)>, StoreError> {
+    if uid.is_empty() {
+        return Ok(None);
+    }
+    Ok(conn
+        .query_row(
+            "SELECT n.name, n.ae_title, n.host FROM send_jobs j JOIN nodes n ON n.name = j.node
+             WHERE j.transaction_uid = ?1 ORDER BY j.id DESC LIMIT 1",
+            [uid],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?)
+}
+
+/// What became of a Storage Commitment report offered to the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportVerdict {
+    /// The first report of its transaction: recorded.
+    Recorded,
+    /// The same report again: nothing changes.
+    Repeated,
+    /// Another report for a transaction that has its verdict: refused, nothing changes.
+    Conflicting,
+}
+
 /// A job as the runner needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendJob {
@@ -397,8 +426,25 @@ impl Store {
         })
     }
 
-    /// Records a Storage Commitment report, whichever association brought it.
-    pub fn record_commitment_report(&mut self, report: &CommitResult) -> Result<(), StoreError> {
+    /// The node a Storage Commitment transaction was requested of, if qcdesk is waiting for
+    /// its report: (node name, AE title, host).
+    pub fn commitment_requested_of(
+        &self,
+        transaction_uid: &str,
+    ) -> Result<Option<(String, String, String)>, StoreError> {
+        requested_of(&self.conn, transaction_uid)
+    }
+
+    /// Records a Storage Commitment report from `calling_ae` at `peer_address`. A verdict is
+    /// never overwritten: the same report again is a repeat (the archive resent it), another
+    /// one for the same transaction is refused. The caller has checked that the transaction is
+    /// qcdesk's and the sender the node it was asked of.
+    pub fn record_commitment_report(
+        &mut self,
+        report: &CommitResult,
+        calling_ae: &str,
+        peer_address: &str,
+    ) -> Result<ReportVerdict, StoreError> {
         let (now, _) = fsutil::now();
         let committed: Vec<&str> = report.committed.iter().map(|(_, i)| i.as_str()).collect();
         let failed: Vec<(&str, u16)> = report
@@ -406,17 +452,37 @@ impl Store {
             .iter()
             .map(|(_, i, r)| (i.as_str(), *r))
             .collect();
-        self.conn.execute(
-            "INSERT OR REPLACE INTO commitment_reports (transaction_uid, received_at, committed, failed)
-             VALUES (?1, ?2, ?3, ?4)",
+        let committed = serde_json::to_string(&committed).unwrap_or_default();
+        let failed = serde_json::to_string(&failed).unwrap_or_default();
+        let inserted = self.conn.execute(
+            "INSERT INTO commitment_reports
+                 (transaction_uid, received_at, committed, failed, calling_ae, peer_address)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (transaction_uid) DO NOTHING",
             params![
                 report.transaction_uid,
                 now,
-                serde_json::to_string(&committed).unwrap_or_default(),
-                serde_json::to_string(&failed).unwrap_or_default()
+                committed,
+                failed,
+                calling_ae,
+                peer_address
             ],
         )?;
-        Ok(())
+        if inserted == 1 {
+            return Ok(ReportVerdict::Recorded);
+        }
+        let held: Option<(String, String)> = self
+            .conn
+            .query_row(
+                "SELECT committed, failed FROM commitment_reports WHERE transaction_uid = ?1",
+                [&report.transaction_uid],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(match held {
+            Some((c, f)) if c == committed && f == failed => ReportVerdict::Repeated,
+            _ => ReportVerdict::Conflicting,
+        })
     }
 
     /// The report for a transaction, once it came: committed SOP Instance UIDs, and failed

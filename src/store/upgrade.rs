@@ -159,6 +159,7 @@ fn rejudge_conflicts(tx: &Transaction<'_>, blobs: &BlobStore) -> Result<(), Stor
             &source,
             Some(file_id),
             (&now, now_unix),
+            &super::ingest::Comparison::Inline,
         )?;
         let differences = serde_json::to_string(&p.differences).unwrap_or_else(|_| "[]".into());
         tx.execute(

@@ -3,6 +3,7 @@
 
 pub mod desk;
 pub mod peers;
+pub mod raw;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

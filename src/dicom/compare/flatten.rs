@@ -2,7 +2,10 @@
 //!
 //! Bounded like the header reader: a length the file cannot hold, or no attribute needs, stops
 //! the reading (with the reason) before dicom-rs allocates it, and native pixel data, however
-//! large, is hashed by streaming it from the file rather than read into memory.
+//! large, is hashed by streaming it from the file rather than read into memory. A copy too
+//! costly to compare (nested too deep, too many attributes, too much to hold, too long to
+//! read) is not compared at all: [`Flat::too_costly`] says why. Each element's path is built
+//! once from the running prefix of its open sequences, so the work is linear in the file.
 
 use std::io::{Read, Seek, SeekFrom};
 
@@ -19,12 +22,27 @@ use crate::dicom::tokens::{RawTokens, raw_tokens};
 
 /// Longest non-pixel value read into memory.
 const MAX_VALUE: u64 = 64 << 20;
+/// Longest pixel data read into memory (deflated data sets, which cannot be streamed).
+const MAX_DEFLATED_PIXELS: u64 = 256 << 20;
+/// What one copy may cost: attributes kept, bytes of paths and values kept, time.
+const MAX_ELEMS: usize = 200_000;
+const MAX_KEPT: usize = 128 << 20;
+const MAX_TIME: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// What flattening one copy may still spend.
+struct Budget {
+    kept: usize,
+    deadline: std::time::Instant,
+}
 
 /// Where the reading is in the tree, kept across segments.
 #[derive(Default)]
 struct State {
     /// Open sequences: (keyword, items seen); an element's path is built from them.
     seqs: Vec<(String, usize)>,
+    /// The path of the open sequences, `Seq[1].Inner[2].`, and where each one's part starts.
+    prefix: String,
+    marks: Vec<usize>,
     pending: Option<(Tag, VR)>,
     /// Inside encapsulated pixel data: the hash of its fragments so far.
     pixel: Option<blake3::Hasher>,
@@ -47,6 +65,11 @@ pub(super) fn flatten<R: Read + Seek>(src: &mut R, size: u64) -> Flat {
         charset: String::new(),
         elems: Vec::new(),
         error: None,
+        too_costly: None,
+    };
+    let mut budget = Budget {
+        kept: 0,
+        deadline: std::time::Instant::now() + MAX_TIME,
     };
     let outcome = match read_header(src, size) {
         Ok(o) => o,
@@ -67,7 +90,16 @@ pub(super) fn flatten<R: Read + Seek>(src: &mut R, size: u64) -> Flat {
     let mut start = outcome.dataset_offset;
     // Each native pixel data element ends a segment; a few at most.
     for _ in 0..4 {
-        match segment(src, ts, start, size, &charset, &mut flat, &mut state) {
+        match segment(
+            src,
+            ts,
+            start,
+            size,
+            &charset,
+            &mut flat,
+            &mut state,
+            &mut budget,
+        ) {
             Segment::Done => break,
             Segment::NativePixel { vr, at, len } => {
                 match hash_value(src, at, len, vr, big) {
@@ -95,6 +127,7 @@ pub(super) fn flatten<R: Read + Seek>(src: &mut R, size: u64) -> Flat {
 }
 
 /// Reads tokens from `start` until the end, an error, or top-level native pixel data.
+#[allow(clippy::too_many_arguments)]
 fn segment<R: Read + Seek>(
     src: &mut R,
     ts: &dicom_encoding::TransferSyntax,
@@ -103,6 +136,7 @@ fn segment<R: Read + Seek>(
     charset: &Charset,
     flat: &mut Flat,
     state: &mut State,
+    budget: &mut Budget,
 ) -> Segment {
     let deflated = matches!(ts.codec(), Codec::Dataset(_));
     let RawTokens { mut tokens, pos } = match raw_tokens(src, ts, start) {
@@ -113,11 +147,6 @@ fn segment<R: Read + Seek>(
         }
     };
     let big = ts.endianness() == Endianness::Big;
-    let prefix = |seqs: &[(String, usize)]| -> String {
-        seqs.iter()
-            .map(|(k, n)| format!("{k}[{n}]."))
-            .collect::<String>()
-    };
     // A declared length the file cannot hold (or no value needs) stops the reading here.
     let too_long = |tag: Tag, len: u64, at: u64, pixel: bool| -> Option<String> {
         let remaining = size.saturating_sub(at);
@@ -135,6 +164,7 @@ fn segment<R: Read + Seek>(
             None
         }
     };
+    let mut tokens_read = 0usize;
     for token in tokens.by_ref() {
         let token = match token {
             Ok(t) => t,
@@ -143,6 +173,20 @@ fn segment<R: Read + Seek>(
                 return Segment::Done;
             }
         };
+        tokens_read += 1;
+        let over = if flat.elems.len() > MAX_ELEMS {
+            Some(format!("more than {MAX_ELEMS} attributes"))
+        } else if budget.kept > MAX_KEPT {
+            Some(format!("more than {} MiB of values", MAX_KEPT >> 20))
+        } else if tokens_read.is_multiple_of(1024) && std::time::Instant::now() > budget.deadline {
+            Some(format!("reading took more than {} s", MAX_TIME.as_secs()))
+        } else {
+            None
+        };
+        if let Some(why) = over {
+            flat.too_costly = Some(why);
+            return Segment::Done;
+        }
         let at = pos.get();
         match token {
             DataToken::ElementHeader(h) => {
@@ -154,6 +198,13 @@ fn segment<R: Read + Seek>(
                     }
                     if top_pixel && !deflated {
                         return Segment::NativePixel { vr: h.vr, at, len };
+                    }
+                    if top_pixel && len > MAX_DEFLATED_PIXELS {
+                        flat.too_costly = Some(format!(
+                            "deflated pixel data of {len} bytes (more than {} MiB)",
+                            MAX_DEFLATED_PIXELS >> 20
+                        ));
+                        return Segment::Done;
                     }
                 }
                 state.pending = Some((h.tag, h.vr));
@@ -172,15 +223,27 @@ fn segment<R: Read + Seek>(
                     Val::Numbers(_) | Val::Bytes(_) => Some(little_endian(vr, &bytes, big)),
                     _ => None,
                 };
+                let path = format!("{}{}", state.prefix, keyword(tag));
+                budget.kept += path.len() + bytes.len().min(4 * LONG) + 64;
                 flat.elems.push(Elem {
-                    path: format!("{}{}", prefix(&state.seqs), keyword(tag)),
+                    path,
                     tag,
                     vr,
                     val,
                     raw,
                 });
             }
-            DataToken::SequenceStart { tag, .. } => state.seqs.push((keyword(tag), 0)),
+            DataToken::SequenceStart { tag, .. } => {
+                if state.seqs.len() >= crate::dicom::object::MAX_DEPTH {
+                    flat.too_costly = Some(format!(
+                        "sequences nested more than {} deep",
+                        crate::dicom::object::MAX_DEPTH
+                    ));
+                    return Segment::Done;
+                }
+                state.seqs.push((keyword(tag), 0));
+                state.marks.push(state.prefix.len());
+            }
             DataToken::ItemStart { len } => {
                 if state.pixel.is_some() {
                     if let Some(len) = len.get().map(u64::from)
@@ -191,12 +254,16 @@ fn segment<R: Read + Seek>(
                     }
                 } else if let Some(top) = state.seqs.last_mut() {
                     top.1 += 1;
+                    // This sequence's part of the prefix names its new item.
+                    let mark = state.marks.last().copied().unwrap_or(0);
+                    state.prefix.truncate(mark);
+                    state.prefix.push_str(&format!("{}[{}].", top.0, top.1));
                 }
             }
             DataToken::SequenceEnd => {
                 if let Some(h) = state.pixel.take() {
                     flat.elems.push(Elem {
-                        path: format!("{}PixelData", prefix(&state.seqs)),
+                        path: format!("{}PixelData", state.prefix),
                         tag: tags::PIXEL_DATA,
                         raw: None,
                         vr: VR::OB,
@@ -207,6 +274,9 @@ fn segment<R: Read + Seek>(
                     });
                 } else {
                     state.seqs.pop();
+                    if let Some(mark) = state.marks.pop() {
+                        state.prefix.truncate(mark);
+                    }
                 }
             }
             DataToken::PixelSequenceStart => state.pixel = Some(blake3::Hasher::new()),

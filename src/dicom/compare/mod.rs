@@ -26,9 +26,15 @@ use flatten::flatten;
 pub enum Sameness {
     /// Every attribute agrees; the copies differ only in encoding. `note` says how.
     Variant { note: String },
-    /// Attributes differ.
+    /// Attributes differ (at most [`MAX_DIFFS`] listed, then a count of the rest).
     Different(Vec<AttrDiff>),
+    /// One copy was too costly to compare (nested too deep, too large, too slow): kept as a
+    /// conflict whose differences are unknown.
+    NotCompared { why: String },
 }
+
+/// Differences listed at most; the rest are counted.
+pub const MAX_DIFFS: usize = 200;
 
 /// A value in a form that two encodings of the same attribute share.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,6 +70,8 @@ struct Flat {
     elems: Vec<Elem>,
     /// Where reading stopped early, if it did.
     error: Option<String>,
+    /// Why the copy is not compared at all, if it is too costly.
+    too_costly: Option<String>,
 }
 
 const LONG: usize = 256;
@@ -76,7 +84,17 @@ pub fn compare<A: Read + Seek, B: Read + Seek>(
     received_size: u64,
 ) -> Sameness {
     let a = flatten(held, held_size);
+    if let Some(why) = a.too_costly {
+        return Sameness::NotCompared {
+            why: format!("the held copy: {why}"),
+        };
+    }
     let b = flatten(received, received_size);
+    if let Some(why) = b.too_costly {
+        return Sameness::NotCompared {
+            why: format!("the received copy: {why}"),
+        };
+    }
     let mut diffs = Vec::new();
     let (mut i, mut j) = (0, 0);
     let mut pixel_notes = Vec::new();
@@ -125,6 +143,15 @@ pub fn compare<A: Read + Seek, B: Read + Seek>(
         _ => {}
     }
     if !diffs.is_empty() {
+        if diffs.len() > MAX_DIFFS {
+            let more = diffs.len() - MAX_DIFFS;
+            diffs.truncate(MAX_DIFFS);
+            diffs.push(diff(
+                "(more)",
+                String::new(),
+                format!("{more} more attributes differ"),
+            ));
+        }
         return Sameness::Different(diffs);
     }
     let mut how = Vec::new();

@@ -10,7 +10,7 @@ use super::{
 };
 
 /// VRs whose explicit length field is 4 bytes (after two reserved bytes).
-pub(super) fn has_long_length(vr: &[u8]) -> bool {
+pub(crate) fn has_long_length(vr: &[u8]) -> bool {
     matches!(
         vr,
         b"OB"
@@ -29,7 +29,7 @@ pub(super) fn has_long_length(vr: &[u8]) -> bool {
     )
 }
 
-pub(super) fn is_vr(b: &[u8]) -> bool {
+pub(crate) fn is_vr(b: &[u8]) -> bool {
     const VRS: [&[u8; 2]; 34] = [
         b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD", b"FL", b"IS", b"LO", b"LT", b"OB",
         b"OD", b"OF", b"OL", b"OV", b"OW", b"PN", b"SH", b"SL", b"SQ", b"SS", b"ST", b"SV", b"TM",

@@ -9,7 +9,7 @@
 //! pixel data the header announces is all there (`pixel`).
 
 mod attrs;
-mod meta;
+pub(crate) mod meta;
 mod pixel;
 mod walk;
 
