@@ -379,3 +379,275 @@ fn jpeg_2000_thumbnails_from_a_coarser_resolution_match_the_full_image() {
         );
     }
 }
+
+/// The data set of `obj` in transfer syntax `ts` followed by encapsulated pixel data made of
+/// `fragments` (an empty Basic Offset Table first): a Part 10 file as an encoder writes it.
+fn encapsulated_file(
+    obj: dicom_object::InMemDicomObject,
+    ts: &str,
+    fragments: &[Vec<u8>],
+) -> Vec<u8> {
+    let mut bytes = qcdesk::dicom::write::encode_part10_as(obj, Some("TEST"), ts).unwrap();
+    bytes.extend_from_slice(&[
+        0xE0, 0x7F, 0x10, 0x00, b'O', b'B', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
+    ]);
+    bytes.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 0, 0, 0, 0]);
+    for f in fragments {
+        assert_eq!(f.len() % 2, 0, "fragments are of even length");
+        bytes.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0]);
+        bytes.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(f);
+    }
+    bytes.extend_from_slice(&[0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
+    bytes
+}
+
+/// A file's data set without its pixel data, and the pixel data's fragments.
+fn split_encapsulated(path: &Path) -> (dicom_object::InMemDicomObject, String, Vec<Vec<u8>>) {
+    let file = dicom_object::open_file(path).unwrap();
+    let ts = file.meta().transfer_syntax().to_string();
+    let mut obj = file.into_inner();
+    let pixels = obj
+        .take_element(dicom_dictionary_std::tags::PIXEL_DATA)
+        .unwrap();
+    let fragments = pixels
+        .value()
+        .fragments()
+        .expect("encapsulated")
+        .iter()
+        .map(|f| f.to_vec())
+        .collect();
+    (obj, ts, fragments)
+}
+
+#[test]
+fn a_jpeg_ls_frame_over_several_fragments_decodes() {
+    // As WG04's MR1_JLSL: one frame's codestream split over three fragments, with a zero
+    // byte between the scan and the end-of-image marker (DCMTK reads it; CharLS 2.3+ does not).
+    let work = tempfile::tempdir().unwrap();
+    let original = pydicom_dir().join("test_files/MR_small_jpeg_ls_lossless.dcm");
+    let (obj, ts, fragments) = split_encapsulated(&original);
+    let mut code: Vec<u8> = fragments.concat();
+    while code.last() == Some(&0) {
+        code.pop();
+    }
+    assert!(code.ends_with(&[0xFF, 0xD9]), "a whole JPEG-LS codestream");
+    let eoi = code.len() - 2;
+    code.insert(eoi, 0);
+    if code.len() % 2 == 1 {
+        code.push(0);
+    }
+    let third = (code.len() / 3) & !1;
+    let parts = vec![
+        code[..third].to_vec(),
+        code[third..2 * third].to_vec(),
+        code[2 * third..].to_vec(),
+    ];
+    let split = work.path().join("split.dcm");
+    std::fs::write(&split, encapsulated_file(obj, &ts, &parts)).unwrap();
+    let r = thumbs(&[&original, &split], &work.path().join("out"), 64);
+    assert_eq!(r[1]["status"], "ok", "{}", r[1]);
+    let a = rgb(Path::new(r[0]["png"].as_str().unwrap()));
+    let b = rgb(Path::new(r[1]["png"].as_str().unwrap()));
+    assert_eq!(mad(&a, &b), 0.0, "the same picture");
+}
+
+/// A 512 x 512 CT slice without a window: a body of soft tissue with a bone ring, air around
+/// it, and padding (-2048, declared) outside the round field of view.
+fn ct_without_window() -> (dicom_object::InMemDicomObject, Vec<u16>) {
+    use dicom_core::VR;
+    use dicom_dictionary_std::tags;
+    use qcdesk::dicom::write::DataSetBuilder;
+    let n = 512usize;
+    let stored: Vec<u16> = (0..n * n)
+        .map(|i| {
+            let (x, y) = ((i % n) as f32 - 256.0, (i / n) as f32 - 256.0);
+            let r = (x * x + y * y).sqrt();
+            let hu: f32 = if r > 250.0 {
+                -2048.0
+            } else if r > 180.0 {
+                -1000.0
+            } else if r > 160.0 {
+                900.0
+            } else {
+                // Soft tissue with some structure.
+                40.0 + 30.0 * ((x / 9.0).sin() * (y / 13.0).cos())
+            };
+            // Stored = HU + 1024 (intercept -1024), as signed 16-bit.
+            ((hu + 1024.0) as i16) as u16
+        })
+        .collect();
+    let obj = DataSetBuilder::new()
+        .text(tags::SOP_CLASS_UID, VR::UI, "1.2.840.10008.5.1.4.1.1.2")
+        .text(
+            tags::SOP_INSTANCE_UID,
+            VR::UI,
+            "1.2.826.0.1.3680043.2.1143.8",
+        )
+        .text(tags::MODALITY, VR::CS, "CT")
+        .u16(tags::SAMPLES_PER_PIXEL, 1)
+        .text(tags::PHOTOMETRIC_INTERPRETATION, VR::CS, "MONOCHROME2")
+        .u16(tags::ROWS, n as u16)
+        .u16(tags::COLUMNS, n as u16)
+        .u16(tags::BITS_ALLOCATED, 16)
+        .u16(tags::BITS_STORED, 16)
+        .u16(tags::HIGH_BIT, 15)
+        .u16(tags::PIXEL_REPRESENTATION, 1)
+        .text(tags::RESCALE_INTERCEPT, VR::DS, "-1024")
+        .text(tags::RESCALE_SLOPE, VR::DS, "1")
+        .build();
+    (obj, stored)
+}
+
+#[test]
+fn a_jpeg_2000_ct_thumbnail_matches_the_native_one_and_a_ct_without_window_is_readable() {
+    use dicom_dictionary_std::tags;
+    let opj = require_tool("opj_compress");
+    let work = tempfile::tempdir().unwrap();
+    let (obj, stored) = ct_without_window();
+    let native = work.path().join("native.dcm");
+    let with_pixels = {
+        let mut o = obj.clone();
+        o.put(dicom_core::DataElement::new(
+            tags::PIXEL_DATA,
+            dicom_core::VR::OW,
+            dicom_core::PrimitiveValue::U16(stored.clone().into()),
+        ));
+        o
+    };
+    std::fs::write(
+        &native,
+        qcdesk::dicom::write::encode_part10(with_pixels, Some("TEST")).unwrap(),
+    )
+    .unwrap();
+    // The same pixels, JPEG 2000 lossless (OpenJPEG's reversible 5/3 wavelet).
+    let raw = work.path().join("ct.rawl");
+    let bytes: Vec<u8> = stored.iter().flat_map(|v| v.to_le_bytes()).collect();
+    std::fs::write(&raw, bytes).unwrap();
+    let j2k = work.path().join("ct.j2k");
+    run_ok(
+        &opj,
+        &[
+            "-i",
+            raw.to_str().unwrap(),
+            "-o",
+            j2k.to_str().unwrap(),
+            "-F",
+            "512,512,1,16,s",
+        ],
+    );
+    let mut code = std::fs::read(&j2k).unwrap();
+    if code.len() % 2 == 1 {
+        code.push(0);
+    }
+    let compressed = work.path().join("j2k.dcm");
+    std::fs::write(
+        &compressed,
+        encapsulated_file(obj, "1.2.840.10008.1.2.4.90", &[code]),
+    )
+    .unwrap();
+    for size in [128, 96] {
+        let r = thumbs(
+            &[&native, &compressed],
+            &work.path().join(format!("out{size}")),
+            size,
+        );
+        assert_eq!(r[1]["status"], "ok", "{}", r[1]);
+        let a = rgb(Path::new(r[0]["png"].as_str().unwrap()));
+        let b = rgb(Path::new(r[1]["png"].as_str().unwrap()));
+        let d = mad(&a, &b);
+        eprintln!("{size}: native vs JPEG 2000 thumbnails differ by {d:.2}");
+
+        assert!(d < 1.5, "thumbnails at {size} differ by {d:.2} grey levels");
+        // Readable: the soft tissue window, not a grey wash from padding to bone. Tissue
+        // (40 HU) sits mid-grey, padding and air black, bone white.
+        let centre = a.get_pixel(a.width() / 2, a.height() / 2)[0];
+        let corner = a.get_pixel(1, 1)[0];
+        assert!((100..=160).contains(&centre), "tissue at grey {centre}");
+        assert_eq!(corner, 0, "padding shows black");
+    }
+}
+
+#[test]
+fn pixel_data_bombs_and_impossible_pixel_modules_are_refused_quickly_with_a_reason() {
+    use dicom_core::VR;
+    use dicom_dictionary_std::tags;
+    use qcdesk::dicom::write::{DataSetBuilder, encode_part10, encode_part10_as};
+    let work = tempfile::tempdir().unwrap();
+    let image = |rows: u16, cols: u16, frames: &str, ba: u16, bs: u16, hb: u16| {
+        DataSetBuilder::new()
+            .text(tags::SOP_CLASS_UID, VR::UI, "1.2.840.10008.5.1.4.1.1.7")
+            .text(
+                tags::SOP_INSTANCE_UID,
+                VR::UI,
+                "1.2.826.0.1.3680043.2.1143.9",
+            )
+            .text(tags::MODALITY, VR::CS, "OT")
+            .text(tags::NUMBER_OF_FRAMES, VR::IS, frames)
+            .u16(tags::SAMPLES_PER_PIXEL, 1)
+            .text(tags::PHOTOMETRIC_INTERPRETATION, VR::CS, "MONOCHROME2")
+            .u16(tags::ROWS, rows)
+            .u16(tags::COLUMNS, cols)
+            .u16(tags::BITS_ALLOCATED, ba)
+            .u16(tags::BITS_STORED, bs)
+            .u16(tags::HIGH_BIT, hb)
+            .u16(tags::PIXEL_REPRESENTATION, 0)
+            .pixels_u16(tags::PIXEL_DATA, vec![7; 1 << 19])
+    };
+    let deflated = "1.2.840.10008.1.2.1.99";
+    let cases: Vec<(&str, Vec<u8>, Option<&str>)> = vec![
+        // 1 MB deflated, declaring 32768 x 32768 pixels.
+        (
+            "bomb_32768.dcm",
+            encode_part10_as(image(32768, 32768, "1", 16, 16, 15).build(), None, deflated).unwrap(),
+            Some("32768 x 32768"),
+        ),
+        // 100 frames of 8192 x 8192: 12.5 GiB declared.
+        (
+            "bomb_frames.dcm",
+            encode_part10_as(image(8192, 8192, "100", 16, 16, 15).build(), None, deflated).unwrap(),
+            Some("max_pixel_mb"),
+        ),
+        (
+            "bits_stored.dcm",
+            encode_part10(image(512, 1024, "1", 16, 17, 16).build(), None).unwrap(),
+            Some("Bits Stored 17"),
+        ),
+        // A High Bit past Bits Allocated: read as Bits Stored - 1, as readers do.
+        (
+            "high_bit.dcm",
+            encode_part10(image(512, 1024, "1", 16, 12, 100).build(), None).unwrap(),
+            None,
+        ),
+        // A deflated image of a sane size: inflated as a stream, one frame kept.
+        (
+            "deflated.dcm",
+            encode_part10_as(image(512, 1024, "1", 16, 16, 15).build(), None, deflated).unwrap(),
+            None,
+        ),
+    ];
+    let mut paths = Vec::new();
+    for (name, bytes, _) in &cases {
+        let p = work.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        paths.push(p);
+    }
+    let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    let t = std::time::Instant::now();
+    let results = thumbs(&refs, &work.path().join("out"), 128);
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(20),
+        "took {:?}",
+        t.elapsed()
+    );
+    for ((name, _, why), r) in cases.iter().zip(&results) {
+        match why {
+            Some(why) => {
+                assert_eq!(r["status"], "cannot_render", "{name}: {r}");
+                let reason = r["reason"].as_str().unwrap();
+                assert!(reason.contains(why), "{name}: {reason}");
+            }
+            None => assert_eq!(r["status"], "ok", "{name}: {r}"),
+        }
+    }
+}

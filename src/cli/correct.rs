@@ -1,7 +1,9 @@
 //! `fix`, `undo`, `history` and `audit`: correcting a study from an order or by hand, taking
 //! a correction back, and the record of who changed what.
 
-use anyhow::{Result, bail};
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow, bail};
 use serde::Serialize;
 
 use super::output;
@@ -10,7 +12,7 @@ use crate::reconcile::correction::Correction;
 use crate::reconcile::fields::parse_assignment;
 use crate::reconcile::fix::{self, StudyChange, Who};
 use crate::reconcile::relocate::{MovePlan, MoveTo, plan_merge, plan_move};
-use crate::store::{Store, os_user};
+use crate::store::{AuditHead, Store, os_user};
 
 /// What `fix` was asked to do.
 pub struct FixArgs<'a> {
@@ -463,27 +465,82 @@ pub fn history(store: &Store, study: &str, json: bool) -> Result<()> {
 }
 
 /// `qcdesk audit [STUDY] [--verify] [--json]`. A broken chain is an error (exit 1).
-pub fn audit(store: &Store, study: Option<&str>, verify: bool, json: bool) -> Result<()> {
-    if verify {
-        let check = store.verify_audit()?;
-        if json {
-            output::print_json(&check)?;
-        } else if check.first_bad.is_none() {
-            println!(
-                "audit log intact: {} entries, chain verified",
-                check.entries
-            );
+/// Walks the chain (and checks it reaches the head kept outside the database, when given).
+pub fn verify_audit(store: &Store, head: Option<&Path>, json: bool) -> Result<()> {
+    let outside = match head {
+        Some(file) => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read the audit head {}", file.display()))?;
+            Some(AuditHead::parse(&text).ok_or_else(|| {
+                anyhow!(
+                    "{} holds no audit head (an exported head file, or a line `audit head N:HASH`)",
+                    file.display()
+                )
+            })?)
         }
-        if let Some(bad) = check.first_bad {
-            bail!(
-                "audit log tampered with: entry {}: {} ({} entries checked)",
-                bad.id,
-                bad.problem,
+        None => None,
+    };
+    let check = match &outside {
+        Some(h) => store.verify_audit_against(h)?,
+        None => store.verify_audit()?,
+    };
+    if json {
+        output::print_json(&check)?;
+    } else if check.first_bad.is_none() {
+        match &outside {
+            Some(h) => println!(
+                "audit log intact: {} entries, chain verified up to entry {} kept outside the database",
+                check.entries, h.entry
+            ),
+            None => println!(
+                "audit log intact: {} entries, chain verified (against the database's own head: \
+                 use --head with a head kept outside it to rule out a rewritten history)",
                 check.entries
-            );
+            ),
         }
-        return Ok(());
     }
+    if let Some(bad) = check.first_bad {
+        bail!(
+            "audit log tampered with: entry {}: {} ({} entries checked)",
+            bad.id,
+            bad.problem,
+            check.entries
+        );
+    }
+    Ok(())
+}
+
+/// Verifies the chain, then writes its head to `file` for an auditor to keep.
+pub fn export_audit_head(store: &Store, file: &Path, json: bool) -> Result<()> {
+    let check = store.verify_audit()?;
+    if let Some(bad) = check.first_bad {
+        bail!(
+            "audit log tampered with: entry {}: {}; no head exported",
+            bad.id,
+            bad.problem
+        );
+    }
+    let head = store
+        .audit_head()?
+        .ok_or_else(|| anyhow!("the audit log is empty: there is no head to export"))?;
+    let (now, _) = crate::fsutil::now();
+    std::fs::write(file, head.to_file_text(store.workspace().root(), &now))
+        .with_context(|| format!("cannot write {}", file.display()))?;
+    if json {
+        output::print_json(&head)?;
+    } else {
+        println!(
+            "audit head exported to {}: entry {} ({})",
+            file.display(),
+            head.entry,
+            head.hash
+        );
+    }
+    Ok(())
+}
+
+/// The audit log (of one study when given), oldest first.
+pub fn audit(store: &Store, study: Option<&str>, json: bool) -> Result<()> {
     let uid = match study {
         Some(s) => {
             let id = store.find_study(s)?;

@@ -252,11 +252,18 @@ enum Command {
         json: bool,
     },
     /// The audit log of every change (of one study when given); --verify checks its hash chain
-    /// and names the first entry tampered with (exit 1).
+    /// and names the first entry tampered with (exit 1), against a head kept outside the
+    /// database with --head; --export-head writes that head for an auditor.
     Audit {
         study: Option<String>,
         #[arg(long)]
         verify: bool,
+        /// With --verify: a head exported earlier (or a system log line `audit head N:HASH`).
+        #[arg(long, value_name = "FILE", requires = "verify")]
+        head: Option<PathBuf>,
+        /// Verify the chain, then write its head (entry and hash) to FILE.
+        #[arg(long, value_name = "FILE", conflicts_with = "verify")]
+        export_head: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -519,6 +526,7 @@ fn open_default(cli_dir: &Option<PathBuf>) -> Result<Store> {
 
 fn open_at(dir: &std::path::Path) -> Result<Store> {
     let store = Store::open(dir)?;
+    crate::imaging::limits::apply_config(store.imaging_config());
     for note in store.workspace().notes() {
         eprintln!("qcdesk: note: {note}");
     }
@@ -700,10 +708,16 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Audit {
             study,
             verify,
+            head,
+            export_head,
             json,
         } => {
             let store = open_default(&cli.workspace)?;
-            correct::audit(&store, study.as_deref(), verify, json)?;
+            match (verify, export_head) {
+                (_, Some(file)) => correct::export_audit_head(&store, &file, json)?,
+                (true, None) => correct::verify_audit(&store, head.as_deref(), json)?,
+                (false, None) => correct::audit(&store, study.as_deref(), json)?,
+            }
         }
         Command::Match { study, limit, json } => {
             let store = open_default(&cli.workspace)?;

@@ -49,9 +49,12 @@ impl From<&StoreStats> for StatusJson {
     }
 }
 
+/// A value from a file or a peer, for a text column: control characters escaped (a patient
+/// name holding an escape sequence must not drive the terminal), cut to `n` characters.
 fn cut(s: &str, n: usize) -> String {
+    let s = crate::text::printable(s);
     if s.chars().count() <= n {
-        s.to_string()
+        s
     } else {
         let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
         t.push('…');
@@ -119,6 +122,7 @@ pub fn print_queue(rows: &[StudyRow]) {
 }
 
 pub fn print_detail(d: &StudyDetail) {
+    let v = crate::text::printable;
     let r = &d.row;
     println!("Study {}  [{}]", r.id, r.state);
     println!(
@@ -127,24 +131,30 @@ pub fn print_detail(d: &StudyDetail) {
     );
     println!(
         "  Patient             {}  ID {}  born {}  sex {}",
-        r.patient_name, r.patient_id, d.patient_birth_date, d.patient_sex
+        v(&r.patient_name),
+        v(&r.patient_id),
+        v(&d.patient_birth_date),
+        v(&d.patient_sex)
     );
-    println!("  Accession           {}", r.accession);
+    println!("  Accession           {}", v(&r.accession));
     println!(
         "  Modality / date     {}  {} {}",
-        r.modality, r.study_date, d.study_time
+        v(&r.modality),
+        v(&r.study_date),
+        v(&d.study_time)
     );
-    println!("  Description         {}", r.study_description);
+    println!("  Description         {}", v(&r.study_description));
     println!(
         "  Source              {}  (first seen {})",
-        r.source, r.first_seen
+        v(&r.source),
+        r.first_seen
     );
     if !r.findings.is_empty() {
         println!("Findings:");
         for f in &r.findings {
             match &f.file {
-                Some(file) => println!("  [{}] {} — {}", f.code, f.message, file),
-                None => println!("  [{}] {}", f.code, f.message),
+                Some(file) => println!("  [{}] {} — {}", f.code, v(&f.message), v(file)),
+                None => println!("  [{}] {}", f.code, v(&f.message)),
             }
         }
     }
@@ -152,9 +162,9 @@ pub fn print_detail(d: &StudyDetail) {
     for s in &d.series_list {
         println!(
             "  #{} {} {} ({} instances)",
-            s.series_number,
-            s.modality,
-            s.description,
+            v(&s.series_number),
+            v(&s.modality),
+            v(&s.description),
             s.instances.len()
         );
         for i in &s.instances {
@@ -170,11 +180,11 @@ pub fn print_detail(d: &StudyDetail) {
             }
             println!(
                 "    {:>4} {} {}{}",
-                i.instance_number,
-                i.sop_instance_uid
+                v(&i.instance_number),
+                v(i.sop_instance_uid
                     .as_deref()
-                    .unwrap_or("(no SOP Instance UID)"),
-                i.original_path,
+                    .unwrap_or("(no SOP Instance UID)")),
+                v(&i.original_path),
                 if extra.is_empty() {
                     String::new()
                 } else {
@@ -185,7 +195,7 @@ pub fn print_detail(d: &StudyDetail) {
     }
     for c in &d.orders {
         let o = &c.order;
-        println!("Study vs. order {} ({}):", o.accession, o.procedure);
+        println!("Study vs. order {} ({}):", v(&o.accession), v(&o.procedure));
         for f in &c.fields {
             let mark = match f.verdict {
                 crate::model::Verdict::Match => "  ",

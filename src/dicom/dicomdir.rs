@@ -62,11 +62,24 @@ pub fn read_dicomdir(path: &Path) -> Result<DirectoryListing, DicomdirError> {
             continue;
         }
         match resolve(root, &parts) {
-            Some(p) => listing.files.push(p),
+            Some(p) if on_medium(root, &p) => listing.files.push(p),
+            Some(_) => listing.missing.push(format!(
+                "{} (a link leading off the medium: not read)",
+                parts.join("\\")
+            )),
             None => listing.missing.push(parts.join("\\")),
         }
     }
     Ok(listing)
+}
+
+/// Whether `file`, links resolved, lies under the medium's root (links resolved too): a link
+/// on a medium must not lead the import to read the host's files.
+fn on_medium(root: &Path, file: &Path) -> bool {
+    match (std::fs::canonicalize(root), std::fs::canonicalize(file)) {
+        (Ok(root), Ok(file)) => file.starts_with(&root),
+        _ => false,
+    }
 }
 
 /// Finds the file named by File ID components, matching case-insensitively where needed:
@@ -129,6 +142,19 @@ mod tests {
         assert!(resolve(&medium, &ids(&["..", "IMAGES", "im1"])).is_none());
         assert!(resolve(&medium, &ids(&["/etc/passwd"])).is_none());
         assert!(resolve(&medium, &ids(&["a/../../b"])).is_none());
+        // Nor through a link: a folder or a file on the medium pointing off it.
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), b"x").unwrap();
+        std::os::unix::fs::symlink(outside.path(), medium.join("LINKDIR")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret"), medium.join("LINK")).unwrap();
+        let via_dir = resolve(&medium, &ids(&["LINKDIR", "SECRET"])).unwrap();
+        assert!(!on_medium(&medium, &via_dir));
+        let via_file = resolve(&medium, &ids(&["LINK"])).unwrap();
+        assert!(!on_medium(&medium, &via_file));
+        assert!(on_medium(
+            dir.path(),
+            &dir.path().join("IMAGES").join("im1")
+        ));
     }
 }
 

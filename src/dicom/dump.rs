@@ -193,7 +193,9 @@ impl Reader {
         start: u64,
         top: &mut Vec<Node>,
     ) -> Option<u64> {
-        let RawTokens { mut tokens, pos } = match raw_tokens(src, ts, start) {
+        let RawTokens {
+            mut tokens, pos, ..
+        } = match raw_tokens(src, ts, start) {
             Ok(t) => t,
             Err(e) => {
                 self.error = Some(e);

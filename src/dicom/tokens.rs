@@ -30,11 +30,13 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-/// Tokens of a data set, and the file position of the bytes read so far (meaningful only
-/// outside deflated data sets, where it counts compressed bytes).
+/// Tokens of a data set, and the file position of the bytes read so far (in a deflated data
+/// set it counts compressed bytes), and the position in the data set itself (inflated bytes,
+/// from 0 at the data set's start).
 pub(crate) struct RawTokens<'a> {
     pub tokens: DataSetReader<DynStatefulDecoder<Box<dyn Read + 'a>>>,
     pub pos: Rc<Cell<u64>>,
+    pub data_pos: Rc<Cell<u64>>,
 }
 
 /// Starts reading the data set of `src` at `start` in transfer syntax `ts`.
@@ -69,7 +71,16 @@ pub(crate) fn tokens_with<'a, R: Read + 'a>(
         }
         _ => base,
     };
+    let data_pos = Rc::new(Cell::new(0));
+    let reader: Box<dyn Read + 'a> = Box::new(Counting {
+        inner: reader,
+        pos: Rc::clone(&data_pos),
+    });
     let tokens = DataSetReader::new_with_ts_cs_options(reader, ts, Default::default(), options)
         .map_err(|e| format!("cannot read the data set: {e}"))?;
-    Ok(RawTokens { tokens, pos })
+    Ok(RawTokens {
+        tokens,
+        pos,
+        data_pos,
+    })
 }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::{ImageError, thumbnail_picture};
 
 /// Bumped when rendering changes, so thumbnails made by an older renderer are not shown.
-const RENDER_VERSION: u32 = 2;
+const RENDER_VERSION: u32 = 3;
 
 /// What a thumbnail request gives.
 #[derive(Debug, Clone, PartialEq)]

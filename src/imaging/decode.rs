@@ -1,8 +1,9 @@
 //! One frame's stored sample values, whatever the encoding: native pixel data read straight
 //! from the file (so a truncated file yields the rows it holds), RLE decoded here (any bits
 //! allocated, 32 included), JPEG through libjpeg-turbo (8- and 12-bit lossy, lossless up to
-//! 16 bits), JPEG-LS and JPEG 2000 through dicom-rs's codecs, deflated data sets through a full
-//! dicom-rs read.
+//! 16 bits), JPEG-LS and JPEG 2000 through dicom-rs's codecs, deflated data sets inflated as a
+//! stream up to the one frame wanted. Every image's pixel module is checked first
+//! (`limits`), and each frame's fragments found by one set of rules (`frames`).
 
 use std::borrow::Cow;
 use std::io::{Read, Seek, SeekFrom};
@@ -11,6 +12,7 @@ use dicom_encoding::adapters::{PixelDataObject, RawPixelData};
 use dicom_encoding::transfer_syntax::{Codec, TransferSyntaxIndex};
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
+use super::frames::{Encapsulated, frame_bytes};
 use super::info::{ImageInfo, PixelLocation};
 use super::jpeg;
 
@@ -31,48 +33,59 @@ pub struct Frame {
 }
 
 impl Frame {
-    /// The frame shrunk by a whole factor so that its longer side is still at least `size`:
+    /// The frame shrunk by a power of two so that its longer side is still at least `size`:
     /// a thumbnail renders a few thousand values instead of a quarter million. Blocks are
-    /// averaged; palette indices are sampled (an average of indices is another colour).
+    /// averaged (partial ones at the edges too); palette indices are sampled (an average of
+    /// indices is another colour). A power of two puts every encoding on the same grid: a
+    /// JPEG 2000 frame decoded at a reduced resolution level lands where this does.
     pub fn reduced(&self, size: u32) -> Option<Frame> {
-        let k = (self.rows.max(self.columns) / size.max(1)) as usize;
-        if k < 2 {
+        let longest = self.rows.max(self.columns);
+        let mut shift = 0;
+        while shift < 16 && (longest >> (shift + 1)) >= size.max(1) {
+            shift += 1;
+        }
+        if shift == 0 {
             return None;
         }
+        let k = 1usize << shift;
         let (w, h) = (self.columns as usize, self.rows as usize);
         let spp = usize::from(self.samples_per_pixel.max(1));
-        let (nw, nh) = (w / k, h / k);
-        let present = (self.rows_present as usize).min(h) / k;
-        if nw == 0 || nh == 0 || self.values.len() < self.rows_present as usize * w * spp {
+        let present_rows = (self.rows_present as usize).min(h);
+        let (nw, nh) = (w.div_ceil(k), h.div_ceil(k));
+        // Only whole blocks of present rows: a block half missing would blend into the hatch.
+        let present = present_rows / k;
+        if nw == 0 || nh == 0 || self.values.len() < present_rows * w * spp {
             return None;
         }
         let sample = self.photometric == "PALETTE COLOR";
         let row_len = nw * spp;
         let mut values = vec![0f32; present * row_len];
-        if sample {
-            for (by, out) in values.chunks_exact_mut(row_len).enumerate() {
+        for (by, out) in values.chunks_exact_mut(row_len).enumerate() {
+            if sample {
                 let src = &self.values[by * k * w * spp..];
                 for bx in 0..nw {
                     let at = bx * k * spp;
                     out[bx * spp..bx * spp + spp].copy_from_slice(&src[at..at + spp]);
                 }
+                continue;
             }
-        } else {
-            // Sum each block row by row (the source is read in order), then scale.
-            let scale = 1.0 / (k * k) as f32;
-            for (by, out) in values.chunks_exact_mut(row_len).enumerate() {
-                for y in by * k..by * k + k {
-                    let src = &self.values[y * w * spp..(y * w + nw * k) * spp];
-                    for (bx, block) in src.chunks_exact(k * spp).enumerate() {
-                        let acc = &mut out[bx * spp..bx * spp + spp];
-                        for px in block.chunks_exact(spp) {
-                            for (a, v) in acc.iter_mut().zip(px) {
-                                *a += v;
-                            }
+            // Sum each block row by row (the source is read in order), then divide by the
+            // pixels the block holds (fewer at the right edge).
+            for y in by * k..by * k + k {
+                let row = &self.values[y * w * spp..(y + 1) * w * spp];
+                for (bx, block) in row.chunks(k * spp).enumerate() {
+                    let acc = &mut out[bx * spp..bx * spp + spp];
+                    for px in block.chunks_exact(spp) {
+                        for (a, v) in acc.iter_mut().zip(px) {
+                            *a += v;
                         }
                     }
                 }
-                for v in out.iter_mut() {
+            }
+            for (bx, px) in out.chunks_exact_mut(spp).enumerate() {
+                let width = (w - bx * k).min(k);
+                let scale = 1.0 / (width * k) as f32;
+                for v in px {
                     *v *= scale;
                 }
             }
@@ -122,9 +135,8 @@ pub fn decode_frame_for<R: Read + Seek>(
     frame: u32,
     size: Option<u32>,
 ) -> Result<Frame, String> {
-    if info.rows == 0 || info.columns == 0 {
-        return Err("the image has no Rows or Columns".into());
-    }
+    // Checked before any arithmetic or allocation from the header's values.
+    let info = &super::limits::check(info)?;
     if info.frames <= frame {
         return Err(format!("frame {} of {}", frame + 1, info.frames));
     }
@@ -141,8 +153,14 @@ pub fn decode_frame_for<R: Read + Seek>(
             offset_table,
             fragments,
             complete,
+            extended,
         }) => {
-            let data = frame_bytes(src, info, frame, offset_table, fragments).map_err(|e| {
+            let pixel = Encapsulated {
+                offset_table,
+                fragments,
+                extended: extended.as_ref(),
+            };
+            let data = frame_bytes(src, info, frame, &pixel).map_err(|e| {
                 if *complete {
                     e
                 } else {
@@ -151,7 +169,11 @@ pub fn decode_frame_for<R: Read + Seek>(
             })?;
             encapsulated(info, &data, size)
         }
-        Some(PixelLocation::Deflated) => deflated(src, info, frame),
+        Some(PixelLocation::Deflated {
+            dataset_offset,
+            value_offset,
+            len,
+        }) => deflated(src, info, frame, *dataset_offset, *value_offset, *len),
     }
 }
 
@@ -253,13 +275,25 @@ fn native_bits<R: Read + Seek>(
     let per_frame = info.rows as u64 * info.columns as u64;
     let first_bit = u64::from(frame) * per_frame;
     let start = offset + first_bit / 8;
-    let bytes = (per_frame + first_bit % 8).div_ceil(8);
-    let have = (offset + available).saturating_sub(start).min(bytes);
-    let mut buf = vec![0u8; have as usize];
+    let have = (offset + available).saturating_sub(start);
     src.seek(SeekFrom::Start(start))
-        .and_then(|_| src.read_exact(&mut buf))
         .map_err(|e| format!("cannot read the pixel data: {e}"))?;
-    let skip = (first_bit % 8) as usize;
+    native_bits_from(src, info, first_bit % 8, have)
+}
+
+/// A 1-bit frame whose first bit is bit `skip` of the next byte `src` reads, of `have` bytes.
+fn native_bits_from<R: Read>(
+    src: &mut R,
+    info: &ImageInfo,
+    skip: u64,
+    have: u64,
+) -> Result<Frame, String> {
+    let per_frame = info.rows as u64 * info.columns as u64;
+    let bytes = (per_frame + skip).div_ceil(8).min(have);
+    let mut buf = vec![0u8; bytes as usize];
+    src.read_exact(&mut buf)
+        .map_err(|e| format!("cannot read the pixel data: {e}"))?;
+    let skip = skip as usize;
     let bits = (buf.len() * 8).saturating_sub(skip).min(per_frame as usize);
     let values: Vec<f32> = (skip..skip + bits)
         .map(|i| f32::from((buf[i / 8] >> (i % 8)) & 1))
@@ -382,77 +416,6 @@ fn expand_ybr422(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     out
 }
 
-/// The encoded bytes of one frame: its fragments, by the frame-per-fragment rule, the Basic
-/// Offset Table, or (without one) the codestream start markers.
-fn frame_bytes<R: Read + Seek>(
-    src: &mut R,
-    info: &ImageInfo,
-    frame: u32,
-    offset_table: &[u32],
-    fragments: &[(u64, u32)],
-) -> Result<Vec<u8>, String> {
-    if fragments.is_empty() {
-        return Err("no pixel data fragments".into());
-    }
-    let read = |src: &mut R, (at, len): (u64, u32)| -> Result<Vec<u8>, String> {
-        let mut buf = vec![0u8; len as usize];
-        src.seek(SeekFrom::Start(at))
-            .and_then(|_| src.read_exact(&mut buf))
-            .map_err(|e| format!("cannot read a pixel data fragment: {e}"))?;
-        Ok(buf)
-    };
-    let frames = info.frames as usize;
-    let chosen: Vec<(u64, u32)> = if frames == 1 {
-        fragments.to_vec()
-    } else if fragments.len() == frames {
-        vec![fragments[frame as usize]]
-    } else if offset_table.len() == frames {
-        // Offsets count from the first fragment's item header.
-        let base = fragments[0].0 - 8;
-        let start = u64::from(offset_table[frame as usize]);
-        let end = offset_table
-            .get(frame as usize + 1)
-            .map_or(u64::MAX, |&e| u64::from(e));
-        fragments
-            .iter()
-            .copied()
-            .filter(|(at, _)| {
-                let rel = at - 8 - base;
-                rel >= start && rel < end
-            })
-            .collect()
-    } else {
-        // No table: frames start where a codestream starts (JPEG FFD8, JPEG 2000 FF4F).
-        let mut starts = Vec::new();
-        for (i, f) in fragments.iter().enumerate() {
-            let head = read(src, (f.0, f.1.min(2)))?;
-            if head.as_slice() == [0xFF, 0xD8] || head.as_slice() == [0xFF, 0x4F] {
-                starts.push(i);
-            }
-        }
-        let Some(&first) = starts.get(frame as usize) else {
-            return Err(format!(
-                "cannot tell where frame {} starts: {} fragments, no offset table",
-                frame + 1,
-                fragments.len()
-            ));
-        };
-        let end = starts
-            .get(frame as usize + 1)
-            .copied()
-            .unwrap_or(fragments.len());
-        fragments[first..end].to_vec()
-    };
-    if chosen.is_empty() {
-        return Err(format!("no fragments for frame {}", frame + 1));
-    }
-    let mut out = Vec::new();
-    for f in chosen {
-        out.extend(read(src, f)?);
-    }
-    Ok(out)
-}
-
 /// Decodes one frame's encoded bytes.
 fn encapsulated(info: &ImageInfo, data: &[u8], size: Option<u32>) -> Result<Frame, String> {
     let ts = info.transfer_syntax.as_str();
@@ -481,14 +444,44 @@ fn registry(info: &ImageInfo, data: &[u8]) -> Result<Frame, String> {
     let Codec::EncapsulatedPixelData(Some(reader), _) = ts.codec() else {
         return Err(format!("no decoder for {}", ts.name()));
     };
-    let obj = OneFrame { info, data };
-    let mut out = Vec::new();
-    reader
-        .decode_frame(&obj, 0, &mut out)
-        .map_err(|e| format!("{} decoding failed: {e}", ts.name()))?;
+    // CharLS allocates what the stream's frame header (SOF55) declares: it must be the
+    // header's size.
+    if let Some((w, h)) = jpeg_ls_size(data)
+        && (w, h) != (info.columns, info.rows)
+    {
+        return Err(format!(
+            "the JPEG-LS stream is {w} x {h}, the image {} x {}",
+            info.columns, info.rows
+        ));
+    }
+    let decode = |data: &[u8]| -> Result<Vec<u8>, String> {
+        let obj = OneFrame { info, data };
+        let mut out = Vec::new();
+        reader
+            .decode_frame(&obj, 0, &mut out)
+            .map(|_| out)
+            .map_err(|e| format!("{} decoding failed: {e}", ts.name()))
+    };
+    let out = match decode(data) {
+        Ok(out) => out,
+        // Some encoders (WG04's JPEG-LS images among them) leave one zero byte between the
+        // scan and the end-of-image marker, which DCMTK's older CharLS reads and CharLS 2.3
+        // and later refuse: read again without it.
+        Err(e) => match without_stray_zero(data) {
+            Some(trimmed) => decode(&trimmed).map_err(|_| e)?,
+            None => return Err(e),
+        },
+    };
     let spp = usize::from(info.samples_per_pixel.max(1));
     let pixels = info.rows as usize * info.columns as usize;
     let bps = out.len() / (pixels * spp).max(1);
+    if bps * pixels * spp != out.len() {
+        return Err(format!(
+            "{} gave {} bytes for {pixels} pixels of {spp} samples (the codestream's size is not the header's)",
+            ts.name(),
+            out.len()
+        ));
+    }
     let native = ImageInfo {
         big_endian: false,
         // Codecs hand back whole samples, the stored bits in the low bits.
@@ -569,30 +562,110 @@ impl PixelDataObject for OneFrame<'_> {
     }
 }
 
-/// A deflated data set: dicom-rs reads it whole (they are small), then the native path.
-fn deflated<R: Read + Seek>(src: &mut R, info: &ImageInfo, frame: u32) -> Result<Frame, String> {
-    use dicom_dictionary_std::tags;
-    src.seek(SeekFrom::Start(0))
+/// The size a JPEG-LS stream's frame header (SOF55, FFF7) declares: its marker segments
+/// walked from SOI.
+fn jpeg_ls_size(data: &[u8]) -> Option<(u32, u32)> {
+    if data.get(0..2)? != [0xFF, 0xD8] {
+        return None;
+    }
+    let mut at = 2;
+    while let (Some(&0xFF), Some(&marker)) = (data.get(at), data.get(at + 1)) {
+        let len = usize::from(u16::from_be_bytes([*data.get(at + 2)?, *data.get(at + 3)?]));
+        if marker == 0xF7 {
+            // Lf, P, Y (rows), X (columns).
+            let y = u16::from_be_bytes([*data.get(at + 5)?, *data.get(at + 6)?]);
+            let x = u16::from_be_bytes([*data.get(at + 7)?, *data.get(at + 8)?]);
+            return Some((u32::from(x), u32::from(y)));
+        }
+        at += 2 + len;
+    }
+    None
+}
+
+/// A codestream ending `..XX 00 FF D9` (XX not FF) without that zero byte.
+fn without_stray_zero(data: &[u8]) -> Option<Vec<u8>> {
+    let n = data.len();
+    // The codestream may itself be followed by the fragment's padding byte.
+    let end = if data.ends_with(&[0xFF, 0xD9, 0x00]) {
+        n - 1
+    } else {
+        n
+    };
+    if end < 4 || data[end - 2..end] != [0xFF, 0xD9] || data[end - 3] != 0 || data[end - 4] == 0xFF
+    {
+        return None;
+    }
+    let mut out = data[..end - 3].to_vec();
+    out.extend_from_slice(&[0xFF, 0xD9]);
+    Some(out)
+}
+
+/// A frame of a deflated data set: the data set inflated as a stream, the bytes before the
+/// frame skipped without being kept, only the frame's own read (a deflate bomb declaring
+/// gigabytes costs the time to inflate up to one frame, and one frame's memory, both already
+/// bounded by `limits`).
+fn deflated<R: Read + Seek>(
+    src: &mut R,
+    info: &ImageInfo,
+    frame: u32,
+    dataset_offset: u64,
+    value_offset: u64,
+    len: Option<u64>,
+) -> Result<Frame, String> {
+    let ts = TransferSyntaxRegistry
+        .get(&info.transfer_syntax)
+        .ok_or_else(|| format!("unknown transfer syntax {}", info.transfer_syntax))?;
+    let Codec::Dataset(Some(adapter)) = ts.codec() else {
+        return Err(format!("cannot inflate {}", ts.name()));
+    };
+    src.seek(SeekFrom::Start(dataset_offset))
         .map_err(|e| format!("cannot read the file: {e}"))?;
-    let mut bytes = Vec::new();
-    src.read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read the file: {e}"))?;
-    let obj = dicom_object::OpenFileOptions::new()
-        .from_reader(std::io::Cursor::new(&bytes))
-        .map_err(|e| format!("cannot inflate the data set: {e}"))?;
-    let pixels = obj
-        .element(tags::PIXEL_DATA)
-        .map_err(|e| format!("no pixel data: {e}"))?
-        .to_bytes()
-        .map_err(|e| format!("cannot read the pixel data: {e}"))?
-        .into_owned();
-    let mut cursor = std::io::Cursor::new(pixels);
-    let len = cursor.get_ref().len() as u64;
     let plain = ImageInfo {
         big_endian: false,
         ..info.clone()
     };
-    native(&mut cursor, &plain, frame, 0, len, None, false)
+    let spp = u64::from(info.samples_per_pixel.max(1));
+    let frame_bits = u64::from(info.rows) * u64::from(info.columns) * spp;
+    let frame_len = match info.bits_allocated {
+        1 => frame_bits.div_ceil(8),
+        b => frame_bits * u64::from(b / 8),
+    };
+    // 1-bit frames need not start on a byte: take from the byte holding the frame's first bit.
+    let (skip, take) = if info.bits_allocated == 1 {
+        let first_bit = u64::from(frame) * frame_bits;
+        (first_bit / 8, (frame_bits + first_bit % 8).div_ceil(8))
+    } else {
+        (u64::from(frame) * frame_len, frame_len)
+    };
+    let declared = len.unwrap_or(u64::MAX);
+    if skip >= declared {
+        return Err("the pixel data ends before this frame".into());
+    }
+    let take = take.min(declared - skip);
+    let mut inflated = adapter.adapt_reader(Box::new(&mut *src));
+    let skipped = std::io::copy(
+        &mut (&mut inflated).take(value_offset + skip),
+        &mut std::io::sink(),
+    )
+    .map_err(|e| format!("cannot inflate the data set: {e}"))?;
+    if skipped < value_offset + skip {
+        return Err("the deflated data set ends before this frame".into());
+    }
+    let mut buf = Vec::with_capacity(take.min(64 << 20) as usize);
+    (&mut inflated)
+        .take(take)
+        .read_to_end(&mut buf)
+        .map_err(|e| format!("cannot inflate the pixel data: {e}"))?;
+    let have = buf.len() as u64;
+    let mut cursor = std::io::Cursor::new(buf);
+    // The frame's bytes as frame 0 of a value starting at 0 (1-bit data: at the bit where it
+    // starts).
+    let one = ImageInfo { frames: 1, ..plain };
+    if info.bits_allocated == 1 {
+        let first_bit = (u64::from(frame) * frame_bits) % 8;
+        return native_bits_from(&mut cursor, &one, first_bit, have);
+    }
+    native(&mut cursor, &one, 0, 0, have, None, false)
 }
 
 #[cfg(test)]

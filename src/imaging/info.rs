@@ -31,14 +31,21 @@ pub enum PixelLocation {
         words: bool,
     },
     /// Encapsulated: the Basic Offset Table and every fragment's (offset, length) in the
-    /// file; `complete` is false when the file ends inside the fragments.
+    /// file; `complete` is false when the file ends inside the fragments. `extended`: the
+    /// Extended Offset Table and its lengths (7FE0,0001/0002), when the file has them.
     Encapsulated {
         offset_table: Vec<u32>,
         fragments: Vec<(u64, u32)>,
         complete: bool,
+        extended: Option<(Vec<u64>, Vec<u64>)>,
     },
-    /// Inside a deflated data set: only a full read gets at it.
-    Deflated,
+    /// Inside a deflated data set starting at `dataset_offset` in the file: the pixel data's
+    /// value starts `value_offset` bytes into the inflated data set and declares `len` bytes.
+    Deflated {
+        dataset_offset: u64,
+        value_offset: u64,
+        len: Option<u64>,
+    },
 }
 
 /// A lookup table: (entries, first mapped value, bits per entry) and its data.
@@ -77,6 +84,12 @@ pub struct ImageInfo {
     /// A segmented palette (not supported: said so).
     pub segmented_palette: bool,
     pub pixel: Option<PixelLocation>,
+    /// Height over width of one pixel (Pixel Spacing, Imager Pixel Spacing, Nominal Scanned
+    /// Pixel Spacing or Pixel Aspect Ratio); 1 when square or unknown.
+    pub pixel_aspect: f64,
+    /// Stored values that are padding, not image (Pixel Padding Value, up to its Range
+    /// Limit): left out of an automatic window.
+    pub padding: Option<(f64, f64)>,
     /// For the viewer's overlay.
     pub overlay: Overlay,
 }
@@ -165,6 +178,14 @@ const TOP: &[Tag] = &[
     tags::IMAGE_LATERALITY,
     tags::VIEW_POSITION,
     tags::BODY_PART_EXAMINED,
+    tags::PIXEL_SPACING,
+    tags::IMAGER_PIXEL_SPACING,
+    tags::NOMINAL_SCANNED_PIXEL_SPACING,
+    tags::PIXEL_ASPECT_RATIO,
+    tags::PIXEL_PADDING_VALUE,
+    tags::PIXEL_PADDING_RANGE_LIMIT,
+    tags::EXTENDED_OFFSET_TABLE,
+    tags::EXTENDED_OFFSET_TABLE_LENGTHS,
 ];
 
 /// Top-level sequences whose (first-item, any depth) values are kept.
@@ -183,10 +204,18 @@ const NESTED: &[Tag] = &[
     tags::WINDOW_CENTER,
     tags::WINDOW_WIDTH,
     tags::VOILUT_FUNCTION,
+    tags::PIXEL_SPACING,
 ];
 
 /// Longest value kept (palettes and VOI LUTs are at most 128 KB).
 const MAX_KEPT: u64 = 1 << 20;
+
+/// Longest Extended Offset Table kept: 8 bytes a frame, a million frames.
+const MAX_EXTENDED: u64 = 8 << 20;
+
+/// The most fragments of encapsulated pixel data listed: beyond, the pixel data is taken as
+/// damaged (a file of empty 8-byte items would otherwise list a hundred million).
+pub const MAX_FRAGMENTS: usize = 1 << 20;
 
 /// Reads the image attributes and the pixel data's location from the file at `src`.
 pub fn read_info<R: Read + Seek>(src: &mut R, size: u64) -> Result<ImageInfo, InfoError> {
@@ -206,8 +235,11 @@ pub fn read_info<R: Read + Seek>(src: &mut R, size: u64) -> Result<ImageInfo, In
     let mut collected = Collected::default();
     let mut pixel_at: Option<(Tag, Option<u64>, u64, bool, bool)> = None;
     {
-        let RawTokens { mut tokens, pos } =
-            raw_tokens(src, ts, header.dataset_offset).map_err(InfoError::Unreadable)?;
+        let RawTokens {
+            mut tokens,
+            pos,
+            data_pos,
+        } = raw_tokens(src, ts, header.dataset_offset).map_err(InfoError::Unreadable)?;
         let mut depth = 0usize;
         let mut top_seq: Option<Tag> = None;
         let mut pending: Option<Tag> = None;
@@ -220,7 +252,9 @@ pub fn read_info<R: Read + Seek>(src: &mut R, size: u64) -> Result<ImageInfo, In
                     let len = h.len.get().map(u64::from);
                     if depth == 0 && is_pixel_tag(h.tag) {
                         let words = h.vr == dicom_core::VR::OW;
-                        pixel_at = Some((h.tag, len, pos.get(), false, words));
+                        // In a deflated data set, where its value starts once inflated.
+                        let at = if deflated { data_pos.get() } else { pos.get() };
+                        pixel_at = Some((h.tag, len, at, false, words));
                         break;
                     }
                     let keep = if depth == 0 {
@@ -229,9 +263,18 @@ pub fn read_info<R: Read + Seek>(src: &mut R, size: u64) -> Result<ImageInfo, In
                         top_seq.is_some() && NESTED.contains(&h.tag)
                     };
                     // Values no header needs in memory are not read at all.
+                    let limit = if depth == 0
+                        && matches!(
+                            h.tag,
+                            tags::EXTENDED_OFFSET_TABLE | tags::EXTENDED_OFFSET_TABLE_LENGTHS
+                        ) {
+                        MAX_EXTENDED
+                    } else {
+                        MAX_KEPT
+                    };
                     let sane = len
-                        .is_some_and(|l| l <= MAX_KEPT && l <= size.saturating_sub(pos.get()))
-                        || deflated && len.is_some_and(|l| l <= MAX_KEPT);
+                        .is_some_and(|l| l <= limit && l <= size.saturating_sub(pos.get()))
+                        || deflated && len.is_some_and(|l| l <= limit);
                     if !sane && len.is_some() {
                         break;
                     }
@@ -258,7 +301,8 @@ pub fn read_info<R: Read + Seek>(src: &mut R, size: u64) -> Result<ImageInfo, In
                 }
                 DataToken::PixelSequenceStart => {
                     if depth == 0 {
-                        pixel_at = Some((tags::PIXEL_DATA, None, pos.get(), true, false));
+                        let at = if deflated { data_pos.get() } else { pos.get() };
+                        pixel_at = Some((tags::PIXEL_DATA, None, at, true, false));
                         break;
                     }
                     depth += 1;
@@ -277,7 +321,11 @@ pub fn read_info<R: Read + Seek>(src: &mut R, size: u64) -> Result<ImageInfo, In
     apply(&collected, &mut info);
     info.pixel = match pixel_at {
         None => None,
-        Some(_) if deflated => Some(PixelLocation::Deflated),
+        Some((_, len, at, _, _)) if deflated => Some(PixelLocation::Deflated {
+            dataset_offset: header.dataset_offset,
+            value_offset: at,
+            len,
+        }),
         Some((tag, len, at, false, words)) => Some(PixelLocation::Native {
             offset: at,
             len,
@@ -289,7 +337,26 @@ pub fn read_info<R: Read + Seek>(src: &mut R, size: u64) -> Result<ImageInfo, In
             },
             words,
         }),
-        Some((_, _, at, true, _)) => Some(fragments(src, at, size)),
+        Some((_, _, at, true, _)) => {
+            let big = info.big_endian;
+            let eight = |tag| -> Option<Vec<u64>> {
+                collected.top(tag).map(|b| {
+                    b.chunks_exact(8)
+                        .map(|c| {
+                            let a: [u8; 8] = c.try_into().unwrap_or([0; 8]);
+                            if big {
+                                u64::from_be_bytes(a)
+                            } else {
+                                u64::from_le_bytes(a)
+                            }
+                        })
+                        .collect()
+                })
+            };
+            let extended =
+                eight(tags::EXTENDED_OFFSET_TABLE).zip(eight(tags::EXTENDED_OFFSET_TABLE_LENGTHS));
+            Some(fragments(src, at, size, extended))
+        }
     };
     Ok(info)
 }
@@ -299,7 +366,12 @@ fn is_pixel_tag(tag: Tag) -> bool {
 }
 
 /// The Basic Offset Table and fragments of encapsulated pixel data whose items start at `at`.
-fn fragments<R: Read + Seek>(src: &mut R, at: u64, size: u64) -> PixelLocation {
+fn fragments<R: Read + Seek>(
+    src: &mut R,
+    at: u64,
+    size: u64,
+    extended: Option<(Vec<u64>, Vec<u64>)>,
+) -> PixelLocation {
     let mut offset_table = Vec::new();
     let mut frags = Vec::new();
     let mut pos = at;
@@ -324,7 +396,13 @@ fn fragments<R: Read + Seek>(src: &mut R, at: u64, size: u64) -> PixelLocation {
                     }
                     break false;
                 }
+                if frags.len() >= MAX_FRAGMENTS {
+                    break false;
+                }
                 if first {
+                    if u64::from(len) > MAX_EXTENDED {
+                        break false;
+                    }
                     let mut table = vec![0u8; len as usize];
                     if src.read_exact(&mut table).is_err() {
                         break false;
@@ -346,6 +424,7 @@ fn fragments<R: Read + Seek>(src: &mut R, at: u64, size: u64) -> PixelLocation {
         offset_table,
         fragments: frags,
         complete,
+        extended,
     }
 }
 
@@ -416,6 +495,36 @@ fn lut(descriptor: Option<&[u8]>, data: Option<&[u8]>, big: bool) -> Option<Lut>
         bits,
         data: values,
     })
+}
+
+/// Height over width of a pixel, from the first spacing the file gives; 1 when absent,
+/// square, or implausible (more than 8:1 either way).
+fn pixel_aspect(c: &Collected) -> f64 {
+    let pair = |bytes: Option<&[u8]>| -> Option<(f64, f64)> {
+        let n = numbers(bytes?);
+        match n.as_slice() {
+            [a, b, ..] if a.is_finite() && b.is_finite() && *a > 0.0 && *b > 0.0 => Some((*a, *b)),
+            _ => None,
+        }
+    };
+    // Pixel Spacing and its kin: row spacing (vertical) \ column spacing (horizontal);
+    // Pixel Aspect Ratio: vertical \ horizontal size.
+    let found = pair(c.top(tags::PIXEL_SPACING))
+        .or_else(|| pair(c.nested(tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE, tags::PIXEL_SPACING)))
+        .or_else(|| pair(c.top(tags::IMAGER_PIXEL_SPACING)))
+        .or_else(|| pair(c.top(tags::NOMINAL_SCANNED_PIXEL_SPACING)))
+        .or_else(|| pair(c.top(tags::PIXEL_ASPECT_RATIO)));
+    match found {
+        Some((v, h)) => {
+            let a = v / h;
+            if (1.0 / 8.0..=8.0).contains(&a) && (a - 1.0).abs() > 1e-3 {
+                a
+            } else {
+                1.0
+            }
+        }
+        None => 1.0,
+    }
 }
 
 fn apply(c: &Collected, info: &mut ImageInfo) {
@@ -510,6 +619,21 @@ fn apply(c: &Collected, info: &mut ImageInfo) {
             })
             .unwrap_or_default()
     };
+    info.pixel_aspect = pixel_aspect(c);
+    info.padding = num(tags::PIXEL_PADDING_VALUE).map(|v| {
+        let value = |raw: u16| {
+            if info.signed {
+                f64::from(raw as i16)
+            } else {
+                f64::from(raw)
+            }
+        };
+        let (a, b) = (
+            value(v),
+            value(num(tags::PIXEL_PADDING_RANGE_LIMIT).unwrap_or(v)),
+        );
+        (a.min(b), a.max(b))
+    });
     let laterality = t(tags::IMAGE_LATERALITY);
     info.overlay = Overlay {
         patient_name: decoded(tags::PATIENT_NAME),
@@ -527,4 +651,27 @@ fn apply(c: &Collected, info: &mut ImageInfo) {
         view_position: t(tags::VIEW_POSITION),
         body_part: t(tags::BODY_PART_EXAMINED),
     };
+}
+
+#[cfg(test)]
+mod aspect_tests {
+    use super::*;
+
+    #[test]
+    fn the_pixel_aspect_comes_from_the_first_spacing_given() {
+        let with = |tag: Tag, v: &str| {
+            let mut c = Collected::default();
+            c.top.push((tag, v.as_bytes().to_vec()));
+            pixel_aspect(&c)
+        };
+        // Row spacing (vertical) \ column spacing (horizontal).
+        assert_eq!(with(tags::PIXEL_SPACING, "0.5\\0.25"), 2.0);
+        assert_eq!(with(tags::IMAGER_PIXEL_SPACING, "0.1\\0.2 "), 0.5);
+        assert_eq!(with(tags::PIXEL_ASPECT_RATIO, "4\\3"), 4.0 / 3.0);
+        // Square, absurd or broken: square.
+        assert_eq!(with(tags::PIXEL_SPACING, "0.7\\0.7"), 1.0);
+        assert_eq!(with(tags::PIXEL_SPACING, "100\\0.1"), 1.0);
+        assert_eq!(with(tags::PIXEL_SPACING, "0\\0.5"), 1.0);
+        assert_eq!(pixel_aspect(&Collected::default()), 1.0);
+    }
 }

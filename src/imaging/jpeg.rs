@@ -128,6 +128,14 @@ pub fn decode(info: &ImageInfo, data: &[u8]) -> Result<Frame, String> {
     if width <= 0 || height <= 0 {
         return Err("JPEG without a size".into());
     }
+    // The stream's own size decides what libjpeg-turbo fills: it must be the header's (a
+    // stream declaring 60000 x 60000 in a 512 x 512 image would ask for gigabytes).
+    if (width as u32, height as u32) != (info.columns, info.rows) {
+        return Err(format!(
+            "the JPEG stream is {width} x {height}, the image {} x {}",
+            info.columns, info.rows
+        ));
+    }
     let gray = colorspace == tj::TJCS_TJCS_GRAY as i32;
     let (pf, channels) = if gray {
         (tj::TJPF_TJPF_GRAY, 1usize)

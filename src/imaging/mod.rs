@@ -8,9 +8,11 @@
 
 mod cache;
 mod decode;
+mod frames;
 mod info;
 mod j2k;
 mod jpeg;
+pub mod limits;
 mod lru;
 mod render;
 mod rle;
@@ -24,6 +26,7 @@ use serde::Serialize;
 pub use cache::{Thumb, ThumbCache, render_thumbnail};
 pub use decode::{Frame, decode_frame, decode_frame_for, representative_frame};
 pub use info::{ImageInfo, Overlay, PixelLocation, read_info};
+pub use limits::ImagingConfig;
 pub use lru::Lru;
 pub use render::{Rendered, Windowing, render};
 pub use workers::{DecodePool, Done, Job, Key, Output, Priority};
@@ -109,9 +112,24 @@ pub fn thumbnail_picture(path: &Path, size: u32) -> Result<Picture, ImageError> 
         Some(small) => render_decoded(&Decoded { frame: small, ..d }, Windowing::Default)?,
         None => render_decoded(&d, Windowing::Default)?,
     };
-    p.rendered.image = fit(&p.rendered.image, size);
+    p.rendered.image = fit_aspect(&p.rendered.image, size, p.info.pixel_aspect);
     p.rendered.partial = (present < rows).then_some((present, rows));
     Ok(p)
+}
+
+/// [`fit`] for pixels of height over width `aspect`: the picture at its true proportions.
+pub fn fit_aspect(image: &RgbaImage, size: u32, aspect: f64) -> RgbaImage {
+    let (w, h) = image.dimensions();
+    if aspect.is_nan() || aspect <= 0.0 || (aspect - 1.0).abs() < 1e-3 {
+        return fit(image, size);
+    }
+    let (tw, th) = (f64::from(w), f64::from(h) * aspect.clamp(0.125, 8.0));
+    let scale = (f64::from(size) / tw.max(th)).min(1.0);
+    let (tw, th) = (
+        ((tw * scale).round() as u32).max(1),
+        ((th * scale).round() as u32).max(1),
+    );
+    image::imageops::resize(image, tw, th, image::imageops::FilterType::Triangle)
 }
 
 /// Reads, decodes and renders frame `frame` (the representative one when `None`) of the
@@ -277,4 +295,20 @@ pub fn thumbnails(files: &[ThumbInput], out: &Path, size: u32) -> Vec<ThumbResul
         .into_iter()
         .filter_map(|m| m.into_inner().ok().flatten())
         .collect()
+}
+
+#[cfg(test)]
+mod fit_tests {
+    use super::*;
+
+    #[test]
+    fn thumbnails_keep_the_pixels_true_proportions() {
+        let img = RgbaImage::new(200, 100);
+        assert_eq!(fit_aspect(&img, 64, 1.0).dimensions(), (64, 32));
+        // Pixels twice as tall as wide: the picture is as tall as it is wide.
+        assert_eq!(fit_aspect(&img, 64, 2.0).dimensions(), (64, 64));
+        assert_eq!(fit_aspect(&img, 64, 0.5).dimensions(), (64, 16));
+        // Never scaled up.
+        assert_eq!(fit_aspect(&img, 1000, 2.0).dimensions(), (200, 200));
+    }
 }

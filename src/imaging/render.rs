@@ -1,8 +1,13 @@
 //! Stored values to an 8-bit RGBA picture: the modality LUT (rescale), the VOI (a window the
-//! user chose, the header's VOI LUT or window, or a robust window from the histogram when the
-//! header has none or an absurd one), MONOCHROME1 inverted, PALETTE COLOR through its palette
-//! (dicom-rs returns grey, its issue #124), YBR converted to RGB. Rows a truncated file lacks
-//! are drawn hatched, so the missing part shows.
+//! user chose, the header's VOI LUT or window, or, when the header has none or an absurd one,
+//! a window of its own: soft tissue for a CT, else percentiles of the image), MONOCHROME1
+//! inverted, PALETTE COLOR through its palette (dicom-rs returns grey, its issue #124), YBR
+//! converted to RGB. Rows a truncated file lacks are drawn hatched, so the missing part shows.
+//!
+//! A window of its own must not depend on how the image was encoded or at what resolution it
+//! was decoded (a JPEG 2000 thumbnail comes from a reduced resolution level, a native one from
+//! the full image): its statistics are taken on one coarse grid of block means (at most 64 a
+//! side) whatever the frame's size, padding and air left out, and it is rounded.
 
 use image::RgbaImage;
 
@@ -70,7 +75,11 @@ pub fn render(frame: &Frame, info: &ImageInfo, windowing: Windowing) -> Result<R
             .iter()
             .map(|&v| v * slope + intercept)
             .collect();
-        let grey = grey_levels(&values, info, windowing, &mut window, &mut source);
+        let grid = Grid {
+            columns: w as usize,
+            rows: present,
+        };
+        let grey = grey_levels(&values, grid, info, windowing, &mut window, &mut source);
         let invert = frame.photometric == "MONOCHROME1";
         for (p, g) in grey.into_iter().enumerate() {
             let g = if invert { 255 - g } else { g };
@@ -94,9 +103,17 @@ pub fn render(frame: &Frame, info: &ImageInfo, windowing: Windowing) -> Result<R
     })
 }
 
+/// The shape of the values rendered: `columns` per row, `rows` rows.
+#[derive(Debug, Clone, Copy)]
+struct Grid {
+    columns: usize,
+    rows: usize,
+}
+
 /// 8-bit grey levels of modality values.
 fn grey_levels(
     values: &[f32],
+    grid: Grid,
     info: &ImageInfo,
     windowing: Windowing,
     window: &mut Option<(f64, f64)>,
@@ -133,8 +150,9 @@ fn grey_levels(
                     cw
                 }
                 None => {
-                    *source = "automatic";
-                    auto_window(values)
+                    let (cw, from) = own_window(values, grid, info);
+                    *source = from;
+                    cw
                 }
             }
         }
@@ -181,27 +199,104 @@ fn sane(c: f64, w: f64, lo: f32, hi: f32) -> bool {
     whi > lo && wlo < hi && w < span * 1000.0
 }
 
-/// A robust window: from the 0.5th to the 99.5th percentile of the values (sampled).
-fn auto_window(values: &[f32]) -> (f64, f64) {
-    let step = (values.len() / 65_536).max(1);
-    let mut sample: Vec<f32> = values
-        .iter()
-        .step_by(step)
-        .copied()
-        .filter(|v| v.is_finite())
-        .collect();
-    if sample.is_empty() {
-        return (0.5, 1.0);
+/// The side of the grid the statistics of a window of its own are taken on.
+const STATS_GRID: usize = 64;
+
+/// Block means of `values` on a grid of at most [`STATS_GRID`] a side (blocks of a power of
+/// two, so frames of one image decoded at different resolutions land on the same grid).
+fn block_means(values: &[f32], grid: Grid) -> Vec<f32> {
+    let longest = grid.columns.max(grid.rows).max(1);
+    let mut k = 1usize;
+    while longest / (k * 2) >= STATS_GRID {
+        k *= 2;
     }
-    sample.sort_by(f32::total_cmp);
-    let at = |q: f64| f64::from(sample[((sample.len() - 1) as f64 * q) as usize]);
-    let (lo, hi) = (at(0.005), at(0.995));
+    let (nw, nh) = (grid.columns.div_ceil(k), grid.rows.div_ceil(k));
+    let mut sums = vec![0f64; nw * nh];
+    let mut counts = vec![0u32; nw * nh];
+    for (y, row) in values
+        .chunks(grid.columns.max(1))
+        .take(grid.rows)
+        .enumerate()
+    {
+        for (x, &v) in row.iter().enumerate() {
+            if v.is_finite() {
+                let b = (y / k) * nw + x / k;
+                sums[b] += f64::from(v);
+                counts[b] += 1;
+            }
+        }
+    }
+    sums.iter()
+        .zip(&counts)
+        .filter(|(_, n)| **n > 0)
+        .map(|(s, n)| (s / f64::from(*n)) as f32)
+        .collect()
+}
+
+/// Whether the image is a CT in Hounsfield units (its modality says so and it is rescaled).
+fn is_ct(info: &ImageInfo) -> bool {
+    info.overlay.modality.eq_ignore_ascii_case("CT") && info.rescale_intercept.is_some()
+}
+
+/// A window for an image whose header gives none that can be used, and what it is. A CT gets
+/// the soft tissue window (centre 40, width 400), readable for any body part, when most of
+/// what it shows is tissue; otherwise, and for other images, the 1st to 99th percentile of the
+/// block means, padding (Pixel Padding Value) and, for a CT, air and the space outside the
+/// field of view left out.
+fn own_window(values: &[f32], grid: Grid, info: &ImageInfo) -> ((f64, f64), &'static str) {
+    let means = block_means(values, grid);
+    let (slope, intercept) = (
+        info.rescale_slope.filter(|s| *s != 0.0).unwrap_or(1.0),
+        info.rescale_intercept.unwrap_or(0.0),
+    );
+    let padding = info.padding.map(|(lo, hi)| {
+        let (a, b) = (lo * slope + intercept, hi * slope + intercept);
+        (a.min(b) as f32, a.max(b) as f32)
+    });
+    let ct = is_ct(info);
+    let mut kept: Vec<f32> = means
+        .iter()
+        .copied()
+        .filter(|v| !padding.is_some_and(|(lo, hi)| *v >= lo && *v <= hi))
+        .filter(|v| !ct || (-900.0..=3000.0).contains(v))
+        .collect();
+    if kept.len() < means.len().div_ceil(100).max(1) {
+        kept = means;
+    }
+    if kept.is_empty() {
+        return ((0.5, 1.0), "automatic");
+    }
+    if ct {
+        let tissue = kept
+            .iter()
+            .filter(|v| (-160.0..=240.0).contains(*v))
+            .count();
+        if tissue * 5 >= kept.len() {
+            return ((40.0, 400.0), "soft tissue (the file has no window)");
+        }
+    }
+    kept.sort_by(f32::total_cmp);
+    let at = |q: f64| f64::from(kept[((kept.len() - 1) as f64 * q).round() as usize]);
+    let (lo, hi) = (at(0.01), at(0.99));
     let (lo, hi) = if hi > lo {
         (lo, hi)
     } else {
         (lo - 0.5, lo + 0.5)
     };
-    ((lo + hi) / 2.0, hi - lo)
+    (rounded((lo + hi) / 2.0, hi - lo), "automatic")
+}
+
+/// A window rounded to a step of about a 256th of its width (a power of two), so that two
+/// decodings of one image whose statistics differ a little get the same window.
+fn rounded(center: f64, width: f64) -> (f64, f64) {
+    if width < 512.0 {
+        return (center, width);
+    }
+    let step = 2f64.powi((width / 256.0).log2().floor() as i32);
+    (
+        (center / step).round() * step,
+        (width / step).round() * step,
+    )
 }
 
 /// A palette entry for a stored value, as 8 bits.

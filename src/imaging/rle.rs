@@ -81,7 +81,8 @@ pub fn decode(info: &ImageInfo, data: &[u8]) -> Result<Frame, String> {
 /// PackBits: n in 0..=127 copies n + 1 bytes, n in -127..=-1 repeats the next byte 1 - n
 /// times, -128 does nothing.
 fn unpack(src: &[u8], want: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(want);
+    // PackBits turns 2 bytes into at most 128: room for what `src` can give, not more.
+    let mut out = Vec::with_capacity(want.min(src.len().saturating_mul(64)));
     let mut i = 0;
     while i < src.len() && out.len() < want {
         let n = src[i] as i8;

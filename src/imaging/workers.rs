@@ -134,6 +134,8 @@ struct Shared {
     cache: Option<ThumbCache>,
     frames: Mutex<Frames>,
     wake: Box<dyn Fn() + Send + Sync>,
+    /// The largest side a picture is rendered at (the GPU's texture limit).
+    max_side: std::sync::atomic::AtomicU32,
 }
 
 impl Shared {
@@ -164,7 +166,28 @@ impl Shared {
                 d
             }
         };
-        render_decoded(&decoded, windowing).map(Box::new)
+        let mut picture = render_decoded(&decoded, windowing)?;
+        // A picture larger than the GPU takes as one texture is shown scaled down (egui would
+        // refuse it outright).
+        let max = self
+            .max_side
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .max(256);
+        let (w, h) = picture.rendered.image.dimensions();
+        if w > max || h > max {
+            let scale = f64::from(max) / f64::from(w.max(h));
+            let (tw, th) = (
+                ((f64::from(w) * scale) as u32).max(1),
+                ((f64::from(h) * scale) as u32).max(1),
+            );
+            picture.rendered.image = image::imageops::resize(
+                &picture.rendered.image,
+                tw,
+                th,
+                image::imageops::FilterType::Triangle,
+            );
+        }
+        Ok(Box::new(picture))
     }
 }
 
@@ -176,6 +199,14 @@ pub struct DecodePool {
 }
 
 impl DecodePool {
+    /// The largest side a picture may have (the GPU's texture limit): larger ones are scaled
+    /// down by the worker.
+    pub fn set_max_side(&self, side: u32) {
+        self.shared
+            .max_side
+            .store(side, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// `workers` threads (at least one); thumbnails go through `cache` when given; `wake` is
     /// called after each result.
     pub fn new(
@@ -188,6 +219,7 @@ impl DecodePool {
             cache,
             frames: Mutex::new(Lru::new(DECODED_BUDGET)),
             wake: Box::new(wake),
+            max_side: std::sync::atomic::AtomicU32::new(8192),
         });
         let (tickets, ticket_rx) = unbounded::<()>();
         let (done_tx, results) = unbounded();

@@ -469,10 +469,10 @@ pub(super) fn implementation_of(items: &[dicom_ul::pdu::UserVariableItem]) -> (S
     for v in items {
         match v {
             dicom_ul::pdu::UserVariableItem::ImplementationClassUID(u) => {
-                class = u.trim_end_matches('\0').to_string()
+                class = crate::text::printable_short(u.trim_end_matches('\0'), 64)
             }
             dicom_ul::pdu::UserVariableItem::ImplementationVersionName(n) => {
-                version = n.trim().to_string()
+                version = crate::text::printable_short(n.trim(), 64)
             }
             _ => {}
         }

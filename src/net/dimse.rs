@@ -249,9 +249,12 @@ impl Command {
     }
 
     pub fn status(&self) -> Option<Status> {
+        // The peer's words, shown and logged as they were sent but never obeyed by a terminal.
         self.u16(STATUS).map(|code| Status {
             code,
-            comment: self.text(ERROR_COMMENT),
+            comment: self
+                .text(ERROR_COMMENT)
+                .map(|c| crate::text::printable_short(&c, 200)),
         })
     }
 

@@ -3,8 +3,17 @@
 //! hash. The database refuses updates and deletes (triggers); an entry altered or removed
 //! around them breaks the chain, and [`Store::verify_audit`] names the first one.
 //!
+//! The chain alone cannot stop someone who may write the database (any member of a shared
+//! workspace's group): they can drop the triggers, rewrite history and recompute every hash.
+//! So the chain's head also leaves the database: every append sends `entry:hash` to the
+//! system log (syslog / the journal, which the database's writers cannot rewrite), and
+//! `audit --export-head` writes it to a file for an auditor; `audit --verify --head FILE`
+//! then catches a history rewritten up to that head.
+//!
 //! Entries hold patient data (the values changed) and so live only in the database, never in
-//! log files.
+//! log files: the head sent out is a number and a hash.
+
+use std::cell::RefCell;
 
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
@@ -82,6 +91,105 @@ fn entry_hash(
     h.finalize().to_hex().to_string()
 }
 
+thread_local! {
+    /// The head an append in the current transaction made, published once it commits.
+    static APPENDED: RefCell<Option<(i64, String)>> = const { RefCell::new(None) };
+}
+
+/// The head appended in the transaction that just committed, if any.
+pub(super) fn take_appended() -> Option<(i64, String)> {
+    APPENDED.with(|a| a.borrow_mut().take())
+}
+
+/// The transaction was rolled back: its appends never happened.
+pub(super) fn forget_appended() {
+    APPENDED.with(|a| a.borrow_mut().take());
+}
+
+/// Where the head goes: the system log's socket, unless `QCDESK_AUDIT_SYSLOG` names another
+/// (a test's) or says `off`.
+fn syslog_socket() -> Option<std::path::PathBuf> {
+    match std::env::var_os("QCDESK_AUDIT_SYSLOG") {
+        Some(v) if v == "off" => None,
+        Some(v) => Some(v.into()),
+        None => Some("/dev/log".into()),
+    }
+}
+
+/// Sends the chain's new head to the system log (authpriv.notice), outside the database. A
+/// datagram in the syslog format the journal and every syslog daemon read (RFC 3164): no
+/// crate needed for one line. Nothing listening (a container without syslog) is not an error
+/// of the change being recorded; `audit --export-head` remains.
+pub(super) fn publish(workspace: &std::path::Path, (id, hash): (i64, String)) {
+    let Some(socket) = syslog_socket() else {
+        return;
+    };
+    #[cfg(unix)]
+    {
+        // authpriv (10) * 8 + notice (5).
+        let line = format!(
+            "<85>qcdesk[{}]: audit head {id}:{hash} workspace {}",
+            std::process::id(),
+            crate::text::printable(&workspace.display().to_string())
+        );
+        let sent = std::os::unix::net::UnixDatagram::unbound()
+            .and_then(|s| s.send_to(line.as_bytes(), &socket));
+        if let Err(e) = sent {
+            tracing::debug!("audit head not sent to {}: {e}", socket.display());
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (workspace, socket, id, hash);
+}
+
+/// A head known outside the database: an entry's number and hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditHead {
+    pub entry: i64,
+    pub hash: String,
+}
+
+impl AuditHead {
+    /// The file `audit --export-head` writes.
+    pub fn to_file_text(&self, workspace: &std::path::Path, at: &str) -> String {
+        format!(
+            "qcdesk audit head\nworkspace: {}\nentry: {}\nhash: {}\nexported: {at}\n",
+            workspace.display(),
+            self.entry,
+            self.hash
+        )
+    }
+
+    /// Reads a head from an exported file, or from a system log line (`audit head N:HASH`).
+    pub fn parse(text: &str) -> Option<AuditHead> {
+        let field = |name: &str| {
+            text.lines()
+                .find_map(|l| l.trim().strip_prefix(name))
+                .map(|v| v.trim().to_string())
+        };
+        if let (Some(entry), Some(hash)) = (field("entry:"), field("hash:")) {
+            return Some(AuditHead {
+                entry: entry.parse().ok()?,
+                hash,
+            })
+            .filter(|h| is_hash(&h.hash));
+        }
+        // The last `N:HASH` token in the text (a journal line, or a copy of it).
+        text.split_whitespace().rev().find_map(|t| {
+            let (n, h) = t.split_once(':')?;
+            let entry = n.parse().ok()?;
+            is_hash(h).then(|| AuditHead {
+                entry,
+                hash: h.to_string(),
+            })
+        })
+    }
+}
+
+fn is_hash(h: &str) -> bool {
+    h.len() == 64 && h.chars().all(|c| c.is_ascii_hexdigit())
+}
+
 /// Appends an entry inside the caller's transaction; returns its id.
 pub(super) fn append(tx: &Transaction<'_>, e: &AuditNew<'_>) -> Result<i64, StoreError> {
     let last: Option<(i64, String)> = tx
@@ -127,6 +235,7 @@ pub(super) fn append(tx: &Transaction<'_>, e: &AuditNew<'_>) -> Result<i64, Stor
          ON CONFLICT(key) DO UPDATE SET value = excluded.value",
         [format!("{id}:{hash}")],
     )?;
+    APPENDED.with(|a| *a.borrow_mut() = Some((id, hash)));
     Ok(id)
 }
 
@@ -151,6 +260,56 @@ impl Store {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The newest entry: the head to keep outside the database. None while the log is empty.
+    pub fn audit_head(&self) -> Result<Option<AuditHead>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1",
+                [],
+                |r| {
+                    Ok(AuditHead {
+                        entry: r.get(0)?,
+                        hash: r.get(1)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// [`Store::verify_audit`], and then the head known outside the database: its entry must
+    /// be in the chain with that very hash. A history rewritten by someone who could write
+    /// the database (hashes recomputed, head moved) passes the chain's own check but not this.
+    pub fn verify_audit_against(&self, outside: &AuditHead) -> Result<AuditCheck, StoreError> {
+        let mut check = self.verify_audit()?;
+        if check.first_bad.is_some() {
+            return Ok(check);
+        }
+        let held: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT hash FROM audit_log WHERE id = ?1",
+                [outside.entry],
+                |r| r.get(0),
+            )
+            .optional()?;
+        check.first_bad = match held {
+            Some(h) if h == outside.hash => None,
+            Some(_) => Some(AuditFault {
+                id: outside.entry,
+                problem: "it is not the entry whose hash was kept outside the database: the history up to it was rewritten".into(),
+            }),
+            None => Some(AuditFault {
+                id: outside.entry,
+                problem: format!(
+                    "entries up to {} were kept outside the database but are missing (the log holds {})",
+                    outside.entry, check.entries
+                ),
+            }),
+        };
+        Ok(check)
     }
 
     /// Walks the whole chain: each entry must follow the one before it (by id and hash) and

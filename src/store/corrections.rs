@@ -118,24 +118,47 @@ pub struct UndoOutcome {
     pub instances: u64,
 }
 
-/// The OS account running qcdesk, for the audit trail.
+/// The OS account running qcdesk, for the audit trail: the account of the process's real user
+/// id, as the system knows it (never `$USER`, which any caller sets: `USER=chief qcdesk fix`
+/// must not be recorded as the chief). `uid N` when the account has no name.
 pub fn os_user() -> String {
-    for var in ["USER", "LOGNAME", "USERNAME"] {
-        if let Ok(v) = std::env::var(var)
-            && !v.trim().is_empty()
-        {
-            return v;
-        }
-    }
     #[cfg(unix)]
     {
         // SAFETY: getuid cannot fail and touches no memory of ours.
-        format!("uid {}", unsafe { libc::getuid() })
+        let uid = unsafe { libc::getuid() };
+        account_name(uid).unwrap_or_else(|| format!("uid {uid}"))
     }
     #[cfg(not(unix))]
     {
-        "unknown".into()
+        std::env::var("USERNAME").unwrap_or_else(|_| "unknown".into())
     }
+}
+
+/// The name of the account `uid` in the system's user database.
+#[cfg(unix)]
+fn account_name(uid: libc::uid_t) -> Option<String> {
+    let mut buf = vec![0u8; 4096];
+    // SAFETY: a zeroed passwd is a valid value to be filled.
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer refers to memory that outlives the call; getpwuid_r writes the
+    // strings into `buf` and points `pwd`'s fields at them.
+    let rc = unsafe {
+        libc::getpwuid_r(
+            uid,
+            &mut pwd,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &mut result,
+        )
+    };
+    if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
+        return None;
+    }
+    // SAFETY: pw_name points at a NUL-terminated string inside `buf`.
+    let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
+    let name = name.to_string_lossy().trim().to_string();
+    (!name.is_empty()).then_some(name)
 }
 
 impl Store {

@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-pub use audit::{AuditCheck, AuditEntry, AuditFault};
+pub use audit::{AuditCheck, AuditEntry, AuditFault, AuditHead};
 pub use blobs::{BlobStore, Staged, dataset_hasher, hash_bytes, hash_dataset, hash_file};
 pub use corrections::{
     BaseInstance, CorrectionBase, CorrectionEntry, CorrectionRecord, Destination, NewVersion,
@@ -122,6 +122,7 @@ pub struct Store {
     send_config: crate::send::SendConfig,
     match_config: crate::reconcile::MatchConfig,
     dismiss_config: DismissConfig,
+    imaging_config: crate::imaging::ImagingConfig,
 }
 
 /// The parts of the workspace's `config.toml` the store uses.
@@ -134,6 +135,7 @@ struct ConfigFile {
     send: crate::send::SendConfig,
     reconcile: crate::reconcile::MatchConfig,
     dismiss: DismissConfig,
+    imaging: crate::imaging::ImagingConfig,
 }
 
 /// `[worklist]` in `config.toml`.
@@ -222,6 +224,7 @@ impl Store {
         let (receiver_config, send_config) = (config.receiver, config.send);
         let match_config = config.reconcile;
         let dismiss_config = config.dismiss;
+        let imaging_config = config.imaging;
         let blobs = Arc::new(BlobStore::new(workspace.blob_dir(), workspace.tmp_dir()));
         schema::migrate(&mut conn, |version, tx| {
             upgrade::after_script(version, tx, &blobs, &rules)
@@ -238,6 +241,7 @@ impl Store {
             send_config,
             match_config,
             dismiss_config,
+            imaging_config,
         };
         store.apply_rule_settings()?;
         Ok(store)
@@ -296,6 +300,12 @@ impl Store {
         &self.send_config
     }
 
+    /// `[imaging]`: the site's limits on decoding (applied to the process by the desk and the
+    /// CLI with `imaging::limits::apply_config`).
+    pub fn imaging_config(&self) -> &crate::imaging::ImagingConfig {
+        &self.imaging_config
+    }
+
     pub fn workspace(&self) -> &Workspace {
         &self.workspace
     }
@@ -316,8 +326,17 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit()?;
+        let out = match f(&tx).and_then(|out| tx.commit().map(|()| out).map_err(Into::into)) {
+            Ok(out) => out,
+            Err(e) => {
+                audit::forget_appended();
+                return Err(e);
+            }
+        };
+        // The audit chain's new head leaves the database once it is committed.
+        if let Some(head) = audit::take_appended() {
+            audit::publish(self.workspace.root(), head);
+        }
         Ok(out)
     }
 

@@ -47,6 +47,8 @@ pub struct ViewImage {
     pub overlay: Overlay,
     pub frames: u32,
     pub photometric: String,
+    /// Height over width of one pixel: the viewer stretches the picture by it.
+    pub aspect: f32,
     /// Hash of the rendered pixels: tells two renderings apart (tests, and a cheap "did the
     /// window change anything" check).
     pub checksum: blake3::Hash,
@@ -89,6 +91,9 @@ impl Images {
     /// Called once a frame before drawing: takes finished work in as textures, and starts a
     /// new request frame (what is not asked for again is dropped).
     pub fn begin_frame(&mut self, ctx: &egui::Context) {
+        let side = ctx.input(|i| i.max_texture_side);
+        self.pool
+            .set_max_side(u32::try_from(side).unwrap_or(u32::MAX));
         while let Ok(done) = self.pool.results().try_recv() {
             self.arrived += 1;
             match done.output {
@@ -134,6 +139,11 @@ impl Images {
                                     overlay: p.info.overlay.clone(),
                                     frames: p.info.frames,
                                     photometric: p.info.photometric.clone(),
+                                    aspect: if p.info.pixel_aspect > 0.0 {
+                                        p.info.pixel_aspect as f32
+                                    } else {
+                                        1.0
+                                    },
                                     checksum: blake3::hash(image.as_raw()),
                                 }),
                                 bytes,

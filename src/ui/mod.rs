@@ -56,6 +56,7 @@ pub struct DeskOptions {
 /// Opens the desk window on a workspace and runs until it is closed.
 pub fn run_desk(opts: DeskOptions) -> anyhow::Result<()> {
     let store = crate::store::Store::open(&opts.workspace)?;
+    crate::imaging::limits::apply_config(store.imaging_config());
     let select = match &opts.select {
         Some(key) => Some(store.find_study(key)?),
         None => None,

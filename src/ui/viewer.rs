@@ -343,16 +343,20 @@ fn image_area_ui(ui: &mut egui::Ui, v: &mut Viewer, images: &Images) {
         v.zoom = None;
         v.pan = Vec2::ZERO;
     }
+    // Pixels are shown at their true proportions (Pixel Spacing, Pixel Aspect Ratio): a
+    // picture of non-square pixels is stretched vertically by their height over width.
     let [w, h] = img.size;
-    let fit = (area.width() / w.max(1) as f32).min(area.height() / h.max(1) as f32);
+    let (dw, dh) = (
+        w.max(1) as f32,
+        h.max(1) as f32 * img.aspect.clamp(0.125, 8.0),
+    );
+    let fit = (area.width() / dw).min(area.height() / dh);
     if zoom_by != 1.0 {
         v.zoom = Some(v.zoom.unwrap_or(fit) * zoom_by);
     }
     let scale = v.zoom.unwrap_or(fit).clamp(0.02, 64.0);
-    let rect = egui::Rect::from_center_size(
-        area.center() + v.pan,
-        egui::vec2(w as f32 * scale, h as f32 * scale),
-    );
+    let rect =
+        egui::Rect::from_center_size(area.center() + v.pan, egui::vec2(dw * scale, dh * scale));
     let painter = ui.painter_at(area);
     painter.image(
         img.texture.id(),

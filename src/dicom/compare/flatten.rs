@@ -139,7 +139,9 @@ fn segment<R: Read + Seek>(
     budget: &mut Budget,
 ) -> Segment {
     let deflated = matches!(ts.codec(), Codec::Dataset(_));
-    let RawTokens { mut tokens, pos } = match raw_tokens(src, ts, start) {
+    let RawTokens {
+        mut tokens, pos, ..
+    } = match raw_tokens(src, ts, start) {
         Ok(t) => t,
         Err(e) => {
             flat.error = Some(e);

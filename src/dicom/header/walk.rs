@@ -150,7 +150,9 @@ fn walk_segment<R: Read + Seek>(
         kind: FaultKind::Unreadable,
         recover_from: None,
     };
-    let RawTokens { mut tokens, pos } = match raw_tokens(src, ts, start) {
+    let RawTokens {
+        mut tokens, pos, ..
+    } = match raw_tokens(src, ts, start) {
         Ok(t) => t,
         Err(e) => return failed(e),
     };
