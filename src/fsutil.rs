@@ -283,6 +283,26 @@ pub fn human_age(seconds: i64) -> String {
     }
 }
 
+/// Raises this process's limit on open files to its hard limit: a receiver holds three
+/// descriptors per connection (and files being written), and the usual soft limit of 1024
+/// would be reached long before its caps.
+pub fn raise_open_files_limit() {
+    #[cfg(target_os = "linux")]
+    {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit and setrlimit read and write one rlimit we own.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+                lim.rlim_cur = lim.rlim_max;
+                libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,8 @@ pub mod conformance;
 pub mod demo;
 pub mod dicom;
 pub mod fsutil;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod imaging;
 pub mod import;
 pub mod jobs;

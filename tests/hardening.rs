@@ -240,27 +240,31 @@ fn idle_and_trickling_connections_never_stop_another_peers_store() {
 fn over_its_caps_a_caller_is_refused_politely_and_others_are_served() {
     let ws = tempfile::tempdir().unwrap();
     let port = free_port();
-    let (mut l, _log) = listen_with(ws.path(), port, "max_per_ae = 2\nmax_per_address = 3");
+    let (mut l, log) = listen_with(ws.path(), port, "max_per_ae = 2\nmax_per_address = 3");
     // Two associations as BUSY: a third is rejected, transient, local limit exceeded.
     let (_a, first) = associate(port, "BUSY", "QC_SCP", &[VERIFICATION], EXPLICIT_LE);
     let (_b, second) = associate(port, "BUSY", "QC_SCP", &[VERIFICATION], EXPLICIT_LE);
     assert_eq!((first, second), (Answer::Accepted, Answer::Accepted));
-    let (_c, third) = associate(port, "BUSY", "QC_SCP", &[VERIFICATION], EXPLICIT_LE);
+    let third = associate(port, "BUSY", "QC_SCP", &[VERIFICATION], EXPLICIT_LE).1;
     assert_eq!(
         third,
         Answer::Rejected(2, 3, 2),
         "rejected-transient, local limit exceeded"
     );
+    std::thread::sleep(Duration::from_millis(200));
     // Another AE title from the same address has its place, up to the address's cap.
     assert!(echo(port));
     let (_d, fourth) = associate(port, "OTHER", "QC_SCP", &[VERIFICATION], EXPLICIT_LE);
     assert_eq!(fourth, Answer::Accepted);
-    let (_e, fifth) = associate(port, "OTHER2", "QC_SCP", &[VERIFICATION], EXPLICIT_LE);
+    let fifth = associate(port, "OTHER2", "QC_SCP", &[VERIFICATION], EXPLICIT_LE).1;
     assert_eq!(fifth, Answer::Rejected(2, 3, 2));
     drop((_a, _b));
     std::thread::sleep(Duration::from_millis(300));
     assert!(echo(port), "places are given back");
     assert!(l.alive());
+    l.terminate();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("local limit exceeded"), "{text}");
 }
 
 #[test]
@@ -414,15 +418,10 @@ fn top_level(data: &[u8]) -> Vec<(usize, (u16, u16))> {
     out
 }
 
-#[test]
-fn a_deeply_nested_conflicting_copy_delays_no_other_store() {
-    let ws = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let (mut l, _log) = listen_with(ws.path(), port, "");
-    let original = test_file("CT_small.dcm");
-    assert!(storescu(port, "MODALITY", &[&original]).status.success());
-    // The same instance again, with a Referenced Series Sequence nested 8,000 deep.
-    let bytes = std::fs::read(&original).unwrap();
+/// The data set of `file` (Explicit VR LE) with a Referenced Series Sequence (0008,1115)
+/// nested `depth` deep inserted where it belongs.
+fn nested_copy(file: &Path, depth: usize) -> Vec<u8> {
+    let bytes = std::fs::read(file).unwrap();
     let data = dataset_of(&bytes);
     let cut = top_level(data)
         .into_iter()
@@ -430,7 +429,7 @@ fn a_deeply_nested_conflicting_copy_delays_no_other_store() {
         .map(|(at, _)| at)
         .unwrap();
     let mut deep = data[..cut].to_vec();
-    let inner = nested(8000);
+    let inner = nested(depth);
     // (0008,1115) SQ, undefined length, one item holding the nesting.
     deep.extend_from_slice(&[0x08, 0x00, 0x15, 0x11, b'S', b'Q', 0, 0]);
     deep.extend_from_slice(&u32::MAX.to_le_bytes());
@@ -440,6 +439,62 @@ fn a_deeply_nested_conflicting_copy_delays_no_other_store() {
     deep.extend_from_slice(&[0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0]);
     deep.extend_from_slice(&[0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
     deep.extend_from_slice(&data[cut..]);
+    deep
+}
+
+#[test]
+fn a_deeply_nested_instance_is_refused_by_every_reader_not_a_crash() {
+    // Received safely (the header reader is iterative), then corrected, dumped, rendered.
+    let ws = tempfile::tempdir().unwrap();
+    let original = test_file("CT_small.dcm");
+    let bytes = std::fs::read(&original).unwrap();
+    let meta_end = bytes.len() - dataset_of(&bytes).len();
+    let mut file = bytes[..meta_end].to_vec();
+    file.extend(nested_copy(&original, 3000));
+    let path = ws.path().with_extension("dcm");
+    std::fs::write(&path, &file).unwrap();
+    qcdesk_json(
+        ws.path(),
+        &["import", &path.display().to_string(), "--json"],
+    );
+    let queue = qcdesk_json(ws.path(), &["queue", "--json"]);
+    let id = queue[0]["id"].to_string();
+    let out = qcdesk(ws.path(), &["fix", &id, "--set", "PatientName=DOE^JOHN"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "refused, not a crash: {}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("nested more than 64 deep"),
+        "{}",
+        stderr(&out)
+    );
+    // Its picture still renders (pixels are read without the nesting).
+    let thumbs = ws.path().with_extension("thumbs");
+    let r = qcdesk_json(
+        ws.path(),
+        &[
+            "thumbs",
+            &path.display().to_string(),
+            "--out",
+            &thumbs.display().to_string(),
+            "--json",
+        ],
+    );
+    assert_eq!(r[0]["status"], "ok", "{r}");
+}
+
+#[test]
+fn a_deeply_nested_conflicting_copy_delays_no_other_store() {
+    let ws = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let (mut l, _log) = listen_with(ws.path(), port, "");
+    let original = test_file("CT_small.dcm");
+    assert!(storescu(port, "MODALITY", &[&original]).status.success());
+    // The same instance again, with a Referenced Series Sequence nested 8,000 deep.
+    let deep = nested_copy(&original, 8000);
     let sop_uid = {
         let obj = dicom_object::open_file(&original).unwrap();
         obj.meta().media_storage_sop_instance_uid().to_string()
@@ -621,4 +676,82 @@ fn grouped_durability_loses_nothing_acknowledged_when_the_disk_fills() {
         String::from_utf8_lossy(&out.stdout)
     );
     assert!(l.alive());
+}
+
+/// Sends a Storage Commitment report as `calling` to the receiver; the status answered.
+fn report_as(port: u16, calling: &str, report: &qcdesk::net::commitment::CommitResult) -> u16 {
+    let (mut s, answer) = associate(port, calling, "QC_SCP", &[STORAGE_COMMITMENT], EXPLICIT_LE);
+    assert_eq!(answer, Answer::Accepted);
+    let (event, data) = qcdesk::net::commitment::write_report(report, EXPLICIT_LE).unwrap();
+    let command =
+        Dimse::n_event_report(STORAGE_COMMITMENT, "1.2.840.10008.1.20.1.1", event, 7).encode();
+    assert!(send_message(&mut s, 1, &command, Some(&data)));
+    response_status(&mut s).expect("an N-EVENT-REPORT response")
+}
+
+#[test]
+fn a_forged_storage_commitment_report_changes_nothing() {
+    let ws = demo_workspace();
+    // A study sent to the demo archive and verified by its report.
+    let queue = qcdesk_json(ws.path(), &["queue", "--json"]);
+    let study = queue
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["state"] == "matched")
+        .expect("a matched study")["id"]
+        .to_string();
+    let out = qcdesk(
+        ws.path(),
+        &["send", &study, "--node", "demo-archive", "--wait"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let db = rusqlite::Connection::open(ws.path().join("qcdesk.sqlite")).unwrap();
+    let verdict = |db: &rusqlite::Connection| -> (String, String, String, String) {
+        db.query_row(
+            "SELECT transaction_uid, committed, failed, calling_ae FROM commitment_reports",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap()
+    };
+    let before = verdict(&db);
+    let uids: Vec<String> = serde_json::from_str(&before.1).unwrap();
+    assert!(!uids.is_empty());
+    let port = free_port();
+    let (mut l, log) = listen_with(ws.path(), port, "");
+    let failed_all = qcdesk::net::commitment::CommitResult {
+        transaction_uid: before.0.clone(),
+        committed: Vec::new(),
+        failed: uids
+            .iter()
+            .map(|u| (CT_IMAGE.to_string(), u.clone(), 0x0110))
+            .collect(),
+    };
+    // From an AE title other than the archive's: refused.
+    assert_eq!(report_as(port, "FORGER", &failed_all), 0x0110);
+    // From the archive's AE title and address, but against its earlier verdict: refused.
+    assert_eq!(report_as(port, "DEMO_PACS", &failed_all), 0x0110);
+    // For a transaction qcdesk never started: refused, nothing recorded.
+    let unknown = qcdesk::net::commitment::CommitResult {
+        transaction_uid: "2.25.1234".into(),
+        ..failed_all.clone()
+    };
+    assert_eq!(report_as(port, "DEMO_PACS", &unknown), 0x0115);
+    assert!(l.alive());
+    l.terminate();
+    assert_eq!(verdict(&db), before, "the verdict stands");
+    let reports: i64 = db
+        .query_row("SELECT COUNT(*) FROM commitment_reports", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(reports, 1);
+    let state: String = db
+        .query_row("SELECT state FROM send_jobs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(state, "verified");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("FORGER") && text.contains("refused"),
+        "{text}"
+    );
 }

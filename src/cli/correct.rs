@@ -471,26 +471,33 @@ pub fn verify_audit(store: &Store, head: Option<&Path>, json: bool) -> Result<()
         Some(file) => {
             let text = std::fs::read_to_string(file)
                 .with_context(|| format!("cannot read the audit head {}", file.display()))?;
-            Some(AuditHead::parse(&text).ok_or_else(|| {
-                anyhow!(
-                    "{} holds no audit head (an exported head file, or a line `audit head N:HASH`)",
+            let heads = AuditHead::parse_all(&text);
+            if heads.is_empty() {
+                bail!(
+                    "{} holds no audit head (an exported head file, or lines ending `head N:HASH` from the system log)",
                     file.display()
-                )
-            })?)
+                );
+            }
+            heads
         }
-        None => None,
+        None => Vec::new(),
     };
-    let check = match &outside {
-        Some(h) => store.verify_audit_against(h)?,
-        None => store.verify_audit()?,
-    };
+    // Every head kept outside must be in the chain; the first that is not is reported.
+    let mut check = store.verify_audit()?;
+    for h in &outside {
+        if check.first_bad.is_some() {
+            break;
+        }
+        check = store.verify_audit_against(h)?;
+    }
     if json {
         output::print_json(&check)?;
     } else if check.first_bad.is_none() {
-        match &outside {
-            Some(h) => println!(
-                "audit log intact: {} entries, chain verified up to entry {} kept outside the database",
-                check.entries, h.entry
+        match outside.iter().map(|h| h.entry).max() {
+            Some(entry) => println!(
+                "audit log intact: {} entries, chain verified up to entry {entry} kept outside the database ({} heads checked)",
+                check.entries,
+                outside.len()
             ),
             None => println!(
                 "audit log intact: {} entries, chain verified (against the database's own head: \

@@ -302,7 +302,13 @@ impl Reader {
                     self.count += 1;
                     pixel = Some((node(tags::PIXEL_DATA, VR::OB, None, String::new()), 0, 0));
                 }
-                DataToken::ItemStart { .. } => {
+                DataToken::ItemStart { len } => {
+                    if let Some(why) =
+                        super::tokens::item_too_long(len, at, self.size, self.deflated)
+                    {
+                        self.error = Some(format!("unreadable from here on: {why}"));
+                        break;
+                    }
                     if pixel.is_none() {
                         stack.push(Open::Item(Vec::new()));
                     }

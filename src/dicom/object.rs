@@ -37,6 +37,11 @@ pub const MAX_ELEMENTS: usize = 4_000_000;
 /// Longest value of an element other than pixel data (the header walk's limit too).
 pub const MAX_VALUE: u64 = 64 << 20;
 
+/// The most pixel data a deflated data set may hold: its bytes cannot be checked against the
+/// file's size, and deflate is for small data sets (structured reports, waveforms,
+/// presentation states), not images.
+pub const MAX_DEFLATED_PIXELS: u64 = 512 << 20;
+
 /// Fragments of encapsulated pixel data (a 10,000-frame cine has 10,001).
 pub const MAX_FRAGMENTS: usize = 1 << 20;
 
@@ -74,18 +79,19 @@ pub struct Bounds {
     /// Stop at the first top-level element at or after this tag (as dicom-object's
     /// `read_until` does).
     pub until: Option<Tag>,
-    /// Longest pixel data value (native) or fragment.
-    pub max_pixel_value: u64,
-    /// All values together (what the object will hold in memory).
-    pub max_total: u64,
+    /// Pixel data: one native value, or all fragments together.
+    pub max_pixels: u64,
+    /// Every other value together, as held in memory: multi-valued text is charged at what it
+    /// may become once split into values (an empty string per backslash costs 24 bytes).
+    pub max_other: u64,
 }
 
 impl Default for Bounds {
     fn default() -> Self {
         Bounds {
             until: None,
-            max_pixel_value: 4 << 30,
-            max_total: 5 << 30,
+            max_pixels: 4 << 30,
+            max_other: 256 << 20,
         }
     }
 }
@@ -104,9 +110,30 @@ impl Bounds {
     pub fn message() -> Bounds {
         Bounds {
             until: None,
-            max_pixel_value: MAX_VALUE,
-            max_total: 256 << 20,
+            max_pixels: MAX_VALUE,
+            max_other: 64 << 20,
         }
+    }
+}
+
+/// What a value of `vr` declaring `len` bytes may cost in memory once read: multi-valued text
+/// split at each backslash into strings of 24 bytes each.
+fn cost(vr: VR, len: u64) -> u64 {
+    match vr {
+        VR::AE
+        | VR::AS
+        | VR::CS
+        | VR::DA
+        | VR::DS
+        | VR::DT
+        | VR::IS
+        | VR::LO
+        | VR::PN
+        | VR::SH
+        | VR::TM
+        | VR::UC
+        | VR::UI => len.saturating_mul(25),
+        _ => len,
     }
 }
 
@@ -160,7 +187,7 @@ fn build(
     let mut stack: Vec<Open> = vec![Open::Object(Vec::new())];
     let mut depth = 0usize;
     let mut elements = 0usize;
-    let mut total = 0u64;
+    let mut other = 0u64;
     let next = |tokens: &mut RawTokens<'_>| -> Result<Option<DataToken>, ObjectError> {
         tokens
             .tokens
@@ -184,8 +211,13 @@ fn build(
                 // Checked before the next token reads (and allocates) the value.
                 if let Some(len) = h.len.get() {
                     let len = u64::from(len);
+                    // A short-length VR's value must fit its 2-byte length when written in an
+                    // explicit VR syntax (an Implicit VR file may declare more: it would be
+                    // written with a wrapped length).
                     let max = if is_pixel(h.tag) {
-                        bounds.max_pixel_value
+                        bounds.max_pixels
+                    } else if !has_long_length(&h.vr.to_bytes()) {
+                        0xFFFE
                     } else {
                         MAX_VALUE
                     };
@@ -206,11 +238,13 @@ fn build(
                             });
                         }
                     }
-                    total += len;
-                    if total > bounds.max_total {
-                        return Err(ObjectError::TooMany {
-                            what: format!("{} bytes of values", bounds.max_total),
-                        });
+                    if !is_pixel(h.tag) {
+                        other += cost(h.vr, len);
+                        if other > bounds.max_other {
+                            return Err(ObjectError::TooMany {
+                                what: format!("{} MiB of values", bounds.max_other >> 20),
+                            });
+                        }
                     }
                 }
                 let value = match next(tokens)? {
@@ -248,10 +282,19 @@ fn build(
                     });
                 }
             }
-            DataToken::ItemStart { .. } => match stack.last() {
-                Some(Open::Sequence { .. }) => stack.push(Open::Object(Vec::new())),
-                _ => return Err(ObjectError::unreadable("an item outside a sequence")),
-            },
+            DataToken::ItemStart { .. } => {
+                // Items count, or a million empty ones would cost nothing.
+                elements += 1;
+                if elements > MAX_ELEMENTS {
+                    return Err(ObjectError::TooMany {
+                        what: format!("{MAX_ELEMENTS} elements"),
+                    });
+                }
+                match stack.last() {
+                    Some(Open::Sequence { .. }) => stack.push(Open::Object(Vec::new())),
+                    _ => return Err(ObjectError::unreadable("an item outside a sequence")),
+                }
+            }
             DataToken::ItemEnd => {
                 let item = match stack.pop() {
                     Some(Open::Object(elements)) if !stack.is_empty() => elements,
@@ -280,7 +323,7 @@ fn build(
                 if top_level && bounds.until.is_some_and(|u| u <= tag) {
                     break;
                 }
-                let value = pixel_sequence(tokens, &mut total, bounds)?;
+                let value = pixel_sequence(tokens, size, bounds)?;
                 push_element(&mut stack, DataElement::new(tag, VR::OB, value))?;
             }
             token @ (DataToken::PrimitiveValue(_)
@@ -310,14 +353,16 @@ fn push_element(stack: &mut [Open], element: InMemElement) -> Result<(), ObjectE
     }
 }
 
-/// The fragments of encapsulated pixel data, up to its sequence end.
+/// The fragments of encapsulated pixel data, up to its sequence end. Each item's length is
+/// checked before dicom-rs reads (and, for the offset table, zero-fills) it.
 fn pixel_sequence(
     tokens: &mut RawTokens<'_>,
-    total: &mut u64,
+    size: Option<u64>,
     bounds: Bounds,
 ) -> Result<Value<InMemDicomObject, dicom_core::value::InMemFragment>, ObjectError> {
     let mut offset_table = None;
     let mut fragments = Vec::new();
+    let mut total = 0u64;
     loop {
         let token = tokens
             .tokens
@@ -327,17 +372,22 @@ fn pixel_sequence(
         match token {
             Some(DataToken::ItemStart { len }) => {
                 let len = len.get().map(u64::from).unwrap_or(0);
-                if len > bounds.max_pixel_value {
-                    return Err(ObjectError::TooLong {
-                        tag: "(FFFE,E000)".into(),
-                        len,
-                        max: bounds.max_pixel_value,
-                    });
+                if let Some(end) = size {
+                    let remaining = end.saturating_sub(tokens.pos.get());
+                    if len > remaining {
+                        return Err(ObjectError::BeyondEnd {
+                            tag: "(FFFE,E000)".into(),
+                            len,
+                            remaining,
+                        });
+                    }
                 }
-                *total += len;
-                if *total > bounds.max_total {
-                    return Err(ObjectError::TooMany {
-                        what: format!("{} bytes of values", bounds.max_total),
+                total += len;
+                if total > bounds.max_pixels {
+                    return Err(ObjectError::TooLong {
+                        tag: "(7FE0,0010)".into(),
+                        len: total,
+                        max: bounds.max_pixels,
                     });
                 }
             }
@@ -370,6 +420,17 @@ fn pixel_sequence(
     )))
 }
 
+fn deflated_bounds(bounds: Bounds, deflated: bool) -> Bounds {
+    if deflated {
+        Bounds {
+            max_pixels: bounds.max_pixels.min(MAX_DEFLATED_PIXELS),
+            ..bounds
+        }
+    } else {
+        bounds
+    }
+}
+
 /// A data set held in memory (a message's data set) as an object.
 pub fn read_dataset(data: &[u8], ts_uid: &str) -> Result<InMemDicomObject, ObjectError> {
     read_dataset_within(data, ts_uid, Bounds::message())
@@ -389,7 +450,7 @@ pub fn read_dataset_within(
     let mut tokens = tokens_with(data, ts, 0, DataSetReaderOptions::default())
         .map_err(ObjectError::Unreadable)?;
     let size = (!deflated).then_some(data.len() as u64);
-    build(&mut tokens, size, bounds)
+    build(&mut tokens, size, deflated_bounds(bounds, deflated))
 }
 
 /// Checks the file meta group at the reader's position (after `DICM`) the way dicom-object
@@ -480,7 +541,11 @@ pub fn read_file<R: Read + Seek>(
     let reader = std::io::BufReader::with_capacity(64 << 10, src);
     let mut tokens = tokens_with(reader, ts, start, DataSetReaderOptions::default())
         .map_err(ObjectError::Unreadable)?;
-    let obj = build(&mut tokens, (!deflated).then_some(size), bounds)?;
+    let obj = build(
+        &mut tokens,
+        (!deflated).then_some(size),
+        deflated_bounds(bounds, deflated),
+    )?;
     Ok(obj.with_exact_meta(meta))
 }
 
@@ -550,6 +615,18 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_short_value_too_long_for_explicit_vr_is_refused() {
+        // Implicit VR: a SOP Instance UID of 70,000 bytes.
+        let mut v = vec![0x08, 0x00, 0x18, 0x00];
+        v.extend_from_slice(&70_000u32.to_le_bytes());
+        v.extend(std::iter::repeat_n(b'1', 70_000));
+        assert!(matches!(
+            read_dataset(&v, "1.2.840.10008.1.2"),
+            Err(ObjectError::TooLong { max: 0xFFFE, .. })
+        ));
     }
 
     #[test]

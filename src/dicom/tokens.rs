@@ -84,3 +84,27 @@ pub(crate) fn tokens_with<'a, R: Read + 'a>(
         data_pos,
     })
 }
+
+/// The longest item accepted where its bytes cannot be checked against the file (a deflated
+/// data set): dicom-rs zero-fills a pixel sequence's first item (its offset table) at the
+/// declared length before reading it.
+pub(crate) const MAX_ITEM_UNCHECKED: u64 = 64 << 20;
+
+/// Why an item declaring `len` bytes at file position `at` (of `size`) must not be read, if
+/// it must not: past the end of the file, or (deflated) past any sane size.
+pub(crate) fn item_too_long(
+    len: dicom_core::Length,
+    at: u64,
+    size: u64,
+    deflated: bool,
+) -> Option<String> {
+    let len = u64::from(len.get()?);
+    if deflated {
+        (len > MAX_ITEM_UNCHECKED).then(|| {
+            format!("an item declares {len} bytes, more than the {MAX_ITEM_UNCHECKED} allowed")
+        })
+    } else {
+        let remaining = size.saturating_sub(at);
+        (len > remaining).then(|| format!("an item declares {len} bytes, only {remaining} remain"))
+    }
+}

@@ -307,7 +307,13 @@ pub fn read_info<R: Read + Seek>(src: &mut R, size: u64) -> Result<ImageInfo, In
                     }
                     depth += 1;
                 }
-                DataToken::ItemStart { .. } => depth += 1,
+                DataToken::ItemStart { len } => {
+                    if crate::dicom::tokens::item_too_long(len, pos.get(), size, deflated).is_some()
+                    {
+                        break; // damaged: keep what was read
+                    }
+                    depth += 1;
+                }
                 DataToken::ItemEnd | DataToken::SequenceEnd => {
                     depth = depth.saturating_sub(1);
                     if depth == 0 {

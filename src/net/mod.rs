@@ -136,3 +136,31 @@ pub enum NetError {
     #[error("{peer}: TLS: {why}")]
     Tls { peer: String, why: String },
 }
+
+/// For the fuzz targets: an association request as the SCP reads it.
+#[doc(hidden)]
+pub fn fuzz_request(first: &[u8]) -> bool {
+    scp_serve::request_of(first).is_some()
+}
+
+/// For the fuzz targets: reads messages from `data` as the SCP does (C-STORE data sets to the
+/// sinks `open` gives), until one fails or `max` were read; how many were read.
+#[doc(hidden)]
+pub fn fuzz_read_messages(
+    data: &[u8],
+    max: usize,
+    open: &mut wire::OpenSink<'_, 'static>,
+) -> usize {
+    let mut r = data;
+    let mut ahead = wire::ReadAhead::default();
+    for n in 0..max {
+        match wire::read_message(&mut r, &mut ahead, scp::MAX_PDU, open, &mut |_| {}) {
+            Ok(wire::Incoming::Stored { sink, .. }) => {
+                let _ = sink.finish();
+            }
+            Ok(wire::Incoming::Message(_)) => {}
+            Err(_) => return n,
+        }
+    }
+    max
+}

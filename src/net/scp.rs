@@ -92,6 +92,11 @@ pub struct StoreStart {
 pub trait StoreSink {
     /// The next bytes of the data set.
     fn write(&mut self, bytes: &[u8]);
+    /// Whether the data set is past what this sink takes: the association is then aborted
+    /// rather than read on for nothing.
+    fn overflowed(&self) -> bool {
+        false
+    }
     /// The data set is whole: keep it as promised and say how that went (the status the
     /// C-STORE is answered with).
     fn finish(self: Box<Self>) -> Answer;
@@ -255,6 +260,7 @@ impl Server {
 
     /// Listens as `config` says, serving `handler`.
     pub fn serve(config: ScpConfig, handler: Arc<dyn Handler>) -> std::io::Result<Server> {
+        crate::fsutil::raise_open_files_limit();
         let listener = TcpListener::bind(&config.bind)?;
         let local = listener.local_addr()?;
         let port = local.port();
@@ -330,7 +336,16 @@ fn accept_loop(listener: TcpListener, door: &Arc<Door>, stop: &AtomicBool) {
         if stop.load(Ordering::SeqCst) {
             break;
         }
-        let Ok(stream) = stream else { continue };
+        let stream = match stream {
+            Ok(s) => s,
+            // Out of file descriptors (or another resource): wait a moment instead of
+            // spinning on the error; connections already served go on.
+            Err(e) => {
+                tracing::warn!("cannot accept a connection: {e}");
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            }
+        };
         let Ok(peer) = stream.peer_addr() else {
             continue;
         };

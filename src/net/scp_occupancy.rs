@@ -1,14 +1,16 @@
-//! Who holds the SCP's connections: a global cap on connections, a cap on associations per
-//! calling address and per calling AE title, and a cap on handshakes in progress per address.
-//! One peer, or a flood of half-open connections, can then take only its own share; the accept
-//! loop never stops, and a connection over a cap is refused politely (A-ASSOCIATE-RJ, transient,
-//! "local limit exceeded") by a refuser thread of its own, so refusing costs the loop nothing.
+//! Who holds the SCP's connections: a global cap on connections, a cap on connections (in
+//! their handshake or associated) per calling host (an IPv6 /64 counts as one host), and a cap
+//! on associations per calling AE title from one host. One peer, or a flood of half-open
+//! connections, can then take only its own share; the accept loop never stops, and a
+//! connection over a cap is refused politely (A-ASSOCIATE-RJ, transient, "local limit
+//! exceeded") by a refuser thread of its own, within a deadline of its own, so refusing costs
+//! the loop nothing.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{IpAddr, Shutdown, TcpStream};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Sender, TrySendError};
 
@@ -19,23 +21,36 @@ use super::scp::{AssociationInfo, Handler};
 pub struct Caps {
     /// Connections at once, in any phase.
     pub total: usize,
-    /// Established associations from one calling address.
+    /// Connections at once from one calling host, in their handshake or associated.
     pub per_address: usize,
-    /// Established associations under one calling AE title.
+    /// Associations at once under one calling AE title from one host (an AE title is not
+    /// authenticated: keyed by host too, so nobody can lock a modality out by borrowing its
+    /// title from elsewhere).
     pub per_ae: usize,
-    /// Handshakes in progress from one calling address (each lasts the handshake deadline
-    /// at most).
-    pub handshakes_per_address: usize,
 }
 
 impl Default for Caps {
     fn default() -> Self {
         Caps {
             total: 64,
-            per_address: 16,
+            per_address: 24,
             per_ae: 16,
-            handshakes_per_address: 16,
         }
+    }
+}
+
+/// The host a connection comes from, as the caps count it: an IPv4 address, or the /64 of an
+/// IPv6 one (a host is given a whole /64).
+pub(crate) fn host_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+        v4 => v4,
     }
 }
 
@@ -44,7 +59,6 @@ impl Default for Caps {
 pub enum Full {
     Total(usize),
     Address(usize),
-    Handshakes(usize),
     AeTitle(usize),
 }
 
@@ -53,18 +67,12 @@ impl std::fmt::Display for Full {
         match self {
             Full::Total(n) => write!(f, "local limit exceeded: {n} connections at once"),
             Full::Address(n) => {
-                write!(
-                    f,
-                    "local limit exceeded: {n} associations from this address"
-                )
-            }
-            Full::Handshakes(n) => {
-                write!(f, "local limit exceeded: {n} handshakes from this address")
+                write!(f, "local limit exceeded: {n} connections from this address")
             }
             Full::AeTitle(n) => {
                 write!(
                     f,
-                    "local limit exceeded: {n} associations under this AE title"
+                    "local limit exceeded: {n} associations under this AE title from this address"
                 )
             }
         }
@@ -74,9 +82,8 @@ impl std::fmt::Display for Full {
 #[derive(Default)]
 struct Counts {
     total: usize,
-    handshakes: HashMap<IpAddr, usize>,
-    associations: HashMap<IpAddr, usize>,
-    ae_titles: HashMap<String, usize>,
+    hosts: HashMap<IpAddr, usize>,
+    ae_titles: HashMap<(String, IpAddr), usize>,
 }
 
 fn take<K: std::hash::Hash + Eq>(map: &mut HashMap<K, usize>, key: K, cap: usize) -> bool {
@@ -115,24 +122,20 @@ impl Occupancy {
         self.counts.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A new connection from `ip`: counted in the total and as a handshake of its address.
+    /// A new connection from `ip`: counted in the total and for its host.
     pub(crate) fn connect(self: &Arc<Self>, ip: IpAddr) -> Result<Connection, Full> {
+        let host = host_key(ip);
         let mut c = self.lock();
         if c.total >= self.caps.total.max(1) {
             return Err(Full::Total(self.caps.total));
         }
-        if !take(
-            &mut c.handshakes,
-            ip,
-            self.caps.handshakes_per_address.max(1),
-        ) {
-            return Err(Full::Handshakes(self.caps.handshakes_per_address));
+        if !take(&mut c.hosts, host, self.caps.per_address.max(1)) {
+            return Err(Full::Address(self.caps.per_address));
         }
         c.total += 1;
         Ok(Connection {
             occupancy: Arc::clone(self),
-            ip,
-            phase: Phase::Handshake,
+            host,
             ae: None,
         })
     }
@@ -143,47 +146,26 @@ impl Occupancy {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    Handshake,
-    Association,
-}
-
 /// One connection's place in the counts; given back when dropped.
 pub(crate) struct Connection {
     occupancy: Arc<Occupancy>,
-    ip: IpAddr,
-    phase: Phase,
-    ae: Option<String>,
+    host: IpAddr,
+    ae: Option<(String, IpAddr)>,
 }
 
 impl Connection {
-    /// The handshake is over (the association request read): the connection now counts as an
-    /// association of its address and of `calling_ae`.
+    /// The association request is read: the connection now also counts under `calling_ae`.
     pub(crate) fn associate(&mut self, calling_ae: &str) -> Result<(), Full> {
+        if self.ae.is_some() {
+            return Ok(());
+        }
         let occupancy = Arc::clone(&self.occupancy);
         let mut c = occupancy.lock();
-        if self.phase == Phase::Handshake {
-            if !take(
-                &mut c.associations,
-                self.ip,
-                occupancy.caps.per_address.max(1),
-            ) {
-                return Err(Full::Address(occupancy.caps.per_address));
-            }
-            give(&mut c.handshakes, &self.ip);
-            self.phase = Phase::Association;
+        let key = (calling_ae.to_string(), self.host);
+        if !take(&mut c.ae_titles, key.clone(), occupancy.caps.per_ae.max(1)) {
+            return Err(Full::AeTitle(occupancy.caps.per_ae));
         }
-        if self.ae.is_none() {
-            if !take(
-                &mut c.ae_titles,
-                calling_ae.to_string(),
-                occupancy.caps.per_ae.max(1),
-            ) {
-                return Err(Full::AeTitle(occupancy.caps.per_ae));
-            }
-            self.ae = Some(calling_ae.to_string());
-        }
+        self.ae = Some(key);
         Ok(())
     }
 }
@@ -192,12 +174,9 @@ impl Drop for Connection {
     fn drop(&mut self) {
         let mut c = self.occupancy.lock();
         c.total = c.total.saturating_sub(1);
-        match self.phase {
-            Phase::Handshake => give(&mut c.handshakes, &self.ip),
-            Phase::Association => give(&mut c.associations, &self.ip),
-        }
-        if let Some(ae) = &self.ae {
-            give(&mut c.ae_titles, ae);
+        give(&mut c.hosts, &self.host);
+        if let Some(key) = &self.ae {
+            give(&mut c.ae_titles, key);
         }
     }
 }
@@ -207,22 +186,27 @@ impl Drop for Connection {
 pub(crate) const REJECT_LIMIT: [u8; 10] = [0x03, 0x00, 0, 0, 0, 4, 0x00, 0x02, 0x03, 0x02];
 
 /// Writes `rejection` to a connection whose request is in (or on its way), then lets the peer
-/// read it: shut our side, drain what it still sends for a moment, close.
+/// read it: shut our side, drain what it still sends for a moment (at most a second in all,
+/// however it trickles), close.
 pub(crate) fn reject(stream: &mut TcpStream, rejection: &[u8]) {
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
     if stream.write_all(rejection).is_err() {
         return;
     }
     let _ = stream.shutdown(Shutdown::Write);
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
     let mut sink = [0u8; 4096];
-    let mut drained = 0usize;
     // Closing with unread bytes would reset the connection and could destroy the rejection
     // before the peer reads it.
-    while drained < 1 << 20 {
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        let _ = stream.set_read_timeout(Some(left));
         match stream.read(&mut sink) {
             Ok(0) | Err(_) => break,
-            Ok(n) => drained += n,
+            Ok(_) => {}
         }
     }
 }
@@ -237,6 +221,7 @@ struct Refusal {
 /// is behind, further connections are closed unanswered.
 pub(crate) struct Refuser {
     queue: Option<Sender<Refusal>>,
+    stopping: Arc<std::sync::atomic::AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -247,15 +232,21 @@ impl Refuser {
         handler: Arc<dyn Handler>,
     ) -> std::io::Result<Refuser> {
         let (tx, rx) = crossbeam_channel::bounded::<Refusal>(32);
+        let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = Arc::clone(&stopping);
         let thread = std::thread::Builder::new()
             .name(format!("refuser-{name}"))
             .spawn(move || {
                 for Refusal { mut stream, full } in rx {
-                    refuse(&mut stream, full, tls, handler.as_ref());
+                    // Stopping: what waits is closed unanswered.
+                    if !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        refuse(&mut stream, full, tls, handler.as_ref());
+                    }
                 }
             })?;
         Ok(Refuser {
             queue: Some(tx),
+            stopping,
             thread: Some(thread),
         })
     }
@@ -273,6 +264,8 @@ impl Refuser {
 
 impl Drop for Refuser {
     fn drop(&mut self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         self.queue.take();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -311,30 +304,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn caps_count_each_phase_and_give_back() {
+    fn caps_count_per_host_and_per_ae_title_from_a_host_and_give_back() {
         let o = Occupancy::new(Caps {
-            total: 3,
-            per_address: 1,
+            total: 5,
+            per_address: 2,
             per_ae: 1,
-            handshakes_per_address: 2,
         });
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "10.0.0.2".parse().unwrap();
         let mut c1 = o.connect(a).unwrap();
         let c2 = o.connect(a).unwrap();
-        assert_eq!(o.connect(a).err(), Some(Full::Handshakes(2)));
-        let c3 = o.connect(b).unwrap();
-        assert_eq!(o.connect(b).err(), Some(Full::Total(3)));
+        assert_eq!(o.connect(a).err(), Some(Full::Address(2)));
+        let mut c3 = o.connect(b).unwrap();
+        let c4 = o.connect(b).unwrap();
+        assert_eq!(o.connect(b).err(), Some(Full::Address(2)));
+        let c6 = o.connect("10.0.0.3".parse().unwrap()).unwrap();
+        assert_eq!(
+            o.connect("10.0.0.4".parse().unwrap()).err(),
+            Some(Full::Total(5))
+        );
+        drop(c6);
         c1.associate("CT1").unwrap();
-        drop(c3);
-        let mut c4 = o.connect(a).unwrap();
-        // A second association from a, and one more under CT1 from b.
-        assert_eq!(c4.associate("MR1").err(), Some(Full::Address(1)));
-        drop(c4);
-        let mut c5 = o.connect(b).unwrap();
+        // The same title from another host has its own place.
+        c3.associate("CT1").unwrap();
+        drop((c2, c4));
+        let mut c5 = o.connect(a).unwrap();
         assert_eq!(c5.associate("CT1").err(), Some(Full::AeTitle(1)));
-        drop((c1, c2, c5));
+        drop((c1, c3, c5));
         assert_eq!(o.total(), 0);
-        assert!(o.lock().associations.is_empty() && o.lock().ae_titles.is_empty());
+        assert!(o.lock().hosts.is_empty() && o.lock().ae_titles.is_empty());
+        // Hosts: an IPv6 /64 is one.
+        let x: IpAddr = "2001:db8::1".parse().unwrap();
+        let y: IpAddr = "2001:db8::ffff:2".parse().unwrap();
+        assert_eq!(host_key(x), host_key(y));
+        let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
+        assert_eq!(host_key(mapped), a);
     }
 }

@@ -21,7 +21,7 @@ use super::scp::{
 };
 use super::scp_answer::{answer_commit, answer_find, reply, send};
 use super::scp_occupancy::{Connection, Full, REJECT_LIMIT, reject};
-use super::wire::{Incoming, read_message};
+use super::wire::{Incoming, ReadAhead, read_message};
 use super::{EXPLICIT_VR_LE, IMPLICIT_VR_LE, STORAGE_COMMITMENT, VERIFICATION};
 use crate::text::printable_short;
 
@@ -113,68 +113,102 @@ pub(crate) fn peek_first_message(
 ) -> Option<Vec<u8>> {
     let deadline = Instant::now() + timeout;
     let mut buf = vec![0u8; FIRST_MESSAGE_MAX];
-    loop {
+    let found = loop {
         let _ = stream.set_read_timeout(Some(
             deadline
                 .saturating_duration_since(Instant::now())
                 .max(Duration::from_millis(1)),
         ));
-        let n = stream.peek(&mut buf).ok()?;
+        let Ok(n) = stream.peek(&mut buf) else {
+            break None;
+        };
         if n == 0 {
-            return None;
+            break None;
         }
-        if tls {
+        // How many bytes the message needs in all, as far as its start tells.
+        let want = if tls {
             match client_hello_whole(&buf[..n]) {
-                None => return None,
+                None => break None,
                 Some(true) => {
                     buf.truncate(n);
-                    return Some(buf);
+                    break Some(buf);
                 }
-                Some(false) if n == buf.len() => return None,
-                Some(false) => {}
+                Some(false) if n == buf.len() => break None,
+                Some(false) => n + 1,
             }
         } else {
             // A-ASSOCIATE-RQ: type 01H, reserved, 4-byte length.
             if buf[0] != 0x01 {
-                return None;
+                break None;
             }
             if n >= 6 {
                 let len = u32::from_be_bytes([buf[2], buf[3], buf[4], buf[5]]) as usize + 6;
                 if len > buf.len() {
-                    return None;
+                    break None;
                 }
                 if n >= len {
                     buf.truncate(len);
-                    return Some(buf);
+                    break Some(buf);
                 }
+                len
+            } else {
+                6
             }
+        };
+        if Instant::now() >= deadline || !wait_for(stream, want, deadline) {
+            break None;
         }
-        if Instant::now() >= deadline || peer_closed(stream) {
-            return None;
-        }
-    }
+    };
+    set_low_water(stream, 1);
+    found
 }
 
-/// Waits a millisecond for more bytes; true when the peer has closed its side (peek would go
-/// on returning the bytes it left behind).
-fn peer_closed(stream: &TcpStream) -> bool {
+/// Sets how many bytes must be waiting before the socket reads as readable (SO_RCVLOWAT).
+fn set_low_water(stream: &TcpStream, bytes: usize) {
     #[cfg(target_os = "linux")]
     {
         use std::os::fd::AsRawFd;
+        let v = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+        // SAFETY: a valid socket and a c_int option value for the duration of the call.
+        unsafe {
+            libc::setsockopt(
+                stream.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVLOWAT,
+                (&v as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (stream, bytes);
+}
+
+/// Waits (without spinning) until `want` bytes are waiting, the peer closes its side, or the
+/// deadline passes; false when the peer closed.
+fn wait_for(stream: &TcpStream, want: usize, deadline: Instant) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        set_low_water(stream, want);
+        let ms = deadline
+            .saturating_duration_since(Instant::now())
+            .as_millis()
+            .clamp(1, 1000) as libc::c_int;
         let mut pfd = libc::pollfd {
             fd: stream.as_raw_fd(),
-            events: libc::POLLRDHUP,
+            events: libc::POLLIN | libc::POLLRDHUP,
             revents: 0,
         };
         // SAFETY: one valid pollfd for the duration of the call.
-        let n = unsafe { libc::poll(&mut pfd, 1, 1) };
-        n > 0 && pfd.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0
+        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+        !(n > 0 && pfd.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0)
     }
     #[cfg(not(target_os = "linux"))]
     {
-        let _ = stream;
-        std::thread::sleep(Duration::from_millis(1));
-        false
+        let _ = (stream, want, deadline);
+        std::thread::sleep(Duration::from_millis(10));
+        true
     }
 }
 
@@ -268,8 +302,8 @@ pub(crate) fn serve(
             .map_err(|_| Full::Total(0))
             .and_then(|mut c| c.associate(&info.calling_ae));
         if let Err(full) = taken {
-            // Its place is given back before the peer is given time to read the rejection.
-            drop(connection);
+            // Its place is held while the peer reads the rejection (a second at most): a
+            // flood of refused connections cannot pile up uncounted.
             let mut stream = stream;
             reject(&mut stream, &REJECT_LIMIT);
             handler.refused(&info, &full.to_string());
@@ -360,19 +394,21 @@ fn run_association<S: Read + Write + CloseSocket>(
     pace: Pace,
 ) {
     let mut info = info;
+    // Recording the association is our time, not the peer's.
+    watch.set_in(HANDLING);
     handler.opened(&mut info);
     let info = info;
     let contexts = super::assoc::negotiated(assoc.presentation_contexts());
     let mut stored = 0usize;
     let storage = handler.accepts_storage();
+    let mut ahead = ReadAhead::default();
     let how = loop {
         watch.set_in(pace.idle);
-        let mut started: Option<Instant> = None;
-        let mut received = 0u64;
+        let mut pacer = Pacer::new(pace);
         let mut progress = |n: u64| {
-            let start = *started.get_or_insert_with(Instant::now);
-            received += n;
-            watch.set(pace.message_deadline(start, received));
+            if let Some(deadline) = pacer.arrived(n) {
+                watch.set(deadline);
+            }
         };
         // A C-STORE's data set goes to a sink as it arrives (the receiver's spool file).
         let mut open_sink = |context: u8, command: &Command| -> Option<Box<dyn StoreSink + '_>> {
@@ -393,31 +429,36 @@ fn run_association<S: Read + Write + CloseSocket>(
                     .unwrap_or_else(|| Box::new(MemorySink::new(handler, &info, start))),
             )
         };
-        let incoming =
-            match read_message(assoc.inner_stream(), MAX_PDU, &mut open_sink, &mut progress) {
-                Ok(m) => m,
-                Err(ReceiveError::Released) => {
-                    let _ = assoc.send(&Pdu::ReleaseRP);
-                    break "released".to_string();
-                }
-                Err(ReceiveError::Aborted) => break "aborted by the peer".to_string(),
-                Err(ReceiveError::Protocol(why)) => {
-                    let _ = assoc.abort();
-                    break format!("aborted: {why}");
-                }
-                Err(ReceiveError::Link(e)) => {
-                    let _ = assoc.abort();
-                    break format!("connection lost: {e}");
-                }
-                Err(ReceiveError::Io(e)) => {
-                    let _ = assoc.abort();
-                    break if watch.expired() {
-                        timed_out(started, received, pace)
-                    } else {
-                        format!("connection lost: {e}")
-                    };
-                }
-            };
+        let incoming = match read_message(
+            assoc.inner_stream(),
+            &mut ahead,
+            MAX_PDU,
+            &mut open_sink,
+            &mut progress,
+        ) {
+            Ok(m) => m,
+            Err(ReceiveError::Released) => {
+                let _ = assoc.send(&Pdu::ReleaseRP);
+                break "released".to_string();
+            }
+            Err(ReceiveError::Aborted) => break "aborted by the peer".to_string(),
+            Err(ReceiveError::Protocol(why)) => {
+                let _ = assoc.abort();
+                break format!("aborted: {why}");
+            }
+            Err(ReceiveError::Link(e)) => {
+                let _ = assoc.abort();
+                break format!("connection lost: {e}");
+            }
+            Err(ReceiveError::Io(e)) => {
+                let _ = assoc.abort();
+                break if watch.expired() {
+                    pacer.why_cut()
+                } else {
+                    format!("connection lost: {e}")
+                };
+            }
+        };
         watch.set_in(HANDLING);
         let answered = match incoming {
             Incoming::Stored {
@@ -517,15 +558,82 @@ fn run_association<S: Read + Write + CloseSocket>(
     handler.closed(&info, stored, &how);
 }
 
-/// Why an association's deadline passed: silent between messages, or too slow within one.
-fn timed_out(started: Option<Instant>, received: u64, pace: Pace) -> String {
-    match started {
-        None => format!("timed out: silent for {} s", pace.idle.as_secs()),
-        Some(at) => format!(
-            "timed out: {received} bytes of a message in {} s, slower than {} bytes/s",
-            at.elapsed().as_secs(),
-            pace.min_rate
-        ),
+/// The deadline of a message as its bytes arrive: within the idle timeout of the last bytes,
+/// within the message's allowance (`Pace::message_deadline`), and, past the grace period,
+/// at `min_rate` over each window: a peer cannot bank time by sending fast and then trickle.
+struct Pacer {
+    pace: Pace,
+    start: Option<Instant>,
+    received: u64,
+    window_start: Option<Instant>,
+    window_bytes: u64,
+    /// The last deadline set, to move it only when it moves by a second or more (each move
+    /// wakes the reaper).
+    last_set: Option<Instant>,
+    too_slow: bool,
+}
+
+impl Pacer {
+    fn new(pace: Pace) -> Pacer {
+        Pacer {
+            pace,
+            start: None,
+            received: 0,
+            window_start: None,
+            window_bytes: 0,
+            last_set: None,
+            too_slow: false,
+        }
+    }
+
+    /// `n` more bytes arrived: the deadline to set, if it moved.
+    fn arrived(&mut self, n: u64) -> Option<Instant> {
+        let now = Instant::now();
+        let start = *self.start.get_or_insert(now);
+        self.received += n;
+        let window = self.pace.grace.max(Duration::from_secs(1));
+        let window_start = *self.window_start.get_or_insert(now);
+        self.window_bytes += n;
+        if now.duration_since(window_start) >= window {
+            if self.window_bytes < self.pace.min_rate.saturating_mul(window.as_secs()) {
+                // Too slow over the last window: the deadline is now.
+                self.too_slow = true;
+                self.last_set = Some(now);
+                return Some(now);
+            }
+            self.window_start = Some(now);
+            self.window_bytes = 0;
+        }
+        let deadline = self
+            .pace
+            .message_deadline(start, self.received)
+            .min(now + self.pace.idle);
+        let moved = self.last_set.is_none_or(|last| {
+            deadline.saturating_duration_since(last) >= Duration::from_secs(1)
+                || last.saturating_duration_since(deadline) >= Duration::from_secs(1)
+        });
+        moved.then(|| {
+            self.last_set = Some(deadline);
+            deadline
+        })
+    }
+
+    /// Why the deadline passed: silent between messages, or too slow within one.
+    fn why_cut(&self) -> String {
+        match self.start {
+            None => format!("timed out: silent for {} s", self.pace.idle.as_secs()),
+            Some(at) if self.too_slow => format!(
+                "timed out: {} bytes of a message in {} s, slower than {} bytes/s",
+                self.received,
+                at.elapsed().as_secs(),
+                self.pace.min_rate
+            ),
+            Some(at) => format!(
+                "timed out: {} bytes of a message in {} s, then silent or too slow",
+                self.received,
+                at.elapsed().as_secs()
+            ),
+        }
     }
 }
 

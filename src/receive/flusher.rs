@@ -1,7 +1,9 @@
 //! Group flushes for `strict` durability: an association thread whose instance must be on disk
-//! before Success asks here and waits; one flush of the file system covers every instance
-//! waiting at that moment, whichever association brought it. While a flush runs, the next
-//! requests gather for the following one, so under load each flush covers many instances.
+//! before Success asks here and waits; the flusher takes every instance waiting at that moment,
+//! whichever association brought it, flushes each file's data and then the spool folder once.
+//! While a flush runs, the next requests gather for the following one. Each file is flushed on
+//! its own (not the whole file system): another peer's gigabytes being written elsewhere do not
+//! hold up this Success.
 
 use std::path::{Path, PathBuf};
 
@@ -65,16 +67,11 @@ fn run(dir: &Path, rx: &Receiver<Request>) {
     }
 }
 
-/// One syncfs on Linux (data and names of everything written), else an fsync of each file
-/// and of the folder.
+/// The data of each file, then the folder's entries (their names).
 fn flush<'a>(dir: &Path, files: impl Iterator<Item = &'a Path>) -> Result<(), String> {
-    #[cfg(target_os = "linux")]
-    if crate::fsutil::sync_filesystem(dir).is_ok() {
-        return Ok(());
-    }
     for f in files {
         std::fs::File::open(f)
-            .and_then(|f| f.sync_all())
+            .and_then(|f| f.sync_data())
             .map_err(|e| format!("{}: {e}", f.display()))?;
     }
     crate::fsutil::sync_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))

@@ -64,9 +64,10 @@ pub struct ReceiverConfig {
     pub allow: Vec<String>,
     /// Connections at once, in any phase (beyond: refused, transient, local limit exceeded).
     pub max_associations: usize,
-    /// Associations at once from one calling address.
+    /// Connections at once from one calling host (in their handshake or associated; an IPv6
+    /// /64 is one host).
     pub max_per_address: usize,
-    /// Associations at once under one calling AE title.
+    /// Associations at once under one calling AE title from one host.
     pub max_per_ae: usize,
     /// Seconds from a connection's first byte to an established association (TLS handshake
     /// included); a caller that has not associated by then is closed.
@@ -115,7 +116,6 @@ impl ReceiverConfig {
             total: self.max_associations.max(1),
             per_address: self.max_per_address.max(1),
             per_ae: self.max_per_ae.max(1),
-            handshakes_per_address: self.max_per_address.max(1),
         };
         scp.handshake = Duration::from_secs(self.handshake_seconds.max(1));
         let idle = Duration::from_secs(self.timeout_seconds.max(1));

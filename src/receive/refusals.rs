@@ -1,6 +1,8 @@
 //! Refused associations, counted instead of written one by one: a caller refused 500 times a
 //! minute (a misconfigured modality retrying, or a flood) gets one log line when it starts,
-//! one summary line, and one database row per minute, not 500 of each.
+//! one summary line, and one database row per minute, not 500 of each. Counted by host and
+//! calling AE title, at most a few titles per host and minute: a flood calling with a new
+//! title each time lands in one bucket of its host's.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -8,12 +10,18 @@ use std::sync::Mutex;
 use crate::net::scp::AssociationInfo;
 use crate::store::RefusalCount;
 
+/// Calling AE titles counted apart per host and minute; the rest share one bucket.
+const TITLES_PER_HOST: usize = 8;
+
+/// What the rest of a host's titles are counted under.
+const OTHER_TITLES: &str = "(other AE titles)";
+
 /// One caller in one minute.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
     minute: i64,
-    calling_ae: String,
     peer_host: String,
+    calling_ae: String,
 }
 
 #[derive(Debug, Clone)]
@@ -47,12 +55,22 @@ impl Tally {
     }
 
     fn note_at(&self, minute: i64, info: &AssociationInfo, why: &str) -> Option<RefusalCount> {
-        let key = Key {
-            minute,
-            calling_ae: info.calling_ae.clone(),
-            peer_host: crate::store::host_of(&info.peer_address).to_string(),
-        };
+        let peer_host = crate::store::host_of(&info.peer_address).to_string();
         let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let mut key = Key {
+            minute,
+            peer_host,
+            calling_ae: info.calling_ae.clone(),
+        };
+        if !counts.contains_key(&key) {
+            let titles = counts
+                .keys()
+                .filter(|k| k.minute == minute && k.peer_host == key.peer_host)
+                .count();
+            if titles >= TITLES_PER_HOST {
+                key.calling_ae = OTHER_TITLES.into();
+            }
+        }
         let count = counts.entry(key.clone()).or_insert_with(|| Count {
             called_ae: info.called_ae.clone(),
             reason: why.to_string(),
@@ -139,7 +157,20 @@ mod tests {
         }
         let rows = tally.take_at(100);
         assert_eq!(rows.len(), 1);
-        assert_eq!(rows[0].count, 499);
+        assert_eq!((rows[0].calling_ae.as_str(), rows[0].count), ("FLOOD", 499));
+        // A new title each time: seven more counted apart (each first one written at once),
+        // the rest in one bucket of the host's.
+        for i in 0..100 {
+            let other = AssociationInfo {
+                calling_ae: format!("FLOOD{i}"),
+                ..info.clone()
+            };
+            let _ = tally.note_at(100, &other, "calling AE title not recognised");
+        }
+        let rows = tally.take_at(100);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].calling_ae, OTHER_TITLES);
+        assert_eq!(rows[0].count, 100 - (TITLES_PER_HOST as i64 - 1) - 1);
         // Nothing new: nothing to write; a new minute starts over.
         assert!(tally.take_at(100).is_empty());
         assert!(tally.note_at(101, &info, "again").is_some());

@@ -162,6 +162,10 @@ impl StoreSink for SpoolSink<'_> {
         self.append(bytes, true);
     }
 
+    fn overflowed(&self) -> bool {
+        self.size > MAX_INSTANCE
+    }
+
     fn finish(mut self: Box<Self>) -> Answer {
         if let Some(answer) = self.failed.take() {
             return answer;
@@ -205,7 +209,9 @@ impl StoreSink for SpoolSink<'_> {
             dataset_offset: self.dataset_offset,
             original_path: format!(
                 "dicom://{}@{}/{}",
-                self.info.calling_ae, self.info.peer_address, self.start.sop_instance
+                self.info.calling_ae,
+                self.info.peer_address,
+                crate::text::printable_short(&self.start.sop_instance, 128)
             ),
             source: self.info.calling_ae.clone(),
             source_kind: crate::model::SourceKind::Network,
@@ -271,8 +277,11 @@ fn parse_name(name: &str) -> Option<EntryName> {
     })
 }
 
+/// Whether the process that wrote a spool entry is gone. Recovery runs before this receiver
+/// writes anything, so an entry under this process's own id is a former run's (a process id
+/// is reused across reboots, or the desk started a receiver before).
 fn dead(pid: u32) -> bool {
-    pid != std::process::id() && crate::workspace::process_alive(pid) == Some(false)
+    pid == std::process::id() || crate::workspace::process_alive(pid) == Some(false)
 }
 
 /// What a start found in the spool.
@@ -285,7 +294,9 @@ pub struct Recovered {
 }
 
 /// Records what dead processes left accepted in the spool and removes their partial
-/// arrivals. Entries of live processes (another receiver on this workspace) are theirs.
+/// arrivals. Entries of live processes (another receiver on this workspace) are theirs. A
+/// batch that cannot be recorded is tried one entry at a time; an entry that still fails
+/// stays where it is, said loudly, and the receiver starts anyway.
 pub fn recover(store: &mut Store, dir: &Path) -> Result<Recovered, StoreError> {
     let mut found = Recovered::default();
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -321,11 +332,32 @@ pub fn recover(store: &mut Store, dir: &Path) -> Result<Recovered, StoreError> {
                 }
             }
         }
-        store.record_batch(&records, &[])?;
-        found.recorded += records.len();
-        drop(records);
-        for f in files {
-            let _ = f.discard();
+        match store.record_batch(&records, &[]) {
+            Ok(_) => {
+                found.recorded += records.len();
+                drop(records);
+                for f in files {
+                    let _ = f.discard();
+                }
+            }
+            Err(e) => {
+                tracing::warn!("cannot record a batch from the spool ({e}); one at a time");
+                drop(records);
+                for (f, (path, name)) in files.into_iter().zip(chunk) {
+                    let one = recovered_record(store, path, name)
+                        .map_err(|e| StoreError::Io(std::io::Error::other(e)));
+                    match one.and_then(|r| store.record_batch(std::slice::from_ref(&r), &[])) {
+                        Ok(_) => {
+                            found.recorded += 1;
+                            let _ = f.discard();
+                        }
+                        Err(e) => tracing::error!(
+                            "cannot record {} from the spool: {e}; it stays there",
+                            path.display()
+                        ),
+                    }
+                }
+            }
         }
     }
     if found.recorded > 0 {

@@ -30,6 +30,9 @@ pub(super) struct Spooled {
     pub flushed: bool,
 }
 
+/// Attempts to record one instance alone before it is left to the next start.
+const ATTEMPTS: u32 = 5;
+
 pub(super) enum Job {
     Opened(AssociationInfo, Sender<Option<i64>>),
     Record(Box<Spooled>),
@@ -75,8 +78,8 @@ struct Writer {
     batch: Vec<Spooled>,
     /// When the open group closes (grouped), or None.
     group_deadline: Option<Instant>,
-    /// What failed to record, and when to try again.
-    retry: Vec<Spooled>,
+    /// What failed to record (with its attempts so far), and when to try again.
+    retry: Vec<(Spooled, u32)>,
     retry_at: Option<Instant>,
     backoff: Duration,
 }
@@ -231,19 +234,39 @@ impl Writer {
     fn flush(&mut self) {
         self.group_deadline = None;
         let batch = std::mem::take(&mut self.batch);
-        self.record(batch, false);
+        let failed = self.record(batch, false);
+        if !failed.is_empty() {
+            self.retry.extend(failed.into_iter().map(|s| (s, 0)));
+            self.retry_at.get_or_insert(Instant::now() + self.backoff);
+        }
     }
 
+    /// Each instance that failed in a batch is tried alone: one that cannot be recorded must
+    /// not hold up the others.
     fn retry_now(&mut self) {
         self.retry_at = None;
-        let batch = std::mem::take(&mut self.retry);
-        self.record(batch, true);
+        for (s, attempts) in std::mem::take(&mut self.retry) {
+            if let Some(failed) = self.record(vec![s], true).pop() {
+                if attempts + 1 >= ATTEMPTS {
+                    tracing::error!(
+                        "received instance {} still cannot be recorded after {ATTEMPTS} attempts; it stays in the spool for the next start",
+                        failed.file.path().display()
+                    );
+                } else {
+                    self.retry.push((failed, attempts + 1));
+                }
+            }
+        }
+        if !self.retry.is_empty() {
+            self.retry_at = Some(Instant::now() + self.backoff);
+            self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+        }
     }
 
-    /// Records a batch; what fails stays in the spool and is tried again.
-    fn record(&mut self, batch: Vec<Spooled>, retrying: bool) {
+    /// Records a batch; returns what failed (it stays in the spool, to be tried again).
+    fn record(&mut self, batch: Vec<Spooled>, retrying: bool) -> Vec<Spooled> {
         if batch.is_empty() {
-            return;
+            return Vec::new();
         }
         let flushed = batch.iter().all(|s| s.flushed);
         let mut records = Vec::with_capacity(batch.len());
@@ -298,6 +321,7 @@ impl Writer {
                     study_ids: studies,
                     instances,
                 });
+                Vec::new()
             }
             Err(e) => {
                 let why = e.to_string();
@@ -311,15 +335,15 @@ impl Writer {
                         why: format!("{why} (kept in the spool; recording is tried again)"),
                     });
                 }
-                for (record, (file, flushed)) in records.into_iter().zip(files) {
-                    self.retry.push(Spooled {
+                records
+                    .into_iter()
+                    .zip(files)
+                    .map(|(record, (file, flushed))| Spooled {
                         record,
                         file,
                         flushed,
-                    });
-                }
-                self.retry_at = Some(Instant::now() + self.backoff);
-                self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+                    })
+                    .collect()
             }
         }
     }

@@ -127,8 +127,9 @@ pub(super) fn publish(workspace: &std::path::Path, (id, hash): (i64, String)) {
     #[cfg(unix)]
     {
         // authpriv (10) * 8 + notice (5).
+        // The head last: nothing in the workspace's path can stand in for it.
         let line = format!(
-            "<85>qcdesk[{}]: audit head {id}:{hash} workspace {}",
+            "<85>qcdesk[{}]: audit of workspace {} head {id}:{hash}",
             std::process::id(),
             crate::text::printable(&workspace.display().to_string())
         );
@@ -160,29 +161,37 @@ impl AuditHead {
         )
     }
 
-    /// Reads a head from an exported file, or from a system log line (`audit head N:HASH`).
-    pub fn parse(text: &str) -> Option<AuditHead> {
+    /// Every head in `text`: an exported file's, or each system log line's (`... head
+    /// N:HASH` at its end), so a whole journal extract can be checked at once.
+    pub fn parse_all(text: &str) -> Vec<AuditHead> {
+        if let Some(h) = Self::exported(text) {
+            return vec![h];
+        }
+        text.lines()
+            .filter_map(|line| {
+                let (n, h) = line.split_whitespace().last()?.split_once(':')?;
+                let entry = n.parse().ok()?;
+                is_hash(h).then(|| AuditHead {
+                    entry,
+                    hash: h.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// The head of a file `audit --export-head` wrote.
+    fn exported(text: &str) -> Option<AuditHead> {
         let field = |name: &str| {
             text.lines()
                 .find_map(|l| l.trim().strip_prefix(name))
                 .map(|v| v.trim().to_string())
         };
-        if let (Some(entry), Some(hash)) = (field("entry:"), field("hash:")) {
-            return Some(AuditHead {
-                entry: entry.parse().ok()?,
-                hash,
-            })
-            .filter(|h| is_hash(&h.hash));
-        }
-        // The last `N:HASH` token in the text (a journal line, or a copy of it).
-        text.split_whitespace().rev().find_map(|t| {
-            let (n, h) = t.split_once(':')?;
-            let entry = n.parse().ok()?;
-            is_hash(h).then(|| AuditHead {
-                entry,
-                hash: h.to_string(),
-            })
+        let (entry, hash) = (field("entry:")?, field("hash:")?);
+        Some(AuditHead {
+            entry: entry.parse().ok()?,
+            hash,
         })
+        .filter(|h| is_hash(&h.hash))
     }
 }
 

@@ -247,6 +247,10 @@ fn segment<R: Read + Seek>(
                 state.marks.push(state.prefix.len());
             }
             DataToken::ItemStart { len } => {
+                if let Some(why) = crate::dicom::tokens::item_too_long(len, at, size, deflated) {
+                    flat.error = Some(format!("unreadable: {why}"));
+                    return Segment::Done;
+                }
                 if state.pixel.is_some() {
                     if let Some(len) = len.get().map(u64::from)
                         && let Some(why) = too_long(tags::PIXEL_DATA, len, at, true)

@@ -269,7 +269,20 @@ fn walk_segment<R: Read + Seek>(
                 }
                 depth += 1;
             }
-            DataToken::ItemStart { .. } => {
+            DataToken::ItemStart { len } => {
+                // Checked before dicom-rs reads it (a pixel sequence's first item is zero-filled
+                // at its declared length).
+                if let Some(why) = crate::dicom::tokens::item_too_long(len, at, size, deflated) {
+                    return Segment::Failed {
+                        error: format!("data set unreadable: {why}"),
+                        kind: if deflated {
+                            FaultKind::Unreadable
+                        } else {
+                            FaultKind::Truncated
+                        },
+                        recover_from: if depth > 0 { top_seq } else { None },
+                    };
+                }
                 if depth == 1 {
                     items_in_seq += 1;
                 }
