@@ -126,7 +126,7 @@ pub fn tables() -> Vec<Table> {
                 receiver.max_associations.to_string(),
             ],
             vec![
-                "Simultaneous associations per calling address / AE title (default, `max_per_address`, `max_per_ae`)".into(),
+                "Simultaneous connections per calling host / associations per AE title and host (default, `max_per_address`, `max_per_ae`)".into(),
                 format!("{} / {}", receiver.max_per_address, receiver.max_per_ae),
             ],
             vec![

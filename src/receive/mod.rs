@@ -2,9 +2,9 @@
 //! entry point: dedup, conflicts, classification), each a receipt with its association.
 //!
 //! Each data set streams into the spool as it arrives (`spool`: never held whole in memory),
-//! is read and judged there (a copy that may conflict with the one held is compared by the
-//! association's own thread, so the writer never waits on a comparison), then answered, then
-//! recorded by one writer in batches.
+//! its header is read there, then it is answered; after Success the `judge` hashes it and
+//! compares a copy that may conflict with the one held (so neither the sender nor the writer
+//! waits on a comparison), and one writer records it in batches.
 //!
 //! Durability, chosen in `[receiver] durability`; what Success promises:
 //! - `strict` (default): the instance is on disk (data and name flushed, one flush of the file
@@ -26,6 +26,7 @@
 //! over an earlier verdict.
 
 mod flusher;
+mod judge;
 mod refusals;
 pub mod spool;
 mod writer;
@@ -182,15 +183,15 @@ impl Receiver {
             .spawn(move || writer::run(store, from_handlers, writer_events, window, writer_tally))
             .map_err(|e| listen_err(e.to_string()))?;
         let flusher = flusher::Flusher::start(&dir).map_err(|e| listen_err(e.to_string()))?;
+        let judge = judge::Judge::start(blobs, readers.clone(), to_writer.clone())
+            .map_err(|e| listen_err(e.to_string()))?;
         let handler = Arc::new(StoreHandler {
+            readers,
             spool: spool::Spool {
                 dir,
-                blobs,
                 durability: config.durability,
                 flusher,
-                to_writer: to_writer.clone(),
-                readers,
-                idle_readers: std::sync::Mutex::new(Vec::new()),
+                judge,
             },
             to_writer,
             allow: config
@@ -286,6 +287,8 @@ fn tls_settings(
 pub const OFFERED: &[&str] = &[STORAGE_COMMITMENT];
 
 struct StoreHandler {
+    /// Read connections to the store (checking a commitment report's sender).
+    readers: crate::store::ReaderSource,
     spool: spool::Spool,
     to_writer: Sender<writer::Job>,
     allow: Vec<String>,
@@ -340,7 +343,6 @@ impl Handler for StoreHandler {
         };
         // Only for a transaction qcdesk started, only from the node it asked.
         let asked = self
-            .spool
             .readers
             .open()
             .and_then(|r| r.commitment_requested_of(&report.transaction_uid));

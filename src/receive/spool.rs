@@ -11,30 +11,23 @@
 
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use crate::dicom::read_header;
 use crate::fsutil::TempFile;
 use crate::net::scp::{Answer, AssociationInfo, StoreSink, StoreStart};
-use crate::store::{
-    BlobStore, Comparison, FileRecord, NetworkOrigin, ReaderSource, Staged, Store, StoreError,
-    StoreReader, dataset_hasher,
-};
+use crate::store::{Comparison, FileRecord, NetworkOrigin, Store, StoreError};
 
 use super::Durability;
 use super::flusher::Flusher;
-use super::writer::{Job, Spooled};
+use super::judge::{Accepted, Judge};
 
 /// What every sink of one receiver shares.
 pub(super) struct Spool {
     pub dir: PathBuf,
-    pub blobs: Arc<BlobStore>,
     pub durability: Durability,
     pub flusher: Flusher,
-    pub to_writer: crossbeam_channel::Sender<Job>,
-    pub readers: ReaderSource,
-    /// Read connections idle between uses (one per association at most in use).
-    pub idle_readers: std::sync::Mutex<Vec<StoreReader>>,
+    /// Takes each accepted instance after Success: hashes, comparison, the writer.
+    pub judge: Judge,
 }
 
 /// The largest instance accepted (what the disk can hold decides before that).
@@ -46,8 +39,6 @@ pub(super) struct SpoolSink<'h> {
     info: &'h AssociationInfo,
     start: StoreStart,
     temp: Option<TempFile>,
-    file_hash: blake3::Hasher,
-    dataset_hash: blake3::Hasher,
     size: u64,
     dataset_offset: u64,
     /// Why the instance cannot be kept (the rest of its data set is still read, and dropped).
@@ -61,8 +52,6 @@ impl<'h> SpoolSink<'h> {
             info,
             start: start.clone(),
             temp: None,
-            file_hash: blake3::Hasher::new(),
-            dataset_hash: dataset_hasher(&start.transfer_syntax),
             size: 0,
             dataset_offset: 0,
             failed: None,
@@ -79,7 +68,7 @@ impl<'h> SpoolSink<'h> {
                 Ok(temp) => {
                     sink.temp = Some(temp);
                     sink.dataset_offset = head.len() as u64;
-                    sink.append(&head, false);
+                    sink.append(&head);
                 }
                 Err(e) => sink.fail(0xA700, format!("not stored: cannot write: {e}")),
             },
@@ -96,7 +85,7 @@ impl<'h> SpoolSink<'h> {
         self.temp = None;
     }
 
-    fn append(&mut self, bytes: &[u8], data: bool) {
+    fn append(&mut self, bytes: &[u8]) {
         if self.failed.is_some() {
             return;
         }
@@ -114,52 +103,13 @@ impl<'h> SpoolSink<'h> {
         };
         if let Err(e) = written {
             self.fail(0xA700, format!("not stored: cannot write: {e}"));
-            return;
-        }
-        self.file_hash.update(bytes);
-        if data {
-            self.dataset_hash.update(bytes);
-        }
-    }
-
-    /// Compares with the copy held, outside any write transaction (see `store::reader`).
-    fn compare_before(
-        &self,
-        path: &Path,
-        hash: &str,
-        dataset_hash: &str,
-        h: &crate::dicom::Header,
-    ) -> Comparison {
-        let reader = self
-            .spool
-            .idle_readers
-            .lock()
-            .ok()
-            .and_then(|mut r| r.pop())
-            .map(Ok)
-            .unwrap_or_else(|| self.spool.readers.open());
-        match reader {
-            Ok(reader) => {
-                let outcome = reader.compare_before(path, hash, dataset_hash, h);
-                if let Ok(mut idle) = self.spool.idle_readers.lock() {
-                    idle.push(reader);
-                }
-                outcome.unwrap_or_else(|e| {
-                    tracing::warn!("cannot look up the copy held: {e}");
-                    Comparison::Before(None)
-                })
-            }
-            Err(e) => {
-                tracing::warn!("cannot read the store to compare a copy: {e}");
-                Comparison::Before(None)
-            }
         }
     }
 }
 
 impl StoreSink for SpoolSink<'_> {
     fn write(&mut self, bytes: &[u8]) {
-        self.append(bytes, true);
+        self.append(bytes);
     }
 
     fn overflowed(&self) -> bool {
@@ -187,9 +137,6 @@ impl StoreSink for SpoolSink<'_> {
         if let Some(why) = outcome.refusal() {
             return Answer::status(0xA900, format!("unreadable data set: {why}"));
         }
-        let hash = self.file_hash.finalize().to_hex().to_string();
-        let dataset_hash = self.dataset_hash.finalize().to_hex().to_string();
-        let compare = self.compare_before(temp.path(), &hash, &dataset_hash, &outcome.header);
         // Accepted: renamed to its spool name, which carries its receipt.
         let (now, _) = crate::fsutil::now();
         let accepted = accepted_name(temp.path(), self.info.id, unix_ms());
@@ -203,39 +150,27 @@ impl StoreSink for SpoolSink<'_> {
             let _ = temp.discard();
             return Answer::status(0xA700, format!("not stored: cannot flush: {why}"));
         }
-        let staged = Staged::spooled(&self.spool.blobs, &temp, hash, dataset_hash, size);
-        let record = FileRecord {
-            staged,
+        // From here the instance is the spool's: whatever becomes of its record (written
+        // soon, retried, or recovered by the next start), it is not lost.
+        self.spool.judge.take(Accepted {
+            file: temp,
             dataset_offset: self.dataset_offset,
+            outcome,
+            network: NetworkOrigin {
+                calling_ae: self.info.calling_ae.clone(),
+                called_ae: self.info.called_ae.clone(),
+                peer_address: self.info.peer_address.clone(),
+                association_id: self.info.id,
+            },
             original_path: format!(
                 "dicom://{}@{}/{}",
                 self.info.calling_ae,
                 self.info.peer_address,
                 crate::text::printable_short(&self.start.sop_instance, 128)
             ),
-            source: self.info.calling_ae.clone(),
-            source_kind: crate::model::SourceKind::Network,
-            network: Some(NetworkOrigin {
-                calling_ae: self.info.calling_ae.clone(),
-                called_ae: self.info.called_ae.clone(),
-                peer_address: self.info.peer_address.clone(),
-                association_id: self.info.id,
-            }),
-            header: outcome.header,
-            faults: outcome.faults,
-            received_at: Some(now),
-            compare,
-        };
-        // From here the instance is the spool's: whatever becomes of its record (written
-        // now, retried, or recovered by the next start), it is not lost.
-        let job = Job::Record(Box::new(Spooled {
-            record,
-            file: temp,
+            received_at: now,
             flushed,
-        }));
-        // Should the writer be gone (shutting down), the file stays in the spool (dropping a
-        // kept file leaves it) and the next start records it.
-        let _ = self.spool.to_writer.send(job);
+        });
         Answer::success()
     }
 }
