@@ -303,8 +303,10 @@ impl Reader {
                     pixel = Some((node(tags::PIXEL_DATA, VR::OB, None, String::new()), 0, 0));
                 }
                 DataToken::ItemStart { len } => {
-                    if let Some(why) =
-                        super::tokens::item_too_long(len, at, self.size, self.deflated)
+                    // A pixel sequence's items are read whole (its first zero-filled first).
+                    if pixel.is_some()
+                        && let Some(why) =
+                            super::tokens::item_too_long(len, at, self.size, self.deflated)
                     {
                         self.error = Some(format!("unreadable from here on: {why}"));
                         break;

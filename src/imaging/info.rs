@@ -241,6 +241,8 @@ pub fn read_info<R: Read + Seek>(src: &mut R, size: u64) -> Result<ImageInfo, In
             data_pos,
         } = raw_tokens(src, ts, header.dataset_offset).map_err(InfoError::Unreadable)?;
         let mut depth = 0usize;
+        // The open sequences: whether each is encapsulated pixel data.
+        let mut open_pixel: Vec<bool> = Vec::new();
         let mut top_seq: Option<Tag> = None;
         let mut pending: Option<Tag> = None;
         for token in tokens.by_ref() {
@@ -297,6 +299,7 @@ pub fn read_info<R: Read + Seek>(src: &mut R, size: u64) -> Result<ImageInfo, In
                         top_seq = SEQUENCES.contains(&tag).then_some(tag);
                     }
                     depth += 1;
+                    open_pixel.push(false);
                     pending = None;
                 }
                 DataToken::PixelSequenceStart => {
@@ -306,15 +309,23 @@ pub fn read_info<R: Read + Seek>(src: &mut R, size: u64) -> Result<ImageInfo, In
                         break;
                     }
                     depth += 1;
+                    open_pixel.push(true);
                 }
                 DataToken::ItemStart { len } => {
-                    if crate::dicom::tokens::item_too_long(len, pos.get(), size, deflated).is_some()
+                    // A nested pixel sequence's items are read whole (its first zero-filled
+                    // first): one past what the file holds is damage.
+                    if open_pixel.last() == Some(&true)
+                        && crate::dicom::tokens::item_too_long(len, pos.get(), size, deflated)
+                            .is_some()
                     {
-                        break; // damaged: keep what was read
+                        break;
                     }
                     depth += 1;
                 }
                 DataToken::ItemEnd | DataToken::SequenceEnd => {
+                    if matches!(token, DataToken::SequenceEnd) {
+                        open_pixel.pop();
+                    }
                     depth = depth.saturating_sub(1);
                     if depth == 0 {
                         top_seq = None;

@@ -247,7 +247,9 @@ fn segment<R: Read + Seek>(
                 state.marks.push(state.prefix.len());
             }
             DataToken::ItemStart { len } => {
-                if let Some(why) = crate::dicom::tokens::item_too_long(len, at, size, deflated) {
+                if state.pixel.is_some()
+                    && let Some(why) = crate::dicom::tokens::item_too_long(len, at, size, deflated)
+                {
                     flat.error = Some(format!("unreadable: {why}"));
                     return Segment::Done;
                 }

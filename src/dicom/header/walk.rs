@@ -157,6 +157,8 @@ fn walk_segment<R: Read + Seek>(
         Err(e) => return failed(e),
     };
     let mut depth = 0usize;
+    // The open sequences: whether each is encapsulated pixel data.
+    let mut open_pixel: Vec<bool> = Vec::new();
     // What the next primitive value is for: a top-level field, or a nested one (with rank).
     let mut pending: Option<(usize, VR, Option<usize>)> = None;
     let mut last_tag: Option<Tag> = None;
@@ -262,19 +264,26 @@ fn walk_segment<R: Read + Seek>(
                     items_in_seq = 0;
                 }
                 depth += 1;
+                open_pixel.push(false);
             }
             DataToken::PixelSequenceStart => {
                 if depth == 0 {
                     return Segment::Pixel(PixelData::Encapsulated);
                 }
                 depth += 1;
+                open_pixel.push(true);
             }
             DataToken::ItemStart { len } => {
-                // Checked before dicom-rs reads it (a pixel sequence's first item is zero-filled
-                // at its declared length).
-                if let Some(why) = crate::dicom::tokens::item_too_long(len, at, size, deflated) {
+                // An item of a (nested) pixel sequence is checked before dicom-rs reads it: the
+                // first, its offset table, is zero-filled at its declared length.
+                if open_pixel.last() == Some(&true)
+                    && let Some(why) = crate::dicom::tokens::item_too_long(len, at, size, deflated)
+                {
+                    let within = last_tag
+                        .map(|t| format!(" in {}", tag_str(t)))
+                        .unwrap_or_default();
                     return Segment::Failed {
-                        error: format!("data set unreadable: {why}"),
+                        error: format!("data set unreadable{within}: {why}"),
                         kind: if deflated {
                             FaultKind::Unreadable
                         } else {
@@ -288,7 +297,11 @@ fn walk_segment<R: Read + Seek>(
                 }
                 depth += 1;
             }
-            DataToken::ItemEnd | DataToken::SequenceEnd => depth = depth.saturating_sub(1),
+            DataToken::ItemEnd => depth = depth.saturating_sub(1),
+            DataToken::SequenceEnd => {
+                depth = depth.saturating_sub(1);
+                open_pixel.pop();
+            }
             DataToken::ItemValue(_) | DataToken::OffsetTable(_) => {}
         }
     }
