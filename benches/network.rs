@@ -282,14 +282,14 @@ fn main() {
         ours.push(run(Command::new(&bin)
             .arg("--workspace")
             .arg(ws.path())
-            .args(["send", "1", "--wait", "--json"])));
+            .args(["send", "1", "--force", "--wait", "--json"])));
         orthanc.clear();
         std::fs::write(&config, "[send]\ncommitment = false\n").unwrap();
         settle();
         by_query.push(run(Command::new(&bin)
             .arg("--workspace")
             .arg(ws.path())
-            .args(["send", "1", "--wait", "--json"])));
+            .args(["send", "1", "--force", "--wait", "--json"])));
         orthanc.clear();
         settle();
         theirs.push(run(Command::new(tool("storescu"))

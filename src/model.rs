@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 
 /// Where a study stands in the exception queue. Ordered from most to least severe:
 /// a study takes the most severe state any of its findings implies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum StudyState {
     /// A file cannot be read or lacks what every archive needs (UIDs, pixel data, valid values).
@@ -20,6 +22,7 @@ pub enum StudyState {
     /// undeclared or wrong character set): archives often take them, but they should be fixed.
     Nonconformant,
     /// No order in the worklist cache for the study's accession.
+    #[default]
     Unmatched,
     /// The study agrees with its order.
     Matched,
@@ -75,7 +78,7 @@ pub struct Finding {
 }
 
 /// A row of the exception queue: one study with the values shown in the table.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct StudyRow {
     pub id: i64,
     pub study_instance_uid: Option<String>,
@@ -103,6 +106,10 @@ pub struct StudyRow {
     /// Where its latest resubmission stands: queued, sending, verifying, sent, verified,
     /// failed, cancelled (None: never sent).
     pub send_state: Option<String>,
+    /// What was wrong with what the latest send carried ("1 truncated instance"), when the
+    /// user sent it anyway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_caveat: Option<String>,
     /// The stored file (blob hash) whose picture stands for the study in the queue: the middle
     /// image of its largest series with pixel data.
     #[serde(skip)]
@@ -363,7 +370,7 @@ pub fn number_ranges(missing: &[u64]) -> String {
 }
 
 /// Everything the detail panel and `qcdesk show` need about one study.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct StudyDetail {
     #[serde(flatten)]
     pub row: StudyRow,

@@ -53,3 +53,64 @@ mod tests {
         assert_eq!(printable_short("ABCDEFGH", 4), "ABC…");
     }
 }
+
+/// A DICOM date (YYYYMMDD) as ISO `YYYY-MM-DD`, the one date format qcdesk shows; anything
+/// else is returned as it is (a malformed date is itself a finding, shown as received).
+pub fn iso_date(d: &str) -> String {
+    let t = d.trim();
+    if t.len() == 8 && t.bytes().all(|b| b.is_ascii_digit()) {
+        format!("{}-{}-{}", &t[0..4], &t[4..6], &t[6..8])
+    } else {
+        t.to_string()
+    }
+}
+
+/// An RFC 3339 time (as stored, in UTC) as the desk shows it: local time,
+/// `YYYY-MM-DD HH:MM`. Anything that does not parse is returned as it is. (UTC stays in the
+/// JSON and the database; people read their own clock.)
+pub fn local_time(rfc3339: &str) -> String {
+    use time::format_description::well_known::Rfc3339;
+    let Ok(t) = time::OffsetDateTime::parse(rfc3339.trim(), &Rfc3339) else {
+        return rfc3339.to_string();
+    };
+    let local = t.to_offset(local_offset(t.unix_timestamp()));
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}",
+        local.year(),
+        u8::from(local.month()),
+        local.day(),
+        local.hour(),
+        local.minute()
+    )
+}
+
+/// The local zone's offset from UTC at `unix` seconds. `localtime_r` rather than the `time`
+/// crate's own lookup, which refuses once the process has threads (the desk always has).
+fn local_offset(unix: i64) -> time::UtcOffset {
+    #[cfg(unix)]
+    {
+        let t = unix as libc::time_t;
+        // SAFETY: `tm` is a plain C struct written by localtime_r; both pointers are valid.
+        let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+        let ok = unsafe { !libc::localtime_r(&t, &mut tm).is_null() };
+        if ok && let Ok(off) = time::UtcOffset::from_whole_seconds(tm.tm_gmtoff as i32) {
+            return off;
+        }
+    }
+    let _ = unix;
+    time::UtcOffset::UTC
+}
+
+#[cfg(test)]
+mod time_tests {
+    #[test]
+    fn local_time_reads_rfc3339_and_leaves_other_text() {
+        // The test process's zone is whatever the machine has; the format is what matters.
+        let s = super::local_time("2026-12-03T10:20:30Z");
+        assert_eq!(s.len(), 16, "{s}");
+        assert!(s.starts_with("2026-12-0"), "{s}");
+        assert_eq!(super::local_time("yesterday"), "yesterday");
+        assert_eq!(super::iso_date("19990419"), "1999-04-19");
+        assert_eq!(super::iso_date("1999-04-19"), "1999-04-19");
+    }
+}

@@ -703,7 +703,14 @@ fn a_forged_storage_commitment_report_changes_nothing() {
         .to_string();
     let out = qcdesk(
         ws.path(),
-        &["send", &study, "--node", "demo-archive", "--wait"],
+        &[
+            "send",
+            &study,
+            "--force",
+            "--node",
+            "demo-archive",
+            "--wait",
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let db = rusqlite::Connection::open(ws.path().join("qcdesk.sqlite")).unwrap();

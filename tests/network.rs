@@ -316,7 +316,7 @@ fn config(ws: &Path, text: &str) {
 }
 
 fn send(ws: &Path, args: &[&str]) -> (Option<i32>, Value, String) {
-    let mut all = vec!["send", "--json"];
+    let mut all = vec!["send", "--force", "--json"];
     all.extend_from_slice(args);
     let out = qcdesk(ws, &all);
     let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
@@ -589,7 +589,7 @@ fn killing_the_archive_or_qcdesk_mid_send_loses_nothing_and_reports_nothing_fals
     let mut sender = std::process::Command::new(bin())
         .arg("--workspace")
         .arg(ws.path())
-        .args(["send", "1", "--json"])
+        .args(["send", "1", "--force", "--json"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -613,7 +613,7 @@ fn killing_the_archive_or_qcdesk_mid_send_loses_nothing_and_reports_nothing_fals
     let resume = std::process::Command::new(bin())
         .arg("--workspace")
         .arg(ws.path())
-        .args(["send", "1", "--wait", "--json"])
+        .args(["send", "1", "--force", "--wait", "--json"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

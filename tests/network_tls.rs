@@ -144,7 +144,10 @@ fn send_over_tls_to_storescp_and_a_wrong_ca_is_refused_clearly() {
     let _scp = tls_storescp(&pki, port, out.path());
     let address = format!("TLSARCH@127.0.0.1:{port}");
     add_tls_archive(&pki, ws.path(), "secure", &address, "ca.pem");
-    let out_json = qcdesk(ws.path(), &["send", "1", "--node", "secure", "--json"]);
+    let out_json = qcdesk(
+        ws.path(),
+        &["send", "1", "--force", "--node", "secure", "--json"],
+    );
     assert!(out_json.status.success(), "{}", stderr(&out_json));
     let json: serde_json::Value = serde_json::from_slice(&out_json.stdout).unwrap();
     assert_eq!(json[0]["sent"], 1, "{json:#}");
@@ -157,7 +160,10 @@ fn send_over_tls_to_storescp_and_a_wrong_ca_is_refused_clearly() {
     // A node whose certificate does not chain to the CA qcdesk was given: refused, said so.
     config(ws.path(), "[send]\nretries = 1\n");
     add_tls_archive(&pki, ws.path(), "spoofed", &address, "other-ca.pem");
-    let out = qcdesk(ws.path(), &["send", "1", "--node", "spoofed", "--json"]);
+    let out = qcdesk(
+        ws.path(),
+        &["send", "1", "--force", "--node", "spoofed", "--json"],
+    );
     assert_eq!(out.status.code(), Some(1));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let e = json[0]["error"].as_str().unwrap();

@@ -96,7 +96,7 @@ enum Command {
     },
     /// Show one study: demographics, findings, series, instances, matching orders.
     Show {
-        /// The id shown in the queue, or the Study Instance UID.
+        /// The id shown in the queue, the Study Instance UID or the accession.
         study: String,
         #[arg(long)]
         json: bool,
@@ -104,7 +104,7 @@ enum Command {
     /// The worklist orders a study may belong to, best first, each point of the score with
     /// its reason.
     Match {
-        /// The id shown in the queue, or the Study Instance UID.
+        /// The id shown in the queue, the Study Instance UID or the accession.
         study: String,
         /// At most this many candidates.
         #[arg(long, default_value_t = 10)]
@@ -115,7 +115,7 @@ enum Command {
     /// Correct a study: apply a worklist order (--order) or set values by hand (--set). Writes
     /// new versions of the instances it changes; the originals stay as received.
     Fix {
-        /// The id shown in the queue, or the Study Instance UID; with --set, several studies of
+        /// The id shown in the queue, the Study Instance UID or the accession. with --set, several studies of
         /// one patient.
         #[arg(required = true, value_name = "STUDY")]
         studies: Vec<String>,
@@ -142,7 +142,7 @@ enum Command {
     Move {
         /// The Series Instance UID (as `show` lists it).
         series: String,
-        /// The study to move it to (queue id or Study Instance UID).
+        /// The study to move it to (queue id, Study Instance UID or accession).
         #[arg(
             long,
             value_name = "STUDY",
@@ -171,7 +171,7 @@ enum Command {
     /// retention expired). Adds a Key Object Selection rejection note to the study; rejected
     /// instances leave the rules and are not sent.
     Reject {
-        /// A study (queue id or Study Instance UID), a Series or a SOP Instance UID.
+        /// A study (queue id, Study Instance UID or accession), a Series or a SOP Instance UID.
         target: String,
         #[arg(long)]
         code: String,
@@ -181,11 +181,15 @@ enum Command {
     /// Resolve an exception without change (a phantom, a research scan, a known duplicate):
     /// it leaves the open exceptions, audited; `reopen` brings it back.
     Dismiss {
+        /// The id shown in the queue, the Study Instance UID or the accession.
         study: String,
-        /// One of the site's reasons (`[dismiss] reasons` in config.toml).
+        /// One of the site's reasons (`[dismiss] reasons` in config.toml). Unless the site
+        /// changed them: "rule does not apply here" (a false positive; needs --note),
+        /// "phantom or QA scan", "research scan without order", "test patient", "known
+        /// duplicate", "sent to the wrong system".
         #[arg(long)]
         reason: String,
-        /// Free text beside the reason.
+        /// Free text beside the reason (required with "rule does not apply here").
         #[arg(long)]
         note: Option<String>,
         #[arg(long)]
@@ -195,6 +199,7 @@ enum Command {
     },
     /// Reopen a dismissed study: an open exception again.
     Reopen {
+        /// The id shown in the queue, the Study Instance UID or the accession.
         study: String,
         #[arg(long)]
         operator: Option<String>,
@@ -237,6 +242,7 @@ enum Command {
     },
     /// Take back a study's newest correction: its instances return to their previous versions.
     Undo {
+        /// The id shown in the queue, the Study Instance UID or the accession.
         study: String,
         #[arg(long)]
         reason: Option<String>,
@@ -247,6 +253,7 @@ enum Command {
     },
     /// A study's corrections and undos, oldest first.
     History {
+        /// The id shown in the queue, the Study Instance UID or the accession.
         study: String,
         #[arg(long)]
         json: bool,
@@ -310,9 +317,14 @@ enum Command {
     },
     /// Send studies (their current versions) to an archive node, with proof of arrival.
     Send {
-        /// Queue ids or Study Instance UIDs.
+        /// Queue ids, Study Instance UIDs or accessions.
         #[arg(required = true, value_name = "STUDY")]
         studies: Vec<String>,
+        /// Send a study that is not matched and whole (broken files, conflicting copies, no
+        /// order) as it is; its transfer then says what it carried. Without it such a study
+        /// is refused, naming what is wrong.
+        #[arg(long)]
+        force: bool,
         /// The archive node (default: the one node with role archive).
         #[arg(long, value_name = "NAME")]
         node: Option<String>,
@@ -358,7 +370,7 @@ enum Command {
             conflicts_with = "study"
         )]
         paths: Vec<PathBuf>,
-        /// A study in the workspace (queue id or Study Instance UID) instead of paths.
+        /// A study in the workspace (queue id, Study Instance UID or accession) instead of paths.
         #[arg(long, value_name = "STUDY")]
         study: Option<String>,
         /// Folder the PNGs are written to (created if missing).
@@ -378,7 +390,7 @@ enum Command {
         /// Open the desk, save a PNG of its window to this file once drawn, and exit.
         #[arg(long, value_name = "OUT.png", conflicts_with = "no_gui")]
         screenshot: Option<PathBuf>,
-        /// Open the desk with this study selected (queue id or Study Instance UID).
+        /// Open the desk with this study selected (queue id, Study Instance UID or accession).
         #[arg(long, value_name = "STUDY", conflicts_with = "no_gui")]
         select: Option<String>,
         /// Open the desk on this view: queue or worklist.
@@ -488,7 +500,14 @@ pub fn run() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("qcdesk: error: {e:#}");
-            ExitCode::from(1)
+            // An accession that names several studies is a usage question: which one?
+            let ambiguous = e.chain().any(|c| {
+                matches!(
+                    c.downcast_ref::<crate::store::StoreError>(),
+                    Some(crate::store::StoreError::AmbiguousStudy { .. })
+                )
+            });
+            ExitCode::from(if ambiguous { 2 } else { 1 })
         }
     }
 }
@@ -771,10 +790,11 @@ fn dispatch(cli: Cli) -> Result<()> {
             studies,
             node,
             wait,
+            force,
             json,
         } => {
             let mut store = open_default(&cli.workspace)?;
-            transfer::send(&mut store, &studies, node, wait, json)?;
+            transfer::send(&mut store, &studies, node, wait, force, json)?;
         }
         Command::Transfers {
             cancel,

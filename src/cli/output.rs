@@ -26,6 +26,8 @@ pub fn print_json_line<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
 pub struct StatusJson {
     studies: u64,
     states: serde_json::Map<String, serde_json::Value>,
+    /// Dismissed studies, left out of `states`.
+    dismissed: u64,
     instances: u64,
     files: u64,
     rejects: u64,
@@ -41,6 +43,7 @@ impl From<&StoreStats> for StatusJson {
                 .iter()
                 .map(|(st, n)| (st.as_str().to_string(), (*n).into()))
                 .collect(),
+            dismissed: s.dismissed,
             instances: s.instances,
             files: s.files,
             rejects: s.rejects,
@@ -60,6 +63,34 @@ fn cut(s: &str, n: usize) -> String {
         t.push('…');
         t
     }
+}
+
+/// `s` made printable and fitted to `width` terminal columns: cut with an ellipsis when
+/// longer, padded with spaces when shorter. Columns, not characters: a CJK character takes
+/// two, a combining mark none, so the table's columns stay aligned whatever the names.
+pub fn cell(s: &str, width: usize) -> String {
+    use unicode_width::UnicodeWidthChar;
+    let s = crate::text::printable(s);
+    let total: usize = s.chars().map(|c| c.width().unwrap_or(0)).sum();
+    let mut out = String::new();
+    let mut used = 0;
+    if total <= width {
+        out.push_str(&s);
+        used = total;
+    } else {
+        for c in s.chars() {
+            let w = c.width().unwrap_or(0);
+            if used + w > width.saturating_sub(1) {
+                break;
+            }
+            out.push(c);
+            used += w;
+        }
+        out.push('…');
+        used += 1;
+    }
+    out.extend(std::iter::repeat_n(' ', width.saturating_sub(used)));
+    out
 }
 
 pub fn print_import(r: &ImportReport) {
@@ -99,22 +130,35 @@ pub fn print_verify(r: &VerifyReport, root: &std::path::Path) {
 pub fn print_queue(rows: &[StudyRow]) {
     let now = crate::fsutil::now().1;
     println!(
-        "{:>5}  {:<12} {:<24} {:<10} {:<10} {:<6} {:<8} {:>4} {:>5}  {:<7} FINDINGS",
-        "ID", "STATE", "PATIENT", "PATIENT ID", "ACCESSION", "MOD", "DATE", "SER", "INST", "AGE"
+        "{:>5}  {} {} {} {} {} {:<10} {:>4} {:>5}  {} FINDINGS",
+        "ID",
+        cell("STATE", 13),
+        cell("PATIENT", 24),
+        cell("PATIENT ID", 12),
+        cell("ACCESSION", 12),
+        cell("MOD", 6),
+        "DATE",
+        "SER",
+        "INST",
+        cell("AGE", 7)
     );
     for r in rows {
+        let state = match &r.dismissed {
+            Some(_) => format!("{} (dismissed)", r.state.as_str()),
+            None => r.state.as_str().to_string(),
+        };
         println!(
-            "{:>5}  {:<12} {:<24} {:<10} {:<10} {:<6} {:<8} {:>4} {:>5}  {:<7} {}",
+            "{:>5}  {} {} {} {} {} {:<10} {:>4} {:>5}  {} {}",
             r.id,
-            r.state.as_str(),
-            cut(&r.patient_name, 24),
-            cut(&r.patient_id, 10),
-            cut(&r.accession, 10),
-            cut(&r.modality, 6),
-            r.study_date,
+            cell(&state, 13),
+            cell(&r.patient_name, 24),
+            cell(&r.patient_id, 12),
+            cell(&r.accession, 12),
+            cell(&r.modality, 6),
+            cell(&crate::text::iso_date(&r.study_date), 10),
             r.series,
             r.instances,
-            human_age(now - r.first_seen_unix),
+            cell(&human_age(now - r.first_seen_unix), 7),
             cut(&r.finding_summary(), 80)
         );
     }
@@ -125,6 +169,29 @@ pub fn print_detail(d: &StudyDetail) {
     let v = crate::text::printable;
     let r = &d.row;
     println!("Study {}  [{}]", r.id, r.state);
+    if let Some(dm) = &r.dismissed {
+        println!(
+            "  DISMISSED           {} — by {} at {}{}",
+            v(&dm.reason),
+            v(&dm.by),
+            dm.at,
+            if dm.note.is_empty() {
+                String::new()
+            } else {
+                format!("; note: {}", v(&dm.note))
+            }
+        );
+        println!(
+            "                      (qcdesk reopen {} makes it an open exception again)",
+            r.id
+        );
+    }
+    if let Some(state) = &r.send_state {
+        match &r.send_caveat {
+            Some(c) => println!("  Sent                {state}, {}", v(c)),
+            None => println!("  Sent                {state}"),
+        }
+    }
     println!(
         "  Study Instance UID  {}",
         r.study_instance_uid.as_deref().unwrap_or("(none)")
@@ -133,14 +200,14 @@ pub fn print_detail(d: &StudyDetail) {
         "  Patient             {}  ID {}  born {}  sex {}",
         v(&r.patient_name),
         v(&r.patient_id),
-        v(&d.patient_birth_date),
+        v(&crate::text::iso_date(&d.patient_birth_date)),
         v(&d.patient_sex)
     );
     println!("  Accession           {}", v(&r.accession));
     println!(
         "  Modality / date     {}  {} {}",
         v(&r.modality),
-        v(&r.study_date),
+        v(&crate::text::iso_date(&r.study_date)),
         v(&d.study_time)
     );
     println!("  Description         {}", v(&r.study_description));
@@ -221,8 +288,9 @@ pub fn print_status(s: &StoreStats, root: &std::path::Path) {
         s.studies, s.instances, s.files, s.worklist, s.rejects
     );
     for (st, n) in &s.by_state {
-        println!("  {:<12} {n}", st.as_str());
+        println!("  {:<13} {n}", st.as_str());
     }
+    println!("  {:<13} {}", "dismissed", s.dismissed);
 }
 
 fn worklist_header() {

@@ -55,13 +55,54 @@ pub fn match_study(store: &Store, study: &str, limit: usize, json: bool) -> Resu
         } else {
             ""
         };
+        let v = crate::text::printable;
         println!(
-            "{:>3}  {:<12} {} {} {} {}{mark}",
-            c.score, c.accession, o.patient_name, o.patient_id, o.scheduled_at, o.procedure
+            "{:>3}/100  {:<12} {} {} {} {}{mark}",
+            c.score,
+            v(&c.accession),
+            v(&o.patient_name),
+            v(&o.patient_id),
+            o.scheduled_at,
+            v(&o.procedure)
         );
         for r in &c.reasons {
-            println!("       {:+4}  {:<10} {}", r.weight, r.factor, r.detail);
+            println!(
+                "           {:+4}  {:<10} {}",
+                r.weight,
+                r.factor,
+                v(&r.detail)
+            );
         }
     }
+    // The next step, ready to copy: apply the best candidate (naming its step when the
+    // accession has several).
+    let best = &orders[ranking.candidates[0].index];
+    let shared = orders
+        .iter()
+        .filter(|o| o.accession == best.accession)
+        .count()
+        > 1;
+    println!();
+    println!(
+        "Apply the best candidate: qcdesk fix {id} --order {}{}",
+        shell_word(&best.accession),
+        if shared && !best.sps_id.is_empty() {
+            format!(" --step {}", shell_word(&best.sps_id))
+        } else {
+            String::new()
+        }
+    );
     Ok(())
+}
+
+/// `s` as one shell word: as it is when plain, else in single quotes.
+fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:/".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }

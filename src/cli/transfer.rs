@@ -152,13 +152,24 @@ pub fn send(
     studies: &[String],
     node: Option<String>,
     wait: bool,
+    force: bool,
     json: bool,
 ) -> Result<()> {
     let node = store.node_for(NodeRole::Archive, node.as_deref())?;
-    let mut jobs = Vec::new();
+    // Every study is checked before any is queued: a refusal queues nothing.
+    let policy = store.send_config().unmatched;
+    let mut ready = Vec::new();
     for s in studies {
         let id = store.find_study(s).with_context(|| format!("study {s}"))?;
-        jobs.push(store.enqueue_send(id, &node.name)?);
+        let readiness = send::readiness::Readiness::of(&store.study_detail(id)?);
+        readiness
+            .check(policy, force)
+            .map_err(|why| anyhow::anyhow!("study {id}: {why}"))?;
+        ready.push((id, readiness.caveat()));
+    }
+    let mut jobs = Vec::new();
+    for (id, caveat) in ready {
+        jobs.push(store.enqueue_send_with(id, &node.name, &caveat)?);
     }
     let root = store.workspace().root().to_path_buf();
     let _reports = report_receiver(store, &root);
@@ -219,6 +230,9 @@ struct SendJson<'a> {
     failures: &'a [crate::store::ItemFailure],
     /// Copies under the study's earlier identities the archive still held when checked.
     stale: &'a [crate::store::StaleCopy],
+    /// What was wrong with what was sent (`send --force`); absent when nothing.
+    #[serde(skip_serializing_if = "str::is_empty")]
+    caveat: &'a str,
 }
 
 impl<'a> From<&'a Transfer> for SendJson<'a> {
@@ -237,6 +251,7 @@ impl<'a> From<&'a Transfer> for SendJson<'a> {
             error: &t.last_error,
             failures: &t.failures,
             stale: &t.stale,
+            caveat: &t.caveat,
         }
     }
 }
@@ -266,6 +281,9 @@ fn print_transfers(transfers: &[Transfer]) {
             t.study_instance_uid,
             t.last_error
         );
+        if !t.caveat.is_empty() {
+            println!("      sent as it was: {}", t.caveat);
+        }
         if !t.stale.is_empty() {
             println!("      {}", crate::send::stale::describe(&t.stale));
         }

@@ -12,6 +12,7 @@ pub mod correction;
 mod factors;
 pub mod fields;
 pub mod fix;
+pub mod identity;
 pub mod reject;
 pub mod relocate;
 pub mod rewrite;

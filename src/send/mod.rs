@@ -7,6 +7,7 @@
 mod encode;
 mod job;
 mod proof;
+pub mod readiness;
 pub mod stale;
 
 pub use proof::QueryError;
@@ -36,6 +37,8 @@ pub struct SendConfig {
     pub commitment_wait_seconds: u64,
     /// Associations a study is sent over at once (1 to 8).
     pub associations: usize,
+    /// A study that is not matched and whole: "ask" (the default) or "forbid".
+    pub unmatched: readiness::UnmatchedSends,
 }
 
 impl Default for SendConfig {
@@ -46,6 +49,7 @@ impl Default for SendConfig {
             commitment: true,
             commitment_wait_seconds: 30,
             associations: 2,
+            unmatched: readiness::UnmatchedSends::Ask,
         }
     }
 }

@@ -89,7 +89,23 @@ pub struct CorrectionEntry {
 }
 
 impl CorrectionEntry {
-    /// What it was, in words: "order A123", "edited by hand", "undo of correction 4".
+    /// Whether it changed instances (a dismissal or a reopening changes none).
+    pub fn changes_instances(&self) -> bool {
+        !matches!(self.action.as_str(), "dismiss" | "reopen")
+    }
+
+    /// Who, in words: the operator name given and the OS account ("J. Smith (jsmith)"), or
+    /// the account alone.
+    pub fn who(&self) -> String {
+        if self.operator.is_empty() || self.operator == self.os_user {
+            self.os_user.clone()
+        } else {
+            format!("{} ({})", self.operator, self.os_user)
+        }
+    }
+
+    /// What it was, in words: "order A123", "edited by hand", "undo of correction 4",
+    /// "dismissed: known duplicate".
     pub fn describe(&self) -> String {
         match (self.action.as_str(), self.undoes) {
             ("undo", Some(u)) => format!("undo of correction {u}"),
@@ -105,6 +121,19 @@ impl CorrectionEntry {
                 self.other_study.unwrap_or_default()
             ),
             ("merge", _) => format!("merged into study {}", self.other_study.unwrap_or_default()),
+            ("dismiss", _) => {
+                let note = self
+                    .origin
+                    .get("note")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("");
+                if note.is_empty() {
+                    format!("dismissed: {}", self.reason)
+                } else {
+                    format!("dismissed: {} ({note})", self.reason)
+                }
+            }
+            ("reopen", _) => "reopened".to_string(),
             _ => "edited by hand".to_string(),
         }
     }

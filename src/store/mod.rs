@@ -40,7 +40,7 @@ pub use corrections::{
     BaseInstance, CorrectionBase, CorrectionEntry, CorrectionRecord, Destination, NewVersion,
     UndoOutcome, os_user,
 };
-pub use dismissals::DismissConfig;
+pub use dismissals::{DEFAULT_REASONS, DismissConfig, RULE_DOES_NOT_APPLY, reason_needs_note};
 pub use ingest::{Comparison, FileRecord, NetworkOrigin, RecordOutcome};
 pub(crate) use network::host_of;
 pub use network::{AssociationRecord, LastSender, RefusalCount, RemoteAe};
@@ -82,9 +82,12 @@ pub enum StoreError {
     #[error("file store: {0}")]
     Io(std::io::Error),
     #[error(
-        "no study '{0}' in this workspace (give the id shown in the queue or the Study Instance UID)"
+        "no study '{0}' in this workspace (give the id shown in the queue, the Study Instance UID or the accession)"
     )]
     StudyNotFound(String),
+    /// An accession several studies share: the caller must choose one (the CLI exits 2).
+    #[error("accession '{key}' names {} studies; give one of their ids: {}", studies.len(), studies.join(", "))]
+    AmbiguousStudy { key: String, studies: Vec<String> },
     #[error("cannot upgrade the database: {0}. The database was not changed.")]
     Migration(String),
     #[error("{path}: {message}")]

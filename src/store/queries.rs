@@ -35,7 +35,10 @@ pub struct QueueFilter {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct StoreStats {
     pub studies: u64,
+    /// Studies by state, the dismissed ones left out (they are counted in `dismissed`).
     pub by_state: Vec<(StudyState, u64)>,
+    /// Studies dismissed now (resolved without change, not reopened).
+    pub dismissed: u64,
     pub instances: u64,
     pub files: u64,
     pub rejects: u64,
@@ -66,6 +69,7 @@ fn study_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StudyRow> {
         station_name: r.get(15)?,
         findings: Vec::new(),
         send_state: None,
+        send_caveat: None,
         thumbnail: None,
         dismissed: None,
     })
@@ -106,7 +110,10 @@ impl Store {
         let mut dismissed = self.dismissals()?;
         for row in &mut out {
             row.findings = findings.remove(&row.id).unwrap_or_default();
-            row.send_state = sends.remove(&row.id);
+            if let Some((state, caveat)) = sends.remove(&row.id) {
+                row.send_state = Some(state);
+                row.send_caveat = (!caveat.is_empty()).then_some(caveat);
+            }
             row.thumbnail = thumbnails.remove(&row.id);
             row.dismissed = dismissed.remove(&row.id);
         }
@@ -168,7 +175,30 @@ impl Store {
                 return Ok(id);
             }
         }
-        Err(StoreError::StudyNotFound(key.to_string()))
+        // An accession names a study when it names exactly one.
+        let mut stmt = self.conn.prepare(
+            "SELECT id, patient_name, study_date FROM studies WHERE accession = ?1 ORDER BY id",
+        )?;
+        let hits: Vec<(i64, String, String)> = stmt
+            .query_map([key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        match hits.as_slice() {
+            [] => Err(StoreError::StudyNotFound(key.to_string())),
+            [(id, ..)] => Ok(*id),
+            many => Err(StoreError::AmbiguousStudy {
+                key: key.to_string(),
+                studies: many
+                    .iter()
+                    .map(|(id, name, date)| {
+                        format!(
+                            "{id} ({}, {})",
+                            crate::text::printable(name),
+                            crate::text::iso_date(date)
+                        )
+                    })
+                    .collect(),
+            }),
+        }
     }
 
     /// One study's queue row (state, demographics, send state, dismissal), without its
@@ -183,7 +213,10 @@ impl Store {
             )
             .optional()?
             .ok_or_else(|| StoreError::StudyNotFound(id.to_string()))?;
-        row.send_state = self.send_state(id)?;
+        if let Some((state, caveat)) = self.send_state(id)? {
+            row.send_state = Some(state);
+            row.send_caveat = (!caveat.is_empty()).then_some(caveat);
+        }
         row.dismissed = self.dismissal_of(id)?;
         Ok(row)
     }
@@ -416,7 +449,9 @@ impl Store {
         let mut by_state = Vec::new();
         for s in StudyState::ALL {
             let n: i64 = self.conn.query_row(
-                "SELECT COUNT(*) FROM studies WHERE state = ?1 AND n_instances > 0",
+                "SELECT COUNT(*) FROM studies s WHERE state = ?1 AND n_instances > 0
+                   AND NOT EXISTS (SELECT 1 FROM dismissals d
+                                   WHERE d.study_id = s.id AND d.reopened_at IS NULL)",
                 [s.as_str()],
                 |r| r.get(0),
             )?;
@@ -425,6 +460,11 @@ impl Store {
         Ok(StoreStats {
             studies: count("SELECT COUNT(*) FROM studies WHERE n_instances > 0")?,
             by_state,
+            dismissed: count(
+                "SELECT COUNT(*) FROM studies s WHERE n_instances > 0
+                   AND EXISTS (SELECT 1 FROM dismissals d
+                               WHERE d.study_id = s.id AND d.reopened_at IS NULL)",
+            )?,
             instances: count("SELECT COUNT(*) FROM instances")?,
             files: count("SELECT COUNT(*) FROM files")?,
             rejects: count("SELECT COUNT(*) FROM rejects")?,

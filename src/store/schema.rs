@@ -539,6 +539,11 @@ CREATE TABLE refusals (
 ALTER TABLE commitment_reports ADD COLUMN calling_ae TEXT NOT NULL DEFAULT '';
 ALTER TABLE commitment_reports ADD COLUMN peer_address TEXT NOT NULL DEFAULT '';
 "#,
+    // v9: what a send carried that was not right (broken files, a study sent unmatched), so
+    // its state says "verified, 1 truncated instance" rather than a plain green "verified".
+    r#"
+ALTER TABLE send_jobs ADD COLUMN caveat TEXT NOT NULL DEFAULT '';
+"#,
 ];
 
 /// The schema version this build writes.

@@ -116,6 +116,8 @@ pub struct Transfer {
     /// Copies of the study under an earlier identity the archive still held when last checked
     /// (see `send::stale`).
     pub stale: Vec<StaleCopy>,
+    /// What was wrong with what was sent, the user having been asked (empty: nothing).
+    pub caveat: String,
 }
 
 /// A study the archive holds under an identity the study no longer has (a corrected Patient
@@ -174,6 +176,17 @@ impl Store {
     /// returned instead of a second one; otherwise the items are the instances' current
     /// versions now.
     pub fn enqueue_send(&mut self, study_id: i64, node: &str) -> Result<i64, StoreError> {
+        self.enqueue_send_with(study_id, node, "")
+    }
+
+    /// Queues the study for `node`, recording `caveat`: what is wrong with what is sent (the
+    /// user was asked and went ahead), shown with the job's state from then on.
+    pub fn enqueue_send_with(
+        &mut self,
+        study_id: i64,
+        node: &str,
+        caveat: &str,
+    ) -> Result<i64, StoreError> {
         let (now, unix) = fsutil::now();
         self.in_transaction(|tx| {
             let open: Option<i64> = tx
@@ -190,9 +203,9 @@ impl Store {
             }
             tx.execute(
                 "INSERT INTO send_jobs (study_id, node, state, created_at, updated_at,
-                     next_attempt_unix)
-                 VALUES (?1, ?2, 'queued', ?3, ?3, ?4)",
-                params![study_id, node, now, unix],
+                     next_attempt_unix, caveat)
+                 VALUES (?1, ?2, 'queued', ?3, ?3, ?4, ?5)",
+                params![study_id, node, now, unix, caveat],
             )?;
             let job = tx.last_insert_rowid();
             tx.execute(
@@ -526,7 +539,7 @@ impl Store {
                     (SELECT COUNT(*) FROM send_items it WHERE it.job_id = j.id AND it.state = 'failed'),
                     (SELECT COUNT(*) FROM send_items it WHERE it.job_id = j.id AND it.state = 'sent'
                         AND it.status BETWEEN 45056 AND 49151),
-                    j.stale
+                    j.stale, j.caveat
              FROM send_jobs j JOIN studies s ON s.id = j.study_id {filter} ORDER BY j.id DESC"
         ))?;
         let rows = stmt.query_map([], |r| {
@@ -551,6 +564,7 @@ impl Store {
                 warnings: r.get(14)?,
                 failures: Vec::new(),
                 stale: serde_json::from_str(&r.get::<_, String>(15)?).unwrap_or_default(),
+                caveat: r.get(16)?,
             })
         })?;
         let mut out: Vec<Transfer> = rows.collect::<Result<_, _>>()?;
@@ -653,25 +667,27 @@ impl Store {
             .unwrap_or_default())
     }
 
-    /// The state of a study's newest send job.
-    pub fn send_state(&self, study_id: i64) -> Result<Option<String>, StoreError> {
+    /// The state of a study's newest send job, and its caveat (empty: nothing to say).
+    pub fn send_state(&self, study_id: i64) -> Result<Option<(String, String)>, StoreError> {
         Ok(self
             .conn
             .query_row(
-                "SELECT state FROM send_jobs WHERE study_id = ?1 ORDER BY id DESC LIMIT 1",
+                "SELECT state, caveat FROM send_jobs WHERE study_id = ?1 ORDER BY id DESC LIMIT 1",
                 [study_id],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?)
     }
 
-    /// The send state of each study with a job: the newest job's state.
-    pub fn send_states(&self) -> Result<std::collections::HashMap<i64, String>, StoreError> {
+    /// The send state of each study with a job: the newest job's state and caveat.
+    pub fn send_states(
+        &self,
+    ) -> Result<std::collections::HashMap<i64, (String, String)>, StoreError> {
         let mut stmt = self.conn.prepare(
-            "SELECT study_id, state FROM send_jobs
+            "SELECT study_id, state, caveat FROM send_jobs
              WHERE id IN (SELECT MAX(id) FROM send_jobs GROUP BY study_id)",
         )?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 }

@@ -121,6 +121,28 @@ impl DeskApp {
         }
     }
 
+    /// Selection is truth: the detail only ever shows a study of the current view. When a
+    /// filter, a search or a reload hides the selected study, the first row of the view is
+    /// selected instead (or nothing, when the view is empty); the selected row is kept in view.
+    fn keep_selection_in_view(&mut self) {
+        if let Some(pos) = self.selected_position() {
+            self.scroll_to = Some(pos);
+            return;
+        }
+        match self.rt.view.first() {
+            Some(&first) => {
+                let id = self.rt.rows[first].id;
+                self.select(id);
+                self.scroll_to = Some(0);
+            }
+            None => {
+                self.state.selected = None;
+                self.rt.detail = None;
+                self.detail_due = None;
+            }
+        }
+    }
+
     fn run_command(&mut self, ctx: &egui::Context, cmd: UiCommand) {
         match cmd {
             UiCommand::Select(id) => self.select(id),
@@ -229,7 +251,13 @@ impl DeskApp {
             UiCommand::SaveNode(n) => self.rt.save_node(n),
             UiCommand::RemoveNode(n) => self.rt.remove_node(n),
             UiCommand::SetLocalAe(ae) => self.rt.set_local_ae(ae),
-            UiCommand::SendStudy { study, node } => self.rt.send_studies(vec![study], node),
+            UiCommand::SendStudy { study, node } => self.send_study(study, node),
+            UiCommand::ConfirmSend => {
+                if let Some(c) = self.rt.send_confirm.take() {
+                    self.rt.send_studies(vec![(c.study, c.caveat)], c.node);
+                }
+            }
+            UiCommand::CancelSend => self.rt.send_confirm = None,
             UiCommand::OpenTransfers => {
                 self.rt.network.window_open = true;
                 self.rt.load_transfers();
@@ -263,6 +291,41 @@ impl DeskApp {
                 }
             }
         }
+    }
+
+    /// Sends a study that is matched and whole at once; asks first about any other (naming
+    /// what is wrong), or refuses when the site forbids it.
+    fn send_study(&mut self, study: i64, node: String) {
+        use crate::send::readiness::{Readiness, UnmatchedSends};
+        // The decision needs the study's detail: the one shown, which is the one clicked.
+        let Some(d) = self.rt.detail.as_ref().filter(|d| d.row.id == study) else {
+            self.rt.notify(
+                Level::Error,
+                format!("Study {study} is not the one shown; select it and send again."),
+            );
+            return;
+        };
+        let readiness = Readiness::of(d);
+        if readiness.is_clear() {
+            self.rt.send_studies(vec![(study, String::new())], node);
+            return;
+        }
+        if self.rt.send_policy == UnmatchedSends::Forbid {
+            let why = readiness.describe().join("; ");
+            self.rt.notify(
+                Level::Error,
+                format!(
+                    "Study {study} not sent: this site sends only matched, whole studies ({why})."
+                ),
+            );
+            return;
+        }
+        self.rt.send_confirm = Some(super::send_confirm::SendConfirm::new(
+            study,
+            &d.row.patient_name,
+            &node,
+            &readiness,
+        ));
     }
 
     /// Opens the viewer on series `series` of the study shown in the detail panel.
@@ -389,20 +452,9 @@ impl eframe::App for DeskApp {
             }
         }
         let reloaded = self.rt.drain_events(self.state.selected);
-        self.rt.refresh_view(&self.state);
-        if reloaded {
-            // Keep the selection if the study is still there; otherwise take the first row.
-            let still_there = self
-                .state
-                .selected
-                .is_some_and(|id| self.rt.rows.iter().any(|r| r.id == id));
-            if !still_there {
-                self.state.selected = None;
-                if let Some(&first) = self.rt.view.first() {
-                    let id = self.rt.rows[first].id;
-                    self.select(id);
-                }
-            }
+        // Before the first load there is nothing to compare the restored selection with.
+        if (self.rt.refresh_view(&self.state) || reloaded) && self.rt.queue_loads > 0 {
+            self.keep_selection_in_view();
         }
         if let Some(due) = self.detail_due {
             let now = Instant::now();
@@ -523,7 +575,11 @@ impl eframe::App for DeskApp {
         ));
         commands.extend(super::correct_ui::correction_window_ui(
             &ctx,
-            self.rt.correct.pending.as_ref(),
+            self.rt.correct.pending.as_mut(),
+        ));
+        commands.extend(super::send_confirm::send_confirm_ui(
+            &ctx,
+            self.rt.send_confirm.as_ref(),
         ));
         commands.extend(super::transfers_window::transfers_window_ui(
             &ctx,

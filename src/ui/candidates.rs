@@ -46,7 +46,7 @@ pub fn candidates_ui(ui: &mut egui::Ui, c: &StudyCandidates) -> Vec<UiCommand> {
                 "{} {} · {} · {}",
                 order.patient_name,
                 order.patient_id,
-                super::queue::format_date(order.scheduled_at.get(..8).unwrap_or_default()),
+                crate::text::iso_date(order.scheduled_at.get(..8).unwrap_or_default()),
                 order.procedure
             ));
             if clear {

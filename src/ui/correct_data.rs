@@ -16,6 +16,34 @@ pub struct PendingCorrection {
     pub title: String,
     pub correction: Correction,
     pub preview: Preview,
+    /// How it changes who the patient is, a line per field (empty: it does not); such a
+    /// correction needs `reason` and `confirmed` before it applies.
+    pub patient_change: Vec<String>,
+    /// Why, as typed in the confirmation window (recorded in the audit trail).
+    pub reason: String,
+    /// The second confirmation of a patient change.
+    pub confirmed: bool,
+}
+
+impl PendingCorrection {
+    pub fn new(study: i64, title: String, correction: Correction, preview: Preview) -> Self {
+        let patient_change = crate::reconcile::identity::patient_changes(&preview.changes);
+        PendingCorrection {
+            study,
+            title,
+            correction,
+            preview,
+            patient_change,
+            reason: String::new(),
+            confirmed: false,
+        }
+    }
+
+    /// Whether Apply may go ahead: at once, or for a patient change once a reason is given
+    /// and the change confirmed a second time.
+    pub fn ready(&self) -> bool {
+        self.patient_change.is_empty() || (self.confirmed && !self.reason.trim().is_empty())
+    }
 }
 
 /// Corrections as the desk knows them.
@@ -51,12 +79,7 @@ impl Runtime {
             move |store| {
                 let preview = fix::preview(store, study, &correction)
                     .map_err(|e| crate::store::StoreError::Correction(e.to_string()))?;
-                Ok(PendingCorrection {
-                    study,
-                    title,
-                    correction,
-                    preview,
-                })
+                Ok(PendingCorrection::new(study, title, correction, preview))
             },
         );
     }
@@ -82,12 +105,12 @@ impl Runtime {
                     ),
                 };
                 let plan = plan.map_err(|e| crate::store::StoreError::Correction(e.to_string()))?;
-                Ok(PendingCorrection {
+                Ok(PendingCorrection::new(
                     study,
                     title,
-                    correction: plan.correction,
-                    preview: plan.preview,
-                })
+                    plan.correction,
+                    plan.preview,
+                ))
             },
         );
     }
@@ -161,12 +184,12 @@ impl Runtime {
 
     /// Applies the correction on screen.
     pub fn apply_correction(&mut self, operator: String) {
+        if self.correct.busy || !self.correct.pending.as_ref().is_some_and(|p| p.ready()) {
+            return;
+        }
         let Some(p) = self.correct.pending.take() else {
             return;
         };
-        if self.correct.busy {
-            return;
-        }
         self.correct.busy = true;
         let store = self.store_handle();
         let title = format!("Applying {} to study {}", p.title, p.study);
@@ -177,7 +200,11 @@ impl Runtime {
             let who = Who {
                 os_user: os_user(),
                 operator,
-                reason: format!("applied {} at the desk", p.title),
+                reason: if p.reason.trim().is_empty() {
+                    format!("applied {} at the desk", p.title)
+                } else {
+                    format!("applied {} at the desk: {}", p.title, p.reason.trim())
+                },
             };
             let applied = fix::apply(&mut store, &p.preview, &p.correction, &who, |d, t| {
                 ctx.progress(d, Some(t), "instances")

@@ -16,10 +16,12 @@ pub struct ReconcileView<'a> {
     pub busy: bool,
 }
 
-/// The confirmation window of a previewed correction.
+/// The confirmation window of a previewed correction. Who the patient is comes first and
+/// stands out; every value overwritten is marked; sequences are folded below. A correction
+/// that changes the patient asks for a reason and a second confirmation before Apply.
 pub fn correction_window_ui(
     ctx: &egui::Context,
-    pending: Option<&PendingCorrection>,
+    pending: Option<&mut PendingCorrection>,
 ) -> Vec<UiCommand> {
     let mut out = Vec::new();
     let Some(p) = pending else {
@@ -40,57 +42,90 @@ pub fn correction_window_ui(
                  as received, the old values are kept in each file, and Ctrl+Z takes it back.",
                 p.preview.instances
             ));
+            let dark = ui.visuals().dark_mode;
+            let warn = ui.visuals().warn_fg_color;
+            if !p.patient_change.is_empty() {
+                ui.add_space(4.0);
+                egui::Frame::group(ui.style())
+                    .stroke(egui::Stroke::new(2.0, warn))
+                    .show(ui, |ui| {
+                        ui.label(
+                            RichText::new("This changes who the patient is:")
+                                .strong()
+                                .color(warn),
+                        );
+                        for line in &p.patient_change {
+                            ui.label(RichText::new(format!("• {line}")).strong());
+                        }
+                        ui.label(
+                            "The images move to another patient's record. Check them against \
+                             the order before you apply.",
+                        );
+                    });
+            }
             ui.add_space(6.0);
-            let changed = if ui.visuals().dark_mode {
+            let changed = if dark {
                 egui::Color32::from_rgb(120, 200, 255)
             } else {
                 egui::Color32::from_rgb(0, 80, 170)
             };
+            let mut rows: Vec<&crate::reconcile::fix::StudyChange> =
+                p.preview.changes.iter().collect();
+            rows.sort_by_key(|c| crate::reconcile::identity::preview_rank(&c.keyword));
+            let (sequences, values): (Vec<_>, Vec<_>) = rows
+                .into_iter()
+                .partition(|c| c.keyword.ends_with("Sequence"));
             egui::ScrollArea::vertical()
                 .max_height(360.0)
                 .show(ui, |ui| {
-                    egui::Grid::new("correction-changes")
-                        .striped(true)
-                        .num_columns(3)
+                    change_grid(ui, "correction-changes", &values, changed, warn);
+                    if !sequences.is_empty() {
+                        egui::CollapsingHeader::new(format!(
+                            "{} sequence{} replaced (request attributes, codes)",
+                            sequences.len(),
+                            if sequences.len() == 1 { "" } else { "s" }
+                        ))
+                        .id_salt("correction-sequences")
                         .show(ui, |ui| {
-                            ui.label(RichText::new("Attribute").strong());
-                            ui.label(RichText::new("Now").strong());
-                            ui.label(RichText::new("After").strong());
-                            ui.end_row();
-                            for c in &p.preview.changes {
-                                ui.label(format!("{} {}", c.keyword, c.tag))
-                                    .on_hover_text(format!("{} instance(s) change", c.instances));
-                                // Sequences read long: cells wrap at a fixed width, so
-                                // the window stays on screen.
-                                cell(ui, |ui| {
-                                    ui.add(egui::Label::new(empty_as_dash(&c.old)).wrap());
-                                    for o in &c.other_old {
-                                        ui.add(
-                                            egui::Label::new(
-                                                RichText::new(empty_as_dash(o)).weak(),
-                                            )
-                                            .wrap(),
-                                        )
-                                        .on_hover_text("Some instances hold this value");
-                                    }
-                                });
-                                cell(ui, |ui| {
-                                    ui.add(
-                                        egui::Label::new(
-                                            RichText::new(empty_as_dash(&c.new))
-                                                .color(changed)
-                                                .strong(),
-                                        )
-                                        .wrap(),
-                                    );
-                                });
-                                ui.end_row();
-                            }
+                            change_grid(
+                                ui,
+                                "correction-sequence-changes",
+                                &sequences,
+                                changed,
+                                warn,
+                            );
                         });
+                    }
                 });
             ui.add_space(6.0);
+            if !p.patient_change.is_empty() {
+                ui.horizontal(|ui| {
+                    let label = ui.label("Reason (required):");
+                    ui.add(
+                        egui::TextEdit::singleline(&mut p.reason)
+                            .id_salt("correction-reason")
+                            .hint_text("e.g. registered under the wrong patient at the CT")
+                            .desired_width(380.0),
+                    )
+                    .labelled_by(label.id);
+                });
+                ui.checkbox(
+                    &mut p.confirmed,
+                    "I have checked: these images belong to the patient they are moved to",
+                );
+            }
+            let ready = p.ready();
             ui.horizontal(|ui| {
-                if ui.button("Apply (Enter)").clicked() {
+                let apply = if p.patient_change.is_empty() {
+                    "Apply (Enter)"
+                } else {
+                    "Apply to the other patient"
+                };
+                if ui
+                    .add_enabled(ready, egui::Button::new(apply))
+                    .on_disabled_hover_text("Give a reason and confirm the change of patient")
+                    .clicked()
+                {
                     out.push(UiCommand::ApplyCorrection);
                 }
                 if ui.button("Cancel (Esc)").clicked() {
@@ -102,6 +137,61 @@ pub fn correction_window_ui(
         out.push(UiCommand::CancelCorrection);
     }
     out
+}
+
+/// Rows of attribute, value now, value after; identity fields highlighted, and every value
+/// that replaces another (rather than filling an empty one) marked "replaces".
+fn change_grid(
+    ui: &mut egui::Ui,
+    id: &str,
+    rows: &[&crate::reconcile::fix::StudyChange],
+    changed: egui::Color32,
+    warn: egui::Color32,
+) {
+    egui::Grid::new(id)
+        .striped(true)
+        .num_columns(4)
+        .show(ui, |ui| {
+            ui.label(RichText::new("Attribute").strong());
+            ui.label(RichText::new("Now").strong());
+            ui.label(RichText::new("After").strong());
+            ui.label("");
+            ui.end_row();
+            for c in rows {
+                let identity = crate::reconcile::identity::is_identity(&c.keyword);
+                let mut name = RichText::new(format!("{} {}", c.keyword, c.tag));
+                if identity {
+                    name = name.strong().color(warn);
+                }
+                ui.label(name)
+                    .on_hover_text(format!("{} instance(s) change", c.instances));
+                // Sequences read long: cells wrap at a fixed width, so the window stays on
+                // screen.
+                cell(ui, |ui| {
+                    ui.add(egui::Label::new(empty_as_dash(&c.old)).wrap());
+                    for o in &c.other_old {
+                        ui.add(egui::Label::new(RichText::new(empty_as_dash(o)).weak()).wrap())
+                            .on_hover_text("Some instances hold this value");
+                    }
+                });
+                cell(ui, |ui| {
+                    ui.add(
+                        egui::Label::new(
+                            RichText::new(empty_as_dash(&c.new)).color(changed).strong(),
+                        )
+                        .wrap(),
+                    );
+                });
+                let replaces = !c.old.trim().is_empty() || c.other_old.iter().any(|o| !o.trim().is_empty());
+                if replaces {
+                    ui.label(RichText::new("replaces").color(warn).small())
+                        .on_hover_text("A value the study has now is overwritten (kept in Original Attributes Sequence)");
+                } else {
+                    ui.label(RichText::new("fills in").weak().small());
+                }
+                ui.end_row();
+            }
+        });
 }
 
 /// A grid cell at most 260 points wide, its text wrapped.
@@ -143,17 +233,21 @@ pub fn history_ui(
     });
     for e in entries.iter().rev() {
         let what = e.describe();
+        let instances = if e.changes_instances() {
+            format!(
+                " · {} instance{}",
+                e.instances,
+                if e.instances == 1 { "" } else { "s" }
+            )
+        } else {
+            String::new()
+        };
         let mut text = RichText::new(format!(
-            "{}  {}  {} · {} instance(s) · {}",
+            "{}  {}  {}{instances} · {}",
             e.id,
-            e.at.get(..16).unwrap_or(&e.at).replace('T', " "),
+            crate::text::local_time(&e.at),
             what,
-            e.instances,
-            if e.operator.is_empty() {
-                &e.os_user
-            } else {
-                &e.operator
-            }
+            e.who()
         ));
         if e.undone_by.is_some() {
             text = text.strikethrough().weak();
@@ -173,10 +267,12 @@ pub fn correction_keys(
     selected: Option<i64>,
     detail_shown: bool,
 ) -> Option<Vec<UiCommand>> {
-    if rt.correct.pending.is_some() {
+    if let Some(p) = &rt.correct.pending {
         let mut out = Vec::new();
         ctx.input_mut(|i| {
-            if i.consume_key(Modifiers::NONE, Key::Enter) {
+            // A change of patient applies by its button only, once reason and confirmation
+            // are given: Enter in the reason field must not apply it.
+            if p.patient_change.is_empty() && i.consume_key(Modifiers::NONE, Key::Enter) {
                 out.push(UiCommand::ApplyCorrection);
             }
             if i.consume_key(Modifiers::NONE, Key::Escape) {

@@ -3,7 +3,7 @@
 use egui::RichText;
 
 use super::images::Images;
-use super::queue::format_date;
+
 use super::series_strip::series_strip_ui;
 use super::state::UiCommand;
 use super::theme::{state_chip, state_color, verdict_color};
@@ -25,31 +25,51 @@ pub fn study_ui(
             if selected.is_some() {
                 ui.spinner();
             } else {
-                ui.label("Select a study to see its details.");
+                ui.label("No study selected: the filters and search hide every study, or none is chosen yet.");
             }
         });
         return commands;
     };
     let r = &d.row;
-    egui::ScrollArea::vertical()
-        .auto_shrink(false)
-        .show(ui, |ui| {
-            ui.horizontal(|ui| {
+    // A study newly shown starts at its top: its name and its actions, not where the last
+    // study was scrolled to.
+    let shown = egui::Id::unique("detail-shown-study");
+    let fresh = ui.data(|m| m.get_temp::<i64>(shown)) != Some(r.id);
+    ui.data_mut(|m| m.insert_temp(shown, r.id));
+    let mut area = egui::ScrollArea::vertical()
+        .id_salt("detail-scroll")
+        .auto_shrink(false);
+    if fresh {
+        area = area.vertical_scroll_offset(0.0);
+    }
+    area.show(ui, |ui| {
+            ui.horizontal_wrapped(|ui| {
                 state_chip(ui, r.state);
+                if r.dismissed.is_some() {
+                    ui.label(RichText::new("dismissed").strong().italics());
+                }
                 ui.heading(if r.patient_name.is_empty() {
                     "(no patient name)"
                 } else {
                     &r.patient_name
                 });
             });
-            ui.horizontal(|ui| {
+            if let Some(dm) = &r.dismissed {
+                commands.extend(dismissal_banner_ui(ui, r.id, dm));
+            }
+            ui.horizontal_wrapped(|ui| {
                 ui.label(RichText::new(format!("Study {}", r.id)).weak());
                 if let Some(state) = &r.send_state {
                     let dark = ui.visuals().dark_mode;
-                    ui.label(
-                        RichText::new(format!("Send: {state}"))
-                            .color(super::transfers_window::send_state_color(state, dark)),
-                    )
+                    let caveat = r.send_caveat.as_deref().unwrap_or_default();
+                    let text = if caveat.is_empty() {
+                        format!("Send: {state}")
+                    } else {
+                        format!("Send: {state}, {caveat}")
+                    };
+                    ui.label(RichText::new(text).color(
+                        super::transfers_window::send_state_color(state, caveat, dark),
+                    ))
                     .on_hover_text(super::transfers_window::send_state_hint(state));
                 }
                 for node in archives {
@@ -101,13 +121,13 @@ pub fn study_ui(
                     };
                     field("Patient ID", &r.patient_id);
                     field("Issuer", &d.issuer_of_patient_id);
-                    field("Birth date", &format_date(&d.patient_birth_date));
+                    field("Birth date", &crate::text::iso_date(&d.patient_birth_date));
                     field("Sex", &d.patient_sex);
                     field("Accession", &r.accession);
                     field("Modality", &r.modality);
                     field(
                         "Study date",
-                        &format!("{} {}", format_date(&r.study_date), d.study_time),
+                        &format!("{} {}", crate::text::iso_date(&r.study_date), d.study_time),
                     );
                     field("Description", &r.study_description);
                     field("Referring", &d.referring_physician);
@@ -118,7 +138,7 @@ pub fn study_ui(
                         "Study UID",
                         r.study_instance_uid.as_deref().unwrap_or("(missing)"),
                     );
-                    field("First seen", &r.first_seen);
+                    field("First seen", &crate::text::local_time(&r.first_seen));
                 });
 
             ui.add_space(8.0);
@@ -295,7 +315,7 @@ fn order_ui(ui: &mut egui::Ui, d: &StudyDetail) {
                     let color = verdict_color(f.verdict, dark);
                     let shown = |v: &str| {
                         let v = if f.field == "Birth date" {
-                            format_date(v)
+                            crate::text::iso_date(v)
                         } else {
                             v.to_string()
                         };
@@ -359,7 +379,51 @@ fn scheduled_row(ui: &mut egui::Ui, o: &WorklistItem) {
         (Some(h), Some(m)) => format!("{h}:{m}"),
         _ => time.to_string(),
     };
-    ui.label(format!("{} {time} on {}", format_date(date), o.station_ae));
+    ui.label(format!(
+        "{} {time} on {}",
+        crate::text::iso_date(date),
+        o.station_ae
+    ));
     ui.label("");
     ui.end_row();
+}
+
+/// The dismissal, where the eye meets it: reason, note, who and when, and Reopen.
+fn dismissal_banner_ui(
+    ui: &mut egui::Ui,
+    study: i64,
+    d: &crate::model::Dismissal,
+) -> Vec<UiCommand> {
+    let mut out = Vec::new();
+    let visuals = ui.visuals().clone();
+    egui::Frame::group(ui.style())
+        .fill(visuals.faint_bg_color)
+        .stroke(egui::Stroke::new(1.5, visuals.warn_fg_color))
+        .show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.horizontal_wrapped(|ui| {
+                ui.label(RichText::new(format!("Dismissed: {}", d.reason)).strong());
+                ui.label(
+                    RichText::new(format!("by {}, {}", d.by, crate::text::local_time(&d.at)))
+                        .weak(),
+                );
+            });
+            if !d.note.is_empty() {
+                ui.label(format!("Note: {}", d.note));
+            }
+            ui.label(
+                RichText::new(
+                    "Not an open exception: left out of the queue's count and of the open figures in Reports.",
+                )
+                .weak(),
+            );
+            if ui
+                .button("Reopen")
+                .on_hover_text("Make it an open exception again (audited)")
+                .clicked()
+            {
+                out.push(UiCommand::Reopen(study));
+            }
+        });
+    out
 }

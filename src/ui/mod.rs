@@ -18,6 +18,7 @@ mod rejects_window;
 mod reports_view;
 mod runtime;
 mod screenshot;
+mod send_confirm;
 mod series_strip;
 mod state;
 mod status;

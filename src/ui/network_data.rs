@@ -76,15 +76,18 @@ impl Runtime {
     }
 
     /// Queues studies for an archive node; the runner picks them up at once.
-    pub fn send_studies(&mut self, studies: Vec<i64>, node: String) {
+    /// Queues each study with the caveat the user accepted (empty: it was clear).
+    pub fn send_studies(&mut self, studies: Vec<(i64, String)>, node: String) {
         let n = studies.len();
         let store = self.store_handle();
         self.spawn("Queueing send", JobKind::QueueSend, move |_| {
             let mut store = store
                 .lock()
                 .map_err(|_| "store lock poisoned".to_string())?;
-            for s in &studies {
-                store.enqueue_send(*s, &node).map_err(|e| e.to_string())?;
+            for (s, caveat) in &studies {
+                store
+                    .enqueue_send_with(*s, &node, caveat)
+                    .map_err(|e| e.to_string())?;
             }
             Ok(format!("{n} {} queued for {node}", plural(n)))
         });

@@ -139,17 +139,27 @@ pub fn queue_ui(
                         state_chip(ui, r.state);
                         if let Some(d) = &r.dismissed {
                             ui.label(RichText::new("dismissed").weak().italics())
-                                .on_hover_text(format!("{} (by {} at {})", d.reason, d.by, d.at));
+                                .on_hover_text(format!(
+                                    "{} (by {} at {})",
+                                    d.reason,
+                                    d.by,
+                                    crate::text::local_time(&d.at)
+                                ));
                         }
                         if let Some(send) = &r.send_state {
                             let dark = ui.visuals().dark_mode;
                             // A dot in the send state's color; the words on hover.
-                            ui.label(
-                                RichText::new("●")
-                                    .color(super::transfers_window::send_state_color(send, dark)),
-                            )
+                            let caveat = r.send_caveat.as_deref().unwrap_or_default();
+                            ui.label(RichText::new("●").color(
+                                super::transfers_window::send_state_color(send, caveat, dark),
+                            ))
                             .on_hover_text(format!(
-                                "Send: {send}. {}",
+                                "Send: {send}{}. {}",
+                                if caveat.is_empty() {
+                                    String::new()
+                                } else {
+                                    format!(", {caveat}")
+                                },
                                 super::transfers_window::send_state_hint(send)
                             ));
                         }
@@ -167,7 +177,7 @@ pub fn queue_ui(
                         ui.label(&r.modality);
                     });
                     row.col(|ui| {
-                        ui.label(format_date(&r.study_date));
+                        ui.label(crate::text::iso_date(&r.study_date));
                     });
                     row.col(|ui| {
                         ui.label(format!("{}/{}", r.series, r.instances));
@@ -199,15 +209,6 @@ pub fn queue_ui(
             });
     });
     commands
-}
-
-/// YYYYMMDD → YYYY-MM-DD for reading; anything else is shown as it is (it is a finding).
-pub fn format_date(d: &str) -> String {
-    if d.len() == 8 && d.bytes().all(|b| b.is_ascii_digit()) {
-        format!("{}-{}-{}", &d[0..4], &d[4..6], &d[6..8])
-    } else {
-        d.to_string()
-    }
 }
 
 /// The last component of a folder path, or the AE title as it is.

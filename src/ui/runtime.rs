@@ -95,6 +95,10 @@ pub struct Runtime {
     pub correct: super::correct_data::CorrectData,
     /// The site's reasons to dismiss a study (`[dismiss] reasons`).
     pub dismiss_reasons: Vec<String>,
+    /// `[send] unmatched`: whether a study not matched and whole may be sent after asking.
+    pub send_policy: crate::send::readiness::UnmatchedSends,
+    /// The question asked before sending a study that is not matched and whole.
+    pub send_confirm: Option<super::send_confirm::SendConfirm>,
     /// The Reports view's last report.
     pub report: Option<crate::reports::Report>,
     /// The node map window and its map.
@@ -153,6 +157,7 @@ impl Runtime {
             })
             .collect();
         let dismiss_reasons = store.dismiss_reasons().to_vec();
+        let send_policy = store.send_config().unmatched;
         let wake = Arc::new(wake);
         let wake_images = Arc::clone(&wake);
         let cache = crate::imaging::ThumbCache::new(
@@ -184,6 +189,8 @@ impl Runtime {
             network: Default::default(),
             correct: Default::default(),
             dismiss_reasons,
+            send_policy,
+            send_confirm: None,
             report: None,
             node_map: Default::default(),
         }
@@ -453,7 +460,8 @@ impl Runtime {
     }
 
     /// Recomputes the filtered, sorted view when the filter, sort or data changed.
-    pub fn refresh_view(&mut self, state: &DeskState) {
+    /// Recomputes the view when the rows, filters, search or sort changed; true if it did.
+    pub fn refresh_view(&mut self, state: &DeskState) -> bool {
         let key = ViewKey {
             generation: self.queue_loads,
             only: self.only.as_ref().map_or(0, |o| o.serial),
@@ -465,7 +473,7 @@ impl Runtime {
             dismissed: state.show_dismissed,
         };
         if self.view_key.as_ref() == Some(&key) {
-            return;
+            return false;
         }
         let words: Vec<&str> = key.search.split_whitespace().collect();
         let mut view: Vec<usize> = (0..self.rows.len())
@@ -504,6 +512,7 @@ impl Runtime {
         });
         self.view = view;
         self.view_key = Some(key);
+        true
     }
 
     /// Modalities present in the queue, for the filter menu.

@@ -105,6 +105,10 @@ pub enum UiCommand {
         study: i64,
         node: String,
     },
+    /// Send the study the question was about, as it is.
+    ConfirmSend,
+    /// Do not send it.
+    CancelSend,
     OpenTransfers,
     RetryTransfer(i64),
     CancelTransfer(i64),

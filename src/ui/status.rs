@@ -64,6 +64,10 @@ pub fn status_bar_ui(ui: &mut egui::Ui, rt: &Runtime) -> Vec<UiCommand> {
                 );
             }
         }
+        if rt.stats.dismissed > 0 {
+            ui.label(RichText::new(format!("{} dismissed", rt.stats.dismissed)).italics())
+                .on_hover_text("Resolved without change; shown in the queue with \"Dismissed\"");
+        }
         ui.separator();
         ui.label(format!("{} orders in worklist", rt.stats.worklist));
         if rt.stats.rejects > 0 {
@@ -124,7 +128,12 @@ pub fn status_bar_ui(ui: &mut egui::Ui, rt: &Runtime) -> Vec<UiCommand> {
                 Level::Info => ui.visuals().text_color(),
             };
             ui.label(RichText::new(&n.text).color(color));
-            if ui.small_button("Dismiss").clicked() {
+            // Not "Dismiss": that word is a study's resolution here.
+            if ui
+                .small_button("×")
+                .on_hover_text("Hide this message")
+                .clicked()
+            {
                 commands.push(UiCommand::DismissNotification(i));
             }
         });

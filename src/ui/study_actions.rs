@@ -67,7 +67,9 @@ pub fn study_actions_ui(
                 Some(dis) => {
                     ui.label(format!(
                         "Dismissed: {} (by {} at {})",
-                        dis.reason, dis.by, dis.at
+                        dis.reason,
+                        dis.by,
+                        crate::text::local_time(&dis.at)
                     ));
                     if ui.add_enabled(!busy, egui::Button::new("Reopen")).clicked() {
                         out.push(UiCommand::Reopen(d.row.id));
@@ -82,12 +84,28 @@ pub fn study_actions_ui(
                                 ui.selectable_value(&mut f.dismiss_reason, i, r);
                             }
                         });
+                    let needs_note = crate::store::reason_needs_note(&shown_reason(reasons, f));
                     ui.horizontal(|ui| {
-                        ui.label("Note");
-                        ui.add(egui::TextEdit::singleline(&mut f.note).id_salt("dismiss-note"));
+                        let label = ui.label(if needs_note {
+                            "Note (required)"
+                        } else {
+                            "Note"
+                        });
+                        ui.add(
+                            egui::TextEdit::singleline(&mut f.note)
+                                .id_salt("dismiss-note")
+                                .hint_text(if needs_note {
+                                    "why the rule does not apply to this study"
+                                } else {
+                                    ""
+                                }),
+                        )
+                        .labelled_by(label.id);
                     });
+                    let missing_note = needs_note && f.note.trim().is_empty();
                     if ui
-                        .add_enabled(!busy, egui::Button::new("Dismiss"))
+                        .add_enabled(!busy && !missing_note, egui::Button::new("Dismiss"))
+                        .on_disabled_hover_text("Say in the note why the rule does not apply")
                         .clicked()
                     {
                         out.push(UiCommand::Dismiss);
@@ -186,6 +204,10 @@ pub fn study_actions_ui(
         out.push(UiCommand::CloseActions);
     }
     out
+}
+
+fn shown_reason(reasons: &[String], f: &ActionsForm) -> String {
+    reasons.get(f.dismiss_reason).cloned().unwrap_or_default()
 }
 
 fn series_name(d: &StudyDetail, uid: &str) -> String {

@@ -8,9 +8,11 @@ use super::state::UiCommand;
 use super::theme::state_color;
 use crate::model::StudyState;
 
-/// The color a send state is drawn in.
-pub fn send_state_color(state: &str, dark: bool) -> egui::Color32 {
+/// The color a send state is drawn in: a caveat (what was sent was not right) turns even
+/// "verified" amber.
+pub fn send_state_color(state: &str, caveat: &str, dark: bool) -> egui::Color32 {
     match state {
+        "verified" | "sent" if !caveat.is_empty() => state_color(StudyState::Nonconformant, dark),
         "verified" => state_color(StudyState::Matched, dark),
         "failed" => state_color(StudyState::Broken, dark),
         "sent" => state_color(StudyState::Nonconformant, dark),
@@ -76,9 +78,14 @@ pub fn transfers_window_ui(ctx: &egui::Context, data: &mut NetworkData) -> Vec<U
                                 .as_deref()
                                 .map(|p| format!(" ({})", p.replace('_', " ")))
                                 .unwrap_or_default();
+                            let caveat = if t.caveat.is_empty() {
+                                String::new()
+                            } else {
+                                format!(", {}", t.caveat)
+                            };
                             ui.label(
-                                RichText::new(format!("{}{proof}", t.state))
-                                    .color(send_state_color(&t.state, dark)),
+                                RichText::new(format!("{}{caveat}{proof}", t.state))
+                                    .color(send_state_color(&t.state, &t.caveat, dark)),
                             )
                             .on_hover_text(send_state_hint(&t.state));
                             ui.horizontal(|ui| {
@@ -103,7 +110,7 @@ pub fn transfers_window_ui(ctx: &egui::Context, data: &mut NetworkData) -> Vec<U
                                     if !t.stale.is_empty() {
                                         ui.label(
                                             RichText::new(crate::send::stale::describe(&t.stale))
-                                                .color(send_state_color("sending", dark)),
+                                                .color(send_state_color("sending", "", dark)),
                                         )
                                         .on_hover_text(
                                             "The archive still holds the study under an identity \
@@ -113,7 +120,7 @@ pub fn transfers_window_ui(ctx: &egui::Context, data: &mut NetworkData) -> Vec<U
                                     if !t.last_error.is_empty() {
                                         ui.label(
                                             RichText::new(&t.last_error)
-                                                .color(send_state_color("failed", dark)),
+                                                .color(send_state_color("failed", "", dark)),
                                         );
                                     }
                                     for f in t.failures.iter().take(5) {

@@ -412,7 +412,7 @@ fn overlay_ui(
             vec![
                 o.patient_name.clone(),
                 o.patient_id.clone(),
-                crate::ui::queue::format_date(&o.study_date),
+                crate::text::iso_date(&o.study_date),
             ],
         ),
         (

@@ -16,6 +16,12 @@ impl DeskApp {
             return Vec::new();
         }
         let mut out = Vec::new();
+        // Escape closes the topmost window before it means anything to what lies behind it
+        // (the search field, the viewer).
+        if let Some(cmd) = self.escape_closes_window(ctx) {
+            out.extend(cmd);
+            return out;
+        }
         if let Some(v) = &mut self.viewer {
             if v.keys(ctx) {
                 out.push(UiCommand::CloseViewer);
@@ -90,6 +96,46 @@ impl DeskApp {
             out.push(UiCommand::Import(dropped));
         }
         out
+    }
+
+    /// The window Escape closes, topmost first: the confirmation of a correction, the edit
+    /// form, the actions window, then the tool windows. `None` when no window is open (the key
+    /// is then left for the rest of the desk).
+    fn escape_closes_window(&mut self, ctx: &egui::Context) -> Option<Vec<UiCommand>> {
+        let c = &self.rt.correct;
+        let any = self.rt.send_confirm.is_some()
+            || c.pending.is_some()
+            || c.edit.is_some()
+            || c.actions.is_some()
+            || self.rt.network.window_open
+            || self.rt.node_map.open
+            || self.rt.rejects.is_some()
+            || self.nodes_window.open;
+        if !any || !ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Escape)) {
+            return None;
+        }
+        let c = &self.rt.correct;
+        let cmd = if self.rt.send_confirm.is_some() {
+            vec![UiCommand::CancelSend]
+        } else if c.pending.is_some() {
+            vec![UiCommand::CancelCorrection]
+        } else if c.edit.is_some() {
+            vec![UiCommand::CloseEdit]
+        } else if c.actions.is_some() {
+            vec![UiCommand::CloseActions]
+        } else {
+            if self.rt.network.window_open {
+                self.rt.network.window_open = false;
+            } else if self.rt.node_map.open {
+                self.rt.node_map.open = false;
+            } else if self.rt.rejects.is_some() {
+                self.rt.rejects = None;
+            } else {
+                self.nodes_window.open = false;
+            }
+            Vec::new()
+        };
+        Some(cmd)
     }
 
     /// Up/Down move through the orders found, Escape clears the search.
