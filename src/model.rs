@@ -678,3 +678,50 @@ mod tests {
         assert!(series(&["1"], &[false]).representatives().is_empty());
     }
 }
+
+/// `[queue]` in `config.toml`: when an open exception counts as old.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueueConfig {
+    /// Hours after which an open exception is marked amber.
+    pub amber_hours: u64,
+    /// Hours after which it is marked red.
+    pub red_hours: u64,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            amber_hours: 4,
+            red_hours: 24,
+        }
+    }
+}
+
+/// How long an open exception has waited, against the site's marks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Urgency {
+    Fresh,
+    /// Past `amber_hours`.
+    Old,
+    /// Past `red_hours`.
+    Overdue,
+}
+
+impl QueueConfig {
+    /// The urgency of a study `age_seconds` old in `state` (a matched or dismissed study
+    /// waits for nobody).
+    pub fn urgency(&self, state: StudyState, dismissed: bool, age_seconds: i64) -> Urgency {
+        if state == StudyState::Matched || dismissed {
+            return Urgency::Fresh;
+        }
+        let hours = age_seconds.max(0) as u64 / 3600;
+        if hours >= self.red_hours {
+            Urgency::Overdue
+        } else if hours >= self.amber_hours {
+            Urgency::Old
+        } else {
+            Urgency::Fresh
+        }
+    }
+}

@@ -126,6 +126,7 @@ pub struct Store {
     match_config: crate::reconcile::MatchConfig,
     dismiss_config: DismissConfig,
     imaging_config: crate::imaging::ImagingConfig,
+    queue_config: crate::model::QueueConfig,
 }
 
 /// The parts of the workspace's `config.toml` the store uses.
@@ -139,6 +140,7 @@ struct ConfigFile {
     reconcile: crate::reconcile::MatchConfig,
     dismiss: DismissConfig,
     imaging: crate::imaging::ImagingConfig,
+    queue: crate::model::QueueConfig,
 }
 
 /// `[worklist]` in `config.toml`.
@@ -228,6 +230,7 @@ impl Store {
         let match_config = config.reconcile;
         let dismiss_config = config.dismiss;
         let imaging_config = config.imaging;
+        let queue_config = config.queue;
         let blobs = Arc::new(BlobStore::new(workspace.blob_dir(), workspace.tmp_dir()));
         schema::migrate(&mut conn, |version, tx| {
             upgrade::after_script(version, tx, &blobs, &rules)
@@ -245,6 +248,7 @@ impl Store {
             match_config,
             dismiss_config,
             imaging_config,
+            queue_config,
         };
         store.apply_rule_settings()?;
         Ok(store)
@@ -307,6 +311,11 @@ impl Store {
     /// CLI with `imaging::limits::apply_config`).
     pub fn imaging_config(&self) -> &crate::imaging::ImagingConfig {
         &self.imaging_config
+    }
+
+    /// `[queue]`: when an open exception is marked old.
+    pub fn queue_config(&self) -> crate::model::QueueConfig {
+        self.queue_config
     }
 
     pub fn workspace(&self) -> &Workspace {

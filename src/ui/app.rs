@@ -42,6 +42,8 @@ pub struct DeskApp {
     pub worklist_view: WorklistView,
     pub nodes_window: NodesWindow,
     pub reports_view: super::reports_view::ReportsView,
+    /// The keyboard overlay (`?`, F1).
+    pub key_help: bool,
 }
 
 impl DeskApp {
@@ -83,6 +85,7 @@ impl DeskApp {
             worklist_view: WorklistView::default(),
             reports_view: Default::default(),
             nodes_window: NodesWindow::default(),
+            key_help: false,
         }
     }
 
@@ -418,6 +421,13 @@ impl DeskApp {
             if !self.state.show_detail && ui.button("Show details").clicked() {
                 out.push(UiCommand::OpenDetail);
             }
+            if ui
+                .button("Keys")
+                .on_hover_text("Every key of the desk (? or F1)")
+                .clicked()
+            {
+                self.key_help = !self.key_help;
+            }
         });
         out
     }
@@ -577,6 +587,7 @@ impl eframe::App for DeskApp {
             &ctx,
             self.rt.correct.pending.as_mut(),
         ));
+        super::key_help::key_help_ui(&ctx, &mut self.key_help);
         commands.extend(super::send_confirm::send_confirm_ui(
             &ctx,
             self.rt.send_confirm.as_ref(),

@@ -320,7 +320,7 @@ pub fn thumb_tile_ui(
                     rect.right_bottom() - egui::vec2(3.0, 2.0),
                     egui::Align2::RIGHT_BOTTOM,
                     format!("{frames} fr"),
-                    egui::FontId::proportional(10.0),
+                    egui::FontId::proportional(super::theme::MIN_TEXT_SIZE),
                     egui::Color32::from_gray(220),
                 );
             }
@@ -343,7 +343,7 @@ pub fn thumb_tile_ui(
                 rect.center(),
                 egui::Align2::CENTER_CENTER,
                 "no image",
-                egui::FontId::proportional(11.0),
+                egui::FontId::proportional(super::theme::MIN_TEXT_SIZE),
                 egui::Color32::from_gray(160),
             );
             response.on_hover_text("This instance holds no pixel data (a report, a plan, a state).")
@@ -359,7 +359,7 @@ pub fn thumb_tile_ui(
                 rect.center(),
                 egui::Align2::CENTER_CENTER,
                 "cannot render",
-                egui::FontId::proportional(11.0),
+                egui::FontId::proportional(super::theme::MIN_TEXT_SIZE),
                 visuals.error_fg_color,
             );
             response.on_hover_text(format!("cannot_render: {why}"))

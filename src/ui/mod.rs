@@ -10,6 +10,7 @@ mod edit_form;
 mod header_panel;
 mod images;
 mod import_dialog;
+mod key_help;
 mod network_data;
 mod node_map_window;
 mod nodes_window;

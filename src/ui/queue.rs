@@ -9,22 +9,25 @@ use super::runtime::Runtime;
 use super::state::{DeskState, SortColumn, UiCommand};
 use super::theme::state_chip;
 use crate::fsutil::human_age;
+use crate::model::Urgency;
 
 pub const ROW_HEIGHT: f32 = 22.0;
 /// Row height with the thumbnail column on.
 pub const THUMB_ROW_HEIGHT: f32 = 44.0;
 
+/// What says what is urgent comes first (state, age, patient, findings), so it stays in
+/// view beside the detail panel on a 1280-pixel screen.
 const COLUMNS: [(&str, SortColumn); 10] = [
     ("State", SortColumn::State),
+    ("Age", SortColumn::Age),
     ("Patient", SortColumn::Patient),
+    ("Findings", SortColumn::State),
     ("Patient ID", SortColumn::PatientId),
     ("Accession", SortColumn::Accession),
     ("Mod", SortColumn::Modality),
     ("Study date", SortColumn::StudyDate),
     ("Ser/Inst", SortColumn::Instances),
     ("Source", SortColumn::Source),
-    ("Age", SortColumn::Age),
-    ("Findings", SortColumn::State),
 ];
 
 /// Draws the queue. `scroll_to` brings a view row into sight (keyboard navigation).
@@ -71,20 +74,25 @@ pub fn queue_ui(
         }
         let mut table = table
             .column(Column::exact(112.0))
+            .column(Column::exact(64.0))
             .column(
-                Column::initial(180.0)
+                Column::initial(170.0)
                     .at_least(80.0)
+                    .clip(true)
+                    .resizable(true),
+            )
+            .column(
+                Column::initial(200.0)
+                    .at_least(100.0)
                     .clip(true)
                     .resizable(true),
             )
             .column(Column::initial(80.0).clip(true).resizable(true))
             .column(Column::initial(80.0).clip(true).resizable(true))
             .column(Column::initial(46.0).clip(true))
-            .column(Column::initial(80.0).clip(true))
-            .column(Column::initial(56.0))
-            .column(Column::initial(100.0).clip(true).resizable(true))
-            .column(Column::exact(56.0))
-            .column(Column::remainder().at_least(120.0).clip(true))
+            .column(Column::initial(90.0).clip(true))
+            .column(Column::initial(64.0))
+            .column(Column::remainder().at_least(80.0).clip(true))
             .min_scrolled_height(0.0);
         if let Some(row) = scroll_to {
             table = table.scroll_to_row(row, None);
@@ -165,7 +173,41 @@ pub fn queue_ui(
                         }
                     });
                     row.col(|ui| {
+                        let age = now - r.first_seen_unix;
+                        let urgency = rt.queue_config.urgency(r.state, r.dismissed.is_some(), age);
+                        let dark = ui.visuals().dark_mode;
+                        let text = RichText::new(human_age(age));
+                        let (text, hint) = match urgency {
+                            Urgency::Fresh => (text, None),
+                            Urgency::Old => (
+                                text.strong()
+                                    .color(super::theme::urgency_color(urgency, dark)),
+                                Some(format!("Waiting over {} h", rt.queue_config.amber_hours)),
+                            ),
+                            Urgency::Overdue => (
+                                text.strong()
+                                    .color(super::theme::urgency_color(urgency, dark)),
+                                Some(format!("Waiting over {} h", rt.queue_config.red_hours)),
+                            ),
+                        };
+                        let resp = ui.label(text);
+                        if let Some(h) = hint {
+                            resp.on_hover_text(h);
+                        }
+                    });
+                    row.col(|ui| {
                         ui.label(&r.patient_name);
+                    });
+                    row.col(|ui| {
+                        let summary = r.finding_summary();
+                        let resp = ui.label(&summary);
+                        if !r.findings.is_empty() {
+                            resp.on_hover_ui(|ui| {
+                                for f in &r.findings {
+                                    ui.label(format!("[{}] {}", f.code, f.message));
+                                }
+                            });
+                        }
                     });
                     row.col(|ui| {
                         ui.label(&r.patient_id);
@@ -184,20 +226,6 @@ pub fn queue_ui(
                     });
                     row.col(|ui| {
                         ui.label(short_source(&r.source)).on_hover_text(&r.source);
-                    });
-                    row.col(|ui| {
-                        ui.label(human_age(now - r.first_seen_unix));
-                    });
-                    row.col(|ui| {
-                        let summary = r.finding_summary();
-                        let resp = ui.label(&summary);
-                        if !r.findings.is_empty() {
-                            resp.on_hover_ui(|ui| {
-                                for f in &r.findings {
-                                    ui.label(format!("[{}] {}", f.code, f.message));
-                                }
-                            });
-                        }
                     });
                     if row.response().clicked() {
                         commands.push(UiCommand::Select(r.id));

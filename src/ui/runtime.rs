@@ -97,6 +97,8 @@ pub struct Runtime {
     pub dismiss_reasons: Vec<String>,
     /// `[send] unmatched`: whether a study not matched and whole may be sent after asking.
     pub send_policy: crate::send::readiness::UnmatchedSends,
+    /// `[queue]`: when an open exception is marked old.
+    pub queue_config: crate::model::QueueConfig,
     /// The question asked before sending a study that is not matched and whole.
     pub send_confirm: Option<super::send_confirm::SendConfirm>,
     /// The Reports view's last report.
@@ -158,6 +160,7 @@ impl Runtime {
             .collect();
         let dismiss_reasons = store.dismiss_reasons().to_vec();
         let send_policy = store.send_config().unmatched;
+        let queue_config = store.queue_config();
         let wake = Arc::new(wake);
         let wake_images = Arc::clone(&wake);
         let cache = crate::imaging::ThumbCache::new(
@@ -190,6 +193,7 @@ impl Runtime {
             correct: Default::default(),
             dismiss_reasons,
             send_policy,
+            queue_config,
             send_confirm: None,
             report: None,
             node_map: Default::default(),
@@ -504,8 +508,8 @@ impl Runtime {
                 SortColumn::StudyDate => ra.study_date.cmp(&rb.study_date),
                 SortColumn::Instances => ra.instances.cmp(&rb.instances),
                 SortColumn::Source => ra.source.cmp(&rb.source),
-                // Oldest first = largest age first.
-                SortColumn::Age => ra.first_seen_unix.cmp(&rb.first_seen_unix),
+                // By age: ascending (▲) is youngest first, as the arrow says.
+                SortColumn::Age => rb.first_seen_unix.cmp(&ra.first_seen_unix),
             };
             let ord = ord.then(ra.id.cmp(&rb.id));
             if key.ascending { ord } else { ord.reverse() }

@@ -24,7 +24,7 @@ pub fn series_strip_ui(ui: &mut egui::Ui, d: &StudyDetail, images: &Images) -> V
                     rect.center(),
                     egui::Align2::CENTER_CENTER,
                     "no images",
-                    egui::FontId::proportional(11.0),
+                    egui::FontId::proportional(super::theme::MIN_TEXT_SIZE),
                     ui.visuals().weak_text_color(),
                 );
             }

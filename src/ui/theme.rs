@@ -32,7 +32,28 @@ pub fn apply_theme(ctx: &egui::Context, dark: bool) {
     } else {
         egui::Theme::Light
     });
+    ctx.all_styles_mut(readable_text);
 }
+
+/// No text under 12 points: egui's small style (9 points) carried file paths, the header
+/// panel and the same/differs tags, too small to read at a reading-room distance.
+fn readable_text(style: &mut egui::Style) {
+    use egui::{FontFamily as F, FontId, TextStyle as T};
+    for (text_style, size, family) in [
+        (T::Small, 12.0, F::Proportional),
+        (T::Body, 13.5, F::Proportional),
+        (T::Button, 13.5, F::Proportional),
+        (T::Monospace, 12.5, F::Monospace),
+        (T::Heading, 19.0, F::Proportional),
+    ] {
+        style
+            .text_styles
+            .insert(text_style, FontId::new(size, family));
+    }
+}
+
+/// The smallest text size the desk draws (tests hold the desk to it).
+pub const MIN_TEXT_SIZE: f32 = 12.0;
 
 pub fn state_color(state: StudyState, dark: bool) -> Color32 {
     match (state, dark) {
@@ -69,4 +90,31 @@ pub fn verdict_color(verdict: crate::model::Verdict, dark: bool) -> Option<Color
 pub fn state_chip(ui: &mut egui::Ui, state: StudyState) -> egui::Response {
     let color = state_color(state, ui.visuals().dark_mode);
     ui.label(RichText::new(state.as_str()).color(color).strong())
+}
+
+/// The age of an open exception past the site's marks: amber, then red.
+pub fn urgency_color(u: crate::model::Urgency, dark: bool) -> Color32 {
+    match u {
+        crate::model::Urgency::Fresh => {
+            if dark {
+                Color32::from_gray(200)
+            } else {
+                Color32::from_gray(40)
+            }
+        }
+        crate::model::Urgency::Old => {
+            if dark {
+                Color32::from_rgb(255, 190, 60)
+            } else {
+                Color32::from_rgb(170, 95, 0)
+            }
+        }
+        crate::model::Urgency::Overdue => {
+            if dark {
+                Color32::from_rgb(255, 110, 100)
+            } else {
+                Color32::from_rgb(190, 20, 20)
+            }
+        }
+    }
 }

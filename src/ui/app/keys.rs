@@ -10,7 +10,8 @@ use super::DeskApp;
 
 impl DeskApp {
     /// Keyboard: arrows/PageUp/PageDown/Home/End move the selection, Enter opens the detail,
-    /// Ctrl+F focuses the search, Escape clears it, Ctrl+I imports, F5 reloads.
+    /// Ctrl+F focuses the search, Escape closes the topmost window or clears the search,
+    /// Ctrl+I imports, F5 reloads, `?`/F1 lists every key (`key_help::KEYS`).
     pub(super) fn keys(&mut self, ctx: &egui::Context) -> Vec<UiCommand> {
         if self.import_dialog.open {
             return Vec::new();
@@ -20,6 +21,20 @@ impl DeskApp {
         // (the search field, the viewer).
         if let Some(cmd) = self.escape_closes_window(ctx) {
             out.extend(cmd);
+            return out;
+        }
+        // `?` (typed, so any layout) and F1 show every key; not while typing in a field.
+        let typing = ctx.egui_wants_keyboard_input();
+        let asked = ctx.input_mut(|i| {
+            let f1 = i.consume_key(Modifiers::NONE, Key::F1);
+            let question = !typing
+                && i.events
+                    .iter()
+                    .any(|e| matches!(e, egui::Event::Text(t) if t == "?"));
+            f1 || question
+        });
+        if asked {
+            self.key_help = !self.key_help;
             return out;
         }
         if let Some(v) = &mut self.viewer {
@@ -103,7 +118,8 @@ impl DeskApp {
     /// is then left for the rest of the desk).
     fn escape_closes_window(&mut self, ctx: &egui::Context) -> Option<Vec<UiCommand>> {
         let c = &self.rt.correct;
-        let any = self.rt.send_confirm.is_some()
+        let any = self.key_help
+            || self.rt.send_confirm.is_some()
             || c.pending.is_some()
             || c.edit.is_some()
             || c.actions.is_some()
@@ -115,7 +131,10 @@ impl DeskApp {
             return None;
         }
         let c = &self.rt.correct;
-        let cmd = if self.rt.send_confirm.is_some() {
+        let cmd = if self.key_help {
+            self.key_help = false;
+            Vec::new()
+        } else if self.rt.send_confirm.is_some() {
             vec![UiCommand::CancelSend]
         } else if c.pending.is_some() {
             vec![UiCommand::CancelCorrection]
