@@ -65,6 +65,21 @@ pub fn iso_date(d: &str) -> String {
     }
 }
 
+/// A DICOM time (HHMMSS.FFFFFF, any prefix of it) as `HH:MM:SS` (or `HH:MM`); anything
+/// else as it is.
+pub fn dicom_time(t: &str) -> String {
+    let t = t.trim();
+    let whole = t.split('.').next().unwrap_or("");
+    if !whole.bytes().all(|b| b.is_ascii_digit()) {
+        return t.to_string();
+    }
+    match whole.len() {
+        6 => format!("{}:{}:{}", &whole[0..2], &whole[2..4], &whole[4..6]),
+        4 => format!("{}:{}", &whole[0..2], &whole[2..4]),
+        _ => t.to_string(),
+    }
+}
+
 /// An RFC 3339 time (as stored, in UTC) as the desk shows it: local time,
 /// `YYYY-MM-DD HH:MM`. Anything that does not parse is returned as it is. (UTC stays in the
 /// JSON and the database; people read their own clock.)
@@ -112,5 +127,9 @@ mod time_tests {
         assert_eq!(super::local_time("yesterday"), "yesterday");
         assert_eq!(super::iso_date("19990419"), "1999-04-19");
         assert_eq!(super::iso_date("1999-04-19"), "1999-04-19");
+        assert_eq!(super::dicom_time("150000"), "15:00:00");
+        assert_eq!(super::dicom_time("0930"), "09:30");
+        assert_eq!(super::dicom_time("153012.25"), "15:30:12");
+        assert_eq!(super::dicom_time("3 pm"), "3 pm");
     }
 }

@@ -45,20 +45,23 @@ fn xvfb() -> Xvfb {
     panic!("no free X display for Xvfb");
 }
 
-#[test]
-fn the_desk_draws_the_demo_in_a_real_window() {
+/// Runs `qcdesk demo --screenshot` with `extra` arguments under Xvfb; the picture, checked
+/// to be a real window (its size) and not blank (many distinct colours).
+fn shoot(extra: &[&str]) -> image::RgbaImage {
     let x = xvfb();
     let ws = tempfile::tempdir().unwrap();
     let xdg = tempfile::tempdir().unwrap();
     let png = ws.path().join("shot.png");
+    let mut args = vec![
+        "--workspace",
+        ws.path().to_str().unwrap(),
+        "demo",
+        "--screenshot",
+        png.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
     let out = Command::new(bin())
-        .args([
-            "--workspace",
-            ws.path().to_str().unwrap(),
-            "demo",
-            "--screenshot",
-            png.to_str().unwrap(),
-        ])
+        .args(&args)
         .env("DISPLAY", &x.1)
         .env_remove("WAYLAND_DISPLAY")
         .env("XDG_DATA_HOME", xdg.path())
@@ -66,7 +69,7 @@ fn the_desk_draws_the_demo_in_a_real_window() {
         .unwrap();
     assert!(
         out.status.success(),
-        "demo --screenshot failed: {}",
+        "demo --screenshot {extra:?} failed: {}",
         stderr(&out)
     );
     let img = image::open(&png).expect("a PNG").to_rgba8();
@@ -76,14 +79,55 @@ fn the_desk_draws_the_demo_in_a_real_window() {
         img.width(),
         img.height()
     );
-    // Not a blank window: many distinct colours (text, state colours, stripes).
     let mut colours = std::collections::HashSet::new();
     for p in img.pixels().step_by(7) {
         colours.insert(p.0);
     }
     assert!(
         colours.len() > 50,
-        "the window looks empty ({} colours)",
+        "the window looks empty ({} colours) for {extra:?}",
         colours.len()
     );
+    img
+}
+
+#[test]
+fn the_desk_draws_the_demo_in_a_real_window() {
+    shoot(&[]);
+}
+
+/// The pixels of `img` in `colour` (within a small tolerance) inside the rectangle.
+fn count_near(img: &image::RgbaImage, colour: [u8; 3], x0: u32, x1: u32) -> usize {
+    img.enumerate_pixels()
+        .filter(|(x, _, p)| {
+            *x >= x0
+                && *x < x1
+                && p.0[..3]
+                    .iter()
+                    .zip(colour)
+                    .all(|(a, b)| (*a as i32 - b as i32).abs() <= 6)
+        })
+        .count()
+}
+
+#[test]
+fn the_reports_view_draws_its_bars_in_strong_colours() {
+    let img = shoot(&["--view", "reports"]);
+    // The exception bars' fill (light theme): solid, not a pale wash.
+    let strong = count_near(&img, [205, 100, 20], 0, img.width());
+    assert!(strong > 2000, "{strong} pixels of the bars' colour");
+}
+
+#[test]
+fn the_node_map_scene_draws_the_map_over_the_queue() {
+    let img = shoot(&["--view", "node-map"]);
+    // Sender lines are coloured by exception rate: red-to-green strokes are present.
+    let mut coloured = 0;
+    for p in img.pixels() {
+        let [r, g, b, _] = p.0;
+        if b == 60 && (r > 100 || g > 100) && r.abs_diff(g) > 40 {
+            coloured += 1;
+        }
+    }
+    assert!(coloured > 200, "{coloured} pixels of rate-coloured lines");
 }

@@ -39,7 +39,8 @@ fn an_unmatched_study_shows_its_candidate_orders_and_why() {
         "the CT order of the day"
     );
     let why = h.state().rt.candidates.as_ref().unwrap().ranking.candidates[0].score;
-    h.get_by_label(&format!("Why A240113 scores {why}")).click();
+    h.get_by_label(&format!("Why A240113 scores {why}/100"))
+        .click();
     h.run_steps(3);
     assert!(
         h.query_by_label_contains("patient ID 1004714 is the order's")
@@ -254,8 +255,11 @@ fn the_reports_view_shows_its_plots_counts_a_dismissal_and_leads_to_the_queue() 
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Num3);
     step_until(&mut h, "the report", |a| a.rt.report.is_some());
     h.run_steps(3);
+    assert!(
+        h.query_by_label_contains("Arrivals (light) and exceptions (dark) per day")
+            .is_some()
+    );
     for title in [
-        "Arrivals (light) and exceptions (dark) per day",
         "Open exceptions by age",
         "Hours to resolve per modality (p90 light, median dark)",
         "Exception rate per modality (%)",

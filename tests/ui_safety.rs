@@ -346,3 +346,32 @@ fn the_queue_at_1280_px_shows_state_patient_age_and_findings() {
     assert!(h.state().state.show_detail);
     assert!(h.query_all_by_label("Study").count() >= 1);
 }
+
+#[test]
+fn the_detail_panel_keeps_its_width_whatever_the_study() {
+    let ws = demo_workspace();
+    let mut h = desk_with_thumbnails(ws.path());
+    loaded(&mut h);
+    let ids: Vec<i64> = h.state().rt.rows.iter().map(|r| r.id).collect();
+    // The panel's title "Study" stands at its left edge.
+    let panel_left = |h: &Harness<'_, DeskApp>| {
+        h.query_all_by(|n| n.raw_bounds().is_some() && n.value().as_deref() == Some("Study"))
+            .map(|n| n.rect().left())
+            .next()
+            .expect("the detail panel")
+    };
+    let first = panel_left(&h);
+    assert!(1500.0 - first < 500.0, "default width: {}", 1500.0 - first);
+    for id in ids {
+        show(&mut h, id);
+        step_until(&mut h, "the candidates and history", |a| {
+            a.rt.running.is_empty()
+        });
+        h.run_steps(3);
+        assert!(
+            (panel_left(&h) - first).abs() < 1.0,
+            "study {id} widened the panel to {}",
+            1500.0 - panel_left(&h)
+        );
+    }
+}

@@ -393,7 +393,7 @@ enum Command {
         /// Open the desk with this study selected (queue id, Study Instance UID or accession).
         #[arg(long, value_name = "STUDY", conflicts_with = "no_gui")]
         select: Option<String>,
-        /// Open the desk on this view: queue or worklist.
+        /// Open the desk on this view: queue, worklist, reports or node-map.
         #[arg(long, value_parser = parse_view, conflicts_with = "no_gui")]
         view: Option<DeskView>,
         #[arg(long)]
@@ -428,6 +428,8 @@ enum DeskView {
     Queue,
     Worklist,
     Reports,
+    /// The queue with the node map window open over it.
+    NodeMap,
 }
 
 fn parse_view(s: &str) -> Result<DeskView, String> {
@@ -435,7 +437,10 @@ fn parse_view(s: &str) -> Result<DeskView, String> {
         "queue" => Ok(DeskView::Queue),
         "worklist" => Ok(DeskView::Worklist),
         "reports" => Ok(DeskView::Reports),
-        _ => Err(format!("unknown view '{s}' (queue, worklist, reports)")),
+        "node-map" | "nodemap" => Ok(DeskView::NodeMap),
+        _ => Err(format!(
+            "unknown view '{s}' (queue, worklist, reports, node-map)"
+        )),
     }
 }
 
@@ -452,10 +457,11 @@ fn run_desk(
         screenshot,
         select,
         view: view.map(|v| match v {
-            DeskView::Queue => crate::ui::View::Queue,
+            DeskView::Queue | DeskView::NodeMap => crate::ui::View::Queue,
             DeskView::Worklist => crate::ui::View::Worklist,
             DeskView::Reports => crate::ui::View::Reports,
         }),
+        node_map: view == Some(DeskView::NodeMap),
     })
 }
 

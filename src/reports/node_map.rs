@@ -36,9 +36,75 @@ pub fn node_map(store: &Store) -> Result<NodeMap, StoreError> {
             port: store.local_port()?,
         },
         nodes: store.nodes()?,
-        peers: store.peer_counts()?,
+        peers: merge_ports(store.peer_counts()?),
         senders: store.senders()?,
     })
+}
+
+/// The host of a peer address: `host:port`, `[v6]:port`, or a bare host or IPv6 address.
+fn peer_host(address: &str) -> &str {
+    if let Some(rest) = address.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match address.split_once(':') {
+        // One colon: host and port. More: a bare IPv6 address.
+        Some((host, port)) if !port.contains(':') => host,
+        _ => address,
+    }
+}
+
+/// One peer per AE title and host: the addresses an archive's outgoing associations come
+/// from carry ephemeral ports, and each would otherwise stand as a node of its own.
+pub fn merge_ports(peers: Vec<PeerCounts>) -> Vec<PeerCounts> {
+    // The store counts a host-only address's associations over every port of that host (a
+    // superset of its host:port rows); rows with ports count their own.
+    let mut out: Vec<(PeerCounts, bool)> = Vec::new();
+    for p in peers {
+        let host = peer_host(&p.ae.address).to_string();
+        let host_row = host == p.ae.address;
+        match out
+            .iter_mut()
+            .find(|(o, _)| o.ae.ae_title == p.ae.ae_title && o.ae.address == host)
+        {
+            Some((o, o_host_row)) => {
+                match (*o_host_row, host_row) {
+                    (true, _) => {}
+                    (false, true) => {
+                        o.instances = p.instances;
+                        o.failures = p.failures;
+                        *o_host_row = true;
+                    }
+                    (false, false) => {
+                        o.instances += p.instances;
+                        o.failures += p.failures;
+                    }
+                }
+                o.ae.associations += p.ae.associations;
+                if p.ae.last_seen > o.ae.last_seen {
+                    o.ae.last_seen = p.ae.last_seen.clone();
+                    o.ae.implementation_version = p.ae.implementation_version.clone();
+                    o.ae.implementation_class_uid = p.ae.implementation_class_uid.clone();
+                }
+                if p.ae.first_seen < o.ae.first_seen {
+                    o.ae.first_seen = p.ae.first_seen.clone();
+                }
+            }
+            None => {
+                let mut p = p;
+                p.ae.address = host;
+                out.push((p, host_row));
+            }
+        }
+    }
+    out.into_iter().map(|(p, _)| p).collect()
+}
+
+/// The network counts of a configured node: its AE title met on its host.
+pub fn node_peer<'a>(m: &'a NodeMap, n: &DicomNode) -> Option<&'a PeerCounts> {
+    m.peers
+        .iter()
+        .find(|p| p.ae.ae_title == n.ae_title && (p.ae.address == n.host || n.host.is_empty()))
+        .or_else(|| m.peers.iter().find(|p| p.ae.ae_title == n.ae_title))
 }
 
 /// A colour from green (no exceptions) to red (all of them).
@@ -96,7 +162,7 @@ fn node_lines(n: &DicomNode) -> Vec<String> {
 }
 
 /// Peers that are neither a configured node nor a sender's AE title.
-fn other_peers(m: &NodeMap) -> Vec<&PeerCounts> {
+pub fn other_peers(m: &NodeMap) -> Vec<&PeerCounts> {
     m.peers
         .iter()
         .filter(|p| {
@@ -275,4 +341,59 @@ pub fn to_svg(m: &NodeMap) -> String {
     draw_box(&mut s, x_mid, mid, &me, "qcdesk");
     s.push_str("</svg>\n");
     s
+}
+
+#[cfg(test)]
+mod merge_tests {
+    use super::*;
+    use crate::store::RemoteAe;
+
+    fn peer(ae: &str, address: &str, associations: i64, instances: i64) -> PeerCounts {
+        PeerCounts {
+            ae: RemoteAe {
+                ae_title: ae.into(),
+                address: address.into(),
+                implementation_class_uid: String::new(),
+                implementation_version: String::new(),
+                first_seen: "2026-12-01T00:00:00Z".into(),
+                last_seen: "2026-12-01T00:00:00Z".into(),
+                associations,
+            },
+            instances,
+            failures: 0,
+        }
+    }
+
+    #[test]
+    fn ephemeral_ports_of_one_ae_on_one_host_are_one_peer() {
+        let merged = merge_ports(vec![
+            peer("ARCHIVE", "127.0.0.1:40512", 1, 10),
+            peer("ARCHIVE", "127.0.0.1:40777", 2, 5),
+            peer("ARCHIVE", "127.0.0.1", 1, 15),
+            peer("ARCHIVE", "10.0.0.2:104", 1, 1),
+            peer("CT1", "127.0.0.1:40001", 1, 3),
+            peer("V6", "[::1]:4242", 1, 1),
+            peer("V6", "::1", 1, 1),
+        ]);
+        let names: Vec<(&str, &str, i64, i64)> = merged
+            .iter()
+            .map(|p| {
+                (
+                    p.ae.ae_title.as_str(),
+                    p.ae.address.as_str(),
+                    p.ae.associations,
+                    p.instances,
+                )
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("ARCHIVE", "127.0.0.1", 4, 15),
+                ("ARCHIVE", "10.0.0.2", 1, 1),
+                ("CT1", "127.0.0.1", 1, 3),
+                ("V6", "::1", 2, 1),
+            ]
+        );
+    }
 }

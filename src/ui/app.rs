@@ -441,7 +441,8 @@ impl DeskApp {
         // Thumbnails and the worklist too: the picture must show what a user sees.
         let images_idle = self.rt.images.busy() == (0, 0)
             && (self.state.view != View::Worklist || self.rt.worklist.generation > 0)
-            && (self.state.view != View::Reports || self.rt.report.is_some());
+            && (self.state.view != View::Reports || self.rt.report.is_some())
+            && (!self.rt.node_map.open || self.rt.node_map.map.is_some());
         let settled =
             self.rt.queue_loads > 0 && self.rt.running.is_empty() && detail_ready && images_idle;
         task.step(ctx, settled);
@@ -496,10 +497,12 @@ impl eframe::App for DeskApp {
         });
         // The viewer takes the whole area below the top bar (it has its own header panel).
         if self.state.show_detail && self.viewer.is_none() && self.state.view == View::Queue {
+            // Wide enough for the study against its order; the queue keeps State, Age,
+            // Patient and Findings in view beside it on a 1280-pixel screen.
             egui::Panel::right("detail")
                 .resizable(true)
-                .default_size(440.0)
-                .min_size(280.0)
+                .default_size(480.0)
+                .min_size(320.0)
                 .show(ui, |ui| {
                     ui.horizontal(|ui| {
                         ui.label(egui::RichText::new("Study").strong());

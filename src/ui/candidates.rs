@@ -27,7 +27,7 @@ pub fn candidates_ui(ui: &mut egui::Ui, c: &StudyCandidates) -> Vec<UiCommand> {
     let dark = ui.visuals().dark_mode;
     for (n, (cand, order)) in c.ranking.candidates.iter().zip(&c.orders).enumerate() {
         let clear = c.ranking.auto_match.as_deref() == Some(cand.accession.as_str()) && n == 0;
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             let color = if clear {
                 state_color(StudyState::Matched, dark)
             } else if cand.ambiguous {
@@ -36,11 +36,11 @@ pub fn candidates_ui(ui: &mut egui::Ui, c: &StudyCandidates) -> Vec<UiCommand> {
                 ui.visuals().text_color()
             };
             ui.label(
-                RichText::new(format!("{:>3}", cand.score))
+                RichText::new(format!("{:>3}/100", cand.score))
                     .monospace()
                     .color(color),
             )
-            .on_hover_text("Score out of 100");
+            .on_hover_text("How well the order fits the study, out of 100");
             ui.label(RichText::new(&cand.accession).strong());
             ui.label(format!(
                 "{} {} · {} · {}",
@@ -66,7 +66,7 @@ pub fn candidates_ui(ui: &mut egui::Ui, c: &StudyCandidates) -> Vec<UiCommand> {
                 });
             }
         });
-        egui::CollapsingHeader::new(format!("Why {} scores {}", cand.accession, cand.score))
+        egui::CollapsingHeader::new(format!("Why {} scores {}/100", cand.accession, cand.score))
             .id_salt(("candidate", c.study, n))
             .show(ui, |ui| {
                 for r in &cand.reasons {

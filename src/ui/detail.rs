@@ -109,6 +109,7 @@ pub fn study_ui(
             // The pictures first: a chest in a knee order shows before anything is read.
             commands.extend(series_strip_ui(ui, d, images));
             ui.add_space(4.0);
+            let value_w = (ui.available_width() - 110.0).max(120.0);
             egui::Grid::new("demographics")
                 .num_columns(2)
                 .spacing([12.0, 3.0])
@@ -116,7 +117,7 @@ pub fn study_ui(
                 .show(ui, |ui| {
                     let mut field = |k: &str, v: &str| {
                         ui.label(RichText::new(k).weak());
-                        ui.label(if v.is_empty() { "—" } else { v });
+                        wrapped(ui, RichText::new(if v.is_empty() { "—" } else { v }), value_w);
                         ui.end_row();
                     };
                     field("Patient ID", &r.patient_id);
@@ -127,7 +128,11 @@ pub fn study_ui(
                     field("Modality", &r.modality);
                     field(
                         "Study date",
-                        &format!("{} {}", crate::text::iso_date(&r.study_date), d.study_time),
+                        &format!(
+                            "{} {}",
+                            crate::text::iso_date(&r.study_date),
+                            crate::text::dicom_time(&d.study_time)
+                        ),
                     );
                     field("Description", &r.study_description);
                     field("Referring", &d.referring_physician);
@@ -295,6 +300,9 @@ fn order_ui(ui: &mut egui::Ui, d: &StudyDetail) {
         return;
     }
     let dark = ui.visuals().dark_mode;
+    // The two value columns share what the panel has beside the field names and the verdicts,
+    // so that the grid follows the panel's width instead of widening it.
+    let value_w = ((ui.available_width() - 130.0 - 70.0 - 36.0) / 2.0).max(90.0);
     for (n, c) in d.orders.iter().enumerate() {
         let o = &c.order;
         ui.label(
@@ -325,8 +333,9 @@ fn order_ui(ui: &mut egui::Ui, d: &StudyDetail) {
                             None => t,
                         }
                     };
-                    ui.label(shown(&f.study));
-                    ui.label(shown(&f.order));
+                    // Long values (UIDs) wrap: the panel keeps the width the user gave it.
+                    wrapped(ui, shown(&f.study), value_w);
+                    wrapped(ui, shown(&f.order), value_w);
                     let word = match f.verdict {
                         Verdict::Match => "same",
                         Verdict::Equivalent => "equivalent",
@@ -350,7 +359,7 @@ fn order_ui(ui: &mut egui::Ui, d: &StudyDetail) {
                     });
                     ui.end_row();
                 }
-                scheduled_row(ui, o);
+                scheduled_row(ui, o, value_w);
             });
     }
 }
@@ -365,7 +374,7 @@ pub fn verdict_name(v: Verdict) -> &'static str {
     }
 }
 
-fn scheduled_row(ui: &mut egui::Ui, o: &WorklistItem) {
+fn scheduled_row(ui: &mut egui::Ui, o: &WorklistItem, value_w: f32) {
     ui.label(RichText::new("Scheduled").weak());
     ui.label("");
     // A RIS may send anything here: slice only what is plain ASCII.
@@ -379,11 +388,15 @@ fn scheduled_row(ui: &mut egui::Ui, o: &WorklistItem) {
         (Some(h), Some(m)) => format!("{h}:{m}"),
         _ => time.to_string(),
     };
-    ui.label(format!(
-        "{} {time} on {}",
-        crate::text::iso_date(date),
-        o.station_ae
-    ));
+    wrapped(
+        ui,
+        RichText::new(format!(
+            "{} {time} on {}",
+            crate::text::iso_date(date),
+            o.station_ae
+        )),
+        value_w,
+    );
     ui.label("");
     ui.end_row();
 }
@@ -426,4 +439,12 @@ fn dismissal_banner_ui(
             }
         });
     out
+}
+
+/// A grid cell at most `max` points wide, its text wrapped.
+fn wrapped(ui: &mut egui::Ui, text: RichText, max: f32) {
+    ui.vertical(|ui| {
+        ui.set_max_width(max);
+        ui.add(egui::Label::new(text).wrap());
+    });
 }

@@ -53,6 +53,8 @@ pub struct DeskOptions {
     pub select: Option<String>,
     /// Open on this view instead of the saved one.
     pub view: Option<View>,
+    /// Open the node map window too.
+    pub node_map: bool,
 }
 
 /// Opens the desk window on a workspace and runs until it is closed.
@@ -80,6 +82,7 @@ pub fn run_desk(opts: DeskOptions) -> anyhow::Result<()> {
     let workspace = opts.workspace.clone();
     let shot = opts.screenshot.clone();
     let view = opts.view;
+    let node_map = opts.node_map;
     eframe::run_native(
         "qcdesk",
         native,
@@ -87,6 +90,9 @@ pub fn run_desk(opts: DeskOptions) -> anyhow::Result<()> {
             let mut app = DeskApp::new(cc, workspace, store, !screenshot);
             if let Some(v) = view {
                 app.show_view(v);
+            }
+            if node_map {
+                app.open_node_map();
             }
             if let Some(id) = select {
                 app.select_for_test(id);

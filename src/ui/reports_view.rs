@@ -5,7 +5,7 @@
 //! `reports`, computed off the UI thread.
 
 use egui::RichText;
-use egui_plot::{Bar, BarChart, Plot};
+use egui_plot::{Bar, BarChart, Plot, PlotPoint, Text};
 
 use super::state::UiCommand;
 use crate::reports::{GroupBy, Report, hours};
@@ -27,7 +27,55 @@ impl Default for ReportsView {
     }
 }
 
-/// A bar chart with a title; returns the index of a bar clicked.
+/// What a chart's values are, for its axis and its bars' labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    Count,
+    Percent,
+    Hours,
+}
+
+impl Unit {
+    fn format(self, v: f64) -> String {
+        match self {
+            Unit::Count => format!("{v:.0}"),
+            Unit::Percent => format!("{v:.0}%"),
+            Unit::Hours if v < 10.0 => format!("{v:.1} h"),
+            Unit::Hours => format!("{v:.0} h"),
+        }
+    }
+}
+
+/// The smallest of 1, 2 or 5 times a power of ten that is at least `x` (at least 1).
+fn nice_step(x: f64) -> f64 {
+    let x = x.max(1.0);
+    let p = 10f64.powf(x.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * p)
+        .find(|s| *s >= x)
+        .unwrap_or(10.0 * p)
+}
+
+/// Strong, distinct fills on a light grid (the pale translucent default read as empty).
+fn bar_colours(dark: bool) -> (egui::Color32, egui::Color32) {
+    if dark {
+        (
+            egui::Color32::from_rgb(110, 160, 210),
+            egui::Color32::from_rgb(230, 140, 50),
+        )
+    } else {
+        (
+            egui::Color32::from_rgb(120, 170, 215),
+            egui::Color32::from_rgb(205, 100, 20),
+        )
+    }
+}
+
+/// A bar chart with a title: each bar labelled with its value, the value axis fitted to the
+/// data from zero (room left above the tallest bar for its label) and ticked in `unit`.
+/// `values` are (first, second) per label; the second is drawn over the first when
+/// `second`. Returns the index of a bar clicked.
 fn chart(
     ui: &mut egui::Ui,
     id: &str,
@@ -35,13 +83,40 @@ fn chart(
     labels: &[String],
     values: &[(f64, f64)],
     second: bool,
+    unit: Unit,
 ) -> Option<usize> {
     ui.label(RichText::new(title).strong());
+    let dark = ui.visuals().dark_mode;
+    let (light, strong) = bar_colours(dark);
+    let text_colour = ui.visuals().strong_text_color();
+    let top = values
+        .iter()
+        .map(|(a, b)| if second { a.max(*b) } else { *a })
+        .fold(0.0f64, f64::max);
+    // Nothing to show: say so rather than draw an empty frame with a meaningless axis.
+    if top <= 0.0 {
+        ui.add_sized(
+            [ui.available_width(), 150.0],
+            egui::Label::new(RichText::new("Nothing in this period.").weak()),
+        );
+        return None;
+    }
+    let ceiling = match unit {
+        Unit::Percent => (top * 1.2).min(110.0),
+        _ => top * 1.2,
+    };
+    let bar = |i: usize, l: &String, v: f64, width: f64, fill: egui::Color32| {
+        Bar::new(i as f64, v)
+            .name(format!("{l}: {}", unit.format(v)))
+            .width(width)
+            .fill(fill)
+            .stroke(egui::Stroke::new(1.0, fill.gamma_multiply(0.8)))
+    };
     let first: Vec<Bar> = labels
         .iter()
         .zip(values)
         .enumerate()
-        .map(|(i, (l, (a, _)))| Bar::new(i as f64, *a).name(l).width(0.7))
+        .map(|(i, (l, (a, _)))| bar(i, l, *a, 0.7, if second { light } else { strong }))
         .collect();
     let labels_x = labels.to_vec();
     let resp = Plot::new(id)
@@ -51,6 +126,17 @@ fn chart(
         .allow_scroll(false)
         .allow_boxed_zoom(false)
         .show_axes([true, true])
+        .show_grid([false, true])
+        .y_axis_min_width(40.0)
+        // About four labelled lines from zero to the top: 1, 2 or 5 times a power of ten.
+        .y_grid_spacer(egui_plot::uniform_grid_spacer(move |_| {
+            let step = nice_step(ceiling / 4.0);
+            [step, step * 5.0, step * 10.0]
+        }))
+        .include_y(0.0)
+        .include_y(ceiling)
+        .include_x(-0.6)
+        .include_x(labels.len() as f64 - 0.4)
         .x_axis_formatter(move |mark, _| {
             let i = mark.value.round();
             if (mark.value - i).abs() < 1e-6 && i >= 0.0 {
@@ -59,19 +145,44 @@ fn chart(
                 String::new()
             }
         })
+        .y_axis_formatter(move |mark, _| {
+            if mark.value < 0.0 {
+                String::new()
+            } else {
+                unit.format(mark.value)
+            }
+        })
         .show(ui, |p| {
-            let a = BarChart::new("a", first).color(egui::Color32::from_rgb(158, 202, 225));
+            p.bar_chart(BarChart::new("a", first));
             if second {
                 let b: Vec<Bar> = labels
                     .iter()
                     .zip(values)
                     .enumerate()
-                    .map(|(i, (l, (_, b)))| Bar::new(i as f64, *b).name(l).width(0.5))
+                    .map(|(i, (l, (_, b)))| bar(i, l, *b, 0.45, strong))
                     .collect();
-                p.bar_chart(a);
-                p.bar_chart(BarChart::new("b", b).color(egui::Color32::from_rgb(49, 130, 189)));
-            } else {
-                p.bar_chart(a);
+                p.bar_chart(BarChart::new("b", b));
+            }
+            // Each bar's value above it (the tallest of a pair, and the pair's second
+            // inside when they differ).
+            for (i, (a, b)) in values.iter().enumerate() {
+                let shown = if second { a.max(*b) } else { *a };
+                if shown <= 0.0 {
+                    continue;
+                }
+                let text = if second && b > &0.0 && (a - b).abs() > f64::EPSILON {
+                    format!("{} / {}", unit.format(*a), unit.format(*b))
+                } else {
+                    unit.format(shown)
+                };
+                p.text(
+                    Text::new(
+                        format!("v{i}"),
+                        PlotPoint::new(i as f64, shown),
+                        RichText::new(text).color(text_colour),
+                    )
+                    .anchor(egui::Align2::CENTER_BOTTOM),
+                );
             }
         });
     // Named for screen readers (and the UI tests, which click a bar through it).
@@ -157,24 +268,42 @@ pub fn reports_ui(
         .auto_shrink(false)
         .show(ui, |ui| {
             ui.columns(2, |cols| {
-                let days: Vec<String> = r
+                // The axis starts at the first day with arrivals (a week at least): a
+                // 30-day period whose studies came in its last 3 days is not squeezed into
+                // its right edge.
+                let first_day = r
                     .days
+                    .iter()
+                    .position(|d| d.arrivals > 0)
+                    .unwrap_or(0)
+                    .min(r.days.len().saturating_sub(7));
+                let shown_days = &r.days[first_day..];
+                let days: Vec<String> = shown_days
                     .iter()
                     .map(|d| d.date.get(5..).unwrap_or(&d.date).to_string())
                     .collect();
-                let per_day: Vec<(f64, f64)> = r
-                    .days
+                let per_day: Vec<(f64, f64)> = shown_days
                     .iter()
                     .map(|d| (d.arrivals as f64, d.exceptions as f64))
                     .collect();
+                let title = if first_day > 0 {
+                    format!(
+                        "Arrivals (light) and exceptions (dark) per day, from {} (none before)",
+                        shown_days.first().map_or("", |d| d.date.as_str())
+                    )
+                } else {
+                    "Arrivals (light) and exceptions (dark) per day".to_string()
+                };
                 if let Some(i) = chart(
                     &mut cols[0],
                     "per-day",
-                    "Arrivals (light) and exceptions (dark) per day",
+                    &title,
                     &days,
                     &per_day,
                     true,
+                    Unit::Count,
                 ) {
+                    let i = first_day + i;
                     let date = r.days.get(i).map_or("", |d| d.date.as_str());
                     out.push(show(format!("arrivals on {date}"), &m.days, i));
                 }
@@ -188,6 +317,7 @@ pub fn reports_ui(
                     &ages,
                     &age_n,
                     false,
+                    Unit::Count,
                 ) {
                     out.push(show(format!("open, {}", ages[i]), &m.ages, i));
                 }
@@ -212,6 +342,7 @@ pub fn reports_ui(
                     &keys,
                     &resolve,
                     true,
+                    Unit::Hours,
                 ) {
                     let label = format!("{} {}, arrivals", by.as_str(), keys[i]);
                     out.push(show(label, &m.group_arrivals, i));
@@ -228,6 +359,7 @@ pub fn reports_ui(
                     &keys,
                     &rates,
                     false,
+                    Unit::Percent,
                 ) {
                     let label = format!("{} {}, arrivals", by.as_str(), keys[i]);
                     out.push(show(label, &m.group_arrivals, i));
@@ -295,4 +427,16 @@ pub fn reports_ui(
                 });
         });
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn steps_are_round() {
+        assert_eq!(super::nice_step(0.3), 1.0);
+        assert_eq!(super::nice_step(3.0), 5.0);
+        assert_eq!(super::nice_step(20.0), 20.0);
+        assert_eq!(super::nice_step(21.0), 50.0);
+        assert_eq!(super::nice_step(120.0), 200.0);
+    }
 }

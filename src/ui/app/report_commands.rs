@@ -15,6 +15,11 @@ impl DeskApp {
         }
     }
 
+    /// Opens the node map window as its button does (`--view node-map`).
+    pub fn open_node_map(&mut self) {
+        self.report_command(UiCommand::OpenNodeMap);
+    }
+
     /// The queue with no filter: a report's click then shows exactly its studies.
     fn clear_queue_filters(&mut self) {
         self.state.view = View::Queue;
