@@ -48,6 +48,9 @@ fn xvfb() -> Xvfb {
 /// Runs `qcdesk demo --screenshot` with `extra` arguments under Xvfb; the picture, checked
 /// to be a real window (its size) and not blank (many distinct colours).
 fn shoot(extra: &[&str]) -> image::RgbaImage {
+    // One X server at a time: two tests picking a free display at once would pick the same.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let x = xvfb();
     let ws = tempfile::tempdir().unwrap();
     let xdg = tempfile::tempdir().unwrap();

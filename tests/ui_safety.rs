@@ -282,13 +282,19 @@ fn n_starts_the_next_exception_at_its_top() {
     loaded(&mut h);
     let first = h.state().rt.rows[h.state().rt.view[0]].id;
     show(&mut h, first);
-    // The name in the detail's heading: the rightmost of the labels with it (the queue's row
-    // is on the left).
+    // The name in the detail's heading: the topmost label with it inside the detail panel
+    // (the queue's row is left of the panel; the order grid repeats the name lower down).
     let heading = |h: &Harness<'_, DeskApp>| {
         let d = h.state().rt.detail.clone().unwrap();
+        let panel_left = h
+            .query_all_by(|n| n.raw_bounds().is_some() && n.value().as_deref() == Some("Study"))
+            .map(|n| n.rect().left())
+            .next()
+            .expect("the detail panel");
         h.query_all_by_label(&d.row.patient_name)
             .map(|n| n.rect())
-            .max_by(|a, b| a.left().total_cmp(&b.left()))
+            .filter(|r| r.left() >= panel_left)
+            .min_by(|a, b| a.top().total_cmp(&b.top()))
             .unwrap()
     };
     let top = heading(&h).top();

@@ -185,19 +185,48 @@ fn chart(
                 );
             }
         });
-    // Named for screen readers (and the UI tests, which click a bar through it).
+    // Named for screen readers (and the UI tests).
     let name = format!("{title} (chart)");
     resp.response
         .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Canvas, true, &name));
-    if resp.response.clicked()
+    // Each bar is a button of its own over the plot, named with its label and value: a
+    // screen reader lists them, and a click anywhere in the bar's column chooses it.
+    let mut chosen = None;
+    for (i, (l, (a, b))) in labels.iter().zip(values).enumerate() {
+        let column = resp.transform.rect_from_values(
+            &PlotPoint::new(i as f64 - 0.4, 0.0),
+            &PlotPoint::new(i as f64 + 0.4, ceiling),
+        );
+        let column = column.intersect(*resp.transform.frame());
+        if column.width() <= 0.0 || column.height() <= 0.0 {
+            continue;
+        }
+        let value = if second {
+            format!("{} / {}", unit.format(*a), unit.format(*b))
+        } else {
+            unit.format(*a)
+        };
+        let bar_name = format!("{title}: {l}: {value}");
+        let r = ui
+            .interact(column, ui.scope_id().with((id, i)), egui::Sense::click())
+            .on_hover_text(format!(
+                "{l}: {value}. Click for these studies in the queue."
+            ));
+        r.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &bar_name));
+        if r.clicked() {
+            chosen = Some(i);
+        }
+    }
+    if chosen.is_none()
+        && resp.response.clicked()
         && let Some(pos) = resp.response.interact_pointer_pos()
     {
         let x = resp.transform.value_from_position(pos).x.round();
         if x >= 0.0 && (x as usize) < labels.len() {
-            return Some(x as usize);
+            chosen = Some(x as usize);
         }
     }
-    None
+    chosen
 }
 
 /// The view. `report` is the last one computed; `loading` while a new one is.

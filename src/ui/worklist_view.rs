@@ -95,7 +95,7 @@ fn sync_strip_ui(ui: &mut egui::Ui, data: &WorklistData, out: &mut Vec<UiCommand
                     ui.label(format!(
                         "Last synced {} ({}): {} items, {} new, {} changed, {} vanished",
                         ago(&s.finished_at),
-                        s.finished_at,
+                        crate::text::local_time(&s.finished_at),
                         s.received,
                         s.new,
                         s.changed,
@@ -246,7 +246,7 @@ fn hits_table_ui(ui: &mut egui::Ui, view: &mut WorklistView) {
                         ui.label(text(&item.patient_id));
                     });
                     row.col(|ui| {
-                        ui.label(text(&item.birth_date));
+                        ui.label(text(&crate::text::iso_date(&item.birth_date)));
                     });
                     row.col(|ui| {
                         ui.label(text(&item.accession));
@@ -308,11 +308,16 @@ fn item_ui(ui: &mut egui::Ui, i: &WorklistItem) {
             .striped(true)
             .show(ui, |ui| {
                 let sched = scheduled(&i.scheduled_at);
+                let born = crate::text::iso_date(&i.birth_date);
+                let (first, last) = (
+                    crate::text::local_time(&i.first_seen),
+                    crate::text::local_time(&i.last_seen),
+                );
                 for (k, v) in [
                     ("Patient ID", i.patient_id.as_str()),
                     ("Issuer of Patient ID", &i.issuer_of_patient_id),
                     ("Other Patient IDs", &i.other_patient_ids),
-                    ("Birth date", &i.birth_date),
+                    ("Birth date", &born),
                     ("Sex", &i.sex),
                     ("Accession", &i.accession),
                     ("Issuer of Accession", &i.issuer_of_accession),
@@ -330,8 +335,8 @@ fn item_ui(ui: &mut egui::Ui, i: &WorklistItem) {
                     ("Requesting physician", &i.requesting_physician),
                     ("Admission ID", &i.admission_id),
                     ("Source", &i.source),
-                    ("First seen", &i.first_seen),
-                    ("Last seen", &i.last_seen),
+                    ("First seen", &first),
+                    ("Last seen", &last),
                 ] {
                     ui.label(RichText::new(k).weak());
                     ui.label(v);

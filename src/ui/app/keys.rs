@@ -37,6 +37,10 @@ impl DeskApp {
             self.key_help = !self.key_help;
             return out;
         }
+        // A question on screen takes the keyboard: no key acts on the queue behind it.
+        if self.rt.send_confirm.is_some() || self.key_help {
+            return out;
+        }
         if let Some(v) = &mut self.viewer {
             if v.keys(ctx) {
                 out.push(UiCommand::CloseViewer);
