@@ -88,7 +88,9 @@ pub fn local_time(rfc3339: &str) -> String {
     let Ok(t) = time::OffsetDateTime::parse(rfc3339.trim(), &Rfc3339) else {
         return rfc3339.to_string();
     };
-    let local = t.to_offset(local_offset(t.unix_timestamp()));
+    let Some(local) = t.checked_to_offset(local_offset(t.unix_timestamp())) else {
+        return rfc3339.to_string();
+    };
     format!(
         "{:04}-{:02}-{:02} {:02}:{:02}",
         local.year(),
@@ -102,7 +104,7 @@ pub fn local_time(rfc3339: &str) -> String {
 /// The local zone's offset from UTC at `unix` seconds. `localtime_r` rather than the `time`
 /// crate's own lookup, which refuses once the process has threads (the desk always has).
 fn local_offset(unix: i64) -> time::UtcOffset {
-    #[cfg(unix)]
+    #[cfg(target_os = "linux")]
     {
         let t = unix as libc::time_t;
         // SAFETY: `tm` is a plain C struct written by localtime_r; both pointers are valid.

@@ -178,3 +178,35 @@ fn match_ends_with_the_command_that_applies_the_best_candidate() {
     );
     assert!(text.contains("/100"), "scores out of 100: {text}");
 }
+
+#[test]
+fn a_number_that_is_an_id_and_another_studys_accession_names_neither() {
+    let ws = demo_workspace();
+    let w = ws.path();
+    let kovacs = id_of_accession(w, "A240112");
+    let patel = id_of_accession(w, "A240121");
+    // KOVÁCS's study gets PATEL's queue id as its accession.
+    let out = qcdesk(
+        w,
+        &[
+            "fix",
+            &kovacs.to_string(),
+            "--set",
+            &format!("AccessionNumber={patel}"),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = qcdesk(w, &["show", &patel.to_string()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("{kovacs} (")) && err.contains(&format!("{patel} (")),
+        "{err}"
+    );
+    // #ID is always the queue id.
+    let show = qcdesk_json(w, &["show", &format!("#{patel}"), "--json"]);
+    assert_eq!(show["id"], patel);
+    // An empty name names nothing.
+    let out = qcdesk(w, &["show", ""]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+}

@@ -381,3 +381,31 @@ fn the_detail_panel_keeps_its_width_whatever_the_study() {
         );
     }
 }
+
+#[test]
+fn ctrl_z_takes_back_only_the_correction_just_made_here() {
+    let ws = demo_workspace();
+    // A correction made earlier (by the command line) on DUBOIS's study.
+    let out = qcdesk(
+        ws.path(),
+        &["fix", "A240114", "--set", "StudyDescription=MRI Head QA"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut h = desk(ws.path());
+    loaded(&mut h);
+    let dubois = id_of(&h, "DUBOIS^CÉLINE");
+    show(&mut h, dubois);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    h.run_steps(5);
+    assert!(
+        h.state().rt.notifications.iter().any(|n| n
+            .text
+            .contains("Ctrl+Z takes back the correction just made")),
+        "{:?}",
+        h.state().rt.notifications
+    );
+    let store = qcdesk::store::Store::open(ws.path()).unwrap();
+    let history = store.corrections_of(dubois).unwrap();
+    assert_eq!(history.len(), 1, "nothing undone: {history:?}");
+    assert!(history[0].undone_by.is_none());
+}

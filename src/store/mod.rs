@@ -85,8 +85,9 @@ pub enum StoreError {
         "no study '{0}' in this workspace (give the id shown in the queue, the Study Instance UID or the accession)"
     )]
     StudyNotFound(String),
-    /// An accession several studies share: the caller must choose one (the CLI exits 2).
-    #[error("accession '{key}' names {} studies; give one of their ids: {}", studies.len(), studies.join(", "))]
+    /// An accession several studies share, or a number that is one study's queue id and
+    /// another's accession: the caller must choose one (the CLI exits 2).
+    #[error("'{key}' names {} studies (as an accession, or a queue id and an accession); name one as #ID: {}", studies.len(), studies.join(", "))]
     AmbiguousStudy { key: String, studies: Vec<String> },
     #[error("cannot upgrade the database: {0}. The database was not changed.")]
     Migration(String),

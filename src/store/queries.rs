@@ -155,6 +155,11 @@ impl Store {
     /// Resolves what a user typed for a study: the queue id or a Study Instance UID.
     pub fn find_study(&self, key: &str) -> Result<i64, StoreError> {
         let key = key.trim();
+        // An empty key (an unset variable in a script) names nothing, not the studies
+        // without an accession.
+        if key.is_empty() {
+            return Err(StoreError::StudyNotFound(String::new()));
+        }
         let by_uid: Option<i64> = self
             .conn
             .query_row(
@@ -166,22 +171,32 @@ impl Store {
         if let Some(id) = by_uid {
             return Ok(id);
         }
-        if let Ok(n) = key.trim_start_matches('#').parse::<i64>() {
-            let hit: Option<i64> = self
+        let by_id: Option<i64> = match key.trim_start_matches('#').parse::<i64>() {
+            Ok(n) => self
                 .conn
                 .query_row("SELECT id FROM studies WHERE id = ?1", [n], |r| r.get(0))
-                .optional()?;
-            if let Some(id) = hit {
-                return Ok(id);
-            }
-        }
-        // An accession names a study when it names exactly one.
+                .optional()?,
+            Err(_) => None,
+        };
+        // An accession names a study when it names exactly one (of those holding instances:
+        // a study emptied by a merge is not what anyone means by its old accession).
         let mut stmt = self.conn.prepare(
-            "SELECT id, patient_name, study_date FROM studies WHERE accession = ?1 ORDER BY id",
+            "SELECT id, patient_name, study_date FROM studies
+             WHERE accession = ?1 AND n_instances > 0 ORDER BY id",
         )?;
-        let hits: Vec<(i64, String, String)> = stmt
+        let mut hits: Vec<(i64, String, String)> = stmt
             .query_map([key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<Result<_, _>>()?;
+        if let Some(id) = by_id {
+            // A number that is both a queue id and another study's accession: ask which.
+            if hits.iter().all(|(h, ..)| *h == id) {
+                return Ok(id);
+            }
+            if !hits.iter().any(|(h, ..)| *h == id) {
+                let row = self.study_row(id)?;
+                hits.insert(0, (id, row.patient_name, row.study_date));
+            }
+        }
         match hits.as_slice() {
             [] => Err(StoreError::StudyNotFound(key.to_string())),
             [(id, ..)] => Ok(*id),

@@ -105,7 +105,26 @@ impl DeskApp {
         self.select(id);
     }
 
+    /// The windows acting on one study close when another is selected: nothing stays open
+    /// on a study the detail no longer shows.
+    fn close_windows_of_others(&mut self, id: i64) {
+        let c = &mut self.rt.correct;
+        if c.edit.as_ref().is_some_and(|f| f.study != id) {
+            c.edit = None;
+        }
+        if c.actions.as_ref().is_some_and(|f| f.study != id) {
+            c.actions = None;
+        }
+        if c.pending.as_ref().is_some_and(|p| p.study != id) {
+            c.pending = None;
+        }
+        if self.rt.send_confirm.as_ref().is_some_and(|s| s.study != id) {
+            self.rt.send_confirm = None;
+        }
+    }
+
     fn select(&mut self, id: i64) {
+        self.close_windows_of_others(id);
         if self.state.selected != Some(id) {
             self.state.selected = Some(id);
             self.rt.detail = None;
@@ -117,6 +136,7 @@ impl DeskApp {
     /// Selection by keyboard: the detail loads once the selection rests, so holding an arrow
     /// key through the queue does not start a database load per row.
     fn select_soon(&mut self, id: i64) {
+        self.close_windows_of_others(id);
         if self.state.selected != Some(id) {
             self.state.selected = Some(id);
             self.rt.detail = None;
@@ -139,6 +159,7 @@ impl DeskApp {
                 self.scroll_to = Some(0);
             }
             None => {
+                self.close_windows_of_others(-1);
                 self.state.selected = None;
                 self.rt.detail = None;
                 self.detail_due = None;
@@ -272,6 +293,7 @@ impl DeskApp {
             | UiCommand::ApplyCorrection
             | UiCommand::CancelCorrection
             | UiCommand::UndoCorrection(_)
+            | UiCommand::UndoRefused
             | UiCommand::OpenEdit
             | UiCommand::PreviewEdit
             | UiCommand::CloseEdit

@@ -59,6 +59,9 @@ pub struct CorrectData {
     pub edit: Option<super::edit_form::EditForm>,
     /// The reject / merge / split window, when open.
     pub actions: Option<super::study_actions::ActionsForm>,
+    /// The study the desk last applied a correction to: Ctrl+Z undoes only there, so that a
+    /// selection moved by a reload or a filter never takes back another study's correction.
+    pub last_applied: Option<i64>,
 }
 
 /// A move the desk previews: another study of the patient merged in, or a series split off.
@@ -190,6 +193,7 @@ impl Runtime {
         let Some(p) = self.correct.pending.take() else {
             return;
         };
+        self.correct.last_applied = Some(p.study);
         self.correct.busy = true;
         let store = self.store_handle();
         let title = format!("Applying {} to study {}", p.title, p.study);

@@ -289,7 +289,13 @@ pub fn correction_keys(
     let mut out = Vec::new();
     ctx.input_mut(|i| {
         if i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::Z)) {
-            out.push(UiCommand::UndoCorrection(id));
+            // Only the correction just made here, on the study it was made to and shown now.
+            let shown = rt.detail.as_ref().is_some_and(|d| d.row.id == id);
+            if rt.correct.last_applied == Some(id) && shown {
+                out.push(UiCommand::UndoCorrection(id));
+            } else {
+                out.push(UiCommand::UndoRefused);
+            }
         }
         if i.consume_key(Modifiers::NONE, Key::N) {
             out.push(UiCommand::NextException);

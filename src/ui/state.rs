@@ -124,6 +124,8 @@ pub enum UiCommand {
     CancelCorrection,
     /// Take back the study's newest correction.
     UndoCorrection(i64),
+    /// Ctrl+Z on a study the desk did not just correct: say how to undo there instead.
+    UndoRefused,
     /// Open the hand-edit form on the selected study.
     OpenEdit,
     /// Show what the form's values would change.

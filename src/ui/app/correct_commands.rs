@@ -15,6 +15,11 @@ impl DeskApp {
             UiCommand::ApplyCorrection => self.rt.apply_correction(String::new()),
             UiCommand::CancelCorrection => self.rt.correct.pending = None,
             UiCommand::UndoCorrection(study) => self.rt.undo_correction(study, String::new()),
+            UiCommand::UndoRefused => self.rt.notify(
+                super::super::runtime::Level::Info,
+                "Ctrl+Z takes back the correction just made, on the study it was made to. \
+                 For this study, use Undo in its Corrections list.",
+            ),
             UiCommand::OpenEdit => {
                 if let Some(d) = self
                     .rt
