@@ -258,9 +258,10 @@ pub fn history_ui(
 }
 
 /// Keys for corrections, before the queue's own: with a preview open, Enter applies and
-/// Escape cancels (and nothing else reacts); otherwise Ctrl+Z undoes the selected study's
-/// last correction, N selects the next exception, E opens the edit form, and Enter on an
-/// unmatched or mismatched study whose candidates are shown previews the best one.
+/// Escape cancels (and nothing else reacts); otherwise Ctrl+Z undoes the correction the desk
+/// just made, when that study is selected and shown (`CorrectData::last_applied`), N selects
+/// the next exception, E opens the edit form, and Enter on an unmatched or mismatched study
+/// whose candidates are shown previews the best one.
 pub fn correction_keys(
     ctx: &egui::Context,
     rt: &Runtime,

@@ -26,7 +26,7 @@ pub const KEYS: &[(&str, &[(&str, &str)])] = &[
             ),
             ("N", "next study that is not matched"),
             ("E", "edit the study's values by hand"),
-            ("Ctrl+Z", "undo the study's last correction"),
+            ("Ctrl+Z", "undo the correction just made, on that study"),
         ],
     ),
     (
