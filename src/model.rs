@@ -117,6 +117,21 @@ pub struct StudyRow {
     /// Resolved without change (and not reopened since): why, by whom, when.
     #[serde(default)]
     pub dismissed: Option<Dismissal>,
+    /// The order the background matching found most likely, for a study not matched yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub likely_order: Option<LikelyOrder>,
+}
+
+/// The most likely order of a study not matched yet, as the background matching proposed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LikelyOrder {
+    pub accession: String,
+    /// Probability in percent.
+    pub score: i32,
+    /// Clear enough to apply without doubt (it is still applied only by the Associate).
+    pub clear: bool,
+    /// Other candidates as likely (twins, same-day orders): the Associate decides.
+    pub others: u32,
 }
 
 /// An exception resolved without change.
@@ -388,6 +403,22 @@ pub struct StudyDetail {
     /// The worklist orders with the study's accession, each compared with the study field by
     /// field (by the rules: the desk draws exactly these verdicts). Best match first.
     pub orders: Vec<OrderComparison>,
+    /// Where the instances of a study that holds none went (a merge, a move, an order whose
+    /// Study UID it took), newest last; empty while it holds instances.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub moved_to: Vec<MovedTo>,
+}
+
+/// Instances that left a study, and where to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MovedTo {
+    pub study: i64,
+    pub study_instance_uid: String,
+    pub instances: u64,
+    pub correction: i64,
+    /// `order`, `move` or `merge`.
+    pub action: String,
+    pub at: String,
 }
 
 /// How one field of a study compares with its order.
@@ -724,4 +755,17 @@ impl QueueConfig {
             Urgency::Fresh
         }
     }
+}
+
+/// What `fix --order` does with the order's Study Instance UID when the study has another.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StudyUidPolicy {
+    /// The study keeps its own Study Instance UID (the archive may hold it already); the
+    /// difference is a note, not a finding to act on.
+    #[default]
+    Keep,
+    /// The study takes the order's (its instances move to that study, as `move` does); until
+    /// then the difference is a mismatch.
+    Take,
 }

@@ -176,7 +176,7 @@ fn match_ends_with_the_command_that_applies_the_best_candidate() {
             && last.contains("--order A240114"),
         "{text}"
     );
-    assert!(text.contains("/100"), "scores out of 100: {text}");
+    assert!(text.contains("% "), "likelihoods in percent: {text}");
 }
 
 #[test]

@@ -81,8 +81,8 @@ const GOLDEN: &[(&str, &str, Option<&str>)] = &[
     ),
     (
         "mr-head-studyuid-andersen",
-        "mismatch",
-        Some("study_uid_mismatch"),
+        "matched",
+        Some("study_uid_differs"),
     ),
     (
         "us-abdomen-patientconflict-rossi",

@@ -18,7 +18,7 @@ fn study_id(ws: &std::path::Path, patient: &str, state: &str) -> String {
 }
 
 #[test]
-fn a_study_without_accession_gets_its_order_first_but_not_automatically() {
+fn a_study_without_accession_gets_its_order_first_and_clear_when_identity_agrees() {
     let ws = demo_workspace();
     let id = study_id(ws.path(), "KEANE^ROISIN", "unmatched");
     let json: Value = qcdesk_json(ws.path(), &["match", &id, "--json"]);
@@ -29,14 +29,24 @@ fn a_study_without_accession_gets_its_order_first_but_not_automatically() {
         "the CT order of the day: {json:#}"
     );
     assert_eq!(c[0]["order"]["procedure"], "CT Thorax trauma");
-    assert_eq!(c[0]["auto"], false, "no accession: the Associate decides");
+    // No accession, but ID, name, birth date, modality and time all agree, far above her
+    // other order: clear (still applied only by the Associate).
+    assert_eq!(c[0]["auto"], true, "{json:#}");
+    assert!(c[0]["score"].as_i64().unwrap() >= 99, "{json:#}");
     let factors: Vec<&str> = c[0]["reasons"]
         .as_array()
         .unwrap()
         .iter()
         .map(|r| r["factor"].as_str().unwrap())
         .collect();
-    for f in ["patient_id", "name", "birth_date", "modality", "time"] {
+    for f in [
+        "patient_id",
+        "family_name",
+        "given_name",
+        "birth_date",
+        "modality",
+        "time",
+    ] {
         assert!(factors.contains(&f), "{f}: {factors:?}");
     }
     // Her other order (an X-ray the same day) ranks below, the modality against it.
@@ -50,7 +60,7 @@ fn a_study_without_accession_gets_its_order_first_but_not_automatically() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|r| r["factor"] == "modality" && r["weight"].as_i64().unwrap() < 0)
+            .any(|r| r["factor"] == "modality" && r["weight"].as_f64().unwrap() < 0.0)
     );
     // Text output names the reasons too.
     let out = qcdesk(ws.path(), &["match", &id]);

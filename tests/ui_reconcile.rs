@@ -39,7 +39,7 @@ fn an_unmatched_study_shows_its_candidate_orders_and_why() {
         "the CT order of the day"
     );
     let why = h.state().rt.candidates.as_ref().unwrap().ranking.candidates[0].score;
-    h.get_by_label(&format!("Why A240113 scores {why}/100"))
+    h.get_by_label(&format!("Why A240113 is {why}% likely"))
         .click();
     h.run_steps(3);
     assert!(

@@ -107,16 +107,36 @@ pub fn fix(store: &mut Store, f: &FixArgs<'_>, a: &ChangeArgs<'_>) -> Result<()>
     if !rest.is_empty() && f.order.is_some() {
         bail!("an order is applied to one study at a time (an accession names one study)");
     }
-    if f.take_study_uid {
-        let Some(acc) = f.order else {
-            bail!("--take-study-uid goes with --order");
-        };
+    if f.take_study_uid && f.order.is_none() {
+        bail!("--take-study-uid goes with --order");
+    }
+    // An order: its Study UID taken when asked or when the site says so ([reconcile]
+    // study_uid = "take"); then the instances move, as `move` does.
+    let mut order_plan = None;
+    if let (Some(acc), true) = (f.order, f.set.is_empty()) {
         let order = find_order(store, acc, f.step)?;
-        let plan = crate::reconcile::relocate::plan_order_with_uid(store, *first, &order)?;
-        return relocate(store, plan, a, false);
+        let plan = crate::reconcile::order::plan(store, *first, &order, f.take_study_uid)?;
+        if plan.takes_uid {
+            let moved = crate::reconcile::relocate::MovePlan {
+                correction: plan.correction.clone(),
+                preview: plan.preview.clone(),
+                other_patient: None,
+            };
+            relocate(store, moved, a, false)?;
+            if !a.dry_run
+                && let Some(c) = store.corrections_of(*first)?.iter().map(|e| e.id).max()
+            {
+                crate::reconcile::order::learn_from(store, &plan, c);
+            }
+            return Ok(());
+        }
+        order_plan = Some(plan);
     }
     let correction = match (f.order, f.set.is_empty()) {
-        (Some(acc), true) => Correction::from_order(&find_order(store, acc, f.step)?),
+        (Some(_), true) => match &order_plan {
+            Some(p) => p.correction.clone(),
+            None => bail!("internal error: no plan for the order"),
+        },
         (None, false) => {
             let mut values = Vec::new();
             let mut problems = Vec::new();
@@ -163,17 +183,20 @@ pub fn fix(store: &mut Store, f: &FixArgs<'_>, a: &ChangeArgs<'_>) -> Result<()>
         let applied = if a.dry_run || (ids.len() > 1 && preview.instances == 0) {
             None
         } else {
-            let done =
-                fix::apply(store, preview, &correction, &a.who(), |_, _| {}).map_err(|e| {
-                    anyhow::anyhow!(
-                        "study {id}: {e}{}",
-                        if out.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" (studies {} were corrected)", done_list(&out))
-                        }
-                    )
-                })?;
+            let applied = match &order_plan {
+                Some(plan) => crate::reconcile::order::apply(store, plan, &a.who(), |_, _| {}),
+                None => fix::apply(store, preview, &correction, &a.who(), |_, _| {}),
+            };
+            let done = applied.map_err(|e| {
+                anyhow::anyhow!(
+                    "study {id}: {e}{}",
+                    if out.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (studies {} were corrected)", done_list(&out))
+                    }
+                )
+            })?;
             Some((done, store.study_row(id)?.state))
         };
         out.push((id, preview, applied));

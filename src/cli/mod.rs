@@ -101,14 +101,27 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// The worklist orders a study may belong to, best first, each point of the score with
-    /// its reason.
+    /// The worklist orders a study may belong to, most likely first, with the probability of
+    /// each and the evidence field by field; or the weights in use (--explain), or a pass over
+    /// every open study (--all).
     Match {
         /// The id shown in the queue, the Study Instance UID or the accession.
-        study: String,
+        #[arg(required_unless_present_any = ["explain", "reset_learning", "all"])]
+        study: Option<String>,
         /// At most this many candidates.
         #[arg(long, default_value_t = 10)]
         limit: usize,
+        /// Show the weight of every agreement level (m, u, bits) and what it was learnt from.
+        #[arg(long, conflicts_with_all = ["study", "all", "reset_learning"])]
+        explain: bool,
+        /// Forget the matches the Associate confirmed and rejected: the weights return to the
+        /// defaults and the cache.
+        #[arg(long, conflicts_with_all = ["study", "all"])]
+        reset_learning: bool,
+        /// Propose the likely order of every open study not matched (what the desk shows in
+        /// the queue); applies nothing.
+        #[arg(long, conflicts_with = "study")]
+        all: bool,
         #[arg(long)]
         json: bool,
     },
@@ -744,9 +757,24 @@ fn dispatch(cli: Cli) -> Result<()> {
                 (false, None) => correct::audit(&store, study.as_deref(), json)?,
             }
         }
-        Command::Match { study, limit, json } => {
-            let store = open_default(&cli.workspace)?;
-            reconcile::match_study(&store, &study, limit, json)?;
+        Command::Match {
+            study,
+            limit,
+            explain,
+            reset_learning,
+            all,
+            json,
+        } => {
+            let mut store = open_default(&cli.workspace)?;
+            if reset_learning {
+                reconcile::reset_learning(&mut store, json)?;
+            } else if explain {
+                reconcile::explain(&store, json)?;
+            } else if all {
+                reconcile::propose_all(&mut store, json)?;
+            } else if let Some(study) = study {
+                reconcile::match_study(&store, &study, limit, json)?;
+            }
         }
         Command::Show { study, json } => {
             let store = open_default(&cli.workspace)?;

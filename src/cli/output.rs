@@ -168,7 +168,22 @@ pub fn print_queue(rows: &[StudyRow]) {
 pub fn print_detail(d: &StudyDetail) {
     let v = crate::text::printable;
     let r = &d.row;
-    println!("Study {}  [{}]", r.id, r.state);
+    if d.moved_to.is_empty() {
+        println!("Study {}  [{}]", r.id, r.state);
+    } else {
+        println!("Study {}  [emptied: it holds no instances]", r.id);
+        for m in &d.moved_to {
+            println!(
+                "  Moved to            study {} (Study Instance UID {}): {} instance(s), correction {} ({}) at {}",
+                m.study, m.study_instance_uid, m.instances, m.correction, m.action, m.at
+            );
+        }
+        println!(
+            "                      (qcdesk show {} for it; qcdesk undo {} takes the move back)",
+            d.moved_to[d.moved_to.len() - 1].study,
+            r.id
+        );
+    }
     if let Some(dm) = &r.dismissed {
         println!(
             "  DISMISSED           {} — by {} at {}{}",

@@ -1,11 +1,12 @@
-//! `match`: the worklist orders a study may belong to, best first, with the reason for each
-//! point of their score.
+//! `match`: the worklist orders a study may belong to, most likely first, with the evidence
+//! field by field; the weights in use and what they were learnt from (`--explain`); a pass
+//! over every open study (`--all`).
 
 use anyhow::Result;
 
 use super::output;
 use crate::model::WorklistItem;
-use crate::reconcile::{Candidate, MatchFacts, rank};
+use crate::reconcile::{Candidate, MatchFacts, learn};
 use crate::store::Store;
 
 /// One candidate of `match --json`.
@@ -22,13 +23,9 @@ struct CandidateJson<'a> {
 pub fn match_study(store: &Store, study: &str, limit: usize, json: bool) -> Result<()> {
     let id = store.find_study(study)?;
     let detail = store.study_detail(id)?;
-    let orders = store.worklist()?;
-    let ranking = rank(
-        &MatchFacts::of(&detail),
-        &orders,
-        limit,
-        store.match_config(),
-    );
+    let matcher = learn::matcher(store)?;
+    let orders = matcher.orders();
+    let ranking = matcher.rank(&MatchFacts::of(&detail), limit);
     if json {
         let rows: Vec<CandidateJson> = ranking
             .candidates
@@ -43,13 +40,17 @@ pub fn match_study(store: &Store, study: &str, limit: usize, json: bool) -> Resu
         return output::print_json(&rows);
     }
     if ranking.candidates.is_empty() {
-        println!("no order in the worklist cache fits study {id}");
+        println!(
+            "no order in the worklist cache fits study {id} ({} compared; the others share no \
+             name, ID, birth date or day with it)",
+            ranking.compared
+        );
         return Ok(());
     }
     for c in &ranking.candidates {
         let o = &orders[c.index];
         let mark = if ranking.auto_match.as_deref() == Some(c.accession.as_str()) {
-            "  (clear match)"
+            "  (clear: far above the rest, and who the patient is agrees)"
         } else if c.ambiguous {
             "  (as likely as another: decide)"
         } else {
@@ -57,8 +58,9 @@ pub fn match_study(store: &Store, study: &str, limit: usize, json: bool) -> Resu
         };
         let v = crate::text::printable;
         println!(
-            "{:>3}/100  {:<12} {} {} {} {}{mark}",
+            "{:>3}%  {:+6.1} bits  {:<12} {} {} {} {}{mark}",
             c.score,
+            c.weight,
             v(&c.accession),
             v(&o.patient_name),
             v(&o.patient_id),
@@ -67,7 +69,7 @@ pub fn match_study(store: &Store, study: &str, limit: usize, json: bool) -> Resu
         );
         for r in &c.reasons {
             println!(
-                "           {:+4}  {:<10} {}",
+                "       {:+6.1}  {:<12} {}",
                 r.weight,
                 r.factor,
                 v(&r.detail)
@@ -105,4 +107,81 @@ fn shell_word(s: &str) -> String {
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
     }
+}
+
+/// `qcdesk match --explain [--json]`: every agreement level's m, u and weight, and what they
+/// were learnt from.
+pub fn explain(store: &Store, json: bool) -> Result<()> {
+    let matcher = learn::matcher(store)?;
+    let w = matcher.weights();
+    if json {
+        return output::print_json(w);
+    }
+    println!(
+        "Weights in use: log2(m/u) bits per agreement level. m: how often the study and its true \
+         order show the level; u: how often a random pair does."
+    );
+    println!(
+        "Learnt from {} random pairs of the cache's {} orders (u) and {} confirmed matches, {} \
+         rejected candidates and {} undone (m; defaults count as {} confirmed).",
+        w.sampled,
+        matcher.orders().len(),
+        w.labels.applied,
+        w.labels.rejected,
+        w.labels.undone,
+        40
+    );
+    println!(
+        "Exact names, birth dates and IDs weigh by the value's frequency in the cache (shown at \
+         the average)."
+    );
+    println!();
+    println!(
+        "{:<12} {:<14} {:>8} {:>9} {:>7}  {:>8} {:>8}  learnt",
+        "field", "level", "m", "u", "bits", "default", "(labels)"
+    );
+    for r in &w.rows {
+        let default = (r.default_m / r.default_u).log2();
+        let learnt = if (r.weight - default).abs() > 0.1 {
+            "*"
+        } else {
+            ""
+        };
+        println!(
+            "{:<12} {:<14} {:>8.4} {:>9.6} {:>+7.1}  {:>+8.1} {:>8}  {learnt}",
+            r.field.as_str(),
+            r.level.as_str(),
+            r.m,
+            r.u,
+            r.weight,
+            default,
+            r.m_count
+        );
+    }
+    println!();
+    println!("Forget what was learnt from the Associate: qcdesk match --reset-learning");
+    Ok(())
+}
+
+/// `qcdesk match --reset-learning`.
+pub fn reset_learning(store: &mut Store, json: bool) -> Result<()> {
+    let n = store.forget_match_labels()?;
+    if json {
+        return output::print_json(&serde_json::json!({ "forgotten": n }));
+    }
+    println!("forgot {n} labelled pair(s); the weights are the defaults refined by the cache");
+    Ok(())
+}
+
+/// `qcdesk match --all [--json]`: the background pass, once.
+pub fn propose_all(store: &mut Store, json: bool) -> Result<()> {
+    let s = learn::propose_open(store)?;
+    if json {
+        return output::print_json(&s);
+    }
+    println!(
+        "{} open studies not matched: {} with a likely order ({} clear); see `qcdesk queue`",
+        s.studies, s.proposed, s.clear
+    );
+    Ok(())
 }

@@ -289,7 +289,8 @@ impl Plant {
             Plant::TranscodedCopy => (Matched, Some("format_note")),
             Plant::AsciiName => (Matched, Some("name_variant")),
             Plant::SplitStudy => (Inconsistent, Some("split_study")),
-            Plant::StudyUidMismatch => (Mismatch, Some("study_uid_mismatch")),
+            // A note under the default `[reconcile] study_uid = "keep"`.
+            Plant::StudyUidMismatch => (Matched, Some("study_uid_differs")),
             Plant::PatientConflict => (Inconsistent, Some("patient_conflict")),
             Plant::UndeclaredCharset => (Nonconformant, Some("undeclared_charset")),
             Plant::ConflictPartner => (Inconsistent, Some("patient_conflict")),

@@ -76,7 +76,8 @@ fn the_right_order_comes_first_with_its_reasons() {
     let reasons: Vec<&str> = r.candidates[0].reasons.iter().map(|x| x.factor).collect();
     for f in [
         "patient_id",
-        "name",
+        "family_name",
+        "given_name",
         "birth_date",
         "sex",
         "modality",
@@ -117,10 +118,10 @@ fn accession_decides_and_auto_matches_when_clear() {
 #[test]
 fn reversed_accented_and_misspelt_names_still_match() {
     for (name, why) in [
-        ("JÜRGEN^MÜLLER", "another order"),
+        ("JÜRGEN^MÜLLER", "given-name field"),
         ("MULLER^JURGEN", "accents"),
         ("MÜLER^JÜRGEN", "one letter"),
-        ("MUELLER^JUERGEN", "transliteration"),
+        ("MUELLER^JUERGEN", "umlauts"),
     ] {
         let orders = vec![
             order("X", name, "1004711", "19650304", "20261128100000"),
@@ -131,9 +132,9 @@ fn reversed_accented_and_misspelt_names_still_match() {
         let n = r.candidates[0]
             .reasons
             .iter()
-            .find(|x| x.factor == "name")
+            .find(|x| x.factor == "family_name")
             .unwrap();
-        assert!(n.weight > 0 && n.detail.contains(why), "{name}: {n:?}");
+        assert!(n.weight > 0.0 && n.detail.contains(why), "{name}: {n:?}");
     }
 }
 
@@ -153,7 +154,7 @@ fn day_and_month_swapped_is_named_and_still_ranks() {
         .find(|x| x.factor == "birth_date")
         .unwrap();
     assert!(b.detail.contains("day and month swapped"), "{b:?}");
-    assert!(b.weight > 0);
+    assert!(b.weight > 0.0);
 }
 
 #[test]

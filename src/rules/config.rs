@@ -13,6 +13,10 @@ pub struct RulesConfig {
     /// Modalities that never decide a modality mismatch (reports, presentation states,
     /// segmentations, structure sets, key objects...).
     pub ancillary_modalities: Vec<String>,
+    /// What applying an order does with its Study Instance UID (`[reconcile] study_uid`):
+    /// under `keep` a study with another UID than its order's is matched, with a note.
+    #[serde(skip)]
+    pub study_uid: crate::model::StudyUidPolicy,
 }
 
 impl Default for RulesConfig {
@@ -39,6 +43,7 @@ impl Default for RulesConfig {
             .iter()
             .map(|m| m.to_string())
             .collect(),
+            study_uid: crate::model::StudyUidPolicy::default(),
         }
     }
 }

@@ -160,10 +160,17 @@ fn compare_fields(
             &o.study_instance_uid,
             s.study_uid.trim() == o.study_instance_uid.trim(),
         );
-        let why = if v == Verdict::Mismatch {
-            "the order was scheduled with another Study Instance UID"
-        } else {
-            why
+        let keep = config.study_uid == crate::model::StudyUidPolicy::Keep;
+        let (why, code) = match (v == Verdict::Mismatch, keep) {
+            (true, true) => (
+                "the order was scheduled with another Study Instance UID; the study keeps its own ([reconcile] study_uid = \"keep\")",
+                "study_uid_differs",
+            ),
+            (true, false) => (
+                "the order was scheduled with another Study Instance UID; applying the order gives the study that UID",
+                "study_uid_mismatch",
+            ),
+            _ => (why, "study_uid_mismatch"),
         };
         out.push(field(
             "Study Instance UID",
@@ -171,7 +178,7 @@ fn compare_fields(
             &o.study_instance_uid,
             v,
             why,
-            "study_uid_mismatch",
+            code,
         ));
     }
     out
@@ -495,13 +502,23 @@ mod tests {
     }
 
     #[test]
-    fn order_study_uid_must_agree() {
+    fn order_study_uid_must_agree_where_the_site_takes_it_and_is_a_note_where_it_keeps_its_own() {
         let mut o = order();
         o.study_instance_uid = "1.2.999".into();
-        let c = run(&study(vec![inst("a", |_| {})]), &[o.clone()]);
+        let take = crate::rules::RulesConfig {
+            study_uid: crate::model::StudyUidPolicy::Take,
+            ..Default::default()
+        };
+        let c = crate::rules::classify(&study(vec![inst("a", |_| {})]), &[o.clone()], &take);
         assert_eq!(
             (c.state, codes(&c)),
             (StudyState::Mismatch, vec!["study_uid_mismatch"])
+        );
+        let c = run(&study(vec![inst("a", |_| {})]), &[o.clone()]);
+        assert_eq!(
+            (c.state, codes(&c)),
+            (StudyState::Matched, vec!["study_uid_differs"]),
+            "keep (the default): matched, with a note"
         );
         o.study_instance_uid = "1.2.3".into();
         let c = run(&study(vec![inst("a", |_| {})]), &[o]);

@@ -181,6 +181,9 @@ pub(super) fn reclassify(
         insert_findings(tx, id, &c.findings)?;
         tx.prepare_cached("UPDATE studies SET state = ?2 WHERE id = ?1")?
             .execute(params![id, c.state.as_str()])?;
+        // What the matching proposed was for the study as it was.
+        tx.prepare_cached("DELETE FROM proposals WHERE study_id = ?1")?
+            .execute([id])?;
     }
     for id in stale {
         refresh_peer_findings(tx, id)?;

@@ -13,6 +13,7 @@ mod corrections;
 mod dismissals;
 mod headers;
 mod ingest;
+mod matching;
 mod network;
 mod node_map;
 mod nodes;
@@ -42,6 +43,7 @@ pub use corrections::{
 };
 pub use dismissals::{DEFAULT_REASONS, DismissConfig, RULE_DOES_NOT_APPLY, reason_needs_note};
 pub use ingest::{Comparison, FileRecord, NetworkOrigin, RecordOutcome};
+pub use matching::{NewLabel, Proposal, StoredLabel, StudyFactsRow};
 pub(crate) use network::host_of;
 pub use network::{AssociationRecord, LastSender, RefusalCount, RemoteAe};
 pub use node_map::{PeerCounts, Sender};
@@ -225,7 +227,8 @@ impl Store {
         .map_err(open_err)?;
         make_private(&path);
         let config = load_config(&workspace)?;
-        let rules = config.rules;
+        let mut rules = config.rules;
+        rules.study_uid = config.reconcile.study_uid;
         let worklist_config = config.worklist;
         let (receiver_config, send_config) = (config.receiver, config.send);
         let match_config = config.reconcile;

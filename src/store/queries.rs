@@ -8,8 +8,8 @@ use serde::Serialize;
 use super::{Store, StoreError};
 use crate::dicom::uids;
 use crate::model::{
-    CopyRole, CopyRow, Finding, InstanceRow, Receipt, SeriesRow, SourceKind, StudyDetail, StudyRow,
-    StudyState,
+    CopyRole, CopyRow, Finding, InstanceRow, MovedTo, Receipt, SeriesRow, SourceKind, StudyDetail,
+    StudyRow, StudyState,
 };
 
 /// A file that could not be taken in at all.
@@ -72,6 +72,7 @@ fn study_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StudyRow> {
         send_caveat: None,
         thumbnail: None,
         dismissed: None,
+        likely_order: None,
     })
 }
 
@@ -108,7 +109,11 @@ impl Store {
         let mut thumbnails = self.representative_blobs()?;
         let mut sends = self.send_states()?;
         let mut dismissed = self.dismissals()?;
+        let mut proposals = self.proposals()?;
         for row in &mut out {
+            if row.state != StudyState::Matched {
+                row.likely_order = proposals.remove(&row.id);
+            }
             row.findings = findings.remove(&row.id).unwrap_or_default();
             if let Some((state, caveat)) = sends.remove(&row.id) {
                 row.send_state = Some(state);
@@ -233,6 +238,9 @@ impl Store {
             row.send_caveat = (!caveat.is_empty()).then_some(caveat);
         }
         row.dismissed = self.dismissal_of(id)?;
+        if row.state != StudyState::Matched {
+            row.likely_order = self.proposal_of(id)?;
+        }
         Ok(row)
     }
 
@@ -271,7 +279,41 @@ impl Store {
         let orders =
             crate::rules::compare_orders(&summary, &facts.instances, &candidates, &self.rules);
         let series_list = self.series_of(id)?;
+        let mut moved_to = Vec::new();
+        if row.instances == 0 {
+            let mut stmt = self.conn.prepare(
+                "SELECT c.other_study_id, COALESCE(s.study_uid, ''), c.id, c.action, c.at,
+                        (SELECT COUNT(*) FROM correction_versions cv WHERE cv.correction_id = c.id)
+                 FROM corrections c JOIN studies s ON s.id = c.other_study_id
+                 WHERE c.study_id = ?1 AND c.undone_by IS NULL
+                   AND c.action IN ('order', 'move', 'merge') ORDER BY c.id",
+            )?;
+            moved_to = stmt
+                .query_map([id], |r| {
+                    Ok(MovedTo {
+                        study: r.get(0)?,
+                        study_instance_uid: r.get(1)?,
+                        correction: r.get(2)?,
+                        action: r.get(3)?,
+                        at: r.get(4)?,
+                        instances: r.get::<_, i64>(5)? as u64,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            // What the study was found to be before it was emptied no longer holds.
+            if let Some(last) = moved_to.last() {
+                row.findings = vec![Finding {
+                    code: "emptied".into(),
+                    message: format!(
+                        "the study holds no instances: they went to study {} (Study Instance UID {}) by correction {} ({})",
+                        last.study, last.study_instance_uid, last.correction, last.action
+                    ),
+                    file: None,
+                }];
+            }
+        }
         Ok(StudyDetail {
+            moved_to,
             row,
             patient_birth_date: birth,
             patient_sex: sex,

@@ -544,6 +544,28 @@ ALTER TABLE commitment_reports ADD COLUMN peer_address TEXT NOT NULL DEFAULT '';
     r#"
 ALTER TABLE send_jobs ADD COLUMN caveat TEXT NOT NULL DEFAULT '';
 "#,
+    // v10: matching that learns: each order the Associate applied, and the candidates ranked
+    // above it, as labelled pairs (their agreement levels only, no patient data); and the
+    // orders proposed for open studies by the background pass.
+    r#"
+CREATE TABLE match_labels (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    study_id INTEGER NOT NULL,
+    correction_id INTEGER REFERENCES corrections(id),
+    accession TEXT NOT NULL,
+    label TEXT NOT NULL CHECK (label IN ('applied', 'rejected')),
+    levels TEXT NOT NULL
+);
+CREATE TABLE proposals (
+    study_id INTEGER PRIMARY KEY REFERENCES studies(id),
+    accession TEXT NOT NULL,
+    score INTEGER NOT NULL,
+    clear INTEGER NOT NULL,
+    others INTEGER NOT NULL,
+    computed_at TEXT NOT NULL
+);
+"#,
 ];
 
 /// The schema version this build writes.

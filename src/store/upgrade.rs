@@ -37,6 +37,13 @@ pub(super) fn after_script(
     if version == 4 {
         hash_worklist(tx)?;
     }
+    if version == 10 {
+        // A Study UID other than the order's is a note now (under the default `keep`).
+        tx.execute(
+            "INSERT OR REPLACE INTO settings (key, value) VALUES ('reclassify_pending', '1')",
+            [],
+        )?;
+    }
     if version == super::schema::SCHEMA_VERSION {
         let pending = tx.execute("DELETE FROM settings WHERE key = 'reclassify_pending'", [])?;
         if pending > 0 {

@@ -36,11 +36,15 @@ pub fn candidates_ui(ui: &mut egui::Ui, c: &StudyCandidates) -> Vec<UiCommand> {
                 ui.visuals().text_color()
             };
             ui.label(
-                RichText::new(format!("{:>3}/100", cand.score))
+                RichText::new(format!("{:>3}%", cand.score))
                     .monospace()
                     .color(color),
             )
-            .on_hover_text("How well the order fits the study, out of 100");
+            .on_hover_text(format!(
+                "How likely this is the study's order, given the evidence ({:+.1} bits) and that \
+                 its order may not be in the cache",
+                cand.weight
+            ));
             ui.label(RichText::new(&cand.accession).strong());
             ui.label(format!(
                 "{} {} · {} · {}",
@@ -50,7 +54,8 @@ pub fn candidates_ui(ui: &mut egui::Ui, c: &StudyCandidates) -> Vec<UiCommand> {
                 order.procedure
             ));
             if clear {
-                ui.label(RichText::new("clear match").color(color));
+                ui.label(RichText::new("clear match").color(color))
+                    .on_hover_text("Far more likely than any other, and who the patient is agrees");
             } else if cand.ambiguous {
                 ui.label(RichText::new("as likely as another: decide").color(color));
             }
@@ -66,11 +71,11 @@ pub fn candidates_ui(ui: &mut egui::Ui, c: &StudyCandidates) -> Vec<UiCommand> {
                 });
             }
         });
-        egui::CollapsingHeader::new(format!("Why {} scores {}/100", cand.accession, cand.score))
+        egui::CollapsingHeader::new(format!("Why {} is {}% likely", cand.accession, cand.score))
             .id_salt(("candidate", c.study, n))
             .show(ui, |ui| {
                 for r in &cand.reasons {
-                    ui.label(format!("{:+}  {}", r.weight, r.detail));
+                    ui.label(format!("{:+.1}  {}", r.weight, r.detail));
                 }
             });
     }

@@ -23,6 +23,8 @@ pub struct PendingCorrection {
     pub reason: String,
     /// The second confirmation of a patient change.
     pub confirmed: bool,
+    /// The order applied, when the correction applies one (what the matching learns from).
+    pub order: Option<Box<crate::reconcile::order::OrderPlan>>,
 }
 
 impl PendingCorrection {
@@ -36,6 +38,7 @@ impl PendingCorrection {
             patient_change,
             reason: String::new(),
             confirmed: false,
+            order: None,
         }
     }
 
@@ -83,6 +86,33 @@ impl Runtime {
                 let preview = fix::preview(store, study, &correction)
                     .map_err(|e| crate::store::StoreError::Correction(e.to_string()))?;
                 Ok(PendingCorrection::new(study, title, correction, preview))
+            },
+        );
+    }
+
+    /// Computes the changes applying `order` to `study` would make (its Study UID taken when
+    /// the site says so).
+    pub fn preview_order(&mut self, study: i64, order: crate::model::WorklistItem) {
+        self.correct.pending = None;
+        self.store_job(
+            "Preparing the correction",
+            JobKind::PreviewCorrection,
+            move |store| {
+                let plan = crate::reconcile::order::plan(store, study, &order, false)
+                    .map_err(|e| crate::store::StoreError::Correction(e.to_string()))?;
+                let title = if plan.takes_uid {
+                    format!("order {} (and its Study Instance UID)", order.accession)
+                } else {
+                    format!("order {}", order.accession)
+                };
+                let mut p = PendingCorrection::new(
+                    study,
+                    title,
+                    plan.correction.clone(),
+                    plan.preview.clone(),
+                );
+                p.order = Some(Box::new(plan));
+                Ok(p)
             },
         );
     }
@@ -210,9 +240,11 @@ impl Runtime {
                     format!("applied {} at the desk: {}", p.title, p.reason.trim())
                 },
             };
-            let applied = fix::apply(&mut store, &p.preview, &p.correction, &who, |d, t| {
-                ctx.progress(d, Some(t), "instances")
-            })
+            let progress = |d, t| ctx.progress(d, Some(t), "instances");
+            let applied = match &p.order {
+                Some(plan) => crate::reconcile::order::apply(&mut store, plan, &who, progress),
+                None => fix::apply(&mut store, &p.preview, &p.correction, &who, progress),
+            }
             .map_err(|e| e.to_string())?;
             let state = store
                 .study_row(p.study)

@@ -199,10 +199,26 @@ pub fn queue_ui(
                         ui.label(&r.patient_name);
                     });
                     row.col(|ui| {
-                        let summary = r.finding_summary();
+                        let mut summary = r.finding_summary();
+                        if let Some(l) = &r.likely_order {
+                            let likely = if l.others > 0 {
+                                format!("{} possible orders", l.others + 1)
+                            } else {
+                                "1 likely order".to_string()
+                            };
+                            summary = format!("{likely} · {summary}");
+                        }
                         let resp = ui.label(&summary);
-                        if !r.findings.is_empty() {
+                        if !r.findings.is_empty() || r.likely_order.is_some() {
                             resp.on_hover_ui(|ui| {
+                                if let Some(l) = &r.likely_order {
+                                    ui.label(format!(
+                                        "Likely order {} ({}%{}); open the study to see why and apply it",
+                                        l.accession,
+                                        l.score,
+                                        if l.clear { ", clear" } else { "" }
+                                    ));
+                                }
                                 for f in &r.findings {
                                     ui.label(format!("[{}] {}", f.code, f.message));
                                 }

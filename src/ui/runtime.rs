@@ -55,6 +55,7 @@ pub enum JobKind {
     Dismiss,
     LoadReport,
     LoadNodeMap,
+    ProposeOrders,
 }
 
 pub struct Runtime {
@@ -234,6 +235,25 @@ impl Runtime {
         });
     }
 
+    /// Ranks the orders of every open study not matched, in the background, and reloads the
+    /// queue to show the likely ones.
+    pub fn propose_orders(&mut self) {
+        if self
+            .running
+            .values()
+            .any(|j| j.kind == JobKind::ProposeOrders)
+        {
+            return;
+        }
+        let store = self.store_handle();
+        self.spawn("Finding likely orders", JobKind::ProposeOrders, move |_| {
+            let mut store = store
+                .lock()
+                .map_err(|_| "store lock poisoned".to_string())?;
+            crate::reconcile::learn::propose_open(&mut store).map_err(|e| e.to_string())
+        });
+    }
+
     /// Loads one study's detail in the background.
     pub fn load_study(&mut self, id: i64) {
         self.store_job("Loading study", JobKind::LoadStudy(id), move |store| {
@@ -242,17 +262,12 @@ impl Runtime {
             let candidates = if detail.row.state == crate::model::StudyState::Matched {
                 None
             } else {
-                let orders = store.worklist()?;
-                let ranking = crate::reconcile::rank(
-                    &crate::reconcile::MatchFacts::of(&detail),
-                    &orders,
-                    5,
-                    store.match_config(),
-                );
+                let matcher = crate::reconcile::learn::matcher(store)?;
+                let ranking = matcher.rank(&crate::reconcile::MatchFacts::of(&detail), 5);
                 let picked = ranking
                     .candidates
                     .iter()
-                    .map(|c| orders[c.index].clone())
+                    .map(|c| matcher.orders()[c.index].clone())
                     .collect();
                 Some(super::candidates::StudyCandidates {
                     study: id,
@@ -404,6 +419,9 @@ impl Runtime {
                 self.stats = stats;
                 self.queue_loads += 1;
                 self.view_key = None;
+                if self.queue_loads == 1 {
+                    self.propose_orders();
+                }
                 if std::mem::take(&mut self.reload_pending) {
                     self.load_queue();
                 }
@@ -444,6 +462,10 @@ impl Runtime {
                 }
             }
             JobKind::LoadRejects => self.rejects = Some(downcast::<Vec<Reject>>(out)?),
+            JobKind::ProposeOrders => {
+                downcast::<crate::reconcile::learn::ProposeSummary>(out)?;
+                self.load_queue();
+            }
             JobKind::LoadNodeMap => {
                 self.node_map.map = Some(downcast::<crate::reports::node_map::NodeMap>(out)?);
             }
@@ -459,6 +481,16 @@ impl Runtime {
             | JobKind::UndoCorrection
             | JobKind::RejectInstances
             | JobKind::Dismiss => self.apply_correct(kind, out, selected)?,
+        }
+        // New orders, new studies or a study changed: the likely orders are found again.
+        if matches!(
+            kind,
+            JobKind::SyncWorklist
+                | JobKind::Import
+                | JobKind::ApplyCorrection
+                | JobKind::UndoCorrection
+        ) {
+            self.propose_orders();
         }
         Ok(false)
     }

@@ -7,11 +7,7 @@ use super::DeskApp;
 impl DeskApp {
     pub(super) fn correct_command(&mut self, cmd: UiCommand) {
         match cmd {
-            UiCommand::PreviewOrder { study, order } => {
-                let title = format!("order {}", order.accession);
-                let c = crate::reconcile::correction::Correction::from_order(&order);
-                self.rt.preview_correction(study, title, c);
-            }
+            UiCommand::PreviewOrder { study, order } => self.rt.preview_order(study, *order),
             UiCommand::ApplyCorrection => self.rt.apply_correction(String::new()),
             UiCommand::CancelCorrection => self.rt.correct.pending = None,
             UiCommand::UndoCorrection(study) => self.rt.undo_correction(study, String::new()),

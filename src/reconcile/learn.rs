@@ -1,0 +1,132 @@
+//! The matching as the service and the desk run it on a workspace: a `Matcher` over the
+//! worklist cache with weights learnt from the Associate's decisions (each order applied is a
+//! true pair, each candidate ranked above it a false one, an applied order undone a false
+//! one), and the background pass that proposes the likely order of every open study.
+
+use super::linkage::weights::Label;
+use super::linkage::{Field, Level, Levels};
+use super::{MatchFacts, Matcher};
+use crate::model::{LikelyOrder, WorklistItem};
+use crate::store::{NewLabel, Proposal, Store, StoreError, StudyFactsRow};
+
+/// The labelled pairs of the workspace (pairs whose levels no longer parse are skipped).
+pub fn labels(store: &Store) -> Result<Vec<(Label, Levels)>, StoreError> {
+    Ok(store
+        .match_labels()?
+        .into_iter()
+        .filter_map(|l| {
+            let levels: Vec<(Field, Level)> = serde_json::from_str(&l.levels).ok()?;
+            let label = if l.applied {
+                Label::Applied
+            } else if l.undone {
+                Label::Undone
+            } else {
+                Label::Rejected
+            };
+            Some((label, levels))
+        })
+        .collect())
+}
+
+/// The worklist cache prepared for matching, with the weights the workspace has learnt.
+pub fn matcher(store: &Store) -> Result<Matcher, StoreError> {
+    let orders = store.worklist()?;
+    Ok(Matcher::new(orders, &labels(store)?, store.match_config()))
+}
+
+/// Records that `order` was applied to the study (`facts`: the study as it was before), and
+/// that the candidates ranked above it were not its order.
+pub fn record_applied(
+    store: &mut Store,
+    matcher: &Matcher,
+    study_id: i64,
+    facts: &MatchFacts,
+    order: &WorklistItem,
+    correction: Option<i64>,
+) -> Result<(), StoreError> {
+    let json = |levels: Levels| serde_json::to_string(&levels).unwrap_or_else(|_| "[]".into());
+    let mut labels = vec![NewLabel {
+        accession: order.accession.clone(),
+        applied: true,
+        levels: json(matcher.levels(facts, order)),
+    }];
+    let ranking = matcher.rank(facts, 5);
+    for c in &ranking.candidates {
+        let o = &matcher.orders()[c.index];
+        if o.accession == order.accession && o.sps_id == order.sps_id {
+            break;
+        }
+        labels.push(NewLabel {
+            accession: o.accession.clone(),
+            applied: false,
+            levels: json(matcher.levels(facts, o)),
+        });
+    }
+    store.record_match_labels(study_id, correction, &labels)
+}
+
+/// The study as the matching compares it.
+pub fn facts_of(r: &StudyFactsRow) -> MatchFacts {
+    MatchFacts {
+        patient_name: r.patient_name.clone(),
+        patient_id: r.patient_id.clone(),
+        issuer_of_patient_id: r.issuer_of_patient_id.clone(),
+        birth_date: r.birth_date.clone(),
+        sex: r.sex.clone(),
+        accession: r.accession.clone(),
+        modalities: r.modality.clone(),
+        source_ae: r.source.clone(),
+        study_date: r.study_date.clone(),
+        study_time: r.study_time.clone(),
+        description: r.description.clone(),
+    }
+}
+
+/// What a pass of [`propose_open`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ProposeSummary {
+    /// Open studies not matched.
+    pub studies: usize,
+    /// Of them, with a likely order.
+    pub proposed: usize,
+    /// Of those, clear (one order far above the rest, agreeing on who the patient is).
+    pub clear: usize,
+}
+
+/// Ranks the orders of every open study not matched and keeps the most likely one of each
+/// (the queue shows it before the study is opened). Applies nothing.
+pub fn propose_open(store: &mut Store) -> Result<ProposeSummary, StoreError> {
+    let matcher = matcher(store)?;
+    let rows = store.unmatched_facts()?;
+    let facts: Vec<MatchFacts> = rows.iter().map(facts_of).collect();
+    let rankings = matcher.rank_many(&facts, 5);
+    let mut summary = ProposeSummary {
+        studies: rows.len(),
+        ..ProposeSummary::default()
+    };
+    let mut proposals = Vec::new();
+    for (row, ranking) in rows.iter().zip(rankings) {
+        let Some(best) = ranking.candidates.first() else {
+            continue;
+        };
+        let clear = ranking.auto_match.is_some();
+        summary.proposed += 1;
+        summary.clear += usize::from(clear);
+        proposals.push(Proposal {
+            study_id: row.id,
+            order: LikelyOrder {
+                accession: best.accession.clone(),
+                score: best.score,
+                clear,
+                others: ranking
+                    .candidates
+                    .iter()
+                    .skip(1)
+                    .filter(|c| c.ambiguous)
+                    .count() as u32,
+            },
+        });
+    }
+    store.replace_proposals(&proposals)?;
+    Ok(summary)
+}
