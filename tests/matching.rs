@@ -188,3 +188,30 @@ fn the_background_pass_proposes_likely_orders_that_the_queue_shows() {
     let show = qcdesk_json(w, &["show", &keane, "--json"]);
     assert!(show["likely_order"].is_null(), "{show:#}");
 }
+
+#[test]
+fn the_receiver_service_proposes_likely_orders_on_its_own() {
+    let ws = demo_workspace();
+    let w = ws.path();
+    let port = common::peers::free_port();
+    let _listen = common::peers::listen(w, port, None);
+    let start = std::time::Instant::now();
+    loop {
+        let queue = qcdesk_json(w, &["queue", "--json"]);
+        let keane = queue
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["patient_name"] == "KEANE^ROISIN")
+            .cloned()
+            .unwrap();
+        if keane["likely_order"]["accession"] == "A240113" {
+            break;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "listen proposed nothing: {keane:#}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}

@@ -2,7 +2,7 @@
 
 mod common;
 
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 
 use common::desk::*;
 use common::*;
@@ -385,4 +385,87 @@ fn the_node_map_shows_each_sender_and_a_click_shows_its_studies() {
             .iter()
             .all(|&i| h.state().rt.rows[i].source == "MR_AERA1")
     );
+}
+
+/// The queue's "1 likely order", then the likely order applied to two marked studies at once:
+/// each previewed with its changes, a patient change asking for a reason and a confirmation,
+/// one Apply, one correction per study, each undone on its own.
+#[test]
+fn the_likely_orders_of_marked_studies_are_applied_at_once_each_its_own_correction() {
+    let ws = demo_workspace();
+    let w = ws.path();
+    let mut h = desk(w);
+    step_until(&mut h, "the likely orders", |a| {
+        a.rt.rows.iter().any(|r| r.likely_order.is_some())
+    });
+    h.run_steps(2);
+    let id = |h: &egui_kittest::Harness<'_, qcdesk::ui::DeskApp>, name: &str| {
+        h.state()
+            .rt
+            .rows
+            .iter()
+            .find(|r| r.patient_name == name)
+            .map(|r| r.id)
+            .unwrap()
+    };
+    let (keane, dubois) = (id(&h, "KEANE^ROISIN"), id(&h, "DUBOIS^CÉLINE"));
+    assert!(
+        h.query_all_by_label_contains("1 likely order").count() >= 2,
+        "the queue says so before a study is opened"
+    );
+    // Ctrl+click marks (the harness marks directly: a click with a modifier is the same).
+    h.state_mut().state.marked.extend([keane, dubois]);
+    h.run_steps(2);
+    h.get_by_label("Apply likely orders… (2)").click();
+    step_until(&mut h, "the batch preview", |a| a.rt.bulk.is_some());
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("← order A240113").is_some());
+    assert!(h.query_by_label_contains("← order A240114").is_some());
+    // Dubois's Patient ID is replaced: a patient change, so a reason and a confirmation.
+    assert!(
+        h.query_by_label_contains("This changes who the patient is")
+            .is_some()
+    );
+    let apply = h.get_by_label("Apply 2 orders");
+    assert!(apply.accesskit_node().is_disabled(), "no reason yet");
+    let reason = h.get_by_label("Reason (required):");
+    reason.focus();
+    reason.type_text("IDs typed wrong at registration");
+    h.run_steps(2);
+    h.get_by_role_and_label(
+        egui::accesskit::Role::CheckBox,
+        "I checked each patient change",
+    )
+    .click();
+    h.run_steps(2);
+    h.get_by_label("Apply 2 orders").click();
+    step_until(&mut h, "the batch applied", |a| {
+        a.rt.bulk.is_none()
+            && !a.rt.correct.busy
+            && a.rt
+                .rows
+                .iter()
+                .filter(|r| r.id == keane || r.id == dubois)
+                .all(|r| r.state == qcdesk::model::StudyState::Matched)
+    });
+    assert!(h.state().state.marked.is_empty());
+    drop(h);
+    // One correction each, with the reason; undone one by one.
+    for s in [keane, dubois] {
+        let history = qcdesk_json(w, &["history", &s.to_string(), "--json"]);
+        let entries = history.as_array().unwrap();
+        assert_eq!(entries.len(), 1, "{history:#}");
+        assert_eq!(entries[0]["action"], "order");
+        assert!(
+            entries[0]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("IDs typed wrong at registration"),
+            "{history:#}"
+        );
+    }
+    assert!(qcdesk(w, &["undo", &dubois.to_string()]).status.success());
+    let show = |s: i64| qcdesk_json(w, &["show", &s.to_string(), "--json"])["state"].clone();
+    assert_eq!(show(dubois), "mismatch");
+    assert_eq!(show(keane), "matched", "the other correction stands");
 }

@@ -69,11 +69,36 @@ pub fn listen(
             receiver.port()
         );
     }
+    // The matching's pass over the open studies, on a thread of its own with its own store.
+    let mut schedule = crate::reconcile::learn::ProposeSchedule::new(store.match_config());
+    let proposing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     while !STOP.load(Ordering::SeqCst) {
         crossbeam_channel::select! {
-            recv(receiver.events()) -> e => if let Ok(e) = e { print_receive_event(&e, json)? },
+            recv(receiver.events()) -> e => if let Ok(e) = e {
+                if let (Event::Association { stored, .. }, Some(s)) = (&e, schedule.as_mut())
+                    && *stored > 0
+                {
+                    s.arrived();
+                }
+                print_receive_event(&e, json)?
+            },
             recv(runner.events()) -> e => if let Ok(e) = e { print_send_event(&e, json)? },
             default(Duration::from_millis(200)) => {}
+        }
+        if let Some(s) = schedule.as_mut()
+            && !proposing.load(Ordering::SeqCst)
+            && s.due(std::time::Instant::now())
+        {
+            proposing.store(true, Ordering::SeqCst);
+            let (root, flag) = (root.clone(), std::sync::Arc::clone(&proposing));
+            std::thread::spawn(move || {
+                let done = Store::open(&root)
+                    .and_then(|mut st| crate::reconcile::learn::propose_open(&mut st));
+                if let Err(e) = done {
+                    tracing::warn!("proposing likely orders failed: {e}");
+                }
+                flag.store(false, Ordering::SeqCst);
+            });
         }
     }
     drop(receiver);

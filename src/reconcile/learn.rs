@@ -93,19 +93,36 @@ pub struct ProposeSummary {
     pub clear: usize,
 }
 
-/// Ranks the orders of every open study not matched and keeps the most likely one of each
-/// (the queue shows it before the study is opened). Applies nothing.
-pub fn propose_open(store: &mut Store) -> Result<ProposeSummary, StoreError> {
-    let matcher = matcher(store)?;
-    let rows = store.unmatched_facts()?;
-    let facts: Vec<MatchFacts> = rows.iter().map(facts_of).collect();
+/// What a pass of the matching over the open studies reads from the workspace (read under
+/// the store's lock; the ranking itself needs no store).
+pub struct ProposeInput {
+    orders: Vec<WorklistItem>,
+    labels: Vec<(Label, Levels)>,
+    rows: Vec<StudyFactsRow>,
+    config: super::MatchConfig,
+}
+
+/// Reads what [`propose`] needs.
+pub fn propose_input(store: &Store) -> Result<ProposeInput, StoreError> {
+    Ok(ProposeInput {
+        orders: store.worklist()?,
+        labels: labels(store)?,
+        rows: store.unmatched_facts()?,
+        config: store.match_config().clone(),
+    })
+}
+
+/// Ranks the orders of every open study not matched and keeps the most likely one of each.
+pub fn propose(input: ProposeInput) -> (Vec<Proposal>, ProposeSummary) {
+    let matcher = Matcher::new(input.orders, &input.labels, &input.config);
+    let facts: Vec<MatchFacts> = input.rows.iter().map(facts_of).collect();
     let rankings = matcher.rank_many(&facts, 5);
     let mut summary = ProposeSummary {
-        studies: rows.len(),
+        studies: input.rows.len(),
         ..ProposeSummary::default()
     };
     let mut proposals = Vec::new();
-    for (row, ranking) in rows.iter().zip(rankings) {
+    for (row, ranking) in input.rows.iter().zip(rankings) {
         let Some(best) = ranking.candidates.first() else {
             continue;
         };
@@ -127,6 +144,84 @@ pub fn propose_open(store: &mut Store) -> Result<ProposeSummary, StoreError> {
             },
         });
     }
+    (proposals, summary)
+}
+
+/// Ranks the orders of every open study not matched and keeps the most likely one of each
+/// (the queue shows it before the study is opened). Applies nothing.
+pub fn propose_open(store: &mut Store) -> Result<ProposeSummary, StoreError> {
+    let (proposals, summary) = propose(propose_input(store)?);
     store.replace_proposals(&proposals)?;
     Ok(summary)
+}
+
+/// When the receiver service runs the pass: every `every`, and soon (not more often than
+/// `settle`) after studies arrived. A decision of the core, run by the service.
+#[derive(Debug, Clone)]
+pub struct ProposeSchedule {
+    every: std::time::Duration,
+    settle: std::time::Duration,
+    last: Option<std::time::Instant>,
+    arrived: bool,
+}
+
+impl ProposeSchedule {
+    /// `None` when the site turned the pass off (`propose_minutes = 0`).
+    pub fn new(config: &super::MatchConfig) -> Option<ProposeSchedule> {
+        (config.propose_minutes > 0).then(|| ProposeSchedule {
+            every: std::time::Duration::from_secs(config.propose_minutes * 60),
+            settle: std::time::Duration::from_secs(30),
+            last: None,
+            arrived: false,
+        })
+    }
+
+    /// Studies arrived.
+    pub fn arrived(&mut self) {
+        self.arrived = true;
+    }
+
+    /// Whether a pass is due at `now` (then it counts as started).
+    pub fn due(&mut self, now: std::time::Instant) -> bool {
+        let due = match self.last {
+            None => true,
+            Some(t) => {
+                let since = now.saturating_duration_since(t);
+                since >= self.every || (self.arrived && since >= self.settle)
+            }
+        };
+        if due {
+            self.last = Some(now);
+            self.arrived = false;
+        }
+        due
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn the_pass_runs_at_start_every_period_and_soon_after_arrivals() {
+        let cfg = super::super::MatchConfig::default();
+        let mut s = ProposeSchedule::new(&cfg).unwrap();
+        let t = Instant::now();
+        assert!(s.due(t), "at start");
+        assert!(!s.due(t + Duration::from_secs(10)));
+        s.arrived();
+        assert!(!s.due(t + Duration::from_secs(20)), "arrivals settle first");
+        assert!(s.due(t + Duration::from_secs(31)));
+        assert!(!s.due(t + Duration::from_secs(120)));
+        assert!(
+            s.due(t + Duration::from_secs(31 + 300)),
+            "every five minutes"
+        );
+        let off = super::super::MatchConfig {
+            propose_minutes: 0,
+            ..cfg
+        };
+        assert!(ProposeSchedule::new(&off).is_none());
+    }
 }

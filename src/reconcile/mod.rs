@@ -125,6 +125,9 @@ pub struct MatchConfig {
     pub temporary_ids: Vec<String>,
     /// What applying an order does with its Study Instance UID.
     pub study_uid: StudyUidPolicy,
+    /// Minutes between the receiver service's passes proposing each open study's likely
+    /// order (also run soon after studies arrive); 0: never.
+    pub propose_minutes: u64,
 }
 
 impl Default for MatchConfig {
@@ -139,6 +142,7 @@ impl Default for MatchConfig {
                 "^0+$".into(),
             ],
             study_uid: StudyUidPolicy::Keep,
+            propose_minutes: 5,
         }
     }
 }

@@ -94,7 +94,8 @@ impl Store {
             tx.execute("DELETE FROM proposals", [])?;
             let mut stmt = tx.prepare_cached(
                 "INSERT OR REPLACE INTO proposals (study_id, accession, score, clear, others, computed_at)
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM studies WHERE id = ?1)",
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6
+                 WHERE EXISTS (SELECT 1 FROM studies WHERE id = ?1 AND state <> 'matched')",
             )?;
             for p in proposals {
                 stmt.execute(params![

@@ -282,6 +282,35 @@ impl DeskApp {
                 }
             }
             UiCommand::CancelSend => self.rt.send_confirm = None,
+            UiCommand::ToggleMark(id) => {
+                if !self.state.marked.remove(&id) {
+                    self.state.marked.insert(id);
+                }
+            }
+            UiCommand::MarkLikely => {
+                let ids: Vec<i64> = self
+                    .rt
+                    .view
+                    .iter()
+                    .map(|&i| &self.rt.rows[i])
+                    .filter(|r| r.likely_order.is_some())
+                    .map(|r| r.id)
+                    .collect();
+                self.state.marked.extend(ids);
+            }
+            UiCommand::ClearMarks => self.state.marked.clear(),
+            UiCommand::PreviewBulkOrders => {
+                let ids = self.state.marked.iter().copied().collect();
+                self.rt.preview_bulk_orders(ids);
+            }
+            UiCommand::ApplyBulkOrders => {
+                self.rt.apply_bulk_orders();
+                // Taken (the batch is applying): the marks have served.
+                if self.rt.bulk.is_none() {
+                    self.state.marked.clear();
+                }
+            }
+            UiCommand::CancelBulkOrders => self.rt.bulk = None,
             UiCommand::OpenTransfers => {
                 self.rt.network.window_open = true;
                 self.rt.load_transfers();
@@ -429,7 +458,7 @@ impl DeskApp {
             }
             ui.separator();
             if self.state.view == View::Queue {
-                self.queue_filters_ui(ui);
+                out.extend(self.queue_filters_ui(ui));
             }
             ui.separator();
             let theme = if self.state.dark {
@@ -613,6 +642,10 @@ impl eframe::App for DeskApp {
             self.rt.correct.pending.as_mut(),
         ));
         super::key_help::key_help_ui(&ctx, &mut self.key_help);
+        commands.extend(super::bulk_orders::bulk_orders_ui(
+            &ctx,
+            self.rt.bulk.as_mut(),
+        ));
         commands.extend(super::send_confirm::send_confirm_ui(
             &ctx,
             self.rt.send_confirm.as_ref(),

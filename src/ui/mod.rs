@@ -2,6 +2,7 @@
 //! background jobs, so the UI thread never waits on SQLite, disk or network.
 
 mod app;
+mod bulk_orders;
 mod candidates;
 mod correct_data;
 mod correct_ui;

@@ -123,7 +123,7 @@ pub fn queue_ui(
             .body(|body| {
                 body.rows(row_height, rt.view.len(), |mut row| {
                     let r = &rt.rows[rt.view[row.index()]];
-                    row.set_selected(state.selected == Some(r.id));
+                    row.set_selected(state.selected == Some(r.id) || state.marked.contains(&r.id));
                     if thumbs {
                         row.col(|ui| match &r.thumbnail {
                             Some(blob) => {
@@ -243,8 +243,14 @@ pub fn queue_ui(
                     row.col(|ui| {
                         ui.label(short_source(&r.source)).on_hover_text(&r.source);
                     });
-                    if row.response().clicked() {
-                        commands.push(UiCommand::Select(r.id));
+                    let resp = row.response();
+                    if resp.clicked() {
+                        // Ctrl+click marks for a batch; a plain click selects.
+                        if resp.ctx.input(|i| i.modifiers.command) {
+                            commands.push(UiCommand::ToggleMark(r.id));
+                        } else {
+                            commands.push(UiCommand::Select(r.id));
+                        }
                     }
                     if row.response().double_clicked() {
                         commands.push(UiCommand::OpenDetail);

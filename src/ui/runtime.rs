@@ -56,6 +56,8 @@ pub enum JobKind {
     LoadReport,
     LoadNodeMap,
     ProposeOrders,
+    PreviewBulk,
+    ApplyBulk,
 }
 
 pub struct Runtime {
@@ -102,6 +104,10 @@ pub struct Runtime {
     pub queue_config: crate::model::QueueConfig,
     /// The question asked before sending a study that is not matched and whole.
     pub send_confirm: Option<super::send_confirm::SendConfirm>,
+    /// The likely orders of the marked studies, previewed for one confirmation.
+    pub bulk: Option<super::bulk_orders::BulkPreview>,
+    /// A pass of the matching was asked for while one ran.
+    propose_pending: bool,
     /// The Reports view's last report.
     pub report: Option<crate::reports::Report>,
     /// The node map window and its map.
@@ -196,6 +202,8 @@ impl Runtime {
             send_policy,
             queue_config,
             send_confirm: None,
+            bulk: None,
+            propose_pending: false,
             report: None,
             node_map: Default::default(),
         }
@@ -243,14 +251,21 @@ impl Runtime {
             .values()
             .any(|j| j.kind == JobKind::ProposeOrders)
         {
+            // The running pass may have read the studies before the change: pass again.
+            self.propose_pending = true;
             return;
         }
         let store = self.store_handle();
         self.spawn("Finding likely orders", JobKind::ProposeOrders, move |_| {
-            let mut store = store
-                .lock()
-                .map_err(|_| "store lock poisoned".to_string())?;
-            crate::reconcile::learn::propose_open(&mut store).map_err(|e| e.to_string())
+            use crate::reconcile::learn;
+            let lock = || store.lock().map_err(|_| "store lock poisoned".to_string());
+            // The store is held only to read and to write: other jobs run while it ranks.
+            let input = learn::propose_input(&*lock()?).map_err(|e| e.to_string())?;
+            let (proposals, summary) = learn::propose(input);
+            lock()?
+                .replace_proposals(&proposals)
+                .map_err(|e| e.to_string())?;
+            Ok(summary)
         });
     }
 
@@ -386,8 +401,10 @@ impl Runtime {
                     };
                     // Whatever the outcome (a failed or panicked job too).
                     self.worklist_job_finished(id);
-                    if matches!(job.kind, JobKind::ApplyCorrection | JobKind::UndoCorrection)
-                        && outcome.is_err()
+                    if matches!(
+                        job.kind,
+                        JobKind::ApplyCorrection | JobKind::UndoCorrection | JobKind::ApplyBulk
+                    ) && outcome.is_err()
                     {
                         self.correction_failed();
                     }
@@ -462,9 +479,13 @@ impl Runtime {
                 }
             }
             JobKind::LoadRejects => self.rejects = Some(downcast::<Vec<Reject>>(out)?),
+            JobKind::PreviewBulk | JobKind::ApplyBulk => self.apply_bulk_result(kind, out)?,
             JobKind::ProposeOrders => {
                 downcast::<crate::reconcile::learn::ProposeSummary>(out)?;
                 self.load_queue();
+                if std::mem::take(&mut self.propose_pending) {
+                    self.propose_orders();
+                }
             }
             JobKind::LoadNodeMap => {
                 self.node_map.map = Some(downcast::<crate::reports::node_map::NodeMap>(out)?);
@@ -489,6 +510,7 @@ impl Runtime {
                 | JobKind::Import
                 | JobKind::ApplyCorrection
                 | JobKind::UndoCorrection
+                | JobKind::ApplyBulk
         ) {
             self.propose_orders();
         }

@@ -51,6 +51,9 @@ pub struct DeskState {
     pub show_dismissed: bool,
     /// Selected study id (a number, not patient data).
     pub selected: Option<i64>,
+    /// Studies marked for a batch (Ctrl+click): not saved.
+    #[serde(skip)]
+    pub marked: std::collections::BTreeSet<i64>,
 }
 
 impl Default for DeskState {
@@ -67,6 +70,7 @@ impl Default for DeskState {
             queue_thumbnails: true,
             show_dismissed: false,
             selected: None,
+            marked: Default::default(),
         }
     }
 }
@@ -152,6 +156,15 @@ pub enum UiCommand {
     ShowStudiesInQueue(String, Vec<i64>),
     /// Open the node map window.
     OpenNodeMap,
+    /// Mark or unmark a study for a batch (Ctrl+click).
+    ToggleMark(i64),
+    /// Mark every study of the view with a likely order.
+    MarkLikely,
+    ClearMarks,
+    /// Preview the likely order of each marked study.
+    PreviewBulkOrders,
+    ApplyBulkOrders,
+    CancelBulkOrders,
 }
 
 #[cfg(test)]

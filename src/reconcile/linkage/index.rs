@@ -187,15 +187,16 @@ impl OrderIndex {
         for v in &variants {
             hit(self.birth.get(v), BIRTH);
         }
-        // Each name word marks the orders holding it (or its sound) with a bit of its own:
-        // the first word NAME, the others NAME2, so two words agreeing count twice.
+        // Name words mark the orders holding them (or their sound): family words with one
+        // bit, given words with another (in every group: `SATO` and `佐藤` are one family
+        // name), so agreeing on the family and a given name counts twice, on one name once.
         let mut seen: Vec<&str> = Vec::new();
         for name in &s.names {
             for w in &name.words {
                 if seen.contains(&w.key.as_str()) {
                     continue;
                 }
-                let bit = if seen.is_empty() { NAME } else { NAME2 };
+                let bit = if w.given { NAME2 } else { NAME };
                 seen.push(&w.key);
                 hit(self.word.get(&w.key), bit);
                 // A one-letter sound (`L` of LI, LEE, LU...) narrows nothing.

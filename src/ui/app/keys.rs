@@ -124,6 +124,7 @@ impl DeskApp {
         let c = &self.rt.correct;
         let any = self.key_help
             || self.rt.send_confirm.is_some()
+            || self.rt.bulk.is_some()
             || c.pending.is_some()
             || c.edit.is_some()
             || c.actions.is_some()
@@ -140,6 +141,8 @@ impl DeskApp {
             Vec::new()
         } else if self.rt.send_confirm.is_some() {
             vec![UiCommand::CancelSend]
+        } else if self.rt.bulk.is_some() {
+            vec![UiCommand::CancelBulkOrders]
         } else if c.pending.is_some() {
             vec![UiCommand::CancelCorrection]
         } else if c.edit.is_some() {

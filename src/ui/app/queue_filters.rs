@@ -1,12 +1,14 @@
 //! The queue's filter bar: state, modality, search, dismissed, thumbnails, and the figure of
 //! a report the queue is narrowed to (with the way back to every study).
 
+use super::super::state::UiCommand;
 use super::DeskApp;
 use crate::model::StudyState;
 
 impl DeskApp {
     /// The queue's filters: state, modality, search, dismissed, thumbnails, the narrowing.
-    pub(super) fn queue_filters_ui(&mut self, ui: &mut egui::Ui) {
+    pub(super) fn queue_filters_ui(&mut self, ui: &mut egui::Ui) -> Vec<UiCommand> {
+        let mut out = Vec::new();
         let state_text = self
             .state
             .state_filter
@@ -52,6 +54,41 @@ impl DeskApp {
             .on_hover_text("Show the studies dismissed without change too");
         ui.checkbox(&mut self.state.queue_thumbnails, "Thumbnails")
             .on_hover_text("A picture per study in the queue");
+        ui.separator();
+        if self.state.marked.is_empty() {
+            let likely = self
+                .rt
+                .view
+                .iter()
+                .filter(|&&i| self.rt.rows[i].likely_order.is_some())
+                .count();
+            if ui
+                .add_enabled(likely > 0, egui::Button::new("Mark likely"))
+                .on_hover_text(
+                    "Mark every study shown that has a likely order (Ctrl+click marks one), \
+                     to apply each its order at once",
+                )
+                .clicked()
+            {
+                out.push(UiCommand::MarkLikely);
+            }
+        } else {
+            if ui
+                .button(format!(
+                    "Apply likely orders… ({})",
+                    self.state.marked.len()
+                ))
+                .on_hover_text(
+                    "See each marked study's likely order and changes, then confirm once",
+                )
+                .clicked()
+            {
+                out.push(UiCommand::PreviewBulkOrders);
+            }
+            if ui.button("Clear marks").clicked() {
+                out.push(UiCommand::ClearMarks);
+            }
+        }
         if let Some(only) = &self.rt.only {
             ui.separator();
             ui.label(
@@ -63,5 +100,6 @@ impl DeskApp {
                 self.rt.show_only(None);
             }
         }
+        out
     }
 }
