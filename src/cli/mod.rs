@@ -118,7 +118,7 @@ enum Command {
         /// defaults and the cache.
         #[arg(long, conflicts_with_all = ["study", "all"])]
         reset_learning: bool,
-        /// Propose the likely order of every open study not matched (what the desk shows in
+        /// Propose the likely order of every open study unmatched or mismatching its order (what the desk shows in
         /// the queue); applies nothing.
         #[arg(long, conflicts_with = "study")]
         all: bool,

@@ -180,7 +180,7 @@ pub fn propose_all(store: &mut Store, json: bool) -> Result<()> {
         return output::print_json(&s);
     }
     println!(
-        "{} open studies not matched: {} with a likely order ({} clear); see `qcdesk queue`",
+        "{} open studies unmatched or mismatching their order: {} with a likely order ({} clear); see `qcdesk queue`",
         s.studies, s.proposed, s.clear
     );
     Ok(())

@@ -85,7 +85,7 @@ pub fn facts_of(r: &StudyFactsRow) -> MatchFacts {
 /// What a pass of [`propose_open`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ProposeSummary {
-    /// Open studies not matched.
+    /// Open studies unmatched or mismatching their order.
     pub studies: usize,
     /// Of them, with a likely order.
     pub proposed: usize,
@@ -112,7 +112,7 @@ pub fn propose_input(store: &Store) -> Result<ProposeInput, StoreError> {
     })
 }
 
-/// Ranks the orders of every open study not matched and keeps the most likely one of each.
+/// Ranks the orders of every open study unmatched or mismatching its order and keeps the most likely one of each.
 pub fn propose(input: ProposeInput) -> (Vec<Proposal>, ProposeSummary) {
     let matcher = Matcher::new(input.orders, &input.labels, &input.config);
     let facts: Vec<MatchFacts> = input.rows.iter().map(facts_of).collect();
@@ -147,7 +147,7 @@ pub fn propose(input: ProposeInput) -> (Vec<Proposal>, ProposeSummary) {
     (proposals, summary)
 }
 
-/// Ranks the orders of every open study not matched and keeps the most likely one of each
+/// Ranks the orders of every open study unmatched or mismatching its order and keeps the most likely one of each
 /// (the queue shows it before the study is opened). Applies nothing.
 pub fn propose_open(store: &mut Store) -> Result<ProposeSummary, StoreError> {
     let (proposals, summary) = propose(propose_input(store)?);

@@ -95,7 +95,7 @@ impl Store {
             let mut stmt = tx.prepare_cached(
                 "INSERT OR REPLACE INTO proposals (study_id, accession, score, clear, others, computed_at)
                  SELECT ?1, ?2, ?3, ?4, ?5, ?6
-                 WHERE EXISTS (SELECT 1 FROM studies WHERE id = ?1 AND state <> 'matched')",
+                 WHERE EXISTS (SELECT 1 FROM studies WHERE id = ?1 AND state IN ('unmatched', 'mismatch'))",
             )?;
             for p in proposals {
                 stmt.execute(params![
@@ -168,13 +168,14 @@ pub struct StudyFactsRow {
 }
 
 impl Store {
-    /// The open studies not matched (holding instances, not dismissed), as the matching
-    /// compares them: one query.
+    /// The open studies an order would resolve (unmatched, or mismatching their order;
+    /// holding instances, not dismissed), as the matching compares them: one query. Broken or
+    /// inconsistent studies are left out: their exception is not which order they belong to.
     pub fn unmatched_facts(&self) -> Result<Vec<StudyFactsRow>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT id, patient_name, patient_id, issuer_of_patient_id, birth_date, sex, accession,
                     modality, source, study_date, study_time, description
-             FROM studies s WHERE state <> 'matched' AND n_instances > 0
+             FROM studies s WHERE state IN ('unmatched', 'mismatch') AND n_instances > 0
              AND NOT EXISTS (SELECT 1 FROM dismissals d WHERE d.study_id = s.id AND d.reopened_at IS NULL)
              ORDER BY id",
         )?;

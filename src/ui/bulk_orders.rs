@@ -212,7 +212,7 @@ pub fn bulk_orders_ui(ctx: &egui::Context, bulk: Option<&mut BulkPreview>) -> Ve
                     let p = &item.plan;
                     ui.label(
                         RichText::new(format!(
-                            "Study {} {} ← order {} ({}%): {} change(s) in {} instance(s)",
+                            "Study {} {} ← order {} ({}% likely): {} change(s) in {} instance(s)",
                             item.study,
                             item.patient,
                             p.order.accession,

@@ -123,7 +123,7 @@ pub fn queue_ui(
             .body(|body| {
                 body.rows(row_height, rt.view.len(), |mut row| {
                     let r = &rt.rows[rt.view[row.index()]];
-                    row.set_selected(state.selected == Some(r.id) || state.marked.contains(&r.id));
+                    row.set_selected(state.selected == Some(r.id));
                     if thumbs {
                         row.col(|ui| match &r.thumbnail {
                             Some(blob) => {
@@ -144,6 +144,12 @@ pub fn queue_ui(
                         });
                     }
                     row.col(|ui| {
+                        // Marked for a batch: a tick of its own, so it never reads as the
+                        // selection the detail shows.
+                        if state.marked.contains(&r.id) {
+                            ui.label(RichText::new("✔").strong())
+                                .on_hover_text("Marked for Apply likely orders (Ctrl+click unmarks)");
+                        }
                         state_chip(ui, r.state);
                         if let Some(d) = &r.dismissed {
                             ui.label(RichText::new("dismissed").weak().italics())

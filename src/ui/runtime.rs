@@ -243,7 +243,7 @@ impl Runtime {
         });
     }
 
-    /// Ranks the orders of every open study not matched, in the background, and reloads the
+    /// Ranks the orders of every open study unmatched or mismatching its order, in the background, and reloads the
     /// queue to show the likely ones.
     pub fn propose_orders(&mut self) {
         if self
