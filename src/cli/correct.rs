@@ -120,13 +120,10 @@ pub fn fix(store: &mut Store, f: &FixArgs<'_>, a: &ChangeArgs<'_>) -> Result<()>
             let moved = crate::reconcile::relocate::MovePlan {
                 correction: plan.correction.clone(),
                 preview: plan.preview.clone(),
-                other_patient: None,
+                other_patient: plan.other_patient.clone(),
             };
-            relocate(store, moved, a, false)?;
-            if !a.dry_run
-                && let Some(c) = store.corrections_of(*first)?.iter().map(|e| e.id).max()
-            {
-                crate::reconcile::order::learn_from(store, &plan, c);
+            if let Some(c) = relocate(store, moved, a, false)? {
+                crate::reconcile::order::learn_from(store, &plan, c, None);
             }
             return Ok(());
         }
@@ -184,7 +181,9 @@ pub fn fix(store: &mut Store, f: &FixArgs<'_>, a: &ChangeArgs<'_>) -> Result<()>
             None
         } else {
             let applied = match &order_plan {
-                Some(plan) => crate::reconcile::order::apply(store, plan, &a.who(), |_, _| {}),
+                Some(plan) => {
+                    crate::reconcile::order::apply(store, plan, &a.who(), |_, _| {}, None)
+                }
                 None => fix::apply(store, preview, &correction, &a.who(), |_, _| {}),
             };
             let done = applied.map_err(|e| {
@@ -278,7 +277,7 @@ pub fn move_series(
         None => MoveTo::New,
     };
     let plan = plan_move(store, series, to)?;
-    relocate(store, plan, a, confirmed)
+    relocate(store, plan, a, confirmed).map(|_| ())
 }
 
 /// `qcdesk merge STUDY FROM_STUDY`: FROM_STUDY's series move into STUDY.
@@ -291,10 +290,16 @@ pub fn merge(
 ) -> Result<()> {
     let (into, from) = (store.find_study(into)?, store.find_study(from)?);
     let plan = plan_merge(store, into, from)?;
-    relocate(store, plan, a, confirmed)
+    relocate(store, plan, a, confirmed).map(|_| ())
 }
 
-fn relocate(store: &mut Store, plan: MovePlan, a: &ChangeArgs<'_>, confirmed: bool) -> Result<()> {
+/// Moves as planned (or shows it, on a dry run); the correction made, if any.
+fn relocate(
+    store: &mut Store,
+    plan: MovePlan,
+    a: &ChangeArgs<'_>,
+    confirmed: bool,
+) -> Result<Option<i64>> {
     let from = plan.preview.base.study_id;
     let who = a.who();
     if let Some((p_from, p_to)) = &plan.other_patient
@@ -334,7 +339,7 @@ fn relocate(store: &mut Store, plan: MovePlan, a: &ChangeArgs<'_>, confirmed: bo
         ),
     };
     if a.json {
-        return output::print_json(&MoveJson {
+        output::print_json(&MoveJson {
             from_study: from,
             to_study,
             dry_run: a.dry_run,
@@ -345,7 +350,8 @@ fn relocate(store: &mut Store, plan: MovePlan, a: &ChangeArgs<'_>, confirmed: bo
             changes,
             instances,
             version: applied.as_ref().map(|d| d.correction),
-        });
+        })?;
+        return Ok(applied.map(|d| d.correction));
     }
     let target = to_study.map_or("a new study".to_string(), |t| format!("study {t}"));
     match &applied {
@@ -359,7 +365,7 @@ fn relocate(store: &mut Store, plan: MovePlan, a: &ChangeArgs<'_>, confirmed: bo
         println!("  from patient {f} to patient {t}");
     }
     print_changes(changes);
-    Ok(())
+    Ok(applied.map(|d| d.correction))
 }
 
 /// `qcdesk reject (STUDY|SERIES_UID|SOP_UID) --code CODE [--reason] [--json]`.

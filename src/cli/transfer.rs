@@ -92,12 +92,19 @@ pub fn listen(
             proposing.store(true, Ordering::SeqCst);
             let (root, flag) = (root.clone(), std::sync::Arc::clone(&proposing));
             std::thread::spawn(move || {
+                // Cleared however the pass ends (a panic too), or the service never passes again.
+                struct Done(std::sync::Arc<AtomicBool>);
+                impl Drop for Done {
+                    fn drop(&mut self) {
+                        self.0.store(false, Ordering::SeqCst);
+                    }
+                }
+                let _done = Done(flag);
                 let done = Store::open(&root)
                     .and_then(|mut st| crate::reconcile::learn::propose_open(&mut st));
                 if let Err(e) = done {
                     tracing::warn!("proposing likely orders failed: {e}");
                 }
-                flag.store(false, Ordering::SeqCst);
             });
         }
     }

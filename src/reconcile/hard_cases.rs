@@ -223,3 +223,74 @@ fn a_temporary_id_counts_as_missing_and_the_site_names_its_patterns() {
     };
     assert!(bad.temporary().unwrap_err().contains("^(TMP"));
 }
+
+#[test]
+fn a_given_name_is_not_taken_for_the_family_name_unless_the_parts_are_swapped() {
+    let cfg = MatchConfig::default();
+    let orders = vec![order("LM", "LANG^MAI", "5000001", "19800101", "F")];
+    let r = rank(&study("NGUYEN^LAN", "", "19900202", "F"), &orders, 5, &cfg);
+    let family = |r: &Ranking| {
+        r.candidates
+            .first()
+            .and_then(|c| c.reasons.iter().find(|x| x.factor == "family_name"))
+            .map(|x| x.level)
+    };
+    assert!(
+        matches!(family(&r), None | Some("different")),
+        "LAN (a given name) is not LANG's family name: {r:#?}"
+    );
+    // Truly swapped: both parts found in the other field.
+    let r = rank(&study("MAI^LANG", "", "19800101", "F"), &orders, 5, &cfg);
+    assert_eq!(family(&r), Some("exact"), "{r:#?}");
+    // Prefixes say nothing of who: MR against MR is no given name.
+    let orders = vec![order("P", "DOE^^^MR", "5000002", "19800101", "M")];
+    let r = rank(&study("ROE^^^MR", "", "19800101", "M"), &orders, 5, &cfg);
+    assert!(
+        r.candidates
+            .iter()
+            .flat_map(|c| &c.reasons)
+            .all(|x| x.factor != "given_name" || x.level != "exact"),
+        "{r:#?}"
+    );
+}
+
+#[test]
+fn a_runner_up_below_the_display_floor_still_makes_the_best_doubtful() {
+    // Two orders of one patient the same day; the display floor hides neither here, but a
+    // list of one (--limit 1) must not call the first clear.
+    let orders = vec![
+        order("S1", "DOE^OLIVIA", "2004711", "19840712", "F"),
+        order("S2", "DOE^OLIVIA", "2004711", "19840712", "F"),
+    ];
+    let r = rank(
+        &study("DOE^OLIVIA", "2004711", "19840712", "F"),
+        &orders,
+        1,
+        &MatchConfig::default(),
+    );
+    assert_eq!(r.candidates.len(), 1);
+    assert!(r.candidates[0].ambiguous, "{r:#?}");
+    assert_eq!(r.auto_match, None);
+}
+
+#[test]
+fn hostile_lengths_are_cut_before_they_are_compared() {
+    let huge = "A".repeat(1 << 20);
+    let s = MatchFacts {
+        patient_name: format!("{huge}^{huge} {huge}={huge}"),
+        patient_id: huge.clone(),
+        birth_date: huge.clone(),
+        description: huge.clone(),
+        modalities: "CT\\".repeat(10_000),
+        ..study("", "", "", "")
+    };
+    let orders = cache(olivia());
+    // Every value is cut before it is compared or quoted (no timing here: the cut is what is
+    // checked, the speed is the benchmark's).
+    let r = rank(&s, &orders, 5, &MatchConfig::default());
+    for c in &r.candidates {
+        for x in &c.reasons {
+            assert!(x.detail.len() < 4096, "a reason quotes at most a cut value");
+        }
+    }
+}

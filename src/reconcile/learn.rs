@@ -93,6 +93,9 @@ pub struct ProposeSummary {
     pub clear: usize,
 }
 
+/// The probability (percent) from which an order is proposed as a study's likely one.
+pub const MIN_LIKELY: i32 = 50;
+
 /// What a pass of the matching over the open studies reads from the workspace (read under
 /// the store's lock; the ranking itself needs no store).
 pub struct ProposeInput {
@@ -126,6 +129,17 @@ pub fn propose(input: ProposeInput) -> (Vec<Proposal>, ProposeSummary) {
         let Some(best) = ranking.candidates.first() else {
             continue;
         };
+        // "Likely": one order at least even odds, or orders as likely as each other (twins,
+        // same-day orders) that together are.
+        let together: i32 = ranking
+            .candidates
+            .iter()
+            .filter(|c| c.ambiguous)
+            .map(|c| c.score)
+            .sum();
+        if best.score < MIN_LIKELY && !(best.ambiguous && together >= MIN_LIKELY) {
+            continue;
+        }
         let clear = ranking.auto_match.is_some();
         summary.proposed += 1;
         summary.clear += usize::from(clear);

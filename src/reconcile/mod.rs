@@ -235,6 +235,7 @@ impl Matcher {
             &o,
             &self.index,
             &self.temporary,
+            false,
         ))
     }
 
@@ -245,7 +246,7 @@ impl Matcher {
         let compared = found.len();
         let mut candidates: Vec<Candidate> = found
             .into_iter()
-            .map(|i| self.candidate(&s, i as usize))
+            .map(|i| self.candidate(&s, i as usize, false))
             .collect();
         // Bayes: each order equally likely a priori, and the order possibly not in the cache.
         let n = self.index.active().max(1) as f64;
@@ -264,15 +265,13 @@ impl Matcher {
             c.posterior = scale(c.weight) / total;
             c.score = (c.posterior * 100.0).round() as i32;
         }
-        candidates.retain(|c| {
-            c.weight >= self.config.min_evidence as f64 && c.score >= self.config.min_score
-        });
         candidates.sort_by(|a, b| {
             b.weight
                 .total_cmp(&a.weight)
                 .then_with(|| a.accession.cmp(&b.accession))
         });
-        candidates.truncate(limit.max(1));
+        // Ambiguity over every order compared, before any is left out of the list: a
+        // runner-up below the display floor still makes the best one doubtful.
         let margin = self.config.ambiguous_margin as f64;
         if let Some(best) = candidates.first().map(|c| c.weight) {
             let close = candidates
@@ -284,6 +283,14 @@ impl Matcher {
                     c.ambiguous = true;
                 }
             }
+        }
+        candidates.retain(|c| {
+            c.weight >= self.config.min_evidence as f64 && c.score >= self.config.min_score
+        });
+        candidates.truncate(limit.max(1));
+        // The reasons in words, for the candidates shown only.
+        for c in &mut candidates {
+            c.reasons = self.candidate(&s, c.index, true).reasons;
         }
         let auto_match = candidates
             .first()
@@ -317,8 +324,9 @@ impl Matcher {
         })
     }
 
-    fn candidate(&self, s: &Side, i: usize) -> Candidate {
-        let outcomes = compare(s, self.index.side(i), &self.index, &self.temporary);
+    /// Order `i` as a candidate for study `s`; `words`: with its reasons (else none).
+    fn candidate(&self, s: &Side, i: usize, words: bool) -> Candidate {
+        let outcomes = compare(s, self.index.side(i), &self.index, &self.temporary, words);
         let level = |f: Field| {
             outcomes
                 .iter()
@@ -330,7 +338,7 @@ impl Matcher {
         for o in &outcomes {
             let w = self.weights.weight(o.field, o.level, o.frequency) + o.adjust;
             weight += w;
-            if o.level != Level::Missing {
+            if words && o.level != Level::Missing {
                 reasons.push(Reason {
                     factor: o.field.as_str(),
                     level: o.level.as_str(),
@@ -345,14 +353,19 @@ impl Matcher {
             level(Field::GivenName),
             level(Field::BirthDate),
         );
-        let identity_agrees = level(Field::Accession) == Level::Exact
-            || (matches!(id, Level::Exact | Level::OtherId)
-                && matches!(family, Level::Exact | Level::Close)
-                && birth == Level::Exact)
-            || (family == Level::Exact
-                && given == Level::Exact
-                && birth == Level::Exact
-                && !matches!(id, Level::Different | Level::Close | Level::OtherIssuer));
+        // No field saying who the patient is may disagree, whatever else agrees.
+        let conflict = outcomes.iter().any(|o| {
+            o.field.is_identity() && matches!(o.level, Level::Different | Level::OtherIssuer)
+        });
+        let identity_agrees = !conflict
+            && (level(Field::Accession) == Level::Exact
+                || (matches!(id, Level::Exact | Level::OtherId)
+                    && matches!(family, Level::Exact | Level::Close)
+                    && birth == Level::Exact)
+                || (family == Level::Exact
+                    && given == Level::Exact
+                    && birth == Level::Exact
+                    && !matches!(id, Level::Different | Level::Close | Level::OtherIssuer)));
         // Who the patient is says nothing of which of the patient's orders this is: the
         // exam must fit too (its modality, done the day it was scheduled).
         let exam_fits = level(Field::Accession) == Level::Exact

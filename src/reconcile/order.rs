@@ -20,6 +20,21 @@ pub struct OrderPlan {
     pub before: MatchFacts,
     /// The study takes the order's Study Instance UID (its instances move).
     pub takes_uid: bool,
+    /// The instances join a study of another patient: (from, to) as `ID NAME`.
+    pub other_patient: Option<(String, String)>,
+}
+
+impl OrderPlan {
+    /// How the order changes who the patient is, a line per field (empty: it does not).
+    pub fn patient_changes(&self) -> Vec<String> {
+        let mut out = super::identity::patient_changes(&self.preview.changes);
+        if let Some((from, to)) = &self.other_patient {
+            out.push(format!(
+                "its images join the order's study, which holds patient {to} (they are {from})"
+            ));
+        }
+        out
+    }
 }
 
 /// Plans applying `order` to `study`; `take_uid` forces taking the order's Study UID.
@@ -35,13 +50,13 @@ pub fn plan(
     let differs =
         !uid.is_empty() && detail.row.study_instance_uid.as_deref().map(str::trim) != Some(uid);
     let takes_uid = take_uid || (store.match_config().study_uid == StudyUidPolicy::Take && differs);
-    let (correction, preview) = if takes_uid {
+    let (correction, preview, other_patient) = if takes_uid {
         let p = relocate::plan_order_with_uid(store, study, order)?;
-        (p.correction, p.preview)
+        (p.correction, p.preview, p.other_patient)
     } else {
         let c = Correction::from_order(order);
         let p = fix::preview(store, study, &c)?;
-        (c, p)
+        (c, p, None)
     };
     Ok(OrderPlan {
         order: order.clone(),
@@ -49,6 +64,7 @@ pub fn plan(
         preview,
         before,
         takes_uid,
+        other_patient,
     })
 }
 
@@ -59,23 +75,39 @@ pub fn apply(
     plan: &OrderPlan,
     who: &Who,
     progress: impl FnMut(u64, u64),
+    matcher: Option<&super::Matcher>,
 ) -> Result<Applied, FixError> {
     let done = fix::apply(store, &plan.preview, &plan.correction, who, progress)?;
-    learn_from(store, plan, done.correction);
+    learn_from(store, plan, done.correction, matcher);
     Ok(done)
 }
 
-/// Records the applied order as a labelled pair.
-pub fn learn_from(store: &mut Store, plan: &OrderPlan, correction: i64) {
-    let recorded = learn::matcher(store).and_then(|m| {
+/// Records the applied order as a labelled pair (`matcher`: the cache as matched, when the
+/// caller has it, else built here).
+pub fn learn_from(
+    store: &mut Store,
+    plan: &OrderPlan,
+    correction: i64,
+    matcher: Option<&super::Matcher>,
+) {
+    let built;
+    let m = match matcher {
+        Some(m) => Ok(m),
+        None => {
+            built = learn::matcher(store);
+            built.as_ref().map_err(|e| e.to_string())
+        }
+    };
+    let recorded = m.map_err(|e| e.to_string()).and_then(|m| {
         learn::record_applied(
             store,
-            &m,
+            m,
             plan.preview.base.study_id,
             &plan.before,
             &plan.order,
             Some(correction),
         )
+        .map_err(|e| e.to_string())
     });
     if let Err(e) = recorded {
         tracing::warn!(

@@ -158,19 +158,34 @@ pub fn plan_order_with_uid(
         .sets
         .push(text(tags::STUDY_INSTANCE_UID, VR::UI, uid));
     correction.sets.sort_by_key(|e| e.tag);
-    let destination = match store.find_study(uid) {
-        Ok(id) if id == study_id => None,
-        Ok(id) => Some(Destination::Study(id)),
-        Err(crate::store::StoreError::StudyNotFound(_)) => Some(Destination::NewStudy {
+    // The study of exactly this UID (not the user's lookup, which also takes a queue id or
+    // an accession).
+    let destination = match store.study_with_uid(uid)? {
+        Some(id) if id == study_id => None,
+        Some(id) => Some(Destination::Study(id)),
+        None => Some(Destination::NewStudy {
             uid: uid.to_string(),
         }),
-        Err(e) => return Err(e.into()),
+    };
+    // Joining a study that holds another patient puts these images on that patient.
+    let other = match &destination {
+        Some(Destination::Study(t)) => {
+            let dst = store.study_header(*t)?;
+            let ordered = Header {
+                patient_id: order.patient_id.clone(),
+                issuer_of_patient_id: order.issuer_of_patient_id.clone(),
+                patient_name: order.patient_name.clone(),
+                ..Header::default()
+            };
+            other_patient(&ordered, &dst)
+        }
+        _ => None,
     };
     let base = store.correction_base(study_id)?;
     let preview = preview_base(store, base, &correction, destination)?;
     Ok(MovePlan {
         correction,
         preview,
-        other_patient: None,
+        other_patient: other,
     })
 }

@@ -73,13 +73,21 @@ impl Store {
         let rows = stmt.query_map([], |r| {
             let label: String = r.get(0)?;
             let undone: bool = r.get(1)?;
-            Ok(StoredLabel {
-                applied: label == "applied" && !undone,
-                undone: label == "applied" && undone,
-                levels: r.get(2)?,
-            })
+            Ok((
+                label == "rejected" && undone,
+                StoredLabel {
+                    applied: label == "applied" && !undone,
+                    undone: label == "applied" && undone,
+                    levels: r.get(2)?,
+                },
+            ))
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        // The candidates ranked above an order whose correction was undone are no longer
+        // known to be wrong: one of them may be the study's.
+        Ok(rows
+            .filter(|r| !matches!(r, Ok((true, _))))
+            .map(|r| r.map(|(_, l)| l))
+            .collect::<Result<_, _>>()?)
     }
 
     /// Forgets every labelled pair (the weights return to what the cache alone says).
@@ -95,7 +103,8 @@ impl Store {
             let mut stmt = tx.prepare_cached(
                 "INSERT OR REPLACE INTO proposals (study_id, accession, score, clear, others, computed_at)
                  SELECT ?1, ?2, ?3, ?4, ?5, ?6
-                 WHERE EXISTS (SELECT 1 FROM studies WHERE id = ?1 AND state IN ('unmatched', 'mismatch'))",
+                 WHERE EXISTS (SELECT 1 FROM studies s WHERE s.id = ?1 AND s.state <> 'matched'
+                     AND NOT EXISTS (SELECT 1 FROM dismissals d WHERE d.study_id = s.id AND d.reopened_at IS NULL))",
             )?;
             for p in proposals {
                 stmt.execute(params![
@@ -150,6 +159,11 @@ impl Store {
     }
 }
 
+/// Findings an order resolves (a study holding one is proposed an order even when a worse
+/// state, such as a bad date, names it).
+const ORDER_CODES: &str = "'no_order', 'no_accession', 'patient_id_mismatch', 'issuer_mismatch', \
+     'patient_name_mismatch', 'birth_date_mismatch', 'sex_mismatch', 'study_uid_mismatch'";
+
 /// What the matching compares of a study, read from its row.
 #[derive(Debug, Clone, Default)]
 pub struct StudyFactsRow {
@@ -172,13 +186,14 @@ impl Store {
     /// holding instances, not dismissed), as the matching compares them: one query. Broken or
     /// inconsistent studies are left out: their exception is not which order they belong to.
     pub fn unmatched_facts(&self) -> Result<Vec<StudyFactsRow>, StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT id, patient_name, patient_id, issuer_of_patient_id, birth_date, sex, accession,
+        let sql = "SELECT id, patient_name, patient_id, issuer_of_patient_id, birth_date, sex, accession,
                     modality, source, study_date, study_time, description
-             FROM studies s WHERE state IN ('unmatched', 'mismatch') AND n_instances > 0
+             FROM studies s WHERE n_instances > 0 AND (state IN ('unmatched', 'mismatch') OR EXISTS (
+                 SELECT 1 FROM findings f WHERE f.study_id = s.id AND f.code IN (ORDER_CODES)))
              AND NOT EXISTS (SELECT 1 FROM dismissals d WHERE d.study_id = s.id AND d.reopened_at IS NULL)
-             ORDER BY id",
-        )?;
+             ORDER BY id"
+            .replace("ORDER_CODES", ORDER_CODES);
+        let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt.query_map([], |r| {
             let text = |i: usize| -> rusqlite::Result<String> {
                 Ok(r.get::<_, Option<String>>(i)?.unwrap_or_default())

@@ -244,6 +244,18 @@ impl Store {
         Ok(row)
     }
 
+    /// The study of exactly this Study Instance UID, if the workspace holds one.
+    pub fn study_with_uid(&self, uid: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id FROM studies WHERE study_uid = ?1 ORDER BY id LIMIT 1",
+                [uid],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
     /// Everything about one study: demographics, series, instances, findings, orders.
     pub fn study_detail(&self, id: i64) -> Result<StudyDetail, StoreError> {
         let mut row = self.study_row(id)?;

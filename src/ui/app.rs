@@ -148,6 +148,13 @@ impl DeskApp {
     /// filter, a search or a reload hides the selected study, the first row of the view is
     /// selected instead (or nothing, when the view is empty); the selected row is kept in view.
     fn keep_selection_in_view(&mut self) {
+        // Marks follow the view too: a batch never holds a study the queue does not show.
+        if !self.state.marked.is_empty() {
+            let rt = &self.rt;
+            self.state
+                .marked
+                .retain(|id| rt.view_position(*id).is_some());
+        }
         if let Some(pos) = self.selected_position() {
             self.scroll_to = Some(pos);
             return;

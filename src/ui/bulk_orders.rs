@@ -12,6 +12,9 @@ use crate::reconcile::fix::Who;
 use crate::reconcile::order::OrderPlan;
 use crate::store::os_user;
 
+/// A batch applies an order only this likely (percent); below, the study is decided alone.
+const BULK_MIN_SCORE: i32 = 90;
+
 /// One study of the batch, previewed.
 #[derive(Debug, Clone)]
 pub struct BulkItem {
@@ -62,12 +65,23 @@ impl Runtime {
             "Preparing the likely orders",
             JobKind::PreviewBulk,
             move |store| {
+                use crate::model::StudyState;
                 let matcher = crate::reconcile::learn::matcher(store)?;
                 let mut out = BulkPreview::default();
+                let mut taken: Vec<(String, String)> = Vec::new();
                 for id in studies {
                     let detail = store.study_detail(id)?;
-                    if detail.row.state == crate::model::StudyState::Matched {
-                        out.skipped.push((id, "already matched".into()));
+                    let why_not = match detail.row.state {
+                        _ if detail.row.dismissed.is_some() => Some("dismissed"),
+                        StudyState::Matched => Some("already matched"),
+                        StudyState::Broken => Some("broken: its files need attention first"),
+                        StudyState::Inconsistent => {
+                            Some("inconsistent: split, mixed or conflicting; resolve it first")
+                        }
+                        _ => None,
+                    };
+                    if let Some(why) = why_not {
+                        out.skipped.push((id, why.into()));
                         continue;
                     }
                     let ranking = matcher.rank(&crate::reconcile::MatchFacts::of(&detail), 5);
@@ -84,7 +98,29 @@ impl Runtime {
                         ));
                         continue;
                     }
+                    if best.score < BULK_MIN_SCORE {
+                        out.skipped.push((
+                            id,
+                            format!(
+                                "order {} is only {}% likely: decide in the study, where each reason is shown",
+                                best.accession, best.score
+                            ),
+                        ));
+                        continue;
+                    }
                     let order = matcher.orders()[best.index].clone();
+                    let key = (order.accession.clone(), order.sps_id.clone());
+                    if taken.contains(&key) {
+                        out.skipped.push((
+                            id,
+                            format!(
+                                "order {} is another marked study's likely order too",
+                                order.accession
+                            ),
+                        ));
+                        continue;
+                    }
+                    taken.push(key);
                     match crate::reconcile::order::plan(store, id, &order, false) {
                         Ok(plan) if plan.preview.instances == 0 => out
                             .skipped
@@ -93,9 +129,7 @@ impl Runtime {
                             study: id,
                             patient: detail.row.patient_name.clone(),
                             score: best.score,
-                            patient_change: crate::reconcile::identity::patient_changes(
-                                &plan.preview.changes,
-                            ),
+                            patient_change: plan.patient_changes(),
                             plan,
                         }),
                         Err(e) => out.skipped.push((id, e.to_string())),
@@ -123,6 +157,8 @@ impl Runtime {
                 .map_err(|_| "store lock poisoned".to_string())?;
             let mut out: BulkOutcome = Vec::new();
             let total = b.items.len() as u64;
+            // One ranking of the cache for the batch (what the matching learns from each).
+            let matcher = crate::reconcile::learn::matcher(&store).ok();
             for (n, item) in b.items.iter().enumerate() {
                 let who = Who {
                     os_user: os_user(),
@@ -141,9 +177,15 @@ impl Runtime {
                         )
                     },
                 };
-                let done = crate::reconcile::order::apply(&mut store, &item.plan, &who, |_, _| {})
-                    .map(|a| a.correction)
-                    .map_err(|e| e.to_string());
+                let done = crate::reconcile::order::apply(
+                    &mut store,
+                    &item.plan,
+                    &who,
+                    |_, _| {},
+                    matcher.as_ref(),
+                )
+                .map(|a| a.correction)
+                .map_err(|e| e.to_string());
                 out.push((item.study, done));
                 ctx.progress(n as u64 + 1, Some(total), "studies");
             }

@@ -111,6 +111,8 @@ impl Runtime {
                     plan.correction.clone(),
                     plan.preview.clone(),
                 );
+                // Joining another patient's study is a change of patient too.
+                p.patient_change = plan.patient_changes();
                 p.order = Some(Box::new(plan));
                 Ok(p)
             },
@@ -242,7 +244,9 @@ impl Runtime {
             };
             let progress = |d, t| ctx.progress(d, Some(t), "instances");
             let applied = match &p.order {
-                Some(plan) => crate::reconcile::order::apply(&mut store, plan, &who, progress),
+                Some(plan) => {
+                    crate::reconcile::order::apply(&mut store, plan, &who, progress, None)
+                }
                 None => fix::apply(&mut store, &p.preview, &p.correction, &who, progress),
             }
             .map_err(|e| e.to_string())?;

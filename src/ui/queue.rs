@@ -146,9 +146,15 @@ pub fn queue_ui(
                     row.col(|ui| {
                         // Marked for a batch: a tick of its own, so it never reads as the
                         // selection the detail shows.
+                        // (A drawn checkbox: no font is needed for its tick.)
                         if state.marked.contains(&r.id) {
-                            ui.label(RichText::new("✔").strong())
-                                .on_hover_text("Marked for Apply likely orders (Ctrl+click unmarks)");
+                            let mut on = true;
+                            let resp = ui
+                                .add(egui::Checkbox::without_text(&mut on))
+                                .on_hover_text("Marked for Apply likely orders (untick it, or Ctrl+click the row, to unmark)");
+                            if resp.changed() {
+                                commands.push(UiCommand::ToggleMark(r.id));
+                            }
                         }
                         state_chip(ui, r.state);
                         if let Some(d) = &r.dismissed {

@@ -108,8 +108,8 @@ impl OrderIndex {
                         post(&mut ix.sound, &w.codes.0, i);
                     }
                 }
-                let alphabetic = &side.names[0];
-                for w in &alphabetic.words {
+                // Every group counts (an ideographic family name is as common as it is).
+                for w in side.names.iter().flat_map(|n| n.words.iter()) {
                     let counts = if w.given {
                         &mut ix.given_count
                     } else {
@@ -245,7 +245,7 @@ impl OrderIndex {
             if a.patient_id == b.patient_id || a.name_text == b.name_text {
                 continue;
             }
-            out.push(levels_of(&compare(a, b, self, temporary)));
+            out.push(levels_of(&compare(a, b, self, temporary, false)));
         }
         out
     }

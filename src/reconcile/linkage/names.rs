@@ -40,6 +40,11 @@ impl Name {
     }
 }
 
+/// Words of a name compared, at most.
+const MAX_WORDS: usize = 12;
+/// Characters of a word compared, at most.
+const MAX_WORD: usize = 64;
+
 /// How close two words are, best first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum WordLevel {
@@ -94,11 +99,15 @@ pub fn key_of(text: &str) -> String {
 /// apostrophes and dots).
 pub fn parse(group: &str, metaphone: &DoubleMetaphone) -> Name {
     let mut words = Vec::new();
-    for (i, component) in group.split('^').enumerate().take(5) {
+    // Family, given and middle names; prefixes (MR, DR) and suffixes say nothing of who.
+    for (i, component) in group.split('^').enumerate().take(3) {
         for raw in component.split(|c: char| !c.is_alphanumeric()) {
-            if raw.is_empty() || words.len() >= 12 {
+            if raw.is_empty() || words.len() >= MAX_WORDS {
                 continue;
             }
+            // A hostile header may hold megabytes in one word: no name is longer.
+            let raw: String = raw.chars().take(MAX_WORD).collect();
+            let raw = raw.as_str();
             let key = key_of(raw);
             let plain = fold_accents(raw);
             let codes = if key.chars().all(|c| c.is_ascii_alphabetic()) {
@@ -136,8 +145,12 @@ pub fn word_level(a: &Word, b: &Word) -> WordLevel {
     let allowed = if la.min(lb) >= 8 { 2 } else { 1 };
     // Optimal string alignment: Damerau-Levenshtein without the alphabet table (a swap of
     // two adjacent letters is one edit).
+    // Jaro-Winkler only between words of comparable length (it is quadratic, and a word
+    // twice as long as another is no typo of it).
     let close = (la.abs_diff(lb) <= allowed && strsim::osa_distance(&a.key, &b.key) <= allowed)
-        || (la.min(lb) >= 4 && strsim::jaro_winkler(&a.key, &b.key) >= 0.92);
+        || (la.min(lb) >= 4
+            && la.max(lb) <= 2 * la.min(lb)
+            && strsim::jaro_winkler(&a.key, &b.key) >= 0.92);
     if close {
         return WordLevel::Close;
     }

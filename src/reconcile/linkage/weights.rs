@@ -181,7 +181,9 @@ impl Weights {
             let mut n = 0u32;
             let mut per: Vec<(Level, u32)> = Vec::new();
             for levels in pairs {
-                let Some((_, l)) = levels.iter().find(|(x, _)| *x == f) else {
+                // A value missing on one side says nothing of the others: m and u are shares
+                // of the pairs that had the field to compare, as the defaults are.
+                let Some((_, l)) = levels.iter().find(|(x, l)| *x == f && !l.is_neutral()) else {
                     continue;
                 };
                 n += 1;
@@ -222,7 +224,6 @@ impl Weights {
             for r in w.rows.iter_mut().filter(|r| r.field == f) {
                 r.m_count = get(&m_per, r.level);
                 r.u_count = get(&u_per, r.level);
-                // Missing values are part of the count: m and u are shares of all pairs.
                 r.m = (r.m_count as f64 + M_PRIOR * r.default_m) / (m_n as f64 + M_PRIOR);
                 // (For the levels weighed by frequency this u is the average, for --explain.)
                 r.u = (r.u_count as f64 + U_PRIOR * r.default_u) / (u_n as f64 + U_PRIOR);
