@@ -265,6 +265,17 @@ pub fn now() -> (String, i64) {
     (text, t.unix_timestamp())
 }
 
+/// Unix seconds as RFC 3339 (UTC), as [`now`] writes times.
+pub fn rfc3339(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
 /// Seconds since the epoch of an RFC 3339 time (as [`now`] writes them).
 pub fn parse_rfc3339_unix(text: &str) -> Option<i64> {
     time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)

@@ -5,6 +5,7 @@
 //! cache's feeds and search, background jobs and the demo.
 
 pub mod cli;
+pub mod config;
 pub mod conformance;
 pub mod demo;
 pub mod dicom;

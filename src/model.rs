@@ -120,7 +120,137 @@ pub struct StudyRow {
     /// The order the background matching found most likely, for a study not matched yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub likely_order: Option<LikelyOrder>,
+    /// Who is handling the study now (a claim not yet expired); all null when nobody is.
+    #[serde(flatten, default)]
+    pub claim: ClaimInfo,
 }
+
+/// A study's claim as the queue and `show` print it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimInfo {
+    /// "alice at ws-12" (the operator's name first when one was given).
+    pub claimed_by: Option<String>,
+    /// When the claim was taken (UTC, RFC 3339).
+    pub claimed_since: Option<String>,
+    /// When it lapses unless renewed (UTC, RFC 3339).
+    pub claimed_until: Option<String>,
+    /// The holder, for telling one's own claim from another's.
+    #[serde(skip)]
+    pub holder: Option<Claim>,
+}
+
+/// Who acts on the workspace: an Associate at a desk, on the command line, or the service.
+/// A claim is held by one actor; its user and host say who, its session which process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    /// The account: the OS user on the embedded workspace.
+    pub user: String,
+    /// The name given with `--operator` or at the desk when an account is shared.
+    pub operator: String,
+    pub host: String,
+    /// One per process; every command-line process of a user on a host shares
+    /// [`Actor::COMMAND_LINE`] for claims taken with `qcdesk claim`.
+    pub session: String,
+    pub kind: ActorKind,
+}
+
+impl Actor {
+    /// The session of claims taken with `qcdesk claim`: any command of that user on that host
+    /// may act under it.
+    pub const COMMAND_LINE: &'static str = "command line";
+
+    /// The name shown to others: "alice at ws-12", "Dr Ray (alice) at ws-12".
+    pub fn display(&self) -> String {
+        holder_name(&self.user, &self.operator, &self.host)
+    }
+}
+
+fn holder_name(user: &str, operator: &str, host: &str) -> String {
+    let who = if operator.trim().is_empty() || operator == user {
+        user.to_string()
+    } else {
+        format!("{operator} ({user})")
+    };
+    if host.is_empty() {
+        who
+    } else {
+        format!("{who} at {host}")
+    }
+}
+
+/// What kind of process an actor is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorKind {
+    Desk,
+    CommandLine,
+    Service,
+}
+
+impl ActorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorKind::Desk => "desk",
+            ActorKind::CommandLine => "command_line",
+            ActorKind::Service => "service",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ActorKind> {
+        [ActorKind::Desk, ActorKind::CommandLine, ActorKind::Service]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// A study being handled: who holds it, since when, until when (a lease, renewed while the
+/// holder works on it; expired, it is nobody's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    pub study: i64,
+    pub user: String,
+    pub operator: String,
+    pub host: String,
+    pub session: String,
+    pub kind: ActorKind,
+    pub since_unix: i64,
+    pub until_unix: i64,
+}
+
+impl Claim {
+    pub fn display(&self) -> String {
+        holder_name(&self.user, &self.operator, &self.host)
+    }
+
+    /// The person alone (the operator's name when given, else the account): for a queue cell.
+    pub fn person(&self) -> &str {
+        if self.operator.trim().is_empty() {
+            &self.user
+        } else {
+            &self.operator
+        }
+    }
+
+    /// Whether `actor` holds it: the same process, or a command of the same user on the same
+    /// host under a claim taken with `qcdesk claim`.
+    pub fn held_by(&self, actor: &Actor) -> bool {
+        self.user == actor.user
+            && self.host == actor.host
+            && (self.session == actor.session
+                || (self.session == Actor::COMMAND_LINE && actor.kind == ActorKind::CommandLine))
+    }
+
+    pub fn info(&self) -> ClaimInfo {
+        ClaimInfo {
+            claimed_by: Some(self.display()),
+            claimed_since: Some(rfc3339(self.since_unix)),
+            claimed_until: Some(rfc3339(self.until_unix)),
+            holder: Some(self.clone()),
+        }
+    }
+}
+
+pub use crate::fsutil::rfc3339;
 
 /// The most likely order of a study not matched yet, as the background matching proposed it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -768,4 +898,80 @@ pub enum StudyUidPolicy {
     /// The study takes the order's (its instances move to that study, as `move` does); until
     /// then the difference is a mismatch.
     Take,
+}
+
+/// An instance the note rejects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedRef {
+    pub sop_class_uid: String,
+    pub sop_instance_uid: String,
+    pub series_uid: String,
+    pub is_image: bool,
+}
+
+/// A commitment transaction: the instances asked about (a request), or the answer (a report).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommitResult {
+    pub transaction_uid: String,
+    /// (SOP Class UID, SOP Instance UID) held safely (in a request: those asked about).
+    pub committed: Vec<(String, String)>,
+    /// (SOP Class UID, SOP Instance UID, Failure Reason).
+    pub failed: Vec<(String, String, u16)>,
+}
+
+/// A file to render and the name its PNG is given (without position or extension).
+#[derive(Debug, Clone)]
+pub struct ThumbInput {
+    pub path: std::path::PathBuf,
+    pub name: String,
+}
+
+impl ThumbInput {
+    /// Named after the file (`IM0001.dcm` -> `IM0001`).
+    pub fn from_path(path: std::path::PathBuf) -> Self {
+        let file = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let name = file.strip_suffix(".dcm").unwrap_or(&file).to_string();
+        ThumbInput { path, name }
+    }
+}
+
+/// How the per-group table is grouped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBy {
+    #[default]
+    Modality,
+    Station,
+    Source,
+    /// Implementation Version Name of the files.
+    Version,
+    /// Finding code (a study counts under each of its codes).
+    Code,
+}
+
+impl GroupBy {
+    pub const ALL: [GroupBy; 5] = [
+        GroupBy::Modality,
+        GroupBy::Station,
+        GroupBy::Source,
+        GroupBy::Version,
+        GroupBy::Code,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupBy::Modality => "modality",
+            GroupBy::Station => "station",
+            GroupBy::Source => "source",
+            GroupBy::Version => "version",
+            GroupBy::Code => "code",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<GroupBy> {
+        GroupBy::ALL.into_iter().find(|g| g.as_str() == s.trim())
+    }
 }

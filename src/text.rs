@@ -101,6 +101,33 @@ pub fn local_time(rfc3339: &str) -> String {
     )
 }
 
+/// Unix seconds as a person reads them on a desk: local `HH:MM`, with the date before it
+/// when that is not today.
+pub fn local_clock(unix: i64) -> String {
+    let Ok(t) = time::OffsetDateTime::from_unix_timestamp(unix) else {
+        return unix.to_string();
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let (Some(t), Some(now)) = (
+        t.checked_to_offset(local_offset(unix)),
+        now.checked_to_offset(local_offset(now.unix_timestamp())),
+    ) else {
+        return unix.to_string();
+    };
+    if t.date() == now.date() {
+        format!("{:02}:{:02}", t.hour(), t.minute())
+    } else {
+        format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute()
+        )
+    }
+}
+
 /// The local zone's offset from UTC at `unix` seconds. `localtime_r` rather than the `time`
 /// crate's own lookup, which refuses once the process has threads (the desk always has).
 fn local_offset(unix: i64) -> time::UtcOffset {

@@ -12,8 +12,28 @@ struct Xvfb(Child, String);
 
 impl Drop for Xvfb {
     fn drop(&mut self) {
-        let _ = self.0.kill();
+        // SIGTERM: Xvfb removes its lock file and socket (a SIGKILL leaves them, and after
+        // enough runs no display number is free).
+        unsafe {
+            libc::kill(self.0.id() as i32, libc::SIGTERM);
+        }
         let _ = self.0.wait();
+    }
+}
+
+/// A display's lock left by an X server that is gone (its pid dead): removed, with its socket.
+fn clear_stale(n: u32) {
+    let lock = format!("/tmp/.X{n}-lock");
+    let Ok(text) = std::fs::read_to_string(&lock) else {
+        return;
+    };
+    let alive = text
+        .trim()
+        .parse::<u32>()
+        .is_ok_and(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists());
+    if !alive {
+        let _ = std::fs::remove_file(&lock);
+        let _ = std::fs::remove_file(format!("/tmp/.X11-unix/X{n}"));
     }
 }
 
@@ -21,6 +41,7 @@ impl Drop for Xvfb {
 fn xvfb() -> Xvfb {
     let bin = require_tool("Xvfb");
     for n in 90..140 {
+        clear_stale(n);
         if std::path::Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
             || std::path::Path::new(&format!("/tmp/.X{n}-lock")).exists()
         {

@@ -110,6 +110,10 @@ pub fn fix(store: &mut Store, f: &FixArgs<'_>, a: &ChangeArgs<'_>) -> Result<()>
     if f.take_study_uid && f.order.is_none() {
         bail!("--take-study-uid goes with --order");
     }
+    // Held while the files are rewritten: a second change meanwhile is refused naming us.
+    let _held = (!a.dry_run)
+        .then(|| store.claim_for_change(&ids))
+        .transpose()?;
     // An order: its Study UID taken when asked or when the site says so ([reconcile]
     // study_uid = "take"); then the instances move, as `move` does.
     let mut order_plan = None;
@@ -301,6 +305,13 @@ fn relocate(
     confirmed: bool,
 ) -> Result<Option<i64>> {
     let from = plan.preview.base.study_id;
+    let mut studies = vec![from];
+    if let Some(crate::store::Destination::Study(t)) = plan.preview.destination {
+        studies.push(t);
+    }
+    let _held = (!a.dry_run)
+        .then(|| store.claim_for_change(&studies))
+        .transpose()?;
     let who = a.who();
     if let Some((p_from, p_to)) = &plan.other_patient
         && !a.dry_run
@@ -382,6 +393,9 @@ pub fn reject(store: &mut Store, target: &str, code: &str, a: &ChangeArgs<'_>) -
         );
     };
     let t = store.reject_target(target)?;
+    let _held = (!a.dry_run)
+        .then(|| store.claim_for_change(&[t.study_id]))
+        .transpose()?;
     if a.dry_run {
         if a.json {
             let sops: Vec<&str> = t

@@ -7,6 +7,7 @@ mod network;
 mod output;
 mod reconcile;
 mod report;
+mod team;
 mod transfer;
 
 use std::io::{IsTerminal, Write};
@@ -190,6 +191,34 @@ enum Command {
         code: String,
         #[command(flatten)]
         opts: ChangeOpts,
+    },
+    /// Say you are handling a study: others see "being handled by YOU" in the queue, and their
+    /// fixes, undos, dismissals, moves and sends of it are refused naming you, until you release
+    /// it or the claim lapses.
+    Claim {
+        /// The id shown in the queue, the Study Instance UID or the accession.
+        study: String,
+        /// How long the claim lasts (default: `[claims] minutes` in config.toml).
+        #[arg(long, value_name = "N")]
+        minutes: Option<f64>,
+        /// Take the study over from whoever holds it; the reason is audited.
+        #[arg(long, value_name = "REASON")]
+        take_over: Option<String>,
+        /// Keep renewing the claim until interrupted (it lapses after its lease if this
+        /// process dies).
+        #[arg(long)]
+        hold: bool,
+        #[arg(long)]
+        operator: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give up a study you claimed.
+    Release {
+        /// The id shown in the queue, the Study Instance UID or the accession.
+        study: String,
+        #[arg(long)]
+        json: bool,
     },
     /// Resolve an exception without change (a phantom, a research scan, a known duplicate):
     /// it leaves the open exceptions, audited; `reopen` brings it back.
@@ -662,6 +691,31 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Reject { target, code, opts } => {
             let mut store = open_default(&cli.workspace)?;
             correct::reject(&mut store, &target, &code, &opts.args())?;
+        }
+        Command::Claim {
+            study,
+            minutes,
+            take_over,
+            hold,
+            operator,
+            json,
+        } => {
+            let mut store = open_default(&cli.workspace)?;
+            team::claim(
+                &mut store,
+                &team::ClaimArgs {
+                    study: &study,
+                    minutes,
+                    take_over: take_over.as_deref(),
+                    operator: operator.as_deref(),
+                    hold,
+                    json,
+                },
+            )?;
+        }
+        Command::Release { study, json } => {
+            let mut store = open_default(&cli.workspace)?;
+            team::release(&mut store, &study, json)?;
         }
         Command::Dismiss {
             study,

@@ -47,7 +47,11 @@ pub fn listen(
         .unwrap_or_else(|| store.receiver_config().clone());
     let bind = format!("0.0.0.0:{port}");
     let receiver = Receiver::start(&root, &ae, &bind, &config)?;
-    let runner = send::Runner::start(&root, store.send_config().clone())?;
+    let runner = send::Runner::start(
+        &root,
+        store.send_config().clone(),
+        crate::model::ActorKind::Service,
+    );
     // SAFETY: the handler only stores to an atomic.
     unsafe {
         libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
@@ -72,6 +76,8 @@ pub fn listen(
     // The matching's pass over the open studies, on a thread of its own with its own store.
     let mut schedule = crate::reconcile::learn::ProposeSchedule::new(store.match_config());
     let proposing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let syncing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut next_sync = std::time::Instant::now();
     while !STOP.load(Ordering::SeqCst) {
         crossbeam_channel::select! {
             recv(receiver.events()) -> e => if let Ok(e) = e {
@@ -89,21 +95,44 @@ pub fn listen(
             && !proposing.load(Ordering::SeqCst)
             && s.due(std::time::Instant::now())
         {
-            proposing.store(true, Ordering::SeqCst);
-            let (root, flag) = (root.clone(), std::sync::Arc::clone(&proposing));
-            std::thread::spawn(move || {
-                // Cleared however the pass ends (a panic too), or the service never passes again.
-                struct Done(std::sync::Arc<AtomicBool>);
-                impl Drop for Done {
-                    fn drop(&mut self) {
-                        self.0.store(false, Ordering::SeqCst);
-                    }
-                }
-                let _done = Done(flag);
+            let root = root.clone();
+            in_background(&proposing, move || {
                 let done = Store::open(&root)
                     .and_then(|mut st| crate::reconcile::learn::propose_open(&mut st));
                 if let Err(e) = done {
                     tracing::warn!("proposing likely orders failed: {e}");
+                }
+            });
+        }
+        // The RIS sync schedule: the service syncs each RIS node when due (desks a grace later).
+        if std::time::Instant::now() >= next_sync && !syncing.load(Ordering::SeqCst) {
+            next_sync = std::time::Instant::now() + Duration::from_secs(60);
+            let root = root.clone();
+            in_background(&syncing, move || {
+                let done = Store::open(&root).and_then(|mut st| {
+                    st.set_actor(crate::store::this_process(
+                        crate::model::ActorKind::Service,
+                        "",
+                    ));
+                    crate::worklist::schedule::run_due(&mut st, 0, &mut |_, _| {})
+                });
+                match done {
+                    Ok(syncs) => {
+                        for s in syncs {
+                            match s.outcome {
+                                Ok(r) => eprintln!(
+                                    "worklist synced from {}: {} items, {} new, {} changed, {} vanished",
+                                    s.node,
+                                    r.counts.received,
+                                    r.counts.new,
+                                    r.counts.changed,
+                                    r.counts.vanished
+                                ),
+                                Err(e) => eprintln!("error: worklist sync from {}: {e}", s.node),
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!("the worklist schedule failed: {e}"),
                 }
             });
         }
@@ -114,6 +143,23 @@ pub fn listen(
         eprintln!("stopped");
     }
     Ok(())
+}
+
+/// Runs `work` on a thread of its own with `busy` set until it ends, however it ends (a panic
+/// too: otherwise the service would never run it again).
+fn in_background(busy: &std::sync::Arc<AtomicBool>, work: impl FnOnce() + Send + 'static) {
+    struct Done(std::sync::Arc<AtomicBool>);
+    impl Drop for Done {
+        fn drop(&mut self) {
+            self.0.store(false, Ordering::SeqCst);
+        }
+    }
+    busy.store(true, Ordering::SeqCst);
+    let done = Done(std::sync::Arc::clone(busy));
+    std::thread::spawn(move || {
+        let _done = done;
+        work();
+    });
 }
 
 fn print_receive_event(e: &Event, json: bool) -> Result<()> {

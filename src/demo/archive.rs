@@ -238,7 +238,7 @@ pub fn start(root: &Path, ae_title: &str) -> std::io::Result<Server> {
 /// The peer for an archive node: the node itself, or for the demo's embedded archive a
 /// server started now (kept running while the returned handle lives).
 pub fn peer_for(store: &Store, node: &DicomNode) -> Result<(Peer, Option<Server>), StoreError> {
-    let mut peer = store.peer(node)?;
+    let mut peer = crate::net::Peer::for_node(node, &store.local_ae_title()?);
     if node.embedded != EMBEDDED {
         return Ok((peer, None));
     }

@@ -8,29 +8,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::info::ImageInfo;
 
+pub use crate::config::{DEFAULT_MAX_PIXEL_BYTES, ImagingConfig};
+
 /// The most pixels in one frame (16384 x 16384): beyond, nothing is shown.
 pub const MAX_PIXELS: u64 = 1 << 28;
 
-/// Default site limit on an image's declared pixel data.
-pub const DEFAULT_MAX_PIXEL_BYTES: u64 = 2 << 30;
-
 static MAX_PIXEL_BYTES: AtomicU64 = AtomicU64::new(DEFAULT_MAX_PIXEL_BYTES);
-
-/// `[imaging]` in `config.toml`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ImagingConfig {
-    /// The largest pixel data (all frames) an image may declare to be decoded, in MiB.
-    pub max_pixel_mb: u64,
-}
-
-impl Default for ImagingConfig {
-    fn default() -> Self {
-        ImagingConfig {
-            max_pixel_mb: DEFAULT_MAX_PIXEL_BYTES >> 20,
-        }
-    }
-}
 
 /// Sets the site's limit for this process (the desk and the CLI, once the workspace's
 /// settings are read).

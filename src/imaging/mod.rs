@@ -23,6 +23,7 @@ use std::path::Path;
 use image::RgbaImage;
 use serde::Serialize;
 
+pub use crate::model::ThumbInput;
 pub use cache::{Thumb, ThumbCache, render_thumbnail};
 pub use decode::{Frame, decode_frame, decode_frame_for, representative_frame};
 pub use info::{ImageInfo, Overlay, PixelLocation, read_info};
@@ -219,25 +220,6 @@ fn fill_info(path: &Path, out: &mut ThumbResult) {
     if let Ok(info) = read_info(&mut std::io::BufReader::new(file), size) {
         out.frames = if info.pixel.is_some() { info.frames } else { 0 };
         out.transfer_syntax = info.transfer_syntax;
-    }
-}
-
-/// A file to render and the name its PNG is given (without position or extension).
-#[derive(Debug, Clone)]
-pub struct ThumbInput {
-    pub path: std::path::PathBuf,
-    pub name: String,
-}
-
-impl ThumbInput {
-    /// Named after the file (`IM0001.dcm` -> `IM0001`).
-    pub fn from_path(path: std::path::PathBuf) -> Self {
-        let file = path
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default();
-        let name = file.strip_suffix(".dcm").unwrap_or(&file).to_string();
-        ThumbInput { path, name }
     }
 }
 

@@ -8,21 +8,13 @@ use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
 use dicom_object::InMemDicomObject;
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
+pub use crate::model::CommitResult;
+
 /// The well-known SOP Instance of the Storage Commitment Push Model.
 pub const WELL_KNOWN_INSTANCE: &str = "1.2.840.10008.1.20.1.1";
 /// Failed SOP Sequence and its Failure Reason (not every dictionary names them the same).
 const FAILED_SOP_SEQUENCE: Tag = Tag(0x0008, 0x1198);
 const FAILURE_REASON: Tag = Tag(0x0008, 0x1197);
-
-/// A commitment transaction: the instances asked about (a request), or the answer (a report).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CommitResult {
-    pub transaction_uid: String,
-    /// (SOP Class UID, SOP Instance UID) held safely (in a request: those asked about).
-    pub committed: Vec<(String, String)>,
-    /// (SOP Class UID, SOP Instance UID, Failure Reason).
-    pub failed: Vec<(String, String, u16)>,
-}
 
 /// What a failure reason means (PS3.3 C.14.1.1).
 pub fn failure_reason(code: u16) -> &'static str {

@@ -50,7 +50,7 @@ pub const IMPLICIT_VR_LE: &str = "1.2.840.10008.1.2";
 pub const UNCOMPRESSED: [&str; 2] = [EXPLICIT_VR_LE, IMPLICIT_VR_LE];
 
 /// The AE title qcdesk calls with when neither the node nor the workspace names one.
-pub const DEFAULT_AE_TITLE: &str = "QCDESK";
+pub use crate::config::DEFAULT_AE_TITLE;
 
 /// A remote application entity: where to connect and as whom.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +90,34 @@ pub struct Timeouts {
     pub connect: Duration,
     /// Any one read or write (association negotiation, each DIMSE message).
     pub io: Duration,
+}
+
+impl Peer {
+    /// The peer a configured node is, called as `local_ae` (qcdesk's own AE title) unless
+    /// the node names another calling AE title.
+    pub fn for_node(node: &crate::model::DicomNode, local_ae: &str) -> Peer {
+        let calling_ae = if node.calling_ae.trim().is_empty() {
+            local_ae.to_string()
+        } else {
+            node.calling_ae.clone()
+        };
+        Peer {
+            name: node.name.clone(),
+            ae_title: node.ae_title.clone(),
+            host: node.host.clone(),
+            port: node.port,
+            calling_ae,
+            tls: node.tls.then(|| {
+                let file = |f: &str| (!f.trim().is_empty()).then(|| f.trim().into());
+                TlsFiles {
+                    ca: node.tls_ca.trim().into(),
+                    cert: file(&node.tls_cert),
+                    key: file(&node.tls_key),
+                }
+            }),
+            timeouts: Timeouts::default(),
+        }
+    }
 }
 
 impl Default for Timeouts {

@@ -32,9 +32,9 @@ pub struct Caps {
 impl Default for Caps {
     fn default() -> Self {
         Caps {
-            total: 64,
-            per_address: 24,
-            per_ae: 16,
+            total: crate::config::MAX_ASSOCIATIONS,
+            per_address: crate::config::MAX_PER_ADDRESS,
+            per_ae: crate::config::MAX_PER_AE,
         }
     }
 }

@@ -34,6 +34,39 @@ pub fn matcher(store: &Store) -> Result<Matcher, StoreError> {
     Ok(Matcher::new(orders, &labels(store)?, store.match_config()))
 }
 
+/// The orders a study not matched yet may belong to, ranked (None for a matched study): what
+/// the desk's detail shows beside the study.
+#[derive(Debug, Clone)]
+pub struct StudyCandidates {
+    pub study: i64,
+    pub ranking: super::Ranking,
+    /// The ranked candidates' orders, in the ranking's order.
+    pub orders: Vec<WorklistItem>,
+}
+
+/// Ranks the cache's orders for the study `detail` shows (its best `limit`).
+pub fn candidates_for(
+    store: &Store,
+    detail: &crate::model::StudyDetail,
+    limit: usize,
+) -> Result<Option<StudyCandidates>, StoreError> {
+    if detail.row.state == crate::model::StudyState::Matched {
+        return Ok(None);
+    }
+    let matcher = matcher(store)?;
+    let ranking = matcher.rank(&MatchFacts::of(detail), limit);
+    let orders = ranking
+        .candidates
+        .iter()
+        .map(|c| matcher.orders()[c.index].clone())
+        .collect();
+    Ok(Some(StudyCandidates {
+        study: detail.row.id,
+        ranking,
+        orders,
+    }))
+}
+
 /// Records that `order` was applied to the study (`facts`: the study as it was before), and
 /// that the candidates ranked above it were not its order.
 pub fn record_applied(

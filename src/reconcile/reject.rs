@@ -43,14 +43,7 @@ pub fn code_by_value(value: &str) -> Option<&'static RejectCode> {
     CODES.iter().find(|c| c.code == value.trim())
 }
 
-/// An instance the note rejects.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RejectedRef {
-    pub sop_class_uid: String,
-    pub sop_instance_uid: String,
-    pub series_uid: String,
-    pub is_image: bool,
-}
+pub use crate::model::RejectedRef;
 
 /// Key Object Selection Document Storage.
 pub const KOS_SOP_CLASS: &str = "1.2.840.10008.5.1.4.1.1.88.59";

@@ -12,50 +12,13 @@ pub mod node_map;
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::Serialize;
-
 pub use figures::*;
 
+pub use crate::model::GroupBy;
 use crate::model::StudyState;
 use crate::store::{ReportFacts, StudyFact};
 
-/// How the per-group table is grouped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GroupBy {
-    #[default]
-    Modality,
-    Station,
-    Source,
-    /// Implementation Version Name of the files.
-    Version,
-    /// Finding code (a study counts under each of its codes).
-    Code,
-}
-
 impl GroupBy {
-    pub const ALL: [GroupBy; 5] = [
-        GroupBy::Modality,
-        GroupBy::Station,
-        GroupBy::Source,
-        GroupBy::Version,
-        GroupBy::Code,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GroupBy::Modality => "modality",
-            GroupBy::Station => "station",
-            GroupBy::Source => "source",
-            GroupBy::Version => "version",
-            GroupBy::Code => "code",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<GroupBy> {
-        GroupBy::ALL.into_iter().find(|g| g.as_str() == s.trim())
-    }
-
     /// Calls `f` with each group key of a study (once each).
     fn for_each_key<'a>(self, s: &'a StudyFact, mut f: impl FnMut(&'a str)) {
         fn one(v: &str) -> &str {
@@ -117,15 +80,7 @@ pub fn parse_date(s: &str) -> Option<i64> {
     Some(d.midnight().assume_utc().unix_timestamp())
 }
 
-fn rfc3339(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
-}
+use crate::fsutil::rfc3339;
 
 /// Median (the mean of the middle two for an even count) and 90th percentile (nearest rank).
 fn quantiles(mut v: Vec<i64>) -> (Option<i64>, Option<i64>) {

@@ -2,7 +2,10 @@
 //! store) are claimed one at a time, sent over an association proposing each file's own
 //! transfer syntax plus the uncompressed ones (transcoding when the archive refuses a
 //! compressed one), retried with backoff on refusal, timeout or abort, and proven by Storage
-//! Commitment or by a query. The desk, `qcdesk listen` and `qcdesk send` all run it.
+//! Commitment or by a query. The desk, `qcdesk listen` and `qcdesk send` all run it, but
+//! only the process holding the team's [`RUNNER_LEASE`] sends: one sender per team however
+//! many desks and services are open (another takes over within [`RUNNER_LEASE_TIME`] of the
+//! holder's death).
 
 mod encode;
 mod job;
@@ -19,40 +22,27 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::store::{Store, StoreError};
+use crate::store::{Held, Keeper, Store, StoreError};
 
-pub use encode::dataset_for;
+/// The lease whose holder runs the send queue.
+pub const RUNNER_LEASE: &str = "send runner";
+/// How long the runner's lease lasts unless renewed (its keeper renews every third of it).
+pub const RUNNER_LEASE_TIME: Duration = Duration::from_secs(30);
 
-/// `[send]` in `config.toml`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SendConfig {
-    /// Attempts before a job is failed (connection refused, timeout, abort, A7xx).
-    pub retries: i64,
-    /// Wait before the second attempt; tripled each time after, at most 10 minutes.
-    pub backoff_seconds: i64,
-    /// Ask for Storage Commitment where the archive offers it.
-    pub commitment: bool,
-    /// How long to wait for the commitment report before proving by query instead.
-    pub commitment_wait_seconds: u64,
-    /// Associations a study is sent over at once (1 to 8).
-    pub associations: usize,
-    /// A study that is not matched and whole: "ask" (the default) or "forbid".
-    pub unmatched: readiness::UnmatchedSends,
-}
-
-impl Default for SendConfig {
-    fn default() -> Self {
-        SendConfig {
-            retries: 5,
-            backoff_seconds: 10,
-            commitment: true,
-            commitment_wait_seconds: 30,
-            associations: 2,
-            unmatched: readiness::UnmatchedSends::Ask,
-        }
+/// Holds the runner's lease for as long as this process may send: taken when free, kept by a
+/// keeper, taken again if it was lost. None: another process sends.
+fn runner_lease(store: &mut Store, held: &mut Option<Keeper>) -> Result<bool, StoreError> {
+    if held.as_ref().is_some_and(Keeper::lost) {
+        *held = None;
     }
+    if held.is_none() && store.try_lease(RUNNER_LEASE, RUNNER_LEASE_TIME)? {
+        *held = Some(store.keeper(Held::Lease(RUNNER_LEASE.into()), RUNNER_LEASE_TIME)?);
+    }
+    Ok(held.is_some())
 }
+
+pub use crate::config::SendConfig;
+pub use encode::dataset_for;
 
 /// How far a job got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,16 +144,23 @@ pub fn run_jobs(
     wait: bool,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(), StoreError> {
+    let mut lease = None;
     loop {
-        while run_next(store, owner, cfg, progress)?.is_some() {}
-        if !wait {
-            return Ok(());
+        let mine = runner_lease(store, &mut lease)?;
+        if mine {
+            while run_next(store, owner, cfg, progress)?.is_some() {}
         }
-        let open = store
-            .transfers(Some(jobs))?
-            .iter()
-            .any(|t| !is_final(&t.state));
-        if !open {
+        let transfers = store.transfers(Some(jobs))?;
+        // Without waiting: one attempt at each, by this process or by the runner that holds
+        // the lease (a desk, the service).
+        let done = if wait {
+            transfers.iter().all(|t| is_final(&t.state))
+        } else {
+            mine || transfers
+                .iter()
+                .all(|t| is_final(&t.state) || (t.state == "queued" && t.attempts > 0))
+        };
+        if done {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(200));
@@ -179,21 +176,40 @@ pub struct Runner {
 }
 
 impl Runner {
-    pub fn start(root: &Path, cfg: SendConfig) -> Result<Runner, StoreError> {
-        let mut store = Store::open(root)?;
+    /// `kind`: who the runner's lease names (the desk, the service). The runner's store is
+    /// opened on its own thread (a caller's frame never waits on the database); a failure to
+    /// open it is reported as an event.
+    pub fn start(root: &Path, cfg: SendConfig, kind: crate::model::ActorKind) -> Runner {
         let stop = Arc::new(AtomicBool::new(false));
         let (wake, woken) = crossbeam_channel::unbounded::<()>();
         let (tx, events) = crossbeam_channel::unbounded();
         let flag = Arc::clone(&stop);
         let owner = crate::store::owner_name("runner");
-        let thread = std::thread::Builder::new()
+        let root = root.to_path_buf();
+        let spawned = std::thread::Builder::new()
             .name("send-runner".into())
             .spawn(move || {
+                let mut store = match Store::open(&root) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let _ =
+                            tx.send(SendEvent::Error(format!("the send queue cannot run: {e}")));
+                        return;
+                    }
+                };
+                store.set_actor(crate::store::this_process(kind, ""));
+                let mut lease = None;
                 while !flag.load(Ordering::SeqCst) {
                     let mut progress = |p: Progress| {
                         let _ = tx.send(SendEvent::Progress(p));
                     };
-                    match run_next(&mut store, &owner, &cfg, &mut progress) {
+                    let next = match runner_lease(&mut store, &mut lease) {
+                        Ok(true) => run_next(&mut store, &owner, &cfg, &mut progress),
+                        // Another process sends; this one looks again in a while.
+                        Ok(false) => Ok(None),
+                        Err(e) => Err(e),
+                    };
+                    match next {
                         Ok(Some((job, end))) => {
                             let _ = tx.send(SendEvent::Ended { job, end });
                             continue;
@@ -205,14 +221,20 @@ impl Runner {
                     }
                     let _ = woken.recv_timeout(Duration::from_secs(1));
                 }
-            })
-            .map_err(StoreError::Io)?;
-        Ok(Runner {
+            });
+        let thread = match spawned {
+            Ok(t) => Some(t),
+            Err(e) => {
+                tracing::error!("cannot start the send runner: {e}");
+                None
+            }
+        };
+        Runner {
             stop,
             wake,
             events,
-            thread: Some(thread),
-        })
+            thread,
+        }
     }
 
     /// Look for due jobs now (one was just queued).

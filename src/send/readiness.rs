@@ -7,16 +7,7 @@
 use crate::model::{StudyDetail, StudyState};
 use crate::rules::category;
 
-/// `[send] unmatched`: what happens when a study that is not matched is sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum UnmatchedSends {
-    /// Ask first, naming what is wrong (the command line needs `--force`).
-    #[default]
-    Ask,
-    /// Never: fix or dismiss the study first.
-    Forbid,
-}
+pub use crate::config::UnmatchedSends;
 
 /// One thing wrong with a study about to be sent.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -296,13 +296,18 @@ impl Store {
         }
         self.blobs.install(versions.iter().map(|v| &v.staged))?;
         let rules = self.rules.clone();
+        let actor = self.actor.clone();
         self.in_transaction(|tx| {
+            super::claims::check_free(tx, base.study_id, &actor)?;
             check_unchanged(tx, base)?;
             let (now, _) = fsutil::now();
             let target = match destination {
                 None => None,
                 Some(d) => Some(target_study(tx, base.study_id, d, &now)?),
             };
+            if let Some(t) = target {
+                super::claims::check_free(tx, t, &actor)?;
+            }
             tx.execute(
                 "INSERT INTO corrections (study_id, at, action, os_user, operator, reason, origin, changes, other_study_id)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -398,7 +403,9 @@ impl Store {
         reason: &str,
     ) -> Result<UndoOutcome, StoreError> {
         let rules = self.rules.clone();
+        let actor = self.actor.clone();
         self.in_transaction(|tx| {
+            super::claims::check_free(tx, study_id, &actor)?;
             let last: Option<i64> = tx
                 .query_row(
                     // A rejection is not undone: its note may be in the archive already.

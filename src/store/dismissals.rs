@@ -8,44 +8,9 @@ use rusqlite::{OptionalExtension, params};
 
 use super::audit::{self, AuditNew};
 use super::{Store, StoreError};
+use crate::config::reason_needs_note;
 use crate::fsutil;
 use crate::model::{Dismissal, StudyState};
-
-/// `[dismiss]` in `config.toml`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct DismissConfig {
-    /// The reasons a study may be dismissed for.
-    pub reasons: Vec<String>,
-}
-
-/// The reason for a false positive: a rule that fired where it should not. It says nothing
-/// by itself, so a note saying why is required with it.
-pub const RULE_DOES_NOT_APPLY: &str = "rule does not apply here";
-
-/// The reasons a site has unless its `config.toml` says otherwise (also listed by
-/// `dismiss --help`).
-pub const DEFAULT_REASONS: [&str; 6] = [
-    RULE_DOES_NOT_APPLY,
-    "phantom or QA scan",
-    "research scan without order",
-    "test patient",
-    "known duplicate",
-    "sent to the wrong system",
-];
-
-/// True when dismissing for `reason` needs a note.
-pub fn reason_needs_note(reason: &str) -> bool {
-    reason.trim().eq_ignore_ascii_case(RULE_DOES_NOT_APPLY)
-}
-
-impl Default for DismissConfig {
-    fn default() -> Self {
-        DismissConfig {
-            reasons: DEFAULT_REASONS.iter().map(|s| s.to_string()).collect(),
-        }
-    }
-}
 
 const CURRENT: &str = "SELECT study_id, reason, note, by, at FROM dismissals d
      WHERE reopened_at IS NULL AND id = (SELECT MAX(id) FROM dismissals d2 WHERE d2.study_id = d.study_id)";
@@ -140,7 +105,9 @@ impl Store {
         let (now, unix) = fsutil::now();
         let study_uid = row.study_instance_uid.clone().unwrap_or_default();
         let note = note.trim().to_string();
+        let actor = self.actor.clone();
         self.in_transaction(|tx| {
+            super::claims::check_free(tx, study_id, &actor)?;
             tx.execute(
                 "INSERT INTO dismissals (study_id, reason, note, by, at, at_unix)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -184,7 +151,9 @@ impl Store {
         };
         let (now, _) = fsutil::now();
         let study_uid = row.study_instance_uid.unwrap_or_default();
+        let actor = self.actor.clone();
         self.in_transaction(|tx| {
+            super::claims::check_free(tx, study_id, &actor)?;
             tx.execute(
                 "UPDATE dismissals SET reopened_at = ?2, reopened_by = ?3
                  WHERE study_id = ?1 AND reopened_at IS NULL",

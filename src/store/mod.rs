@@ -8,6 +8,8 @@
 
 mod audit;
 mod blobs;
+mod changes;
+mod claims;
 mod classify;
 mod corrections;
 mod dismissals;
@@ -35,13 +37,17 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
+pub use crate::config::{
+    DEFAULT_REASONS, DismissConfig, RULE_DOES_NOT_APPLY, WorklistConfig, reason_needs_note,
+};
 pub use audit::{AuditCheck, AuditEntry, AuditFault, AuditHead};
 pub use blobs::{BlobStore, Staged, dataset_hasher, hash_bytes, hash_dataset, hash_file};
+pub use changes::ChangeWatch;
+pub use claims::{Held, Keeper, Released, host_name, this_process};
 pub use corrections::{
     BaseInstance, CorrectionBase, CorrectionEntry, CorrectionRecord, Destination, NewVersion,
     UndoOutcome, os_user,
 };
-pub use dismissals::{DEFAULT_REASONS, DismissConfig, RULE_DOES_NOT_APPLY, reason_needs_note};
 pub use ingest::{Comparison, FileRecord, NetworkOrigin, RecordOutcome};
 pub use matching::{NewLabel, Proposal, StoredLabel, StudyFactsRow};
 pub(crate) use network::host_of;
@@ -101,6 +107,21 @@ pub enum StoreError {
     /// A correction or undo that cannot be made as asked (the message says why).
     #[error("{0}")]
     Correction(String),
+    /// Someone else is handling the study.
+    #[error("{}", claimed_message(.0))]
+    Claimed(Box<crate::model::Claim>),
+}
+
+fn claimed_message(c: &crate::model::Claim) -> String {
+    format!(
+        "study {} is being handled by {} since {} (claimed until {} unless renewed); \
+         take it over with a reason to act on it (Take over at the desk, or `qcdesk claim {} --take-over REASON`)",
+        c.study,
+        c.display(),
+        crate::text::local_clock(c.since_unix),
+        crate::text::local_clock(c.until_unix),
+        c.study,
+    )
 }
 
 // Hand-written rather than #[from]: the message already carries the cause, and a `source`
@@ -124,12 +145,15 @@ pub struct Store {
     workspace: Workspace,
     rules: RulesConfig,
     worklist_config: WorklistConfig,
-    receiver_config: crate::receive::ReceiverConfig,
-    send_config: crate::send::SendConfig,
-    match_config: crate::reconcile::MatchConfig,
+    receiver_config: crate::config::ReceiverConfig,
+    send_config: crate::config::SendConfig,
+    match_config: crate::config::MatchConfig,
     dismiss_config: DismissConfig,
-    imaging_config: crate::imaging::ImagingConfig,
+    imaging_config: crate::config::ImagingConfig,
     queue_config: crate::model::QueueConfig,
+    claim_config: crate::config::ClaimConfig,
+    /// Who this process's changes and claims are by.
+    actor: crate::model::Actor,
 }
 
 /// The parts of the workspace's `config.toml` the store uses.
@@ -138,26 +162,13 @@ pub struct Store {
 struct ConfigFile {
     rules: RulesConfig,
     worklist: WorklistConfig,
-    receiver: crate::receive::ReceiverConfig,
-    send: crate::send::SendConfig,
-    reconcile: crate::reconcile::MatchConfig,
+    receiver: crate::config::ReceiverConfig,
+    send: crate::config::SendConfig,
+    reconcile: crate::config::MatchConfig,
     dismiss: DismissConfig,
-    imaging: crate::imaging::ImagingConfig,
+    imaging: crate::config::ImagingConfig,
     queue: crate::model::QueueConfig,
-}
-
-/// `[worklist]` in `config.toml`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct WorklistConfig {
-    /// Minutes between the desk's automatic syncs of each RIS node (0: never).
-    pub sync_minutes: u64,
-}
-
-impl Default for WorklistConfig {
-    fn default() -> Self {
-        WorklistConfig { sync_minutes: 15 }
-    }
+    claims: crate::config::ClaimConfig,
 }
 
 fn load_config(workspace: &Workspace) -> Result<ConfigFile, StoreError> {
@@ -235,6 +246,7 @@ impl Store {
         let dismiss_config = config.dismiss;
         let imaging_config = config.imaging;
         let queue_config = config.queue;
+        let claim_config = config.claims;
         let blobs = Arc::new(BlobStore::new(workspace.blob_dir(), workspace.tmp_dir()));
         schema::migrate(&mut conn, |version, tx| {
             upgrade::after_script(version, tx, &blobs, &rules)
@@ -253,6 +265,8 @@ impl Store {
             dismiss_config,
             imaging_config,
             queue_config,
+            claim_config,
+            actor: claims::this_process(crate::model::ActorKind::CommandLine, ""),
         };
         store.apply_rule_settings()?;
         Ok(store)
@@ -297,23 +311,23 @@ impl Store {
     }
 
     /// The receiver's settings (`[receiver]` in `config.toml`).
-    pub fn receiver_config(&self) -> &crate::receive::ReceiverConfig {
+    pub fn receiver_config(&self) -> &crate::config::ReceiverConfig {
         &self.receiver_config
     }
 
     /// The matching thresholds (`[reconcile]` in `config.toml`).
-    pub fn match_config(&self) -> &crate::reconcile::MatchConfig {
+    pub fn match_config(&self) -> &crate::config::MatchConfig {
         &self.match_config
     }
 
     /// The send queue's settings (`[send]` in `config.toml`).
-    pub fn send_config(&self) -> &crate::send::SendConfig {
+    pub fn send_config(&self) -> &crate::config::SendConfig {
         &self.send_config
     }
 
     /// `[imaging]`: the site's limits on decoding (applied to the process by the desk and the
     /// CLI with `imaging::limits::apply_config`).
-    pub fn imaging_config(&self) -> &crate::imaging::ImagingConfig {
+    pub fn imaging_config(&self) -> &crate::config::ImagingConfig {
         &self.imaging_config
     }
 

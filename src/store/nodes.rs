@@ -6,7 +6,6 @@ use rusqlite::{OptionalExtension, params};
 use super::{Store, StoreError};
 use crate::fsutil;
 use crate::model::{DicomNode, NodeRole};
-use crate::net;
 
 /// Checks an AE title: 1–16 characters of printable ASCII, no backslash, not only spaces.
 pub fn validate_ae_title(ae: &str) -> Result<(), String> {
@@ -240,7 +239,7 @@ impl Store {
     pub fn local_ae_title(&self) -> Result<String, StoreError> {
         Ok(self
             .setting("local_ae_title")?
-            .unwrap_or_else(|| net::DEFAULT_AE_TITLE.to_string()))
+            .unwrap_or_else(|| crate::config::DEFAULT_AE_TITLE.to_string()))
     }
 
     pub fn set_local_ae_title(&mut self, ae: &str) -> Result<(), StoreError> {
@@ -281,31 +280,6 @@ impl Store {
                 [key, value],
             )?;
             Ok(())
-        })
-    }
-
-    /// The network peer for `node`, as qcdesk calls it.
-    pub fn peer(&self, node: &DicomNode) -> Result<net::Peer, StoreError> {
-        let calling_ae = if node.calling_ae.trim().is_empty() {
-            self.local_ae_title()?
-        } else {
-            node.calling_ae.clone()
-        };
-        Ok(net::Peer {
-            name: node.name.clone(),
-            ae_title: node.ae_title.clone(),
-            host: node.host.clone(),
-            port: node.port,
-            calling_ae,
-            tls: node.tls.then(|| {
-                let file = |f: &str| (!f.trim().is_empty()).then(|| f.trim().into());
-                net::TlsFiles {
-                    ca: node.tls_ca.trim().into(),
-                    cert: file(&node.tls_cert),
-                    key: file(&node.tls_key),
-                }
-            }),
-            timeouts: net::Timeouts::default(),
         })
     }
 }

@@ -73,6 +73,7 @@ fn study_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StudyRow> {
         thumbnail: None,
         dismissed: None,
         likely_order: None,
+        claim: Default::default(),
     })
 }
 
@@ -110,7 +111,11 @@ impl Store {
         let mut sends = self.send_states()?;
         let mut dismissed = self.dismissals()?;
         let mut proposals = self.proposals()?;
+        let mut claims = self.claims()?;
         for row in &mut out {
+            if let Some(c) = claims.remove(&row.id) {
+                row.claim = c.info();
+            }
             if row.state != StudyState::Matched {
                 row.likely_order = proposals.remove(&row.id);
             }
@@ -238,6 +243,9 @@ impl Store {
             row.send_caveat = (!caveat.is_empty()).then_some(caveat);
         }
         row.dismissed = self.dismissal_of(id)?;
+        if let Some(c) = self.claim_of(id)? {
+            row.claim = c.info();
+        }
         if row.state != StudyState::Matched {
             row.likely_order = self.proposal_of(id)?;
         }
@@ -478,12 +486,12 @@ impl Store {
 
     /// The stored files of a study's instances (their current versions), in series and
     /// instance order, each named `S<series>-I<instance>-<SOP Instance UID>`.
-    pub fn study_files(&self, id: i64) -> Result<Vec<crate::imaging::ThumbInput>, StoreError> {
+    pub fn study_files(&self, id: i64) -> Result<Vec<crate::model::ThumbInput>, StoreError> {
         Ok(self
             .series_of(id)?
             .iter()
             .flat_map(|s| s.instances.iter().map(move |i| (s, i)))
-            .map(|(s, i)| crate::imaging::ThumbInput {
+            .map(|(s, i)| crate::model::ThumbInput {
                 path: self.blobs.path(&i.blob),
                 name: format!(
                     "S{}-I{}-{}",

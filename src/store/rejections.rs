@@ -10,7 +10,7 @@ use super::audit::{self, AuditNew};
 use super::ingest::{BatchCtx, FileRecord, RecordOutcome, record_file};
 use super::{Store, StoreError};
 use crate::fsutil;
-use crate::reconcile::reject::RejectedRef;
+use crate::model::RejectedRef;
 
 /// The instances a rejection would reject, all of one study.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,7 +105,9 @@ impl Store {
         self.blobs.install([&note.staged])?;
         let blobs = std::sync::Arc::clone(&self.blobs);
         let rules = self.rules.clone();
+        let actor = self.actor.clone();
         self.in_transaction(|tx| {
+            super::claims::check_free(tx, target.study_id, &actor)?;
             let ctx = BatchCtx {
                 blobs: &blobs,
                 now: fsutil::now(),

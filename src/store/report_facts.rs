@@ -88,8 +88,8 @@ impl Store {
     /// what grouping `by` needs is read of each study (its modality, station, source or
     /// implementation version), from the narrow `studies_report` index; the finding codes
     /// always. At 100,000 studies every column, allocation and hash costs milliseconds.
-    pub fn report_facts(&self, by: crate::reports::GroupBy) -> Result<ReportFacts, StoreError> {
-        use crate::reports::GroupBy;
+    pub fn report_facts(&self, by: crate::model::GroupBy) -> Result<ReportFacts, StoreError> {
+        use crate::model::GroupBy;
         let column = match by {
             GroupBy::Modality => "modality",
             GroupBy::Station => "station_name",

@@ -566,6 +566,58 @@ CREATE TABLE proposals (
     computed_at TEXT NOT NULL
 );
 "#,
+    // v11: a team: who is handling which study (a lease renewed while the holder works on
+    // it), and which process runs each one-of-a-kind job (the RIS sync, the send runner).
+    r#"
+CREATE TABLE claims (
+    study_id INTEGER PRIMARY KEY REFERENCES studies(id),
+    user TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    host TEXT NOT NULL,
+    session TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    since INTEGER NOT NULL,
+    until INTEGER NOT NULL
+);
+CREATE TABLE leases (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    label TEXT NOT NULL,
+    since INTEGER NOT NULL,
+    until INTEGER NOT NULL
+);
+-- What a desk shows changed: counted by triggers, so the renewal of a lease or a claim (a
+-- write every few seconds) does not make every open desk load its queue again.
+CREATE TABLE changes (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    generation INTEGER NOT NULL
+);
+INSERT INTO changes (id, generation) VALUES (1, 0);
+CREATE TRIGGER studies_insert_changes AFTER INSERT ON studies
+    BEGIN UPDATE changes SET generation = generation + 1; END;
+CREATE TRIGGER studies_update_changes AFTER UPDATE ON studies
+    BEGIN UPDATE changes SET generation = generation + 1; END;
+CREATE TRIGGER dismissals_insert_changes AFTER INSERT ON dismissals
+    BEGIN UPDATE changes SET generation = generation + 1; END;
+CREATE TRIGGER dismissals_update_changes AFTER UPDATE ON dismissals
+    BEGIN UPDATE changes SET generation = generation + 1; END;
+CREATE TRIGGER corrections_insert_changes AFTER INSERT ON corrections
+    BEGIN UPDATE changes SET generation = generation + 1; END;
+CREATE TRIGGER send_jobs_insert_changes AFTER INSERT ON send_jobs
+    BEGIN UPDATE changes SET generation = generation + 1; END;
+CREATE TRIGGER send_jobs_state_changes AFTER UPDATE OF state ON send_jobs
+    BEGIN UPDATE changes SET generation = generation + 1; END;
+CREATE TRIGGER proposals_insert_changes AFTER INSERT ON proposals
+    BEGIN UPDATE changes SET generation = generation + 1; END;
+CREATE TRIGGER proposals_delete_changes AFTER DELETE ON proposals
+    BEGIN UPDATE changes SET generation = generation + 1; END;
+CREATE TRIGGER claims_insert_changes AFTER INSERT ON claims
+    BEGIN UPDATE changes SET generation = generation + 1; END;
+CREATE TRIGGER claims_holder_changes AFTER UPDATE OF session, user, host ON claims
+    BEGIN UPDATE changes SET generation = generation + 1; END;
+CREATE TRIGGER claims_delete_changes AFTER DELETE ON claims
+    BEGIN UPDATE changes SET generation = generation + 1; END;
+"#,
 ];
 
 /// The schema version this build writes.

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::{Store, StoreError};
 use crate::fsutil;
-use crate::net::commitment::CommitResult;
+use crate::model::CommitResult;
 
 /// A claim not refreshed for this long belongs to a runner that died.
 pub const STALE_SECONDS: i64 = 60;
@@ -148,11 +148,7 @@ pub fn owner_name(role: &str) -> String {
     format!("{role}-{}@{}", std::process::id(), host_name())
 }
 
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_default()
-}
+use super::claims::host_name;
 
 fn owner_alive(owner: &str) -> bool {
     let Some((who, host)) = owner.rsplit_once('@') else {
@@ -188,7 +184,9 @@ impl Store {
         caveat: &str,
     ) -> Result<i64, StoreError> {
         let (now, unix) = fsutil::now();
+        let actor = self.actor.clone();
         self.in_transaction(|tx| {
+            super::claims::check_free(tx, study_id, &actor)?;
             let open: Option<i64> = tx
                 .query_row(
                     "SELECT id FROM send_jobs WHERE study_id = ?1 AND node = ?2

@@ -121,6 +121,15 @@ impl DeskApp {
         if self.rt.send_confirm.as_ref().is_some_and(|s| s.study != id) {
             self.rt.send_confirm = None;
         }
+        if self
+            .rt
+            .team
+            .take_over
+            .as_ref()
+            .is_some_and(|t| t.claim.study != id)
+        {
+            self.rt.team.take_over = None;
+        }
     }
 
     fn select(&mut self, id: i64) {
@@ -289,6 +298,13 @@ impl DeskApp {
                 }
             }
             UiCommand::CancelSend => self.rt.send_confirm = None,
+            UiCommand::AskTakeOver(study) => {
+                if let Some(c) = self.rt.held_by_other(study) {
+                    self.rt.ask_take_over(c);
+                }
+            }
+            UiCommand::TakeOver { study, reason } => self.rt.take_over(study, reason),
+            UiCommand::CancelTakeOver => self.rt.team.take_over = None,
             UiCommand::ToggleMark(id) => {
                 if !self.state.marked.remove(&id) {
                     self.state.marked.insert(id);
@@ -520,7 +536,13 @@ impl eframe::App for DeskApp {
                 self.rt.load_study(id);
             }
         }
+        // The service, another desk or a command committed: the queue (and the selected
+        // study, when it changed) is loaded again; selection, scroll and filters stay.
+        if self.rt.others_changed() {
+            self.rt.load_queue();
+        }
         let reloaded = self.rt.drain_events(self.state.selected);
+        self.rt.sync_claim(self.state.selected);
         // Before the first load there is nothing to compare the restored selection with.
         if (self.rt.refresh_view(&self.state) || reloaded) && self.rt.queue_loads > 0 {
             self.keep_selection_in_view();
@@ -589,6 +611,9 @@ impl eframe::App for DeskApp {
                             candidates: self.rt.candidates.as_ref(),
                             history: self.rt.correct.history.as_ref(),
                             busy: self.rt.correct.busy,
+                            held_by: self.state.selected.and_then(|id| self.rt.held_by_other(id)),
+                            mine: self.state.selected.is_some()
+                                && self.rt.claimed() == self.state.selected,
                         },
                     ));
                 });
@@ -656,6 +681,10 @@ impl eframe::App for DeskApp {
         commands.extend(super::send_confirm::send_confirm_ui(
             &ctx,
             self.rt.send_confirm.as_ref(),
+        ));
+        commands.extend(super::take_over::take_over_ui(
+            &ctx,
+            self.rt.team.take_over.as_mut(),
         ));
         commands.extend(super::transfers_window::transfers_window_ui(
             &ctx,

@@ -3,19 +3,12 @@
 
 use egui::RichText;
 
-use crate::model::{StudyState, WorklistItem};
-use crate::reconcile::Ranking;
+use crate::model::StudyState;
 
 use super::state::UiCommand;
 use super::theme::state_color;
 
-/// A study's ranking and the orders it names (parallel to its candidates).
-#[derive(Debug, Clone)]
-pub struct StudyCandidates {
-    pub study: i64,
-    pub ranking: Ranking,
-    pub orders: Vec<WorklistItem>,
-}
+pub use crate::reconcile::learn::StudyCandidates;
 
 pub fn candidates_ui(ui: &mut egui::Ui, c: &StudyCandidates) -> Vec<UiCommand> {
     let mut out = Vec::new();

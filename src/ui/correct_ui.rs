@@ -14,6 +14,10 @@ pub struct ReconcileView<'a> {
     pub candidates: Option<&'a super::candidates::StudyCandidates>,
     pub history: Option<&'a (i64, Vec<CorrectionEntry>)>,
     pub busy: bool,
+    /// Someone else is handling the study (a claim that holds now).
+    pub held_by: Option<crate::model::Claim>,
+    /// This desk holds the study.
+    pub mine: bool,
 }
 
 /// The confirmation window of a previewed correction. Who the patient is comes first and

@@ -54,6 +54,14 @@ pub fn study_ui(
                     &r.patient_name
                 });
             });
+            if let Some(c) = &reconcile.held_by {
+                commands.extend(claim_banner_ui(ui, c));
+            } else if reconcile.mine {
+                ui.label(
+                    RichText::new("You are handling this study: others see it as yours until you close its windows.")
+                        .weak(),
+                );
+            }
             if let Some(dm) = &r.dismissed {
                 commands.extend(dismissal_banner_ui(ui, r.id, dm));
             }
@@ -401,6 +409,47 @@ fn scheduled_row(ui: &mut egui::Ui, o: &WorklistItem, value_w: f32) {
     ui.end_row();
 }
 
+/// A framed notice at the top of the detail, in the warning colour.
+fn banner(ui: &mut egui::Ui, add: impl FnOnce(&mut egui::Ui)) {
+    let visuals = ui.visuals().clone();
+    egui::Frame::group(ui.style())
+        .fill(visuals.faint_bg_color)
+        .stroke(egui::Stroke::new(1.5, visuals.warn_fg_color))
+        .show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            add(ui);
+        });
+}
+
+/// Another Associate is handling the study: who, since when, and the way to take it over.
+fn claim_banner_ui(ui: &mut egui::Ui, c: &crate::model::Claim) -> Vec<UiCommand> {
+    let mut out = Vec::new();
+    banner(ui, |ui| {
+        ui.label(
+            RichText::new(format!(
+                "Being handled by {} since {}",
+                c.display(),
+                crate::text::local_clock(c.since_unix)
+            ))
+            .strong(),
+        );
+        ui.label(
+                RichText::new(
+                    "Corrections, undo, dismissal, moves and sends of this study are refused while they hold it.",
+                )
+                .weak(),
+            );
+        if ui
+            .button("Take over…")
+            .on_hover_text("Take the study over from them (asks the reason; audited)")
+            .clicked()
+        {
+            out.push(UiCommand::AskTakeOver(c.study));
+        }
+    });
+    out
+}
+
 /// The dismissal, where the eye meets it: reason, note, who and when, and Reopen.
 fn dismissal_banner_ui(
     ui: &mut egui::Ui,
@@ -408,36 +457,30 @@ fn dismissal_banner_ui(
     d: &crate::model::Dismissal,
 ) -> Vec<UiCommand> {
     let mut out = Vec::new();
-    let visuals = ui.visuals().clone();
-    egui::Frame::group(ui.style())
-        .fill(visuals.faint_bg_color)
-        .stroke(egui::Stroke::new(1.5, visuals.warn_fg_color))
-        .show(ui, |ui| {
-            ui.set_width(ui.available_width());
-            ui.horizontal_wrapped(|ui| {
-                ui.label(RichText::new(format!("Dismissed: {}", d.reason)).strong());
-                ui.label(
-                    RichText::new(format!("by {}, {}", d.by, crate::text::local_time(&d.at)))
-                        .weak(),
-                );
-            });
-            if !d.note.is_empty() {
-                ui.label(format!("Note: {}", d.note));
-            }
+    banner(ui, |ui| {
+        ui.horizontal_wrapped(|ui| {
+            ui.label(RichText::new(format!("Dismissed: {}", d.reason)).strong());
             ui.label(
+                RichText::new(format!("by {}, {}", d.by, crate::text::local_time(&d.at))).weak(),
+            );
+        });
+        if !d.note.is_empty() {
+            ui.label(format!("Note: {}", d.note));
+        }
+        ui.label(
                 RichText::new(
                     "Not an open exception: left out of the queue's count and of the open figures in Reports.",
                 )
                 .weak(),
             );
-            if ui
-                .button("Reopen")
-                .on_hover_text("Make it an open exception again (audited)")
-                .clicked()
-            {
-                out.push(UiCommand::Reopen(study));
-            }
-        });
+        if ui
+            .button("Reopen")
+            .on_hover_text("Make it an open exception again (audited)")
+            .clicked()
+        {
+            out.push(UiCommand::Reopen(study));
+        }
+    });
     out
 }
 

@@ -25,6 +25,8 @@ mod series_strip;
 mod state;
 mod status;
 mod study_actions;
+mod take_over;
+mod team_data;
 mod theme;
 mod transfers_window;
 mod viewer;

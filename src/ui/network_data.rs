@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::receive::{Event, Receiver};
 use crate::send::{Progress, Runner, SendEvent};
-use crate::store::{LastSender, Store, Transfer};
+use crate::store::{LastSender, Transfer};
 
 use super::runtime::{JobKind, Level, Runtime};
 
@@ -46,15 +46,11 @@ impl Runtime {
         if self.network.runner.is_some() {
             return;
         }
-        let cfg = self
-            .store_handle()
-            .lock()
-            .map(|s| s.send_config().clone())
-            .unwrap_or_default();
-        match Runner::start(&self.workspace, cfg) {
-            Ok(r) => self.network.runner = Some(r),
-            Err(e) => self.notify(Level::Error, format!("The send queue cannot run: {e}")),
-        }
+        self.network.runner = Some(Runner::start(
+            &self.workspace,
+            self.send_config.clone(),
+            crate::model::ActorKind::Desk,
+        ));
     }
 
     /// Loads the transfers and the last sender off the UI thread.
@@ -114,28 +110,46 @@ impl Runtime {
         });
     }
 
-    /// Starts or stops the receiver on qcdesk's AE title and port.
+    /// Starts or stops the receiver on qcdesk's AE title and port, off the UI thread (reading
+    /// its settings, binding the port and recording what a dead receiver left all touch the
+    /// database; stopping waits for its writer).
     pub fn toggle_receiver(&mut self) {
-        if self.network.receiver.take().is_some() {
+        if let Some(r) = self.network.receiver.take() {
+            std::thread::spawn(move || drop(r));
             self.notify(Level::Info, "Receiver stopped");
             return;
         }
-        let settings = self
-            .store_handle()
-            .lock()
-            .map_err(|e| e.to_string())
-            .and_then(|s: std::sync::MutexGuard<'_, Store>| {
-                Ok((
+        if self
+            .running
+            .values()
+            .any(|j| j.kind == JobKind::StartReceiver)
+        {
+            return;
+        }
+        let store = self.store_handle();
+        let ws = self.workspace.clone();
+        self.spawn("Starting the receiver", JobKind::StartReceiver, move |_| {
+            let (ae, port, cfg) = {
+                let s = store
+                    .lock()
+                    .map_err(|_| "store lock poisoned".to_string())?;
+                (
                     s.local_ae_title().map_err(|e| e.to_string())?,
                     s.local_port().map_err(|e| e.to_string())?,
                     s.receiver_config().clone(),
-                ))
-            });
-        let started = settings.and_then(|(ae, port, cfg)| {
-            Receiver::start(&self.workspace, &ae, &format!("0.0.0.0:{port}"), &cfg)
-                .map_err(|e| e.to_string())
+                )
+            };
+            Ok(Receiver::start(&ws, &ae, &format!("0.0.0.0:{port}"), &cfg)
+                .map_err(|e| e.to_string()))
         });
-        match started {
+    }
+
+    /// The receiver's start, as its job ended.
+    pub(super) fn receiver_started(
+        &mut self,
+        out: Box<dyn std::any::Any + Send>,
+    ) -> Result<(), String> {
+        match crate::jobs::downcast::<Result<Receiver, String>>(out)? {
             Ok(r) => {
                 self.network.receiver_error = None;
                 self.notify(
@@ -149,6 +163,7 @@ impl Runtime {
                 self.network.receiver_error = Some(e);
             }
         }
+        Ok(())
     }
 
     /// Takes in what the receiver and the runner did. True: the queue must be reloaded.

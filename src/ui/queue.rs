@@ -211,6 +211,22 @@ pub fn queue_ui(
                         ui.label(&r.patient_name);
                     });
                     row.col(|ui| {
+                        if let Some(c) = r.claim.holder.as_ref().filter(|c| c.until_unix > now && !rt.is_mine(c)) {
+                            ui.label(
+                                RichText::new(format!(
+                                    "being handled by {} since {}",
+                                    c.person(),
+                                    crate::text::local_clock(c.since_unix)
+                                ))
+                                .color(ui.visuals().warn_fg_color),
+                            )
+                            .on_hover_text(format!(
+                                "Being handled by {} since {}; claimed until {} unless their desk renews it. Open the study to take it over.",
+                                c.display(),
+                                crate::text::local_clock(c.since_unix),
+                                crate::text::local_clock(c.until_unix)
+                            ));
+                        }
                         let mut summary = r.finding_summary();
                         if let Some(l) = &r.likely_order {
                             let likely = if l.others > 0 {

@@ -58,6 +58,9 @@ pub enum JobKind {
     ProposeOrders,
     PreviewBulk,
     ApplyBulk,
+    Claim(i64),
+    StartReceiver,
+    ScheduledSync,
 }
 
 pub struct Runtime {
@@ -98,6 +101,8 @@ pub struct Runtime {
     pub correct: super::correct_data::CorrectData,
     /// The site's reasons to dismiss a study (`[dismiss] reasons`).
     pub dismiss_reasons: Vec<String>,
+    /// `[send]`: the runner's settings, read when the desk opened.
+    pub send_config: crate::send::SendConfig,
     /// `[send] unmatched`: whether a study not matched and whole may be sent after asking.
     pub send_policy: crate::send::readiness::UnmatchedSends,
     /// `[queue]`: when an open exception is marked old.
@@ -112,6 +117,8 @@ pub struct Runtime {
     pub report: Option<crate::reports::Report>,
     /// The node map window and its map.
     pub node_map: super::node_map_window::NodeMapWindow,
+    /// The desk's claim, take-overs and the change feed.
+    pub team: super::team_data::TeamData,
 }
 
 /// What the view was computed for; recomputed only when this changes.
@@ -167,15 +174,17 @@ impl Runtime {
             .collect();
         let dismiss_reasons = store.dismiss_reasons().to_vec();
         let send_policy = store.send_config().unmatched;
+        let send_config = store.send_config().clone();
         let queue_config = store.queue_config();
         let wake = Arc::new(wake);
         let wake_images = Arc::clone(&wake);
+        let wake_team = Arc::clone(&wake);
         let cache = crate::imaging::ThumbCache::new(
             store.workspace().thumbs_dir(),
             store.workspace().tmp_dir(),
         );
         let images = Images::new(store.blobs(), Some(cache), move || wake_images());
-        Runtime {
+        let mut rt = Runtime {
             workspace,
             store: Arc::new(Mutex::new(store)),
             jobs: Jobs::new(move || wake()),
@@ -200,13 +209,17 @@ impl Runtime {
             correct: Default::default(),
             dismiss_reasons,
             send_policy,
+            send_config,
             queue_config,
             send_confirm: None,
             bulk: None,
             propose_pending: false,
             report: None,
             node_map: Default::default(),
-        }
+            team: Default::default(),
+        };
+        rt.start_team(move || wake_team());
+        rt
     }
 
     pub(super) fn spawn<T: Send + 'static>(
@@ -274,22 +287,7 @@ impl Runtime {
         self.store_job("Loading study", JobKind::LoadStudy(id), move |store| {
             let detail = store.study_detail(id)?;
             // A study not matched yet gets its candidate orders ranked.
-            let candidates = if detail.row.state == crate::model::StudyState::Matched {
-                None
-            } else {
-                let matcher = crate::reconcile::learn::matcher(store)?;
-                let ranking = matcher.rank(&crate::reconcile::MatchFacts::of(&detail), 5);
-                let picked = ranking
-                    .candidates
-                    .iter()
-                    .map(|c| matcher.orders()[c.index].clone())
-                    .collect();
-                Some(super::candidates::StudyCandidates {
-                    study: id,
-                    ranking,
-                    orders: picked,
-                })
-            };
+            let candidates = crate::reconcile::learn::candidates_for(store, &detail, 5)?;
             let history = store.corrections_of(id)?;
             Ok((detail, candidates, history))
         });
@@ -408,6 +406,9 @@ impl Runtime {
                     {
                         self.correction_failed();
                     }
+                    if let (JobKind::Claim(study), Err(_)) = (job.kind, &outcome) {
+                        self.claim_failed(study);
+                    }
                     let applied = outcome.and_then(|out| self.apply(job.kind, out, selected));
                     match applied {
                         Ok(r) => reloaded |= r,
@@ -431,6 +432,17 @@ impl Runtime {
         match kind {
             JobKind::LoadQueue => {
                 let (rows, stats) = downcast::<(Vec<StudyRow>, StoreStats)>(out)?;
+                // The selected study changed (another desk, the service, a command): its
+                // detail is loaded again; one that did not keeps what is drawn.
+                if let Some(id) = selected
+                    && self.rows.iter().find(|r| r.id == id) != rows.iter().find(|r| r.id == id)
+                    && !self
+                        .running
+                        .values()
+                        .any(|j| j.kind == JobKind::LoadStudy(id))
+                {
+                    self.load_study(id);
+                }
                 self.search_text = rows.iter().map(search_text).collect();
                 self.rows = rows;
                 self.stats = stats;
@@ -493,10 +505,14 @@ impl Runtime {
             JobKind::LoadReport => {
                 self.report = Some(downcast::<crate::reports::Report>(out)?);
             }
-            JobKind::LoadWorklist | JobKind::SyncWorklist | JobKind::Echo | JobKind::SaveNodes => {
-                self.apply_worklist(kind, out)?
-            }
+            JobKind::LoadWorklist
+            | JobKind::SyncWorklist
+            | JobKind::ScheduledSync
+            | JobKind::Echo
+            | JobKind::SaveNodes => self.apply_worklist(kind, out)?,
             JobKind::LoadTransfers | JobKind::QueueSend => self.apply_network(kind, out)?,
+            JobKind::Claim(study) => self.apply_claim(study, out)?,
+            JobKind::StartReceiver => self.receiver_started(out)?,
             JobKind::PreviewCorrection
             | JobKind::ApplyCorrection
             | JobKind::UndoCorrection
@@ -507,6 +523,7 @@ impl Runtime {
         if matches!(
             kind,
             JobKind::SyncWorklist
+                | JobKind::ScheduledSync
                 | JobKind::Import
                 | JobKind::ApplyCorrection
                 | JobKind::UndoCorrection

@@ -113,6 +113,14 @@ pub enum UiCommand {
     ConfirmSend,
     /// Do not send it.
     CancelSend,
+    /// Ask whether to take over the study another holds (the detail's "Take over…").
+    AskTakeOver(i64),
+    /// Take the study over for this reason (audited).
+    TakeOver {
+        study: i64,
+        reason: String,
+    },
+    CancelTakeOver,
     OpenTransfers,
     RetryTransfer(i64),
     CancelTransfer(i64),

@@ -174,35 +174,45 @@ impl Runtime {
         });
     }
 
-    /// Starts the syncs that are due (each RIS node every `auto_sync_minutes`). Checked at
-    /// most once a minute.
+    /// Runs the team's sync schedule (`worklist::schedule`) at most once a minute, on a job
+    /// with its own connection: each RIS node a grace after it was due (the service, when one
+    /// runs, syncs first), one that another process is syncing left to it.
     pub fn auto_sync(&mut self) {
         let now = Instant::now();
         if self.worklist.auto_sync_minutes == 0
             || self.worklist.generation == 0
             || self.worklist.next_auto_check.is_some_and(|t| now < t)
+            || self
+                .running
+                .values()
+                .any(|j| j.kind == JobKind::ScheduledSync)
         {
             return;
         }
         self.worklist.next_auto_check = Some(now + Duration::from_secs(60));
-        let now_unix = crate::fsutil::now().1;
-        let due: Vec<String> = self
-            .worklist
-            .ris_nodes()
-            .filter(|n| {
-                let age = self
-                    .worklist
-                    .last_sync(&n.name)
-                    .map(|s| s.finished_at.as_str())
-                    .and_then(crate::fsutil::parse_rfc3339_unix)
-                    .map(|t| now_unix - t);
-                age.is_none_or(|a| a >= self.worklist.auto_sync_minutes as i64 * 60)
-            })
-            .map(|n| n.name.clone())
-            .collect();
-        for node in due {
-            self.sync_worklist(node);
-        }
+        let ws = self.workspace.clone();
+        self.spawn(
+            "Scheduled worklist sync",
+            JobKind::ScheduledSync,
+            move |ctx| {
+                use crate::worklist::schedule;
+                let mut store = Store::open(&ws).map_err(|e| e.to_string())?;
+                store.set_actor(crate::store::this_process(
+                    crate::model::ActorKind::Desk,
+                    "",
+                ));
+                let done = schedule::run_due(
+                    &mut store,
+                    schedule::DESK_GRACE_SECONDS,
+                    &mut |node, got| ctx.progress(got as u64, None, format!("{node}: {got} items")),
+                )
+                .map_err(|e| e.to_string())?;
+                Ok(done
+                    .into_iter()
+                    .map(|s| (s.node, s.outcome.map_err(|e| e.to_string())))
+                    .collect::<Vec<_>>())
+            },
+        );
     }
 
     /// Takes in the result of a worklist or node job.
@@ -226,26 +236,15 @@ impl Runtime {
                     self.load_worklist();
                 }
             }
+            JobKind::ScheduledSync => {
+                let done = downcast::<Vec<(String, Result<SyncReport, String>)>>(out)?;
+                for (node, result) in done {
+                    self.sync_finished(node, result);
+                }
+            }
             JobKind::SyncWorklist => {
                 let (node, result) = downcast::<(String, Result<SyncReport, String>)>(out)?;
-                self.worklist.syncing.remove(&node);
-                match result {
-                    Ok(r) => {
-                        let c = r.counts;
-                        self.notify(
-                            Level::Info,
-                            format!(
-                                "Worklist synced from {node}: {} items, {} new, {} changed, {} vanished",
-                                c.received, c.new, c.changed, c.vanished
-                            ),
-                        );
-                        if c.studies_reclassified > 0 {
-                            self.load_queue();
-                        }
-                    }
-                    Err(e) => self.notify(Level::Error, format!("Worklist sync failed: {e}")),
-                }
-                self.load_worklist();
+                self.sync_finished(node, result);
             }
             JobKind::Echo => {
                 let (name, result) = downcast::<(String, Result<EchoReport, String>)>(out)?;
@@ -265,6 +264,28 @@ impl Runtime {
             _ => {}
         }
         Ok(())
+    }
+
+    /// A sync's outcome shown; the cache (and the queue, when studies changed) loaded again.
+    fn sync_finished(&mut self, node: String, result: Result<SyncReport, String>) {
+        self.worklist.syncing.remove(&node);
+        match result {
+            Ok(r) => {
+                let c = r.counts;
+                self.notify(
+                    Level::Info,
+                    format!(
+                        "Worklist synced from {node}: {} items, {} new, {} changed, {} vanished",
+                        c.received, c.new, c.changed, c.vanished
+                    ),
+                );
+                if c.studies_reclassified > 0 {
+                    self.load_queue();
+                }
+            }
+            Err(e) => self.notify(Level::Error, format!("Worklist sync failed: {e}")),
+        }
+        self.load_worklist();
     }
 
     /// A short write to the desk's store whose failure is shown where it was asked for.

@@ -27,7 +27,20 @@ pub enum SyncError {
     Embedded(String),
     #[error("reading the RIS's answers failed; the cache was not changed")]
     Reader,
+    /// Another process of the team syncs this node now; the cache will hold its result.
+    #[error(
+        "{node} is being synced by {holder}; its result will be in the cache (nothing was asked)"
+    )]
+    Running { node: String, holder: String },
 }
+
+/// The lease a sync of `node` holds: one sync of a node at a time in a team.
+pub fn lease_name(node: &str) -> String {
+    format!("worklist sync:{node}")
+}
+
+/// How long a sync's lease lasts unless renewed (its keeper renews every third of it).
+const LEASE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What a sync did.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -55,6 +68,17 @@ pub fn sync(
     limit: usize,
     progress: &mut dyn FnMut(usize),
 ) -> Result<SyncReport, SyncError> {
+    let lease = lease_name(&node.name);
+    if !store.try_lease(&lease, LEASE)? {
+        return Err(SyncError::Running {
+            node: node.name.clone(),
+            holder: store
+                .lease_holder(&lease)?
+                .unwrap_or_else(|| "another process".into()),
+        });
+    }
+    // Renewed while the RIS answers, released when the sync ends however it ends.
+    let _held = store.keeper(crate::store::Held::Lease(lease), LEASE)?;
     let (started_at, _) = fsutil::now();
     let result = run(store, node, scope, limit, progress);
     let (finished_at, _) = fsutil::now();
@@ -95,7 +119,7 @@ pub fn peer_for(
     store: &Store,
     node: &DicomNode,
 ) -> Result<(net::Peer, Option<net::scp::Server>), SyncError> {
-    let mut peer = store.peer(node)?;
+    let mut peer = net::Peer::for_node(node, &store.local_ae_title()?);
     if node.embedded.is_empty() {
         return Ok((peer, None));
     }
@@ -280,7 +304,7 @@ mod tests {
             }),
         )
         .unwrap();
-        let node = store.peer(&ris_node(server.port())).unwrap();
+        let node = net::Peer::for_node(&ris_node(server.port()), &store.local_ae_title().unwrap());
         let e = crate::net::find(
             &node,
             crate::net::MWL_FIND,

@@ -6,6 +6,28 @@ use super::DeskApp;
 
 impl DeskApp {
     pub(super) fn correct_command(&mut self, cmd: UiCommand) {
+        // Opening a correction, the edit form or the actions window on a study someone else
+        // is handling asks whether to take it over instead.
+        let target = match &cmd {
+            UiCommand::PreviewOrder { study, .. } => Some(*study),
+            UiCommand::OpenEdit | UiCommand::OpenActions => self.state.selected,
+            UiCommand::PreviewRelocation(super::super::correct_data::Relocation::Merge {
+                into,
+                ..
+            }) => Some(*into),
+            UiCommand::PreviewRelocation(super::super::correct_data::Relocation::SplitSeries {
+                study,
+                ..
+            }) => Some(*study),
+            _ => None,
+        };
+        if let Some(study) = target
+            && let Some(c) = self.rt.held_by_other(study)
+        {
+            self.rt.correct.actions = None;
+            self.rt.ask_take_over(c);
+            return;
+        }
         match cmd {
             UiCommand::PreviewOrder { study, order } => self.rt.preview_order(study, *order),
             UiCommand::ApplyCorrection => self.rt.apply_correction(String::new()),

@@ -123,6 +123,7 @@ impl DeskApp {
     fn escape_closes_window(&mut self, ctx: &egui::Context) -> Option<Vec<UiCommand>> {
         let c = &self.rt.correct;
         let any = self.key_help
+            || self.rt.team.take_over.is_some()
             || self.rt.send_confirm.is_some()
             || self.rt.bulk.is_some()
             || c.pending.is_some()
@@ -139,6 +140,8 @@ impl DeskApp {
         let cmd = if self.key_help {
             self.key_help = false;
             Vec::new()
+        } else if self.rt.team.take_over.is_some() {
+            vec![UiCommand::CancelTakeOver]
         } else if self.rt.send_confirm.is_some() {
             vec![UiCommand::CancelSend]
         } else if self.rt.bulk.is_some() {
