@@ -9,6 +9,7 @@ pub mod config;
 pub mod conformance;
 pub mod demo;
 pub mod dicom;
+pub mod embedded;
 pub mod fsutil;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -411,7 +411,7 @@ pub fn transfers(
 pub fn stale(store: &mut Store, study: &str, node: Option<&str>, json: bool) -> Result<()> {
     let id = store.find_study(study)?;
     let node = store.node_for(crate::model::NodeRole::Archive, node)?;
-    let (peer, _embedded) = crate::demo::archive::peer_for(store, &node)?;
+    let (peer, _embedded) = crate::embedded::peer_for(store, &node)?;
     let ids = store.study_identities(id)?;
     let found = crate::send::stale::find_stale(&peer, &ids)
         .map_err(|e| anyhow::anyhow!("{}: {e}", node.name))?;

@@ -6,7 +6,6 @@
 //! own first thing; it reuses or rebuilds only a folder bearing that mark, and refuses any
 //! other with nothing changed. A real workspace can never receive synthetic patients.
 
-pub mod archive;
 pub mod department;
 pub mod images;
 mod instance;
@@ -23,7 +22,8 @@ use department::{FUTURE_ORDERS, PATIENTS, Plant, STUDIES};
 pub use instance::uid_from;
 
 /// Bumped whenever the generated department changes, so old demo workspaces are rebuilt.
-const DEMO_VERSION: u32 = 4;
+// 5: the built-in RIS's orders kept in the workspace.
+const DEMO_VERSION: u32 = 5;
 
 /// One planted study: what it is, which file stands for it, what the desk must say.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,7 +126,23 @@ pub fn demo_ris_node() -> crate::model::DicomNode {
         host: "127.0.0.1".into(),
         port: 0,
         role: crate::model::NodeRole::Ris,
-        embedded: "demo".into(),
+        embedded: crate::embedded::ris::EMBEDDED.into(),
+        ..Default::default()
+    }
+}
+
+/// The demo's archive node.
+pub const DEMO_ARCHIVE: &str = "demo-archive";
+
+/// The node of the demo's built-in archive.
+pub fn demo_archive_node() -> crate::model::DicomNode {
+    crate::model::DicomNode {
+        name: DEMO_ARCHIVE.into(),
+        ae_title: "DEMO_PACS".into(),
+        host: "127.0.0.1".into(),
+        port: 0,
+        role: crate::model::NodeRole::Archive,
+        embedded: crate::embedded::archive::EMBEDDED.into(),
         ..Default::default()
     }
 }
@@ -179,11 +195,13 @@ pub fn build_demo(root: &Path, ctx: &JobCtx) -> Result<DemoReport, DemoError> {
     // synced from once when the demo was made.
     store.put_node(&demo_ris_node())?;
     // And its archive: corrected studies are sent to an SCP inside qcdesk (demo-archive/).
-    store.put_node(&archive::demo_archive_node())?;
-    store.set_setting(
-        crate::worklist::demo_ris::DEMO_TODAY_SETTING,
-        &today.to_julian_day().to_string(),
-    )?;
+    store.put_node(&demo_archive_node())?;
+    // The orders the built-in RIS serves (the cache's, and one it lacks).
+    let served = serde_json::to_string(&ris_orders(today)).map_err(|e| DemoError::Io {
+        path: root.display().to_string(),
+        cause: std::io::Error::other(e),
+    })?;
+    store.set_setting(crate::embedded::ris::ORDERS_SETTING, &served)?;
     let (synced_at, _) = crate::fsutil::now();
     store.replace_worklist(DEMO_RIS, &generated.orders)?;
     store.record_sync(&crate::store::SyncRecord {

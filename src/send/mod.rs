@@ -90,7 +90,7 @@ pub fn run_next(
             return Ok(Some((job.id, JobEnd::Failed(why))));
         }
     };
-    let (peer, _embedded) = match crate::demo::archive::peer_for(store, &node) {
+    let (peer, _embedded) = match crate::embedded::peer_for(store, &node) {
         Ok(p) => p,
         Err(e) => {
             let why = format!("node {}: {e}", job.node);

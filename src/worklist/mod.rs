@@ -1,10 +1,9 @@
 //! The RIS worklist cache's feeds and search: Modality Worklist sync from a RIS node (`sync`,
-//! `mwl`) and when it runs by itself (`schedule`), orders from CSV and HL7 v2 files (`csv`, `hl7`), the demo's own RIS (`demo_ris`),
+//! `mwl`) and when it runs by itself (`schedule`), orders from CSV and HL7 v2 files (`csv`, `hl7`),
 //! and the offline search index (`search`). The cache itself is a store table
 //! (`store::worklist`); classification reads it from there.
 
 pub mod csv;
-pub mod demo_ris;
 pub mod hl7;
 pub mod mwl;
 pub mod schedule;

@@ -23,7 +23,7 @@ pub enum SyncError {
          was. Narrow the sync (--from/--to, --modality, --station) or raise --limit"
     )]
     TooMany { peer: String, limit: usize },
-    #[error("cannot start the demo RIS: {0}")]
+    #[error("{0}")]
     Embedded(String),
     #[error("reading the RIS's answers failed; the cache was not changed")]
     Reader,
@@ -113,20 +113,16 @@ pub fn sync(
     Ok(report)
 }
 
-/// How to reach `node`; for the demo's RIS, which runs inside qcdesk, the server started on a
-/// loopback port of its own (it stops when dropped).
+/// How to reach `node` (an embedded RIS started on a loopback port of its own, stopping
+/// when dropped): [`crate::embedded::peer_for`], its failure to start a sync error.
 pub fn peer_for(
     store: &Store,
     node: &DicomNode,
 ) -> Result<(net::Peer, Option<net::scp::Server>), SyncError> {
-    let mut peer = net::Peer::for_node(node, &store.local_ae_title()?);
-    if node.embedded.is_empty() {
-        return Ok((peer, None));
-    }
-    let server = super::demo_ris::start(store, &node.ae_title)
-        .map_err(|e| SyncError::Embedded(e.to_string()))?;
-    peer.port = server.port();
-    Ok((peer, Some(server)))
+    crate::embedded::peer_for(store, node).map_err(|e| match e {
+        StoreError::Node(why) => SyncError::Embedded(why),
+        e => SyncError::Store(e),
+    })
 }
 
 fn run(
@@ -221,9 +217,9 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::embedded::ris::OrdersProvider;
     use crate::model::{NodeRole, WorklistItem};
     use crate::net::scp::Server;
-    use crate::worklist::demo_ris::OrdersProvider;
 
     fn order(acc: &str) -> WorklistItem {
         WorklistItem {

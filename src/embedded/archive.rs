@@ -1,8 +1,8 @@
-//! The demo's archive: a loopback SCP inside qcdesk, started for each use like the demo RIS.
-//! It stores what it receives in the workspace's `demo-archive/` folder (a file per SOP
-//! Instance UID, replaced on a resend), answers Storage Commitment on the same association for
-//! the instances it holds, and Study Root C-FIND at study, series and image level, so "Send"
-//! works in the demo out of the box.
+//! The embedded archive: a loopback SCP inside qcdesk, started for each use of a node whose
+//! `embedded` is [`EMBEDDED`]. It stores what it receives in the workspace's `demo-archive/`
+//! folder (a file per SOP Instance UID, replaced on a resend), answers Storage Commitment on
+//! the same association for the instances it holds, and Study Root C-FIND at study, series and
+//! image level: the demo's archive, so "Send" works out of the box.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -13,28 +13,12 @@ use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 
 use crate::dicom::dump::Node;
-use crate::model::{DicomNode, NodeRole};
 use crate::net::commitment::CommitResult;
 use crate::net::scp::{Answer, AssociationInfo, Handler, ScpConfig, Server, StoreRequest};
-use crate::net::{Peer, STORAGE_COMMITMENT, STUDY_ROOT_FIND};
-use crate::store::{Store, StoreError};
+use crate::net::{STORAGE_COMMITMENT, STUDY_ROOT_FIND};
 
-/// The demo's archive node.
-pub const DEMO_ARCHIVE: &str = "demo-archive";
-/// `embedded` value of the demo archive node.
+/// `embedded` value of a node served by this archive.
 pub const EMBEDDED: &str = "demo-archive";
-
-pub fn demo_archive_node() -> DicomNode {
-    DicomNode {
-        name: DEMO_ARCHIVE.into(),
-        ae_title: "DEMO_PACS".into(),
-        host: "127.0.0.1".into(),
-        port: 0,
-        role: NodeRole::Archive,
-        embedded: EMBEDDED.into(),
-        ..DicomNode::default()
-    }
-}
 
 /// What the archive knows of one instance.
 #[derive(Debug, Clone)]
@@ -233,16 +217,4 @@ pub fn folder(root: &Path) -> PathBuf {
 pub fn start(root: &Path, ae_title: &str) -> std::io::Result<Server> {
     let archive = Archive::open(folder(root))?;
     Server::serve(ScpConfig::new(ae_title, "127.0.0.1:0"), Arc::new(archive))
-}
-
-/// The peer for an archive node: the node itself, or for the demo's embedded archive a
-/// server started now (kept running while the returned handle lives).
-pub fn peer_for(store: &Store, node: &DicomNode) -> Result<(Peer, Option<Server>), StoreError> {
-    let mut peer = crate::net::Peer::for_node(node, &store.local_ae_title()?);
-    if node.embedded != EMBEDDED {
-        return Ok((peer, None));
-    }
-    let server = start(store.workspace().root(), &node.ae_title)?;
-    peer.port = server.port();
-    Ok((peer, Some(server)))
 }

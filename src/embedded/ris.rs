@@ -1,5 +1,7 @@
-//! The demo's RIS: a Modality Worklist SCP inside qcdesk, on loopback, answering from the demo
-//! department's orders, so "Sync now" works in `qcdesk demo` with nothing else installed.
+//! The embedded RIS: a Modality Worklist SCP inside qcdesk, on loopback, started for each use
+//! of a node whose `embedded` is [`EMBEDDED`], answering from the orders the workspace keeps
+//! for it (the demo department's, written when the demo is built), so "Sync now" works in
+//! `qcdesk demo` with nothing else installed.
 
 use std::sync::Arc;
 
@@ -11,8 +13,11 @@ use crate::model::WorklistItem;
 use crate::net::scp::{FindProvider, Server};
 use crate::store::Store;
 
-/// The key of the setting holding the demo department's "today" (Julian day).
-pub const DEMO_TODAY_SETTING: &str = "demo_today";
+/// `embedded` value of a node served by this RIS (the value demo workspaces carry).
+pub const EMBEDDED: &str = "demo";
+
+/// The key of the setting holding the orders it serves (JSON).
+pub const ORDERS_SETTING: &str = "embedded_ris_orders";
 
 /// An MWL provider over a list of orders: matches on the scheduled date range, modality,
 /// station, and on Patient ID and Accession Number when the query gives them.
@@ -36,7 +41,7 @@ impl FindProvider for OrdersProvider {
     }
 
     fn find(&self, query: &[Node]) -> (Vec<InMemDicomObject>, u16) {
-        let scope = super::mwl::scope_of_query(query);
+        let scope = crate::worklist::mwl::scope_of_query(query);
         let patient = key(query, tags::PATIENT_ID);
         let accession = key(query, tags::ACCESSION_NUMBER);
         let matches = self
@@ -45,23 +50,28 @@ impl FindProvider for OrdersProvider {
             .filter(|i| scope.covers(i))
             .filter(|i| patient.as_ref().is_none_or(|p| *p == i.patient_id))
             .filter(|i| accession.as_ref().is_none_or(|a| *a == i.accession))
-            .map(super::mwl::identifier)
+            .map(crate::worklist::mwl::identifier)
             .collect();
         (matches, self.final_status)
     }
 }
 
-/// Starts the demo RIS for the demo in `store`, as `ae_title`, on a free loopback port.
+/// Starts the embedded RIS of the workspace in `store`, as `ae_title`, on a free loopback
+/// port. A workspace that keeps no orders for it is refused (a RIS answering nothing would
+/// mark every cached order vanished).
 pub fn start(store: &Store, ae_title: &str) -> std::io::Result<Server> {
-    let today = store
-        .setting(DEMO_TODAY_SETTING)
-        .ok()
-        .flatten()
-        .and_then(|v| v.parse::<i32>().ok())
-        .and_then(|j| time::Date::from_julian_day(j).ok())
-        .unwrap_or_else(|| time::OffsetDateTime::now_utc().date());
+    let text = store
+        .setting(ORDERS_SETTING)
+        .map_err(std::io::Error::other)?
+        .ok_or_else(|| {
+            std::io::Error::other(
+                "this workspace keeps no orders for its embedded RIS (rebuild the demo with `qcdesk demo`)",
+            )
+        })?;
+    let items: Vec<WorklistItem> = serde_json::from_str(&text)
+        .map_err(|e| std::io::Error::other(format!("the embedded RIS's orders: {e}")))?;
     let provider = OrdersProvider {
-        items: crate::demo::ris_orders(today),
+        items,
         final_status: 0x0000,
     };
     Server::start(ae_title, "127.0.0.1:0", Arc::new(provider))
