@@ -77,6 +77,64 @@ pub struct Finding {
     pub file: Option<String>,
 }
 
+/// Where a send of a study to an archive stands (a send job's state).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SendState {
+    Queued,
+    Sending,
+    /// Sent; the archive's proof of arrival awaited.
+    Verifying,
+    /// Sent, and the archive offers no way to prove it arrived.
+    Sent,
+    /// Every instance proven by Storage Commitment or a query.
+    Verified,
+    Failed,
+    Cancelled,
+}
+
+impl SendState {
+    pub const ALL: [SendState; 7] = [
+        SendState::Queued,
+        SendState::Sending,
+        SendState::Verifying,
+        SendState::Sent,
+        SendState::Verified,
+        SendState::Failed,
+        SendState::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SendState::Queued => "queued",
+            SendState::Sending => "sending",
+            SendState::Verifying => "verifying",
+            SendState::Sent => "sent",
+            SendState::Verified => "verified",
+            SendState::Failed => "failed",
+            SendState::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SendState> {
+        SendState::ALL.into_iter().find(|v| v.as_str() == s.trim())
+    }
+
+    /// Nothing more will happen to the job by itself.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            SendState::Verified | SendState::Sent | SendState::Failed | SendState::Cancelled
+        )
+    }
+}
+
+impl std::fmt::Display for SendState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A row of the exception queue: one study with the values shown in the table.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct StudyRow {
@@ -105,7 +163,7 @@ pub struct StudyRow {
     pub findings: Vec<Finding>,
     /// Where its latest resubmission stands: queued, sending, verifying, sent, verified,
     /// failed, cancelled (None: never sent).
-    pub send_state: Option<String>,
+    pub send_state: Option<SendState>,
     /// What was wrong with what the latest send carried ("1 truncated instance"), when the
     /// user sent it anyway.
     #[serde(default, skip_serializing_if = "Option::is_none")]

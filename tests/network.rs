@@ -770,7 +770,7 @@ fn instances_the_archive_did_not_commit_are_sent_again_on_retry() {
     store
         .set_send_state(
             job,
-            "failed",
+            qcdesk::model::SendState::Failed,
             "the archive did not commit 1 of 1 instances",
             None,
             true,

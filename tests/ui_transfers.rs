@@ -25,12 +25,12 @@ fn send_on_a_study_ends_verified_and_the_transfers_window_says_so() {
         a.rt.network
             .transfers
             .iter()
-            .any(|t| t.study_id == 1 && t.state == "verified")
+            .any(|t| t.study_id == 1 && t.state == qcdesk::model::SendState::Verified)
     });
     step_until(&mut h, "the detail reloaded", |a| {
         a.rt.detail
             .as_ref()
-            .is_some_and(|d| d.row.send_state.as_deref() == Some("verified"))
+            .is_some_and(|d| d.row.send_state == Some(qcdesk::model::SendState::Verified))
     });
     assert!(h.query_by_label("Send: verified").is_some());
     h.get_by_label("Transfers").click();

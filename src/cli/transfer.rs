@@ -276,7 +276,7 @@ pub fn send(
             if wait {
                 !t.verified
             } else {
-                t.state == "failed"
+                t.state == crate::model::SendState::Failed
             }
         })
         .collect();
@@ -319,7 +319,7 @@ impl<'a> From<&'a Transfer> for SendJson<'a> {
             study_instance_uid: &t.study_instance_uid,
             job: t.job,
             node: &t.node,
-            state: &t.state,
+            state: t.state.as_str(),
             instances: t.instances,
             sent: t.sent,
             failed: t.failed,

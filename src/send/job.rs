@@ -27,7 +27,7 @@ fn retry_or_fail(
         store.fail_pending_items(job.id, &why)?;
         store.set_send_state(
             job.id,
-            "failed",
+            crate::model::SendState::Failed,
             &format!("gave up after {} attempts: {why}", job.attempts + 1),
             None,
             true,
@@ -35,7 +35,13 @@ fn retry_or_fail(
         return Ok(JobEnd::Failed(why));
     }
     let wait = (cfg.backoff_seconds * 3i64.pow(job.attempts.clamp(0, 5) as u32)).min(600);
-    store.set_send_state(job.id, "queued", &why, Some(wait), true)?;
+    store.set_send_state(
+        job.id,
+        crate::model::SendState::Queued,
+        &why,
+        Some(wait),
+        true,
+    )?;
     Ok(JobEnd::Retry(why))
 }
 
@@ -89,10 +95,10 @@ pub fn run(
         }
         let why =
             format!("{failed} of {total} instances could not be sent (see each one's reason)");
-        store.set_send_state(job.id, "failed", &why, None, true)?;
+        store.set_send_state(job.id, crate::model::SendState::Failed, &why, None, true)?;
         return Ok(JobEnd::Failed(why));
     }
-    store.set_send_state(job.id, "verifying", "", None, false)?;
+    store.set_send_state(job.id, crate::model::SendState::Verifying, "", None, false)?;
     prove(store, job, peer, cfg, assoc, &items)
 }
 
@@ -464,13 +470,13 @@ fn prove(
         // Sent, and nothing can prove it: said so, not retried.
         Err(proof::QueryError::Net(e @ NetError::NotSupported { .. })) => {
             let why = format!("{note}arrival cannot be proven: {e}");
-            store.set_send_state(job.id, "sent", &why, None, true)?;
+            store.set_send_state(job.id, crate::model::SendState::Sent, &why, None, true)?;
             Ok(JobEnd::Unverified(why))
         }
         Err(proof::QueryError::Net(e)) => retry_or_fail(store, job, cfg, format!("{note}{e}")),
         Err(proof::QueryError::Mismatch(why)) => {
             let why = format!("{note}the archive's answer does not match what was sent: {why}");
-            store.set_send_state(job.id, "failed", &why, None, true)?;
+            store.set_send_state(job.id, crate::model::SendState::Failed, &why, None, true)?;
             Ok(JobEnd::Failed(why))
         }
     }
@@ -510,6 +516,6 @@ fn judge_commitment(
         missing.len(),
         items.len()
     );
-    store.set_send_state(job.id, "failed", &why, None, true)?;
+    store.set_send_state(job.id, crate::model::SendState::Failed, &why, None, true)?;
     Ok(JobEnd::Failed(why))
 }

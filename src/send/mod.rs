@@ -86,7 +86,7 @@ pub fn run_next(
         Ok(n) => n,
         Err(e) => {
             let why = format!("node {}: {e}", job.node);
-            store.set_send_state(job.id, "failed", &why, None, true)?;
+            store.set_send_state(job.id, crate::model::SendState::Failed, &why, None, true)?;
             return Ok(Some((job.id, JobEnd::Failed(why))));
         }
     };
@@ -94,7 +94,7 @@ pub fn run_next(
         Ok(p) => p,
         Err(e) => {
             let why = format!("node {}: {e}", job.node);
-            store.set_send_state(job.id, "failed", &why, None, true)?;
+            store.set_send_state(job.id, crate::model::SendState::Failed, &why, None, true)?;
             return Ok(Some((job.id, JobEnd::Failed(why))));
         }
     };
@@ -129,11 +129,6 @@ pub fn check_stale(
     }
 }
 
-/// Whether a job state is final (`sent`: sent, but the archive cannot prove it).
-pub fn is_final(state: &str) -> bool {
-    matches!(state, "verified" | "sent" | "failed" | "cancelled")
-}
-
 /// Runs due jobs until none is. With `wait`, also waits for the retries of `jobs` until each
 /// is final.
 pub fn run_jobs(
@@ -154,11 +149,11 @@ pub fn run_jobs(
         // Without waiting: one attempt at each, by this process or by the runner that holds
         // the lease (a desk, the service).
         let done = if wait {
-            transfers.iter().all(|t| is_final(&t.state))
+            transfers.iter().all(|t| t.state.is_final())
         } else {
-            mine || transfers
-                .iter()
-                .all(|t| is_final(&t.state) || (t.state == "queued" && t.attempts > 0))
+            mine || transfers.iter().all(|t| {
+                t.state.is_final() || (t.state == crate::model::SendState::Queued && t.attempts > 0)
+            })
         };
         if done {
             return Ok(());

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::{Store, StoreError};
 use crate::fsutil;
-use crate::model::CommitResult;
+use crate::model::{CommitResult, SendState};
 
 /// A claim not refreshed for this long belongs to a runner that died.
 pub const STALE_SECONDS: i64 = 60;
@@ -49,6 +49,21 @@ pub enum ReportVerdict {
     Conflicting,
 }
 
+impl rusqlite::types::ToSql for SendState {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+impl rusqlite::types::FromSql for SendState {
+    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        let text = v.as_str()?;
+        SendState::parse(text).ok_or_else(|| {
+            rusqlite::types::FromSqlError::Other(format!("unknown send state '{text}'").into())
+        })
+    }
+}
+
 /// A job as the runner needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendJob {
@@ -56,7 +71,7 @@ pub struct SendJob {
     pub study_id: i64,
     pub study_uid: String,
     pub node: String,
-    pub state: String,
+    pub state: SendState,
     pub attempts: i64,
     pub transaction_uid: String,
 }
@@ -101,7 +116,7 @@ pub struct Transfer {
     pub patient_id: String,
     pub accession: String,
     pub node: String,
-    pub state: String,
+    pub state: SendState,
     pub instances: i64,
     pub sent: i64,
     pub failed: i64,
@@ -347,7 +362,7 @@ impl Store {
     pub fn set_send_state(
         &mut self,
         job: i64,
-        state: &str,
+        state: SendState,
         error: &str,
         retry_in_seconds: Option<i64>,
         attempted: bool,
@@ -541,7 +556,7 @@ impl Store {
              FROM send_jobs j JOIN studies s ON s.id = j.study_id {filter} ORDER BY j.id DESC"
         ))?;
         let rows = stmt.query_map([], |r| {
-            let state: String = r.get(6)?;
+            let state: SendState = r.get(6)?;
             let proof: String = r.get(7)?;
             Ok(Transfer {
                 job: r.get(0)?,
@@ -550,7 +565,7 @@ impl Store {
                 patient_id: r.get(3)?,
                 accession: r.get(4)?,
                 node: r.get(5)?,
-                verified: state == "verified",
+                verified: state == SendState::Verified,
                 state,
                 proof: (!proof.is_empty()).then_some(proof),
                 attempts: r.get(8)?,
@@ -666,7 +681,7 @@ impl Store {
     }
 
     /// The state of a study's newest send job, and its caveat (empty: nothing to say).
-    pub fn send_state(&self, study_id: i64) -> Result<Option<(String, String)>, StoreError> {
+    pub fn send_state(&self, study_id: i64) -> Result<Option<(SendState, String)>, StoreError> {
         Ok(self
             .conn
             .query_row(
@@ -680,7 +695,7 @@ impl Store {
     /// The send state of each study with a job: the newest job's state and caveat.
     pub fn send_states(
         &self,
-    ) -> Result<std::collections::HashMap<i64, (String, String)>, StoreError> {
+    ) -> Result<std::collections::HashMap<i64, (SendState, String)>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT study_id, state, caveat FROM send_jobs
              WHERE id IN (SELECT MAX(id) FROM send_jobs GROUP BY study_id)",

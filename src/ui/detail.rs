@@ -76,9 +76,9 @@ pub fn study_ui(
                         format!("Send: {state}, {caveat}")
                     };
                     ui.label(RichText::new(text).color(
-                        super::transfers_window::send_state_color(state, caveat, dark),
+                        super::transfers_window::send_state_color(*state, caveat, dark),
                     ))
-                    .on_hover_text(super::transfers_window::send_state_hint(state));
+                    .on_hover_text(super::transfers_window::send_state_hint(*state));
                 }
                 for node in archives {
                     if ui

@@ -30,7 +30,7 @@ impl NetworkData {
     pub fn active(&self) -> usize {
         self.transfers
             .iter()
-            .filter(|t| !crate::send::is_final(&t.state))
+            .filter(|t| !t.state.is_final())
             .count()
     }
 }

@@ -171,7 +171,7 @@ pub fn queue_ui(
                             // A dot in the send state's color; the words on hover.
                             let caveat = r.send_caveat.as_deref().unwrap_or_default();
                             ui.label(RichText::new("●").color(
-                                super::transfers_window::send_state_color(send, caveat, dark),
+                                super::transfers_window::send_state_color(*send, caveat, dark),
                             ))
                             .on_hover_text(format!(
                                 "Send: {send}{}. {}",
@@ -180,7 +180,7 @@ pub fn queue_ui(
                                 } else {
                                     format!(", {caveat}")
                                 },
-                                super::transfers_window::send_state_hint(send)
+                                super::transfers_window::send_state_hint(*send)
                             ));
                         }
                     });

@@ -6,31 +6,32 @@ use egui::RichText;
 use super::network_data::NetworkData;
 use super::state::UiCommand;
 use super::theme::state_color;
-use crate::model::StudyState;
+use crate::model::{SendState, StudyState};
 
 /// The color a send state is drawn in: a caveat (what was sent was not right) turns even
 /// "verified" amber.
-pub fn send_state_color(state: &str, caveat: &str, dark: bool) -> egui::Color32 {
+pub fn send_state_color(state: SendState, caveat: &str, dark: bool) -> egui::Color32 {
     match state {
-        "verified" | "sent" if !caveat.is_empty() => state_color(StudyState::Nonconformant, dark),
-        "verified" => state_color(StudyState::Matched, dark),
-        "failed" => state_color(StudyState::Broken, dark),
-        "sent" => state_color(StudyState::Nonconformant, dark),
+        SendState::Verified | SendState::Sent if !caveat.is_empty() => {
+            state_color(StudyState::Nonconformant, dark)
+        }
+        SendState::Verified => state_color(StudyState::Matched, dark),
+        SendState::Failed => state_color(StudyState::Broken, dark),
+        SendState::Sent => state_color(StudyState::Nonconformant, dark),
         _ => state_color(StudyState::Unmatched, dark),
     }
 }
 
 /// What a send state means, for hover texts.
-pub fn send_state_hint(state: &str) -> &'static str {
+pub fn send_state_hint(state: SendState) -> &'static str {
     match state {
-        "queued" => "Queued for the archive",
-        "sending" => "Being sent",
-        "verifying" => "Sent; waiting for the archive's proof of arrival",
-        "sent" => "Sent, but the archive offers no way to prove it arrived",
-        "verified" => "Every instance arrived: proven by Storage Commitment or a query",
-        "failed" => "Not every instance arrived: see Transfers",
-        "cancelled" => "Cancelled",
-        _ => "",
+        SendState::Queued => "Queued for the archive",
+        SendState::Sending => "Being sent",
+        SendState::Verifying => "Sent; waiting for the archive's proof of arrival",
+        SendState::Sent => "Sent, but the archive offers no way to prove it arrived",
+        SendState::Verified => "Every instance arrived: proven by Storage Commitment or a query",
+        SendState::Failed => "Not every instance arrived: see Transfers",
+        SendState::Cancelled => "Cancelled",
     }
 }
 
@@ -85,18 +86,16 @@ pub fn transfers_window_ui(ctx: &egui::Context, data: &mut NetworkData) -> Vec<U
                             };
                             ui.label(
                                 RichText::new(format!("{}{caveat}{proof}", t.state))
-                                    .color(send_state_color(&t.state, &t.caveat, dark)),
+                                    .color(send_state_color(t.state, &t.caveat, dark)),
                             )
-                            .on_hover_text(send_state_hint(&t.state));
+                            .on_hover_text(send_state_hint(t.state));
                             ui.horizontal(|ui| {
-                                if matches!(t.state.as_str(), "failed" | "cancelled")
+                                if matches!(t.state, SendState::Failed | SendState::Cancelled)
                                     && ui.small_button("Retry").clicked()
                                 {
                                     commands.push(UiCommand::RetryTransfer(t.job));
                                 }
-                                if !crate::send::is_final(&t.state)
-                                    && ui.small_button("Cancel").clicked()
-                                {
+                                if !t.state.is_final() && ui.small_button("Cancel").clicked() {
                                     commands.push(UiCommand::CancelTransfer(t.job));
                                 }
                             });
@@ -110,7 +109,11 @@ pub fn transfers_window_ui(ctx: &egui::Context, data: &mut NetworkData) -> Vec<U
                                     if !t.stale.is_empty() {
                                         ui.label(
                                             RichText::new(crate::send::stale::describe(&t.stale))
-                                                .color(send_state_color("sending", "", dark)),
+                                                .color(send_state_color(
+                                                    SendState::Sending,
+                                                    "",
+                                                    dark,
+                                                )),
                                         )
                                         .on_hover_text(
                                             "The archive still holds the study under an identity \
@@ -119,8 +122,11 @@ pub fn transfers_window_ui(ctx: &egui::Context, data: &mut NetworkData) -> Vec<U
                                     }
                                     if !t.last_error.is_empty() {
                                         ui.label(
-                                            RichText::new(&t.last_error)
-                                                .color(send_state_color("failed", "", dark)),
+                                            RichText::new(&t.last_error).color(send_state_color(
+                                                SendState::Failed,
+                                                "",
+                                                dark,
+                                            )),
                                         );
                                     }
                                     for f in t.failures.iter().take(5) {
