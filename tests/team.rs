@@ -572,3 +572,53 @@ fn one_sender_per_team_however_many_services_run_and_another_takes_over_when_it_
     let by = sent_by(&services, sent[0]["job"].as_i64().unwrap());
     assert!(by.iter().all(|&i| i != at) && by.len() <= 1, "{by:?}");
 }
+
+#[test]
+fn a_desk_shows_others_dismissals_claims_and_sends_without_a_key_pressed() {
+    let ws = demo_workspace();
+    let mut h = desk(ws.path());
+    loaded(&mut h);
+    let id = first_open(ws.path());
+    let matched = qcdesk_json(ws.path(), &["queue", "--state", "matched", "--json"])[0]["id"]
+        .as_i64()
+        .unwrap();
+    let sid = id.to_string();
+    let wait = |h: &mut egui_kittest::Harness<'_, qcdesk::ui::DeskApp>,
+                what: &str,
+                done: &dyn Fn(&qcdesk::ui::DeskApp) -> bool| {
+        let start = Instant::now();
+        while !done(h.state()) {
+            assert!(
+                start.elapsed() < Duration::from_millis(1500),
+                "{what} not shown within 1.5 s"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+            h.step();
+        }
+    };
+    let row = |a: &qcdesk::ui::DeskApp, id: i64| a.rt.rows.iter().find(|r| r.id == id).cloned();
+
+    let out = qcdesk(ws.path(), &["claim", &sid, "--minutes", "5"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait(&mut h, "the claim", &|a| {
+        row(a, id).is_some_and(|r| r.claim.claimed_by.is_some())
+    });
+    let out = qcdesk(ws.path(), &["release", &sid]);
+    assert!(out.status.success());
+    wait(&mut h, "the release", &|a| {
+        row(a, id).is_some_and(|r| r.claim.claimed_by.is_none())
+    });
+
+    let out = qcdesk(ws.path(), &["dismiss", &sid, "--reason", "test patient"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait(&mut h, "the dismissal", &|a| {
+        row(a, id).is_some_and(|r| r.dismissed.is_some())
+    });
+
+    // A send made by a command (the desk's own runner may be the one sending it).
+    let sent = qcdesk_json(ws.path(), &["send", &matched.to_string(), "--json"]);
+    assert_eq!(sent[0]["state"], "verified", "{sent}");
+    wait(&mut h, "the send", &|a| {
+        row(a, matched).is_some_and(|r| r.send_state == Some(qcdesk::model::SendState::Verified))
+    });
+}

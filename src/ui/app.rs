@@ -540,6 +540,9 @@ impl eframe::App for DeskApp {
         // study, when it changed) is loaded again; selection, scroll and filters stay.
         if self.rt.others_changed() {
             self.rt.load_queue();
+            // Sends run in whichever process holds the runner's lease: their states come
+            // from the store.
+            self.rt.load_transfers();
         }
         let reloaded = self.rt.drain_events(self.state.selected);
         self.rt.sync_claim(self.state.selected);
