@@ -16,7 +16,7 @@ use dicom_dictionary_std::tags;
 use egui_kittest::Harness;
 use qcdesk::dicom::write::{DataSetBuilder, encode_part10};
 use qcdesk::import::ImportReport;
-use qcdesk::jobs::{Jobs, downcast};
+use qcdesk::jobs::Jobs;
 use qcdesk::store::Store;
 use qcdesk::ui::DeskApp;
 
@@ -168,7 +168,7 @@ fn main() {
     }
 
     // Re-import: every file already held.
-    let jobs = Jobs::default();
+    let jobs = Jobs::<ImportReport>::default();
     let (w, c) = (ws.clone(), corpus.clone());
     let t = Instant::now();
     let h = jobs.spawn("reimport", move |ctx| {
@@ -176,7 +176,6 @@ fn main() {
     });
     let report: ImportReport = jobs
         .wait(h.id, |_| {})
-        .and_then(downcast)
         .unwrap_or_else(|e| panic!("re-import failed: {e}"));
     assert_eq!(report.duplicates as usize, FILES);
     println!(

@@ -127,17 +127,20 @@ fn main() {
     );
 
     // Renewals: what keepers write every few seconds.
-    store.claim(1, Duration::from_secs(60), None, None).unwrap();
+    let claim = store.claim(1, Duration::from_secs(60), None, None).unwrap();
     std::thread::sleep(Duration::from_millis(600));
     notices.lock().unwrap().clear();
     let keeper = store
-        .keeper(qcdesk::store::Held::Claims(vec![1]), Duration::from_secs(3))
+        .keeper(
+            qcdesk::store::Held::Claims(vec![claim]),
+            Duration::from_secs(4),
+        )
         .unwrap();
     std::thread::sleep(Duration::from_secs(5));
     let woken = notices.lock().unwrap().len();
     keeper.abandon();
     println!(
-        "claim renewals over 5 s (every 1 s): {woken} desk notices (goal 0: {})",
+        "claim renewals over 5 s (every second): {woken} desk notices (goal 0: {})",
         if woken == 0 { "met" } else { "NOT met" }
     );
     drop(watches);

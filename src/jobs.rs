@@ -3,10 +3,10 @@
 //! The UI drains the channel in `logic()`; the CLI prints from it. A waker (the UI's
 //! `request_repaint`) is called after each event so nobody polls.
 //!
-//! Jobs know nothing of what they compute: a result travels as `Box<dyn Any>` and the starter,
-//! which knows its type, takes it back with [`downcast`].
+//! A set of jobs has one result type `R`, chosen by its owner (the desk's is an enum with a
+//! variant per kind of job; a command's is what its one job returns): results are typed, never
+//! cast back. A job's closure sees only a [`JobCtx`] (progress, cancellation), whatever `R`.
 
-use std::any::Any;
 use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -17,18 +17,10 @@ use crossbeam_channel::{Receiver, Sender, unbounded};
 
 pub type JobId = u64;
 
-/// What a finished job produced: its result (of the type its starter knows) or why it failed.
-pub type JobResult = Result<Box<dyn Any + Send>, String>;
+/// What a finished job produced, or why it failed.
+pub type JobResult<R> = Result<R, String>;
 
-/// Takes a job's result back as the type its starter gave it.
-pub fn downcast<T: 'static>(result: Box<dyn Any + Send>) -> Result<T, String> {
-    result
-        .downcast::<T>()
-        .map(|b| *b)
-        .map_err(|_| "internal error: a job returned an unexpected result".to_string())
-}
-
-pub enum JobEvent {
+pub enum JobEvent<R> {
     Started {
         id: JobId,
         title: String,
@@ -41,11 +33,11 @@ pub enum JobEvent {
     },
     Finished {
         id: JobId,
-        outcome: JobResult,
+        outcome: JobResult<R>,
     },
 }
 
-impl std::fmt::Debug for JobEvent {
+impl<R> std::fmt::Debug for JobEvent<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             JobEvent::Started { id, title } => write!(f, "Started({id}, {title})"),
@@ -71,9 +63,9 @@ impl std::fmt::Debug for JobEvent {
 type WakeFn = Arc<dyn Fn() + Send + Sync>;
 
 /// Starts jobs and hands out their events.
-pub struct Jobs {
-    tx: Sender<JobEvent>,
-    rx: Receiver<JobEvent>,
+pub struct Jobs<R> {
+    tx: Sender<JobEvent<R>>,
+    rx: Receiver<JobEvent<R>>,
     next_id: AtomicU64,
     wake: WakeFn,
 }
@@ -91,11 +83,13 @@ impl JobHandle {
     }
 }
 
+/// How a job's progress reaches its set's channel, whatever the set's result type.
+type ProgressFn = Box<dyn Fn(JobId, u64, Option<u64>, String) + Send>;
+
 /// Given to the job's closure: report progress, check for cancellation.
 pub struct JobCtx {
     id: JobId,
-    tx: Sender<JobEvent>,
-    wake: WakeFn,
+    report: ProgressFn,
     cancel: Arc<AtomicBool>,
     last_progress: Cell<Option<Instant>>,
 }
@@ -119,34 +113,23 @@ impl JobCtx {
             return;
         }
         self.last_progress.set(Some(now));
-        self.send(JobEvent::Progress {
-            id: self.id,
-            done,
-            total,
-            note: note.into(),
-        });
+        (self.report)(self.id, done, total, note.into());
     }
 
     pub fn is_cancelled(&self) -> bool {
         self.cancel.load(Ordering::Relaxed)
     }
-
-    fn send(&self, e: JobEvent) {
-        // The receiver only goes away when the app shuts down; nothing to report to then.
-        let _ = self.tx.send(e);
-        (self.wake)();
-    }
 }
 
-impl Default for Jobs {
+impl<R: Send + 'static> Default for Jobs<R> {
     fn default() -> Self {
         Jobs::new(|| {})
     }
 }
 
-impl Jobs {
+impl<R: Send + 'static> Jobs<R> {
     /// `wake` is called after every event (the UI passes `ctx.request_repaint`).
-    pub fn new(wake: impl Fn() + Send + Sync + 'static) -> Jobs {
+    pub fn new(wake: impl Fn() + Send + Sync + 'static) -> Jobs<R> {
         let (tx, rx) = unbounded();
         Jobs {
             tx,
@@ -157,32 +140,40 @@ impl Jobs {
     }
 
     /// Runs `work` on a new thread. A panic inside is reported as a failure, not lost.
-    pub fn spawn<T: Send + 'static>(
+    pub fn spawn(
         &self,
         title: impl Into<String>,
-        work: impl FnOnce(&JobCtx) -> Result<T, String> + Send + 'static,
+        work: impl FnOnce(&JobCtx) -> Result<R, String> + Send + 'static,
     ) -> JobHandle {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let cancel = Arc::new(AtomicBool::new(false));
+        let (tx, wake) = (self.tx.clone(), Arc::clone(&self.wake));
         let ctx = JobCtx {
             id,
-            tx: self.tx.clone(),
-            wake: Arc::clone(&self.wake),
+            report: Box::new(move |id, done, total, note| {
+                // The receiver only goes away when the app shuts down: nothing to tell then.
+                let _ = tx.send(JobEvent::Progress {
+                    id,
+                    done,
+                    total,
+                    note,
+                });
+                wake();
+            }),
             cancel: Arc::clone(&cancel),
             last_progress: Cell::new(None),
         };
         let title = title.into();
-        ctx.send(JobEvent::Started {
+        let _ = self.tx.send(JobEvent::Started {
             id,
             title: title.clone(),
         });
+        (self.wake)();
+        let (tx, wake) = (self.tx.clone(), Arc::clone(&self.wake));
         let spawned = std::thread::Builder::new()
             .name(format!("job-{id}"))
             .spawn(move || {
-                let outcome = catch_unwind(AssertUnwindSafe(|| {
-                    work(&ctx).map(|v| Box::new(v) as Box<dyn Any + Send>)
-                }))
-                .unwrap_or_else(|p| {
+                let outcome = catch_unwind(AssertUnwindSafe(|| work(&ctx))).unwrap_or_else(|p| {
                     let msg = p
                         .downcast_ref::<String>()
                         .cloned()
@@ -190,7 +181,8 @@ impl Jobs {
                         .unwrap_or_else(|| "unknown panic".into());
                     Err(format!("internal error in '{title}': {msg}"))
                 });
-                ctx.send(JobEvent::Finished { id, outcome });
+                let _ = tx.send(JobEvent::Finished { id, outcome });
+                wake();
             });
         if let Err(e) = spawned {
             let _ = self.tx.send(JobEvent::Finished {
@@ -202,12 +194,12 @@ impl Jobs {
         JobHandle { id, cancel }
     }
 
-    pub fn events(&self) -> &Receiver<JobEvent> {
+    pub fn events(&self) -> &Receiver<JobEvent<R>> {
         &self.rx
     }
 
     /// Blocks until job `id` finishes, calling `on_event` for every event meanwhile.
-    pub fn wait(&self, id: JobId, mut on_event: impl FnMut(&JobEvent)) -> JobResult {
+    pub fn wait(&self, id: JobId, mut on_event: impl FnMut(&JobEvent<R>)) -> JobResult<R> {
         loop {
             let Ok(e) = self.rx.recv() else {
                 return Err("job channel closed".into());
@@ -228,7 +220,7 @@ mod tests {
 
     #[test]
     fn reports_progress_and_result() {
-        let jobs = Jobs::default();
+        let jobs = Jobs::<String>::default();
         let h = jobs.spawn("count", |ctx| {
             for i in 0..=10 {
                 ctx.progress(i, Some(10), "counting");
@@ -241,7 +233,7 @@ mod tests {
                 last = Some(*done);
             }
         });
-        assert_eq!(downcast::<String>(out.unwrap()).unwrap(), "ok");
+        assert_eq!(out.unwrap(), "ok");
         assert_eq!(
             last,
             Some(10),
@@ -251,8 +243,8 @@ mod tests {
 
     #[test]
     fn a_panic_is_a_failure() {
-        let jobs = Jobs::default();
-        let h = jobs.spawn::<()>("boom", |_| panic!("kaput"));
+        let jobs = Jobs::<()>::default();
+        let h = jobs.spawn("boom", |_| panic!("kaput"));
         let out = jobs.wait(h.id, |_| {});
         assert!(matches!(out, Err(m) if m.contains("kaput")));
     }

@@ -273,6 +273,10 @@ pub struct Claim {
     pub kind: ActorKind,
     pub since_unix: i64,
     pub until_unix: i64,
+    /// New each time the claim is taken: what its keeper renews and gives back, so a keeper
+    /// of an earlier claim on the study never touches a later one.
+    #[serde(skip)]
+    pub token: String,
 }
 
 impl Claim {

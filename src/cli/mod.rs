@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser, Subcommand};
 
-use crate::jobs::{JobEvent, Jobs, downcast};
+use crate::jobs::{JobEvent, Jobs};
 use crate::model::StudyState;
 use crate::store::{QueueFilter, Store};
 use crate::workspace::Workspace;
@@ -991,7 +991,7 @@ fn run_job<T: Send + 'static>(
     title: &str,
     work: impl FnOnce(&crate::jobs::JobCtx) -> Result<T, String> + Send + 'static,
 ) -> Result<T> {
-    let jobs = Jobs::default();
+    let jobs = Jobs::<T>::default();
     let handle = jobs.spawn(title, work);
     let tty = std::io::stderr().is_terminal();
     let mut drew = false;
@@ -1013,8 +1013,7 @@ fn run_job<T: Send + 'static>(
     if drew {
         eprintln!();
     }
-    out.and_then(downcast::<T>)
-        .map_err(anyhow::Error::msg)
+    out.map_err(anyhow::Error::msg)
         .with_context(|| format!("{title} failed"))
 }
 

@@ -60,8 +60,9 @@ pub fn claim(store: &mut Store, a: &ClaimArgs<'_>) -> Result<()> {
     }
     let lease = match a.minutes {
         None => store.claim_config().lease(),
+        // At least 10 s, as the site's setting: a shorter lease lapses between renewals.
         Some(m) if m.is_finite() && m > 0.0 && m <= 24.0 * 60.0 => {
-            Duration::from_secs_f64(m * 60.0).max(Duration::from_secs(1))
+            Duration::from_secs_f64(m * 60.0).max(Duration::from_secs(10))
         }
         Some(m) => bail!("--minutes {m}: give a number of minutes above 0, at most a day"),
     };
@@ -95,7 +96,7 @@ pub fn claim(store: &mut Store, a: &ClaimArgs<'_>) -> Result<()> {
         libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
         libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
     }
-    let keeper = store.keeper(Held::Claims(vec![id]), lease)?;
+    let keeper = store.keeper(Held::Claims(vec![c.clone()]), lease)?;
     while !STOP.load(Ordering::SeqCst) {
         if keeper.lost() {
             bail!("study {id}: the claim was taken over by someone else");

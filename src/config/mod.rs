@@ -25,7 +25,7 @@ pub const DEFAULT_AE_TITLE: &str = "QCDESK";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClaimConfig {
-    /// Minutes a claim lasts unless renewed. A desk renews its claims every third of this
+    /// Minutes a claim lasts unless renewed. A desk renews its claims four times a lease
     /// while it works on the study, so a desk that dies frees its studies after at most this.
     pub minutes: u64,
 }

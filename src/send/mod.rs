@@ -26,7 +26,7 @@ use crate::store::{Held, Keeper, Store, StoreError};
 
 /// The lease whose holder runs the send queue.
 pub const RUNNER_LEASE: &str = "send runner";
-/// How long the runner's lease lasts unless renewed (its keeper renews every third of it).
+/// How long the runner's lease lasts unless renewed (its keeper renews four times a lease).
 pub const RUNNER_LEASE_TIME: Duration = Duration::from_secs(30);
 
 /// Holds the runner's lease for as long as this process may send: taken when free, kept by a
@@ -143,7 +143,10 @@ pub fn run_jobs(
     loop {
         let mine = runner_lease(store, &mut lease)?;
         if mine {
-            while run_next(store, owner, cfg, progress)?.is_some() {}
+            // The lease is looked at again before each job: lost, another sends the rest.
+            while runner_lease(store, &mut lease)?
+                && run_next(store, owner, cfg, progress)?.is_some()
+            {}
         }
         let transfers = store.transfers(Some(jobs))?;
         // Without waiting: one attempt at each, by this process or by the runner that holds

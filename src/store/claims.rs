@@ -68,10 +68,25 @@ fn claim_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Claim> {
         kind: ActorKind::parse(&kind).unwrap_or(ActorKind::Desk),
         since_unix: r.get(6)?,
         until_unix: r.get(7)?,
+        token: r.get(8)?,
     })
 }
 
-const CLAIM_COLUMNS: &str = "study_id, user, operator, host, session, kind, since, until";
+const CLAIM_COLUMNS: &str = "study_id, user, operator, host, session, kind, since, until, token";
+
+/// A token no other claim has: this process, this instant, a counter.
+fn new_token() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!(
+        "{}-{nanos}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
 
 /// The study's claim if one holds now.
 fn live_claim(conn: &Connection, study_id: i64, now: i64) -> Result<Option<Claim>, StoreError> {
@@ -189,13 +204,14 @@ impl Store {
                 None => {}
             }
             let until = now + lease.as_secs().max(1) as i64;
+            let token = new_token();
             tx.execute(
-                "INSERT INTO claims (study_id, user, operator, host, session, kind, since, until)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                "INSERT INTO claims (study_id, user, operator, host, session, kind, since, until, token)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                  ON CONFLICT(study_id) DO UPDATE SET user = excluded.user,
                      operator = excluded.operator, host = excluded.host,
                      session = excluded.session, kind = excluded.kind, since = excluded.since,
-                     until = excluded.until",
+                     until = excluded.until, token = excluded.token",
                 params![
                     study_id,
                     actor.user,
@@ -204,7 +220,8 @@ impl Store {
                     actor.session,
                     actor.kind.as_str(),
                     since,
-                    until
+                    until,
+                    token
                 ],
             )?;
             Ok(Claim {
@@ -216,6 +233,7 @@ impl Store {
                 kind: actor.kind,
                 since_unix: since,
                 until_unix: until,
+                token,
             })
         })
     }
@@ -242,32 +260,32 @@ impl Store {
     /// already holds stay as they are.
     pub fn claim_for_change(&mut self, study_ids: &[i64]) -> Result<Keeper, StoreError> {
         let lease = self.claim_config.lease();
-        let mut taken = Vec::new();
+        let mut taken: Vec<Claim> = Vec::new();
         for &id in study_ids {
             match self.claim_of(id)? {
                 Some(c) if c.held_by(&self.actor) => {}
                 Some(c) => {
                     // Give back what this call took before refusing.
-                    for &t in &taken {
-                        let _ = self.release(t);
+                    for t in &taken {
+                        let _ = self.release(t.study);
                     }
                     return Err(StoreError::Claimed(Box::new(c)));
                 }
-                None => {
-                    if let Err(e) = self.claim(id, lease, None, None) {
-                        for &t in &taken {
-                            let _ = self.release(t);
+                None => match self.claim(id, lease, None, None) {
+                    Ok(c) => taken.push(c),
+                    Err(e) => {
+                        for t in &taken {
+                            let _ = self.release(t.study);
                         }
                         return Err(e);
                     }
-                    taken.push(id);
-                }
+                },
             }
         }
         self.keeper(Held::Claims(taken), lease)
     }
 
-    /// A keeper renewing `held` every third of `lease` from its own thread and connection,
+    /// A keeper renewing `held` four times a `lease` from its own thread and connection,
     /// releasing it when dropped.
     pub fn keeper(&self, held: Held, lease: Duration) -> Result<Keeper, StoreError> {
         Keeper::start(&self.workspace.db_path(), self.actor.clone(), held, lease)
@@ -333,8 +351,8 @@ fn take_lease(
 /// What a [`Keeper`] keeps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Held {
-    /// Claims on these studies, by the keeper's actor.
-    Claims(Vec<i64>),
+    /// These claims, as taken (each renewed and given back by its token).
+    Claims(Vec<Claim>),
     /// The job lease of this name.
     Lease(String),
 }
@@ -344,6 +362,8 @@ pub enum Held {
 pub struct Keeper {
     stop: Option<crossbeam_channel::Sender<()>>,
     lost: Arc<AtomicBool>,
+    /// Set by [`Keeper::abandon`]: nothing is given back.
+    abandoned: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
     held: Held,
 }
@@ -356,10 +376,11 @@ impl Keeper {
         lease: Duration,
     ) -> Result<Keeper, StoreError> {
         let lost = Arc::new(AtomicBool::new(false));
-        if matches!(&held, Held::Claims(ids) if ids.is_empty()) {
+        if matches!(&held, Held::Claims(claims) if claims.is_empty()) {
             return Ok(Keeper {
                 stop: None,
                 lost,
+                abandoned: Arc::default(),
                 thread: None,
                 held,
             });
@@ -372,24 +393,37 @@ impl Keeper {
             path: db.display().to_string(),
             cause,
         })?;
-        conn.busy_timeout(Duration::from_secs(10))?;
+        // Renewed four times a lease, each try waiting at most half the interval for a busy
+        // database: two slow rounds still leave the lease standing.
+        let every = (lease / 4).max(Duration::from_secs(1));
+        conn.busy_timeout((every / 2).max(Duration::from_millis(500)))?;
         let (stop, stopped) = crossbeam_channel::bounded::<()>(1);
-        let (lost2, held2) = (Arc::clone(&lost), held.clone());
-        let every = (lease / 3).max(Duration::from_secs(1));
+        let abandoned = Arc::new(AtomicBool::new(false));
+        let (lost2, held2, abandoned2) = (Arc::clone(&lost), held.clone(), Arc::clone(&abandoned));
         let thread = std::thread::Builder::new()
             .name("claim keeper".into())
             .spawn(move || {
+                // Claims still ours (a lapsed or taken one is not renewed again).
+                let mut ours: Vec<bool> = match &held2 {
+                    Held::Claims(c) => vec![true; c.len()],
+                    Held::Lease(_) => vec![true],
+                };
                 while let Err(crossbeam_channel::RecvTimeoutError::Timeout) =
                     stopped.recv_timeout(every)
                 {
-                    match renew(&conn, &actor, &held2, lease) {
+                    match renew(&conn, &actor, &held2, &mut ours, lease) {
                         Ok(true) => {}
                         Ok(false) => lost2.store(true, Ordering::SeqCst),
                         // A busy database: the next round tries again, well within the lease.
                         Err(e) => tracing::warn!("renewing {held2:?}: {e}"),
                     }
+                    // A lost lease is not taken again by this keeper: its holder works now.
+                    if matches!(held2, Held::Lease(_)) && !ours[0] {
+                        break;
+                    }
                 }
-                if !lost2.load(Ordering::SeqCst)
+                // Only what is still ours goes (the token or the holder says so).
+                if !abandoned2.load(Ordering::SeqCst)
                     && let Err(e) = give_back(&conn, &actor, &held2)
                 {
                     tracing::warn!("releasing {held2:?}: {e} (it lapses by itself)");
@@ -399,6 +433,7 @@ impl Keeper {
         Ok(Keeper {
             stop: Some(stop),
             lost,
+            abandoned,
             thread: Some(thread),
             held,
         })
@@ -422,7 +457,7 @@ impl Keeper {
 
     /// Stops renewing without releasing: the claim lapses by itself (what a dead desk leaves).
     pub fn abandon(mut self) {
-        self.lost.store(true, Ordering::SeqCst);
+        self.abandoned.store(true, Ordering::SeqCst);
         self.stop.take();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -440,42 +475,45 @@ impl Drop for Keeper {
     }
 }
 
+/// Renews what is still ours; false once anything was lost (lapsed, released or taken).
 fn renew(
     conn: &Connection,
     actor: &Actor,
     held: &Held,
+    ours: &mut [bool],
     lease: Duration,
 ) -> Result<bool, StoreError> {
     let now = fsutil::now().1;
     let until = now + lease.as_secs().max(1) as i64;
     match held {
-        Held::Claims(ids) => {
-            let mut all = true;
-            for id in ids {
+        Held::Claims(claims) => {
+            for (c, ours) in claims.iter().zip(ours.iter_mut()) {
+                if !*ours {
+                    continue;
+                }
+                // Not revived once lapsed: others may have changed the study meanwhile.
                 let n = conn.execute(
-                    // Still ours if nobody replaced it, lapsed or not.
-                    "UPDATE claims SET until = ?5 WHERE study_id = ?1 AND user = ?2 AND host = ?3
-                       AND session = ?4",
-                    params![id, actor.user, actor.host, actor.session, until],
+                    "UPDATE claims SET until = ?3 WHERE study_id = ?1 AND token = ?2 AND until > ?4",
+                    params![c.study, c.token, until, now],
                 )?;
-                all &= n > 0;
+                *ours = n > 0;
             }
-            Ok(all)
         }
         Held::Lease(name) => {
             let label = format!("{} ({})", actor.display(), actor.kind.as_str());
-            take_lease(conn, name, &actor.session, &label, lease)
+            ours[0] = take_lease(conn, name, &actor.session, &label, lease)?;
         }
     }
+    Ok(ours.iter().all(|&o| o))
 }
 
 fn give_back(conn: &Connection, actor: &Actor, held: &Held) -> Result<(), StoreError> {
     match held {
-        Held::Claims(ids) => {
-            for id in ids {
+        Held::Claims(claims) => {
+            for c in claims {
                 conn.execute(
-                    "DELETE FROM claims WHERE study_id = ?1 AND user = ?2 AND host = ?3 AND session = ?4",
-                    params![id, actor.user, actor.host, actor.session],
+                    "DELETE FROM claims WHERE study_id = ?1 AND token = ?2",
+                    params![c.study, c.token],
                 )?;
             }
         }
@@ -487,4 +525,87 @@ fn give_back(conn: &Connection, actor: &Actor, held: &Held) -> Result<(), StoreE
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store_with_study() -> (tempfile::TempDir, Store, i64) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .conn
+            .execute(
+                "INSERT INTO studies (study_key, study_uid, state, source, first_seen, first_seen_unix, last_change)
+                 VALUES ('1.2.3', '1.2.3', 'unmatched', 'test', '2026-01-01T00:00:00Z', 0, '')",
+                [],
+            )
+            .unwrap();
+        let id = store.conn.last_insert_rowid();
+        (dir, store, id)
+    }
+
+    #[test]
+    fn a_keeper_of_an_earlier_claim_never_releases_a_later_one_of_the_same_study() {
+        let (_dir, mut store, id) = store_with_study();
+        let lease = Duration::from_secs(60);
+        let first = store.claim(id, lease, None, None).unwrap();
+        let later = store.claim(id, lease, None, None).unwrap();
+        assert_ne!(first.token, later.token);
+        // The first claim's keeper ends late (a desk went A, B, A quickly): nothing it does
+        // touches the claim taken since.
+        drop(store.keeper(Held::Claims(vec![first]), lease).unwrap());
+        let held = store.claim_of(id).unwrap().expect("still claimed");
+        assert_eq!(held.token, later.token);
+        drop(store.keeper(Held::Claims(vec![later]), lease).unwrap());
+        assert!(
+            store.claim_of(id).unwrap().is_none(),
+            "its own keeper gives it back"
+        );
+    }
+
+    #[test]
+    fn a_lapsed_claim_is_not_renewed_and_its_keeper_says_it_is_lost() {
+        let (_dir, mut store, id) = store_with_study();
+        let c = store
+            .claim(id, Duration::from_secs(60), None, None)
+            .unwrap();
+        store
+            .conn
+            .execute("UPDATE claims SET until = 1 WHERE study_id = ?1", [id])
+            .unwrap();
+        let mut ours = vec![true];
+        let renewed = renew(
+            &store.conn,
+            &store.actor,
+            &Held::Claims(vec![c]),
+            &mut ours,
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        assert!(!renewed && !ours[0]);
+        assert!(store.claim_of(id).unwrap().is_none(), "lapsed, not revived");
+    }
+
+    #[test]
+    fn a_job_lease_has_one_holder_and_passes_on_once_it_lapses() {
+        let (_dir, mut a, _) = store_with_study();
+        let mut b = Store::open(a.workspace().root()).unwrap();
+        b.set_actor(this_process(ActorKind::Desk, ""));
+        assert!(a.try_lease("job", Duration::from_secs(60)).unwrap());
+        assert!(!b.try_lease("job", Duration::from_secs(60)).unwrap());
+        assert!(
+            a.try_lease("job", Duration::from_secs(60)).unwrap(),
+            "renewed"
+        );
+        a.conn
+            .execute("UPDATE leases SET until = 1 WHERE name = 'job'", [])
+            .unwrap();
+        assert!(
+            b.try_lease("job", Duration::from_secs(60)).unwrap(),
+            "lapsed: taken"
+        );
+        assert!(!a.try_lease("job", Duration::from_secs(60)).unwrap());
+    }
 }

@@ -577,7 +577,8 @@ CREATE TABLE claims (
     session TEXT NOT NULL,
     kind TEXT NOT NULL,
     since INTEGER NOT NULL,
-    until INTEGER NOT NULL
+    until INTEGER NOT NULL,
+    token TEXT NOT NULL
 );
 CREATE TABLE leases (
     name TEXT PRIMARY KEY,

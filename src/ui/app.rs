@@ -538,11 +538,15 @@ impl eframe::App for DeskApp {
         }
         // The service, another desk or a command committed: the queue (and the selected
         // study, when it changed) is loaded again; selection, scroll and filters stay.
-        if self.rt.others_changed() {
-            self.rt.load_queue();
-            // Sends run in whichever process holds the runner's lease: their states come
-            // from the store.
-            self.rt.load_transfers();
+        match self.rt.others_changed() {
+            Ok(true) => {
+                self.rt.load_queue();
+                // Sends run in whichever process holds the runner's lease: their states come
+                // from the store.
+                self.rt.load_transfers();
+            }
+            Ok(false) => {}
+            Err(wait) => ctx.request_repaint_after(wait),
         }
         let reloaded = self.rt.drain_events(self.state.selected);
         self.rt.sync_claim(self.state.selected);

@@ -193,17 +193,12 @@ impl Runtime {
         });
     }
 
-    pub(super) fn apply_bulk_result(
-        &mut self,
-        kind: JobKind,
-        out: Box<dyn std::any::Any + Send>,
-    ) -> Result<(), String> {
-        use crate::jobs::downcast;
-        match kind {
-            JobKind::PreviewBulk => self.bulk = Some(downcast::<BulkPreview>(out)?),
-            JobKind::ApplyBulk => {
+    pub(super) fn apply_bulk_result(&mut self, out: super::job_output::Output) {
+        use super::job_output::Output;
+        match out {
+            Output::BulkPreview(p) => self.bulk = Some(*p),
+            Output::BulkApplied(done) => {
                 self.correct.busy = false;
-                let done = downcast::<BulkOutcome>(out)?;
                 let ok: Vec<String> = done
                     .iter()
                     .filter(|(_, r)| r.is_ok())
@@ -228,7 +223,6 @@ impl Runtime {
             }
             _ => {}
         }
-        Ok(())
     }
 }
 

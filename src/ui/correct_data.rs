@@ -3,8 +3,8 @@
 //! is in `correct_ui`.
 
 use crate::reconcile::correction::Correction;
-use crate::reconcile::fix::{self, Applied, Preview, Who};
-use crate::store::{CorrectionEntry, UndoOutcome, os_user};
+use crate::reconcile::fix::{self, Preview, Who};
+use crate::store::{CorrectionEntry, os_user};
 
 use super::runtime::{JobKind, Level, Runtime};
 
@@ -280,16 +280,11 @@ impl Runtime {
         );
     }
 
-    pub(super) fn apply_correct(
-        &mut self,
-        kind: JobKind,
-        out: Box<dyn std::any::Any + Send>,
-        selected: Option<i64>,
-    ) -> Result<(), String> {
-        use crate::jobs::downcast;
-        match kind {
-            JobKind::PreviewCorrection => {
-                let p = downcast::<PendingCorrection>(out)?;
+    pub(super) fn apply_correct(&mut self, out: super::job_output::Output, selected: Option<i64>) {
+        use super::job_output::Output;
+        match out {
+            Output::Preview(p) => {
+                let p = *p;
                 if selected == Some(p.study) {
                     if p.preview.instances == 0 {
                         self.notify(
@@ -301,9 +296,8 @@ impl Runtime {
                     }
                 }
             }
-            JobKind::ApplyCorrection => {
-                let (study, title, applied, state) =
-                    downcast::<(i64, String, Applied, String)>(out)?;
+            Output::Applied(done) => {
+                let (study, title, applied, state) = *done;
                 self.notify(
                     Level::Info,
                     format!(
@@ -313,8 +307,7 @@ impl Runtime {
                 );
                 self.after_correction(study, selected);
             }
-            JobKind::RejectInstances => {
-                let (study, done) = downcast::<(i64, crate::reconcile::reject::Rejected)>(out)?;
+            Output::Rejected(study, done) => {
                 self.notify(
                     Level::Info,
                     format!(
@@ -324,13 +317,11 @@ impl Runtime {
                 );
                 self.after_correction(study, selected);
             }
-            JobKind::Dismiss => {
-                let (study, note) = downcast::<(i64, String)>(out)?;
+            Output::Dismissed(study, note) => {
                 self.notify(Level::Info, note);
                 self.after_correction(study, selected);
             }
-            JobKind::UndoCorrection => {
-                let (study, out) = downcast::<(i64, UndoOutcome)>(out)?;
+            Output::Undone(study, out) => {
                 self.notify(
                     Level::Info,
                     format!(
@@ -342,7 +333,6 @@ impl Runtime {
             }
             _ => {}
         }
-        Ok(())
     }
 
     fn after_correction(&mut self, study: i64, selected: Option<i64>) {

@@ -11,6 +11,7 @@ mod edit_form;
 mod header_panel;
 mod images;
 mod import_dialog;
+mod job_output;
 mod key_help;
 mod network_data;
 mod node_map_window;

@@ -35,7 +35,8 @@ impl NetworkData {
     }
 }
 
-struct Loaded {
+/// The transfers and the last sender, read in one job.
+pub struct TransfersLoaded {
     transfers: Vec<Transfer>,
     last_sender: Option<LastSender>,
 }
@@ -64,7 +65,7 @@ impl Runtime {
             return;
         }
         self.store_job("Loading transfers", JobKind::LoadTransfers, |store| {
-            Ok(Loaded {
+            Ok(TransfersLoaded {
                 transfers: store.transfers(None)?,
                 last_sender: store.last_sender()?,
             })
@@ -145,11 +146,8 @@ impl Runtime {
     }
 
     /// The receiver's start, as its job ended.
-    pub(super) fn receiver_started(
-        &mut self,
-        out: Box<dyn std::any::Any + Send>,
-    ) -> Result<(), String> {
-        match crate::jobs::downcast::<Result<Receiver, String>>(out)? {
+    pub(super) fn receiver_started(&mut self, out: Result<Receiver, String>) {
+        match out {
             Ok(r) => {
                 self.network.receiver_error = None;
                 self.notify(
@@ -163,7 +161,6 @@ impl Runtime {
                 self.network.receiver_error = Some(e);
             }
         }
-        Ok(())
     }
 
     /// Takes in what the receiver and the runner did. True: the queue must be reloaded.
@@ -213,23 +210,17 @@ impl Runtime {
     }
 
     /// Takes in the result of a network job.
-    pub(super) fn apply_network(
-        &mut self,
-        kind: JobKind,
-        out: Box<dyn std::any::Any + Send>,
-    ) -> Result<(), String> {
-        use crate::jobs::downcast;
-        match kind {
-            JobKind::LoadTransfers => {
-                let l = downcast::<Loaded>(out)?;
+    pub(super) fn apply_network(&mut self, out: super::job_output::Output) {
+        use super::job_output::Output;
+        match out {
+            Output::Transfers(l) => {
                 self.network.transfers = l.transfers;
                 self.network.last_sender = l.last_sender;
                 if std::mem::take(&mut self.network.reload_pending) {
                     self.load_transfers();
                 }
             }
-            JobKind::QueueSend => {
-                let note = downcast::<String>(out)?;
+            Output::SendNote(note) => {
                 self.notify(Level::Info, note);
                 if let Some(r) = &self.network.runner {
                     r.wake();
@@ -239,7 +230,6 @@ impl Runtime {
             }
             _ => {}
         }
-        Ok(())
     }
 }
 

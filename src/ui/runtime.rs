@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use crate::import::ImportReport;
-use crate::jobs::{JobEvent, JobId, Jobs, downcast};
+use crate::jobs::{JobEvent, JobId, Jobs};
 use crate::model::{StudyDetail, StudyRow};
 use crate::store::{QueueFilter, Reject, Store, StoreError, StoreStats};
 
 use super::images::Images;
+use super::job_output::Output;
 use super::state::{DeskState, SortColumn};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +66,7 @@ pub enum JobKind {
 pub struct Runtime {
     pub workspace: PathBuf,
     store: Arc<Mutex<Store>>,
-    jobs: Jobs,
+    jobs: Jobs<Output>,
     pub running: BTreeMap<JobId, RunningJob>,
     /// Every study in the workspace, as last loaded.
     pub rows: Vec<StudyRow>,
@@ -222,13 +222,14 @@ impl Runtime {
         rt
     }
 
-    pub(super) fn spawn<T: Send + 'static>(
+    /// Runs `work` in the background; its result is taken in, by what it is, once it ends.
+    pub(super) fn spawn<T: Into<Output> + Send + 'static>(
         &mut self,
         title: &str,
         kind: JobKind,
         work: impl FnOnce(&crate::jobs::JobCtx) -> Result<T, String> + Send + 'static,
     ) -> JobId {
-        let h = self.jobs.spawn(title, work);
+        let h = self.jobs.spawn(title, move |ctx| work(ctx).map(Into::into));
         self.running.insert(
             h.id,
             RunningJob {
@@ -323,7 +324,7 @@ impl Runtime {
     }
 
     /// A job that reads the desk's store (one connection, shared through a lock).
-    pub(super) fn store_job<T: Send + 'static>(
+    pub(super) fn store_job<T: Into<Output> + Send + 'static>(
         &mut self,
         title: &str,
         kind: JobKind,
@@ -409,7 +410,7 @@ impl Runtime {
                     if let (JobKind::Claim(study), Err(_)) = (job.kind, &outcome) {
                         self.claim_failed(study);
                     }
-                    let applied = outcome.and_then(|out| self.apply(job.kind, out, selected));
+                    let applied = outcome.and_then(|out| self.apply(out, selected));
                     match applied {
                         Ok(r) => reloaded |= r,
                         Err(e) => {
@@ -422,16 +423,19 @@ impl Runtime {
         reloaded
     }
 
-    /// Takes a finished job's result in, by the kind of job it was.
-    fn apply(
-        &mut self,
-        kind: JobKind,
-        out: Box<dyn std::any::Any + Send>,
-        selected: Option<i64>,
-    ) -> Result<bool, String> {
-        match kind {
-            JobKind::LoadQueue => {
-                let (rows, stats) = downcast::<(Vec<StudyRow>, StoreStats)>(out)?;
+    /// Takes a finished job's result in, by what it is.
+    fn apply(&mut self, out: Output, selected: Option<i64>) -> Result<bool, String> {
+        // New orders, new studies or a study changed: the likely orders are found again.
+        let propose = matches!(
+            out,
+            Output::Synced(_)
+                | Output::Import(_)
+                | Output::Applied(_)
+                | Output::Undone(..)
+                | Output::BulkApplied(_)
+        );
+        match out {
+            Output::Queue(rows, stats) => {
                 // The selected study changed (another desk, the service, a command): its
                 // detail is loaded again; one that did not keeps what is drawn.
                 if let Some(id) = selected
@@ -456,12 +460,8 @@ impl Runtime {
                 }
                 return Ok(true);
             }
-            JobKind::LoadStudy(_) => {
-                let (d, c, h) = downcast::<(
-                    StudyDetail,
-                    Option<super::candidates::StudyCandidates>,
-                    Vec<crate::store::CorrectionEntry>,
-                )>(out)?;
+            Output::Study(loaded) => {
+                let (d, c, h) = *loaded;
                 // A late answer for a study no longer selected is dropped.
                 if selected == Some(d.row.id) {
                     self.correct.history = Some((d.row.id, h));
@@ -469,8 +469,7 @@ impl Runtime {
                     self.candidates = c;
                 }
             }
-            JobKind::Import => {
-                let report = downcast::<ImportReport>(out)?;
+            Output::Import(report) => {
                 let summary = report.summary();
                 let level = if report.unreadable.is_empty() {
                     Level::Info
@@ -490,45 +489,36 @@ impl Runtime {
                     self.load_study(id);
                 }
             }
-            JobKind::LoadRejects => self.rejects = Some(downcast::<Vec<Reject>>(out)?),
-            JobKind::PreviewBulk | JobKind::ApplyBulk => self.apply_bulk_result(kind, out)?,
-            JobKind::ProposeOrders => {
-                downcast::<crate::reconcile::learn::ProposeSummary>(out)?;
+            Output::Rejects(r) => self.rejects = Some(r),
+            Output::Proposed(summary) => {
+                tracing::debug!(
+                    "likely orders: {} of {} open studies ({} clear)",
+                    summary.proposed,
+                    summary.studies,
+                    summary.clear
+                );
                 self.load_queue();
                 if std::mem::take(&mut self.propose_pending) {
                     self.propose_orders();
                 }
             }
-            JobKind::LoadNodeMap => {
-                self.node_map.map = Some(downcast::<crate::reports::node_map::NodeMap>(out)?);
-            }
-            JobKind::LoadReport => {
-                self.report = Some(downcast::<crate::reports::Report>(out)?);
-            }
-            JobKind::LoadWorklist
-            | JobKind::SyncWorklist
-            | JobKind::ScheduledSync
-            | JobKind::Echo
-            | JobKind::SaveNodes => self.apply_worklist(kind, out)?,
-            JobKind::LoadTransfers | JobKind::QueueSend => self.apply_network(kind, out)?,
-            JobKind::Claim(study) => self.apply_claim(study, out)?,
-            JobKind::StartReceiver => self.receiver_started(out)?,
-            JobKind::PreviewCorrection
-            | JobKind::ApplyCorrection
-            | JobKind::UndoCorrection
-            | JobKind::RejectInstances
-            | JobKind::Dismiss => self.apply_correct(kind, out, selected)?,
+            Output::NodeMap(m) => self.node_map.map = Some(*m),
+            Output::Report(r) => self.report = Some(*r),
+            out @ (Output::BulkPreview(_) | Output::BulkApplied(_)) => self.apply_bulk_result(out),
+            out @ (Output::Worklist(_)
+            | Output::Synced(_)
+            | Output::Echoed(..)
+            | Output::NodesSaved(_)) => self.apply_worklist(out),
+            out @ (Output::Transfers(_) | Output::SendNote(_)) => self.apply_network(out),
+            Output::ReceiverStarted(r) => self.receiver_started(*r),
+            out @ (Output::Preview(_)
+            | Output::Applied(_)
+            | Output::Rejected(..)
+            | Output::Dismissed(..)
+            | Output::Undone(..)) => self.apply_correct(out, selected),
+            Output::Claim(r) => self.apply_claim(r),
         }
-        // New orders, new studies or a study changed: the likely orders are found again.
-        if matches!(
-            kind,
-            JobKind::SyncWorklist
-                | JobKind::ScheduledSync
-                | JobKind::Import
-                | JobKind::ApplyCorrection
-                | JobKind::UndoCorrection
-                | JobKind::ApplyBulk
-        ) {
+        if propose {
             self.propose_orders();
         }
         Ok(false)

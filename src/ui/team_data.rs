@@ -24,7 +24,15 @@ pub struct TeamData {
     /// Commits by any connection, counted by the watch.
     watch: Option<ChangeWatch>,
     seen: u64,
+    /// Others changed the workspace since the last reload it caused.
+    changed: bool,
+    /// When others' changes last reloaded the queue.
+    last_reload: Option<std::time::Instant>,
 }
+
+/// Others' changes reload the queue at most this often (a receiving service commits several
+/// times a second; each reload holds the desk's store while it reads).
+const RELOAD_EVERY: std::time::Duration = std::time::Duration::from_millis(700);
 
 /// The desk's claim on one study.
 pub struct DeskClaim {
@@ -41,8 +49,8 @@ pub struct TakeOver {
 }
 
 /// What a claim job found.
-enum ClaimResult {
-    Taken(Keeper, Claim),
+pub enum ClaimResult {
+    Taken(Box<(Keeper, Claim)>),
     Held(Box<Claim>),
 }
 
@@ -68,16 +76,27 @@ impl Runtime {
         }
     }
 
-    /// True once per batch of commits since the last call (the queue is then loaded again).
-    pub(super) fn others_changed(&mut self) -> bool {
-        let Some(g) = self.team.watch.as_ref().map(ChangeWatch::generation) else {
-            return false;
-        };
-        if g == self.team.seen {
-            return false;
+    /// Whether others' changes call for a reload now: Ok(true) once per batch of commits,
+    /// at most every [`RELOAD_EVERY`]; Err(wait) when one is due after `wait`.
+    pub(super) fn others_changed(&mut self) -> Result<bool, std::time::Duration> {
+        if let Some(g) = self.team.watch.as_ref().map(ChangeWatch::generation)
+            && g != self.team.seen
+        {
+            self.team.seen = g;
+            self.team.changed = true;
         }
-        self.team.seen = g;
-        true
+        if !self.team.changed {
+            return Ok(false);
+        }
+        let now = std::time::Instant::now();
+        if let Some(last) = self.team.last_reload
+            && now < last + RELOAD_EVERY
+        {
+            return Err(last + RELOAD_EVERY - now);
+        }
+        self.team.changed = false;
+        self.team.last_reload = Some(now);
+        Ok(true)
     }
 
     /// The study the desk's windows act on (a preview, the edit form, the actions window), or
@@ -108,12 +127,12 @@ impl Runtime {
             .as_ref()
             .and_then(|c| c.keeper.as_ref().filter(|k| k.lost()).map(|_| c.study));
         if let Some(study) = lost {
-            self.team.claim = None;
+            self.drop_claim();
             self.close_windows_of(study);
             self.notify(
                 Level::Error,
                 format!(
-                    "Study {study} was taken over by another desk: what you had open on it was closed, nothing was applied."
+                    "Study {study} is no longer yours (taken over by another desk, or your claim lapsed): what you had open on it was closed, nothing was applied."
                 ),
             );
             self.load_queue();
@@ -122,11 +141,7 @@ impl Runtime {
         if self.team.claim.as_ref().map(|c| c.study) == wanted {
             return;
         }
-        if let Some(c) = self.team.claim.take()
-            && let Some(k) = c.keeper
-        {
-            k.detach();
-        }
+        self.drop_claim();
         if let Some(study) = wanted
             && self.team.refused != Some(study)
         {
@@ -141,11 +156,7 @@ impl Runtime {
     /// Takes the study over from its holder for `reason` (audited).
     pub fn take_over(&mut self, study: i64, reason: String) {
         self.team.take_over = None;
-        if let Some(c) = self.team.claim.take()
-            && let Some(k) = c.keeper
-        {
-            k.detach();
-        }
+        self.drop_claim();
         self.team.refused = None;
         self.team.kept = Some(study);
         self.team.claim = Some(DeskClaim {
@@ -178,9 +189,9 @@ impl Runtime {
             match store.claim(study, lease, None, take_over.as_deref()) {
                 Ok(c) => {
                     let keeper = store
-                        .keeper(Held::Claims(vec![study]), lease)
+                        .keeper(Held::Claims(vec![c.clone()]), lease)
                         .map_err(|e| e.to_string())?;
-                    Ok(ClaimResult::Taken(keeper, c))
+                    Ok(ClaimResult::Taken(Box::new((keeper, c))))
                 }
                 Err(StoreError::Claimed(c)) => Ok(ClaimResult::Held(c)),
                 Err(e) => Err(e.to_string()),
@@ -188,19 +199,19 @@ impl Runtime {
         });
     }
 
-    pub(super) fn apply_claim(
-        &mut self,
-        study: i64,
-        out: Box<dyn std::any::Any + Send>,
-    ) -> Result<(), String> {
-        let out = crate::jobs::downcast::<ClaimResult>(out)?;
+    pub(super) fn apply_claim(&mut self, out: ClaimResult) {
+        let study = match &out {
+            ClaimResult::Taken(t) => t.1.study,
+            ClaimResult::Held(c) => c.study,
+        };
         let ours = self
             .team
             .claim
             .as_ref()
             .is_some_and(|c| c.study == study && c.keeper.is_none());
         match out {
-            ClaimResult::Taken(keeper, c) => {
+            ClaimResult::Taken(t) => {
+                let (keeper, c) = *t;
                 if ours && let Some(dc) = self.team.claim.as_mut() {
                     dc.keeper = Some(keeper);
                     if self.team.kept == Some(study) {
@@ -218,7 +229,7 @@ impl Runtime {
             }
             ClaimResult::Held(c) => {
                 if ours {
-                    self.team.claim = None;
+                    self.drop_claim();
                 }
                 self.team.refused = Some(study);
                 self.team.kept = None;
@@ -235,15 +246,24 @@ impl Runtime {
                 self.load_queue();
             }
         }
-        Ok(())
     }
 
     /// A claim job failed (the database): the windows stay, and the store's own check still
     /// refuses a change another holds.
     pub(super) fn claim_failed(&mut self, study: i64) {
         if self.team.claim.as_ref().is_some_and(|c| c.study == study) {
-            self.team.claim = None;
+            self.drop_claim();
             self.team.refused = Some(study);
+        }
+    }
+
+    /// Gives the desk's claim back from its keeper's own thread (the frame never waits on
+    /// the database).
+    fn drop_claim(&mut self) {
+        if let Some(c) = self.team.claim.take()
+            && let Some(k) = c.keeper
+        {
+            k.detach();
         }
     }
 

@@ -57,7 +57,7 @@ impl WorklistData {
 }
 
 /// Everything the worklist view needs, read in one job.
-struct Loaded {
+pub struct WorklistLoaded {
     index: SearchIndex,
     syncs: Vec<SyncRecord>,
     nodes: Vec<DicomNode>,
@@ -78,7 +78,7 @@ impl Runtime {
         }
         self.store_job("Loading worklist", JobKind::LoadWorklist, |store| {
             let auto_sync_minutes = store.worklist_config().sync_minutes;
-            Ok(Loaded {
+            Ok(WorklistLoaded {
                 index: SearchIndex::build(store.worklist()?),
                 syncs: store.last_syncs()?,
                 nodes: store.nodes()?,
@@ -99,6 +99,10 @@ impl Runtime {
         let job_node = node.clone();
         let id = self.spawn(&title, JobKind::SyncWorklist, move |ctx| {
             let mut store = Store::open(&ws).map_err(|e| e.to_string())?;
+            store.set_actor(crate::store::this_process(
+                crate::model::ActorKind::Desk,
+                "",
+            ));
             let n = store.node(&node).map_err(|e| e.to_string())?;
             let result = crate::worklist::sync(
                 &mut store,
@@ -216,15 +220,11 @@ impl Runtime {
     }
 
     /// Takes in the result of a worklist or node job.
-    pub(super) fn apply_worklist(
-        &mut self,
-        kind: JobKind,
-        out: Box<dyn std::any::Any + Send>,
-    ) -> Result<(), String> {
-        use crate::jobs::downcast;
-        match kind {
-            JobKind::LoadWorklist => {
-                let l = downcast::<Loaded>(out)?;
+    pub(super) fn apply_worklist(&mut self, out: super::job_output::Output) {
+        use super::job_output::Output;
+        match out {
+            Output::Worklist(l) => {
+                let l = *l;
                 let w = &mut self.worklist;
                 w.index = Some(Arc::new(l.index));
                 w.syncs = l.syncs;
@@ -236,26 +236,19 @@ impl Runtime {
                     self.load_worklist();
                 }
             }
-            JobKind::ScheduledSync => {
-                let done = downcast::<Vec<(String, Result<SyncReport, String>)>>(out)?;
+            Output::Synced(done) => {
                 for (node, result) in done {
                     self.sync_finished(node, result);
                 }
             }
-            JobKind::SyncWorklist => {
-                let (node, result) = downcast::<(String, Result<SyncReport, String>)>(out)?;
-                self.sync_finished(node, result);
-            }
-            JobKind::Echo => {
-                let (name, result) = downcast::<(String, Result<EchoReport, String>)>(out)?;
+            Output::Echoed(name, result) => {
                 let state = match result {
                     Ok(r) => EchoState::Ok(r),
                     Err(e) => EchoState::Failed(e),
                 };
                 self.worklist.echo.insert(name, state);
             }
-            JobKind::SaveNodes => {
-                let r = downcast::<Result<(), String>>(out)?;
+            Output::NodesSaved(r) => {
                 if let Err(e) = r {
                     self.worklist.node_error = Some(e);
                 }
@@ -263,7 +256,6 @@ impl Runtime {
             }
             _ => {}
         }
-        Ok(())
     }
 
     /// A sync's outcome shown; the cache (and the queue, when studies changed) loaded again.

@@ -39,7 +39,7 @@ pub fn lease_name(node: &str) -> String {
     format!("worklist sync:{node}")
 }
 
-/// How long a sync's lease lasts unless renewed (its keeper renews every third of it).
+/// How long a sync's lease lasts unless renewed (its keeper renews four times a lease).
 const LEASE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What a sync did.
