@@ -221,6 +221,11 @@ impl Actor {
     pub fn display(&self) -> String {
         holder_name(&self.user, &self.operator, &self.host)
     }
+
+    /// Who holds a job lease, as refusals name it: "alice at ws-3 (desk)".
+    pub fn lease_label(&self) -> String {
+        format!("{} ({})", self.display(), self.kind.as_str())
+    }
 }
 
 fn holder_name(user: &str, operator: &str, host: &str) -> String {

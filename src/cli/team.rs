@@ -20,21 +20,18 @@ extern "C" fn on_signal(_: libc::c_int) {
 #[derive(Serialize)]
 struct ClaimJson {
     study: i64,
-    claimed_by: String,
-    claimed_since: String,
-    claimed_until: String,
+    /// `claimed_by`, `claimed_since`, `claimed_until`, as `queue --json` prints them.
+    #[serde(flatten)]
+    info: crate::model::ClaimInfo,
     /// Renewed by this process until it is interrupted (`--hold`).
     held: bool,
 }
 
 impl ClaimJson {
     fn of(c: &Claim, held: bool) -> ClaimJson {
-        let i = c.info();
         ClaimJson {
             study: c.study,
-            claimed_by: i.claimed_by.unwrap_or_default(),
-            claimed_since: i.claimed_since.unwrap_or_default(),
-            claimed_until: i.claimed_until.unwrap_or_default(),
+            info: c.info(),
             held,
         }
     }

@@ -308,7 +308,7 @@ impl Store {
         if other.is_some() {
             return Ok(false);
         }
-        let label = format!("{} ({})", self.actor.display(), self.actor.kind.as_str());
+        let label = self.actor.lease_label();
         self.in_transaction(|tx| take_lease(tx, name, &holder, &label, lease))
     }
 
@@ -500,7 +500,7 @@ fn renew(
             }
         }
         Held::Lease(name) => {
-            let label = format!("{} ({})", actor.display(), actor.kind.as_str());
+            let label = actor.lease_label();
             ours[0] = take_lease(conn, name, &actor.session, &label, lease)?;
         }
     }
